@@ -1,0 +1,1 @@
+"""Headless command line (``medsr``): every user-facing action, scriptable and testable."""

@@ -1,0 +1,46 @@
+"""Entry point of the ``medsr`` command: dispatches to one module per subcommand.
+
+Each subcommand module exposes ``register(subparsers)`` which adds its parser and sets
+``func`` (taking the parsed namespace, returning an exit status). Expected user errors are
+raised as :class:`CliError` and printed as one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: Subcommand modules under ``medsr_viewer.cli``, in help order.
+COMMAND_MODULES: tuple[str, ...] = ("info",)
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line (no traceback), exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``medsr`` argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(prog="medsr", description="MedSR Viewer headless tools")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"medsr_viewer.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``medsr`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"medsr {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"medsr {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

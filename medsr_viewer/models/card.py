@@ -1,0 +1,150 @@
+"""Model cards: the JSON that travels inside every model archive and says how to use it.
+
+A model is data, not a code path: the card carries everything the GUI and CLI need (task,
+scale, channels, intensity normalisation, tile size, labels, provenance and scores). Field
+names follow MONAI Bundle's ``network_data_format`` where it fits; :meth:`ModelCard.to_json`
+also writes that block so MONAI-aware tools can read the I/O contract.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+#: Tasks a card may declare.
+TASKS = ("super_resolution", "enhance", "segment", "classify")
+#: Intensity normalisation modes (see :class:`Normalisation`).
+NORM_MODES = ("percentile", "window", "none")
+#: File name of the card inside a model archive.
+CARD_FILENAME = "medsr_card.json"
+
+
+class CardError(ValueError):
+    """A model card is missing, malformed or does not fit the request."""
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """How raw voxel values map to model input ``[0, 1]`` and back.
+
+    ``percentile``: ``low``/``high`` are percentiles of the whole volume (e.g. 0.5, 99.5).
+    ``window``: ``low``/``high`` are fixed raw values (e.g. a HU window).
+    ``none``: values go to the model unchanged.
+    """
+
+    mode: str = "percentile"
+    low: float = 0.0
+    high: float = 100.0
+    clip: bool = False
+
+
+@dataclass(frozen=True)
+class Label:
+    """One output class of a segmentation model."""
+
+    value: int
+    name: str
+    color: tuple[int, int, int] = (255, 0, 0)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything the application needs to know to run and describe a model."""
+
+    name: str
+    task: str
+    version: str = "0.1.0"
+    description: str = ""
+    architecture: str = ""
+    scale: int = 1
+    in_channels: int = 1
+    out_channels: int = 1
+    normalisation: Normalisation = field(default_factory=Normalisation)
+    modalities: tuple[str, ...] = ()
+    spacing_range_mm: tuple[float, float] | None = None
+    labels: tuple[Label, ...] = ()
+    tile_size: int = 256
+    tile_overlap: int = 16
+    fp16: bool = False
+    training: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, Any] = field(default_factory=dict)
+    licence: str = ""
+    sha256: str = ""
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise CardError(f"unknown task {self.task!r}; expected one of {', '.join(TASKS)}")
+        if self.normalisation.mode not in NORM_MODES:
+            raise CardError(f"unknown normalisation mode {self.normalisation.mode!r}")
+        if self.scale < 1 or (self.task != "super_resolution" and self.scale != 1):
+            raise CardError(f"scale {self.scale} does not fit task {self.task!r}")
+        if self.in_channels < 1 or self.out_channels < 1:
+            raise CardError("in_channels and out_channels must be positive")
+        if self.tile_size < 8 or not 0 <= self.tile_overlap < self.tile_size // 2:
+            raise CardError(f"bad tile size/overlap {self.tile_size}/{self.tile_overlap}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form of the card, with a MONAI-style ``network_data_format`` block."""
+        data = asdict(self)
+        data["network_data_format"] = {
+            "inputs": {
+                "image": {
+                    "type": "image",
+                    "num_channels": self.in_channels,
+                    "dtype": "float32",
+                    "value_range": [0, 1] if self.normalisation.mode != "none" else [],
+                    "is_patch_data": True,
+                }
+            },
+            "outputs": {
+                "pred": {
+                    "type": "probabilities" if self.task == "segment" else "image",
+                    "num_channels": self.out_channels,
+                    "dtype": "float32",
+                    "scale": self.scale,
+                    "channel_def": {str(lab.value): lab.name for lab in self.labels},
+                }
+            },
+        }
+        return data
+
+    def to_json(self) -> str:
+        """Serialise to indented JSON."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        """Parse a card dict; raises :class:`CardError` naming the problem."""
+        if not isinstance(data, dict):
+            raise CardError("model card is not a JSON object")
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        for required in ("name", "task"):
+            if required not in kwargs:
+                raise CardError(f"model card lacks the required field {required!r}")
+        try:
+            if "normalisation" in kwargs:
+                kwargs["normalisation"] = Normalisation(**kwargs["normalisation"])
+            if "labels" in kwargs:
+                kwargs["labels"] = tuple(
+                    Label(int(x["value"]), str(x["name"]), tuple(x.get("color", (255, 0, 0))))
+                    for x in kwargs["labels"]
+                )
+            if kwargs.get("spacing_range_mm") is not None:
+                kwargs["spacing_range_mm"] = tuple(kwargs["spacing_range_mm"])
+            kwargs["modalities"] = tuple(kwargs.get("modalities", ()))
+            return cls(**kwargs)
+        except CardError:
+            raise
+        except (TypeError, KeyError, ValueError) as exc:
+            raise CardError(f"malformed model card: {exc}") from exc
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ModelCard:
+        """Parse card JSON; raises :class:`CardError` on invalid JSON or fields."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CardError(f"model card is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)

@@ -1,0 +1,51 @@
+"""Shared test fixtures: headless Qt, the shared data folder, and a dangling-QThread guard."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Keep tests from touching the user's real settings, recent files and models folder.
+os.environ.setdefault("MEDSR_CONFIG_DIR", str(Path(__file__).parent / ".." / ".pytest_config"))
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """The real-image data folder: ``$MEDSR_DATA`` or ``../shared/data`` beside the repo."""
+    return Path(os.environ.get("MEDSR_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """Path of the shared real-image data; skips the test when it is absent."""
+    path = shared_data_dir()
+    if not path.is_dir():
+        pytest.skip(f"shared data not found at {path} (set MEDSR_DATA)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _dangling_qthreads(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail any test that leaves a QThread running (as napari's fixture of the same name)."""
+    yield
+    if "qtbot" not in request.fixturenames and "qapp" not in request.fixturenames:
+        return
+    from PySide6.QtCore import QThread
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        return
+    running = [
+        t for t in app.findChildren(QThread) if t.isRunning() and t is not app.thread()
+    ]
+    for thread in running:
+        thread.quit()
+        thread.wait(2000)
+    if running:
+        pytest.fail(f"test left {len(running)} QThread(s) running: {running}")
