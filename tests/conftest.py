@@ -31,7 +31,7 @@ def data_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _dangling_qthreads(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail any test that leaves a QThread running (as napari's fixture of the same name)."""
+    """Fail any test that leaves a QThread running: QApplication children or gui.threads registry."""
     yield
     if "qtbot" not in request.fixturenames and "qapp" not in request.fixturenames:
         return
@@ -41,9 +41,12 @@ def _dangling_qthreads(request: pytest.FixtureRequest) -> Iterator[None]:
     app = QApplication.instance()
     if app is None:
         return
+    from medsr_viewer.gui.threads import running_threads
+
     running = [
         t for t in app.findChildren(QThread) if t.isRunning() and t is not app.thread()
     ]
+    running += [t for t in running_threads() if not any(t is r for r in running)]
     for thread in running:
         thread.quit()
         thread.wait(2000)
