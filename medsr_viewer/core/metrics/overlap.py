@@ -179,7 +179,7 @@ def per_slice_overlap(
     either = (a | b).any(axis=tuple(i for i in range(3) if i != axis))
     out: dict[int, OverlapMetrics] = {}
     for index in np.flatnonzero(either):
-        sl = [slice(None)] * 3
+        sl: list[slice | int] = [slice(None)] * 3
         sl[axis] = int(index)
         out[int(index)] = overlap_metrics(a[tuple(sl)], b[tuple(sl)], plane_spacing)
     return out
