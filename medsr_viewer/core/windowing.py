@@ -78,6 +78,19 @@ def _sample(voxels: np.ndarray, size: int) -> np.ndarray:
     return flat[::step]
 
 
+def sampled_range(voxels: np.ndarray, sample_size: int = AUTO_SAMPLE_SIZE) -> tuple[float, float]:
+    """Approximate finite ``(min, max)`` of the voxels from a sample (``(0, 1)`` if none).
+
+    Used to scale interactive window changes, where an exact range is not needed but a
+    full pass over a large volume on every mouse move would be too slow.
+    """
+    sample = _sample(np.asarray(voxels), sample_size)
+    finite = sample[np.isfinite(sample)]
+    if finite.size == 0:
+        return (0.0, 1.0)
+    return (float(finite.min()), float(finite.max()))
+
+
 def auto_window(voxels: np.ndarray, sample_size: int = AUTO_SAMPLE_SIZE) -> Window:
     """The window spanning the 0.5-99.5 percentiles of the finite nonzero voxels.
 

@@ -1,0 +1,362 @@
+"""A pane that shows one plane (axial, coronal or sagittal) of a study, slice by slice.
+
+Coordinates: the pane's view coordinates are **millimetres in the displayed plane** (x to
+the right, y downwards, origin at the top-left edge of the image), because the ImageItem is
+scaled by the pixel spacing and the ViewBox keeps a 1:1 aspect. A second pane showing the
+same slice on a finer grid (a super-resolution result) therefore lines up by using a smaller
+pixel size, and panes can be linked with ``ViewBox.setXLink`` / ``setYLink``. Overlays (label
+maps, ROIs) are added with :meth:`SliceView.add_overlay` in the same coordinates.
+
+Mouse: wheel = slice, Ctrl+wheel or middle-drag = zoom, left-drag = pan, left-click = point
+(crosshair), right-drag = window/level (horizontal = width, vertical = level).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsTextItem
+
+from medsr_viewer.core.geometry import DisplayVolume, EdgeLabels, Orientation
+from medsr_viewer.core.windowing import Window
+
+#: Wheel delta of one notch of a standard mouse wheel.
+WHEEL_NOTCH = 120
+#: Zoom factor per screen pixel of middle-drag (as pyqtgraph's own right-drag zoom).
+DRAG_ZOOM_PER_PIXEL = 1.01
+CROSSHAIR_COLOR = (255, 200, 0, 170)
+LABEL_COLOR = QColor(255, 220, 80)
+
+
+class SliceViewBox(pg.ViewBox):
+    """A ViewBox with viewer mouse bindings instead of pyqtgraph's plot bindings.
+
+    Emits wheel steps, window/level drags and clicks as signals; pans on left-drag and zooms
+    on middle-drag or Ctrl+wheel. The context menu is disabled (right button = window).
+    """
+
+    sigWheelSteps = Signal(int)
+    sigWindowDrag = Signal(float, float)
+    sigClicked = Signal(QPointF)
+
+    def __init__(self) -> None:
+        super().__init__(invertY=True, lockAspect=1.0, enableMenu=False)
+        self._wheel_remainder = 0.0
+
+    def wheelEvent(self, ev, axis=None):  # type: ignore[no-untyped-def]
+        """Ctrl+wheel zooms (pyqtgraph's default); the plain wheel pages through slices."""
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(ev, axis)
+            return
+        self._wheel_remainder += ev.delta() / WHEEL_NOTCH
+        steps = int(self._wheel_remainder)
+        self._wheel_remainder -= steps
+        ev.accept()
+        if steps:
+            self.sigWheelSteps.emit(steps)
+
+    def mouseDragEvent(self, ev, axis=None):  # type: ignore[no-untyped-def]
+        """Left: pan. Middle: zoom about the press point. Right: window/level."""
+        button = ev.button()
+        if button == Qt.MouseButton.LeftButton:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        delta = ev.screenPos() - ev.lastScreenPos()
+        if button == Qt.MouseButton.RightButton:
+            self.sigWindowDrag.emit(float(delta.x()), float(delta.y()))
+        elif button == Qt.MouseButton.MiddleButton:
+            scale = DRAG_ZOOM_PER_PIXEL ** float(delta.y())
+            center = self.mapToView(ev.buttonDownPos(Qt.MouseButton.MiddleButton))
+            self._resetTarget()
+            self.scaleBy(x=scale, y=scale, center=center)
+            self.sigRangeChangedManually.emit(self.state["mouseEnabled"])
+
+    def mouseClickEvent(self, ev):  # type: ignore[no-untyped-def]
+        """A left click reports the clicked point in view (mm) coordinates."""
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.sigClicked.emit(self.mapToView(ev.pos()))
+        else:
+            ev.ignore()
+
+
+class SliceView(pg.GraphicsLayoutWidget):
+    """One plane of a study: image, orientation letters, crosshair and a corner caption.
+
+    Parameters
+    ----------
+    orientation
+        The plane this pane shows.
+    parent
+        Qt parent widget.
+
+    Signals
+    -------
+    sliceChanged(int)
+        The shown slice index changed.
+    wheelSteps(int)
+        The user turned the wheel by this many notches (the owner decides the new slice).
+    pointClicked(object)
+        Left click: canonical voxel index ``(z, y, x)`` (NumPy array) under the mouse.
+    pointHovered(object)
+        Mouse moved: canonical index under the mouse, or ``None`` when off the image.
+    windowDragged(float, float)
+        Right-drag by ``(dx, dy)`` screen pixels.
+    """
+
+    sliceChanged = Signal(int)
+    wheelSteps = Signal(int)
+    pointClicked = Signal(object)
+    pointHovered = Signal(object)
+    windowDragged = Signal(float, float)
+
+    def __init__(self, orientation: Orientation = Orientation.AXIAL, parent=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self.setBackground("k")
+        self.ci.setContentsMargins(0, 0, 0, 0)
+        self._orientation = Orientation(orientation)
+        self._display: DisplayVolume | None = None
+        self._slice = 0
+        self._window = Window(0.5, 1.0)
+        self._pixel_spacing = (1.0, 1.0)
+
+        self.view_box = SliceViewBox()
+        self.addItem(self.view_box)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.view_box.addItem(self.image_item)
+
+        pen = pg.mkPen(CROSSHAIR_COLOR, width=1)
+        self.h_line = pg.InfiniteLine(angle=0, movable=False, pen=pen)
+        self.v_line = pg.InfiniteLine(angle=90, movable=False, pen=pen)
+        for line in (self.h_line, self.v_line):
+            line.setZValue(20)
+            line.setVisible(False)
+            self.view_box.addItem(line, ignoreBounds=True)
+        self._crosshair_enabled = False
+
+        font = QFont()
+        font.setPointSize(11)
+        font.setBold(True)
+        self._edge_items: dict[str, QGraphicsTextItem] = {}
+        for edge in ("top", "bottom", "left", "right"):
+            item = QGraphicsTextItem(self.view_box)
+            item.setDefaultTextColor(LABEL_COLOR)
+            item.setFont(font)
+            item.setZValue(30)
+            self._edge_items[edge] = item
+        self._caption = QGraphicsTextItem(self.view_box)
+        self._caption.setDefaultTextColor(QColor(230, 230, 230))
+        self._caption.setZValue(30)
+        self.view_box.sigResized.connect(self._place_labels)
+
+        self.view_box.sigWheelSteps.connect(self.wheelSteps)
+        self.view_box.sigWindowDrag.connect(self.windowDragged)
+        self.view_box.sigClicked.connect(self._on_clicked)
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.setToolTip("")
+
+    # ---------------------------------------------------------------- state
+
+    @property
+    def orientation(self) -> Orientation:
+        """The plane shown."""
+        return self._orientation
+
+    @property
+    def display(self) -> DisplayVolume | None:
+        """The study shown, or ``None`` when empty."""
+        return self._display
+
+    @property
+    def slice_index(self) -> int:
+        """Index of the slice shown (0 when empty)."""
+        return self._slice
+
+    @property
+    def n_slices(self) -> int:
+        """Number of slices of this plane (0 when empty)."""
+        return self._display.n_slices(self._orientation) if self._display else 0
+
+    @property
+    def window(self) -> Window:
+        """The display window in use."""
+        return self._window
+
+    @property
+    def pixel_spacing(self) -> tuple[float, float]:
+        """``(row mm, col mm)`` of the image shown."""
+        return self._pixel_spacing
+
+    def edge_labels(self) -> EdgeLabels:
+        """The orientation letters currently drawn at the four edges."""
+        return EdgeLabels(**{k: v.toPlainText() for k, v in self._edge_items.items()})
+
+    def caption(self) -> str:
+        """The corner caption text (plane, slice n/N)."""
+        return self._caption.toPlainText()
+
+    # ---------------------------------------------------------------- setters
+
+    def set_display(
+        self, display: DisplayVolume | None, window: Window | None = None, slice_index: int = -1
+    ) -> None:
+        """Show a study (``None`` clears the pane) at ``slice_index`` (-1: the middle)."""
+        self._display = display
+        if window is not None:
+            self._window = window
+        if display is None:
+            self.image_item.clear()
+            self._slice = 0
+            self._update_labels()
+            return
+        n = self.n_slices
+        self._slice = n // 2 if slice_index < 0 else int(np.clip(slice_index, 0, n - 1))
+        self._show_slice()
+        self._update_labels()
+        self.reset_view()
+
+    def set_orientation(self, orientation: Orientation) -> None:
+        """Switch the plane shown (keeps the study; opens the new plane at its middle)."""
+        orientation = Orientation(orientation)
+        if orientation == self._orientation:
+            return
+        self._orientation = orientation
+        self.set_display(self._display, None, -1)
+
+    def set_slice(self, index: int) -> int:
+        """Show slice ``index`` (clamped to the valid range); returns the slice shown."""
+        if self._display is None:
+            return 0
+        index = int(np.clip(index, 0, self.n_slices - 1))
+        if index != self._slice:
+            self._slice = index
+            self._show_slice()
+            self.sliceChanged.emit(index)
+        return index
+
+    def set_window(self, window: Window) -> None:
+        """Apply a display window (levels) to the image."""
+        self._window = window
+        if self._display is not None:
+            self.image_item.setLevels(window.levels)
+
+    def set_crosshair_enabled(self, enabled: bool) -> None:
+        """Show or hide the crosshair lines."""
+        self._crosshair_enabled = enabled
+        self.h_line.setVisible(enabled and self._display is not None)
+        self.v_line.setVisible(enabled and self._display is not None)
+
+    def set_crosshair(self, canonical_zyx: np.ndarray) -> None:
+        """Place the crosshair on a canonical voxel index (the point shared by all planes)."""
+        if self._display is None:
+            return
+        row, col, _ = self._display.canonical_to_display(self._orientation, canonical_zyx)
+        x, y = self.display_to_view(row, col)
+        self.h_line.setValue(y)
+        self.v_line.setValue(x)
+        self.set_crosshair_enabled(self._crosshair_enabled)
+
+    def crosshair_position(self) -> tuple[float, float]:
+        """The crosshair's ``(x, y)`` in view mm."""
+        return (float(self.v_line.value()), float(self.h_line.value()))
+
+    def reset_view(self) -> None:
+        """Fit the whole slice in the pane."""
+        if self._display is None:
+            return
+        self.view_box.setRange(rect=self.image_rect(), padding=0.02)
+
+    def add_overlay(self, item: QGraphicsItem, z_value: float = 10.0) -> None:
+        """Add a graphics item drawn over the image in view (mm) coordinates.
+
+        For an image overlay on the displayed grid use ``ImageItem.setRect(view.image_rect())``
+        (or a finer grid over the same rectangle).
+        """
+        item.setZValue(z_value)
+        self.view_box.addItem(item, ignoreBounds=True)
+
+    # ---------------------------------------------------------------- coordinates
+
+    def image_rect(self) -> QRectF:
+        """The image's extent in view mm (pixel edges: from 0 to rows*row_mm, cols*col_mm)."""
+        if self._display is None:
+            return QRectF()
+        rows, cols = self._display.slice_shape(self._orientation)
+        row_mm, col_mm = self._pixel_spacing
+        return QRectF(0.0, 0.0, cols * col_mm, rows * row_mm)
+
+    def view_to_display(self, x: float, y: float) -> tuple[float, float]:
+        """Continuous ``(row, col)`` (pixel centres at integers) of a view point in mm."""
+        row_mm, col_mm = self._pixel_spacing
+        return (y / row_mm - 0.5, x / col_mm - 0.5)
+
+    def display_to_view(self, row: float, col: float) -> tuple[float, float]:
+        """View ``(x, y)`` in mm of the centre of display pixel ``(row, col)``."""
+        row_mm, col_mm = self._pixel_spacing
+        return ((col + 0.5) * col_mm, (row + 0.5) * row_mm)
+
+    def view_to_canonical(self, x: float, y: float) -> np.ndarray | None:
+        """Canonical voxel index under a view point on the current slice; ``None`` if off."""
+        if self._display is None:
+            return None
+        row, col = self.view_to_display(x, y)
+        rows, cols = self._display.slice_shape(self._orientation)
+        if not (-0.5 <= row < rows - 0.5 and -0.5 <= col < cols - 0.5):
+            return None
+        return self._display.display_to_canonical(
+            self._orientation, round(row), round(col), self._slice
+        )
+
+    # ---------------------------------------------------------------- internals
+
+    def _show_slice(self) -> None:
+        assert self._display is not None
+        image = np.ascontiguousarray(self._display.slice_array(self._orientation, self._slice))
+        self._pixel_spacing = self._display.pixel_spacing(self._orientation)
+        self.image_item.setImage(image, autoLevels=False, levels=self._window.levels)
+        self.image_item.setRect(self.image_rect())
+        self._caption.setPlainText(
+            f"{self._orientation.value}  {self._slice + 1}/{self.n_slices}"
+        )
+
+    def _update_labels(self) -> None:
+        if self._display is None:
+            labels = EdgeLabels("", "", "", "")
+            self._caption.setPlainText("")
+        else:
+            labels = self._display.edge_labels(self._orientation)
+        for edge, item in self._edge_items.items():
+            item.setPlainText(getattr(labels, edge))
+        self.set_crosshair_enabled(self._crosshair_enabled)
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        rect = self.view_box.boundingRect()
+        w, h = rect.width(), rect.height()
+        for edge, item in self._edge_items.items():
+            br = item.boundingRect()
+            if edge == "top":
+                pos = QPointF((w - br.width()) / 2, 0)
+            elif edge == "bottom":
+                pos = QPointF((w - br.width()) / 2, h - br.height())
+            elif edge == "left":
+                pos = QPointF(0, (h - br.height()) / 2)
+            else:
+                pos = QPointF(w - br.width(), (h - br.height()) / 2)
+            item.setPos(pos)
+        self._caption.setPos(QPointF(0, 0))
+
+    def _on_clicked(self, point: QPointF) -> None:
+        canonical = self.view_to_canonical(point.x(), point.y())
+        if canonical is not None:
+            self.pointClicked.emit(canonical)
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        if self._display is None or not self.view_box.sceneBoundingRect().contains(scene_pos):
+            self.pointHovered.emit(None)
+            return
+        point = self.view_box.mapSceneToView(scene_pos)
+        self.pointHovered.emit(self.view_to_canonical(point.x(), point.y()))
