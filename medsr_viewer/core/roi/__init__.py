@@ -1,0 +1,49 @@
+"""ROIs in world coordinates: shapes, their planes, rasterisation onto any grid, JSON, editing.
+
+Public API::
+
+    from medsr_viewer.core.roi import Plane, EllipseRoi, rasterize, save_rois, load_rois
+"""
+
+from medsr_viewer.core.roi.collection import RoiEditor, RoiSet
+from medsr_viewer.core.roi.plane import Grid, GridSpec, Plane
+from medsr_viewer.core.roi.rasterize import rasterize
+from medsr_viewer.core.roi.serialize import (
+    RoiFormatError,
+    load_rois,
+    rois_from_json,
+    rois_to_json,
+    save_rois,
+)
+from medsr_viewer.core.roi.shapes import (
+    ROI_KINDS,
+    BrushRoi,
+    BrushStroke,
+    EllipseRoi,
+    FreehandRoi,
+    PolygonRoi,
+    RectangleRoi,
+    Roi,
+)
+
+__all__ = [
+    "ROI_KINDS",
+    "BrushRoi",
+    "BrushStroke",
+    "EllipseRoi",
+    "FreehandRoi",
+    "Grid",
+    "GridSpec",
+    "Plane",
+    "PolygonRoi",
+    "RectangleRoi",
+    "Roi",
+    "RoiEditor",
+    "RoiFormatError",
+    "RoiSet",
+    "load_rois",
+    "rasterize",
+    "rois_from_json",
+    "rois_to_json",
+    "save_rois",
+]
