@@ -1,0 +1,127 @@
+"""``medsr train sr|enhance|segment``: train a model on real data and export it with its card."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from medsr_viewer.cli.main import CliError
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``train`` subcommand and its three tasks."""
+    parser = subparsers.add_parser("train", help="train a model and export it with its card")
+    tasks = parser.add_subparsers(dest="task", required=True, metavar="TASK")
+
+    def common(p: argparse.ArgumentParser, steps: int, batch: int, patch: int, lr: float) -> None:
+        p.add_argument("--out", required=True, type=Path, help="model file to write (.pt)")
+        p.add_argument("--name", help="model name in the card (default: the file stem)")
+        p.add_argument("--arch", help="architecture name from the registry")
+        p.add_argument("--arch-kwargs", default="", help="e.g. 'channels=32,blocks=6'")
+        p.add_argument("--steps", type=int, default=steps, help="optimisation steps")
+        p.add_argument("--batch-size", type=int, default=batch)
+        p.add_argument("--patch-size", type=int, default=patch, help="(HR) patch side in pixels")
+        p.add_argument("--lr", type=float, default=lr, help="peak learning rate")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--val-every", type=int, default=250, help="validate every N steps")
+        p.add_argument("--checkpoint", type=Path, help="checkpoint file (default: OUT.ckpt)")
+        p.add_argument("--checkpoint-every", type=int, default=250)
+        p.add_argument("--resume", type=Path, help="continue from this checkpoint")
+        p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+        p.add_argument("--device", default="auto", help="cpu, cuda or auto")
+        p.add_argument("--licence", default="", help="licence text for the card")
+        p.add_argument("--description", default="", help="card description")
+        p.add_argument("--data-description", default="", help="training data for the card")
+
+    sr = tasks.add_parser("sr", help="super-resolution from NIfTI/DICOM volumes")
+    sr.add_argument("--data", nargs="+", required=True, help="training volumes or folders")
+    sr.add_argument("--val", nargs="+", required=True,
+                    help="validation volumes (other subjects than --data)")
+    sr.add_argument("--scale", type=int, default=2)
+    common(sr, 2000, 16, 64, 1e-3)
+    sr.set_defaults(func=run_sr)
+
+
+def parse_kwargs(text: str) -> dict[str, Any]:
+    """``'a=1,b=2.5,c=x'`` -> ``{'a': 1, 'b': 2.5, 'c': 'x'}``."""
+    out: dict[str, Any] = {}
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        if "=" not in item:
+            raise CliError(f"--arch-kwargs item {item!r} is not NAME=VALUE")
+        key, value = item.split("=", 1)
+        parsed: Any = value
+        for cast in (int, float):
+            try:
+                parsed = cast(value)
+                break
+            except ValueError:
+                continue
+        out[key.strip()] = parsed
+    return out
+
+
+def setup(args: argparse.Namespace) -> tuple[str, Path]:
+    """Thread count and device; returns (device, checkpoint path)."""
+    import torch
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    ckpt = args.checkpoint if args.checkpoint is not None else args.out.with_suffix(".ckpt")
+    return device, ckpt
+
+
+def command_line() -> str:
+    """The command as typed (``medsr`` plus the arguments), for the card."""
+    return "medsr " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def log(line: str) -> None:
+    """Progress line on stdout, flushed so a log file follows live."""
+    print(line, flush=True)
+
+
+def run_sr(args: argparse.Namespace) -> int:
+    """Train an SR model (see :func:`medsr_viewer.models.training.sr_task.train_sr`)."""
+    from medsr_viewer.models.training.sr_task import SRTrainSpec, train_sr
+    from medsr_viewer.models.training.studies import StudyError, find_volumes, load_study
+
+    device, ckpt = setup(args)
+    try:
+        train_paths = find_volumes(args.data)
+        val_paths = find_volumes(args.val)
+        overlap = {p.resolve() for p in train_paths} & {p.resolve() for p in val_paths}
+        if overlap:
+            raise CliError(f"validation volumes are also in the training data: "
+                           f"{', '.join(map(str, sorted(overlap)))}")
+        train_vols = [load_study(p) for p in train_paths]
+        val_vols = [load_study(p) for p in val_paths]
+    except StudyError as exc:
+        raise CliError(str(exc)) from exc
+    spec = SRTrainSpec(
+        name=args.name or args.out.stem,
+        scale=args.scale,
+        arch=args.arch or "edsr-lite",
+        arch_kwargs=parse_kwargs(args.arch_kwargs),
+        steps=args.steps,
+        batch_size=args.batch_size,
+        patch_size=args.patch_size,
+        lr=args.lr,
+        seed=args.seed,
+        val_every=args.val_every,
+        checkpoint_every=args.checkpoint_every,
+        description=args.description,
+        licence=args.licence,
+        command=command_line(),
+        data_description=args.data_description,
+    )
+    try:
+        train_sr(spec, train_vols, val_vols, args.out, ckpt, args.resume, device, log)
+    except (ValueError, KeyError) as exc:
+        raise CliError(str(exc)) from exc
+    return 0

@@ -1,0 +1,55 @@
+"""Registry of trainable network architectures: a name in a card -> an ``nn.Module`` class.
+
+Cards record ``architecture`` (the registry name) and ``training["arch_kwargs"]`` so a model
+can be rebuilt for fine-tuning; exported files are TorchScript and do not need this registry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from medsr_viewer.models.architectures.denoise import DnCNN
+from medsr_viewer.models.architectures.sr import ESPCN, EDSRLite
+from medsr_viewer.models.architectures.unet import UNet
+
+#: name -> (class, task it is meant for).
+ARCHITECTURES: dict[str, tuple[type[nn.Module], str]] = {
+    "espcn": (ESPCN, "super_resolution"),
+    "edsr-lite": (EDSRLite, "super_resolution"),
+    "dncnn": (DnCNN, "enhance"),
+    "unet": (UNet, "segment"),
+}
+
+
+def build_architecture(name: str, **kwargs: Any) -> nn.Module:
+    """Instantiate the architecture registered as ``name`` with ``kwargs``.
+
+    Raises
+    ------
+    KeyError
+        With the list of known names when ``name`` is not registered.
+    """
+    try:
+        cls, _task = ARCHITECTURES[name]
+    except KeyError:
+        known = ", ".join(sorted(ARCHITECTURES))
+        raise KeyError(f"unknown architecture {name!r}; known: {known}") from None
+    return cls(**kwargs)
+
+
+def architectures_for(task: str) -> list[str]:
+    """Registered architecture names meant for ``task`` (a card task name)."""
+    return sorted(name for name, (_cls, t) in ARCHITECTURES.items() if t == task)
+
+
+__all__ = [
+    "ARCHITECTURES",
+    "ESPCN",
+    "DnCNN",
+    "EDSRLite",
+    "UNet",
+    "architectures_for",
+    "build_architecture",
+]

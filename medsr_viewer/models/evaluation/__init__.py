@@ -1,0 +1,1 @@
+"""Evaluation protocols: SR against interpolation baselines, denoising, segmentation overlap."""
