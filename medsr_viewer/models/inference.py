@@ -1,0 +1,256 @@
+"""Tiled 2-D inference as a plain generator: one update per finished tile.
+
+Following superqt's ``GeneratorWorker`` idea, :func:`iter_tiled_inference` yields after every
+tile (its output box, the blended pixels there, and progress). A caller that wants to cancel
+simply stops iterating (or calls ``.close()``); a caller that wants progress counts the
+updates. The Qt worker, the CLI and the tests all drive the same generator.
+
+Out-of-memory errors are handled per tile: the tile is re-split into smaller tiles (blended
+the same way, so the result does not change); when even the smallest tile fails on CUDA the
+model moves to the CPU and a warning is posted through :mod:`medsr_viewer.core.notify`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from medsr_viewer.core.notify import Notifier
+from medsr_viewer.core.notify import notifier as default_notifier
+from medsr_viewer.models.tiling import Box, TileBlender, plan_tiles
+
+
+class InferenceError(RuntimeError):
+    """A model could not be run on an image (wrong output shape, out of memory on CPU ...)."""
+
+
+class TileRunner:
+    """Runs one model on one ``(C, h, w)`` float32 patch on a device, inside ``inference_mode``.
+
+    Owns the device decision for the model: fp16 on CUDA when allowed, and the move to the
+    CPU when CUDA runs out of memory (:meth:`fall_back_to_cpu`).
+
+    Parameters
+    ----------
+    module
+        A loaded model taking ``(1, C, h, w)`` and returning ``(1, C_out, h*s, w*s)``.
+    device
+        Where ``module`` already lives (see :func:`medsr_viewer.models.device.select_device`).
+    fp16
+        Run in half precision (only honoured on CUDA).
+    name
+        Model name used in notices.
+    notifier
+        Where the CPU-fallback warning goes.
+    """
+
+    def __init__(
+        self,
+        module: torch.nn.Module,
+        device: torch.device | str = "cpu",
+        fp16: bool = False,
+        name: str = "model",
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.module = module
+        self._device = torch.device(device)
+        self.name = name
+        self.notifier = notifier if notifier is not None else default_notifier
+        self.fp16 = bool(fp16) and self._device.type == "cuda"
+        if self.fp16:
+            self.module = self.module.half()
+
+    @property
+    def device(self) -> torch.device:
+        """The device the model currently runs on."""
+        return self._device
+
+    def __call__(self, patch: np.ndarray) -> np.ndarray:
+        """Model output ``(C_out, H_out, W_out)`` float32 for ``patch`` ``(C, h, w)``."""
+        dtype = torch.float16 if self.fp16 else torch.float32
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(patch, dtype=np.float32))[None]
+            y = self.module(x.to(device=self._device, dtype=dtype))
+            if isinstance(y, (tuple, list)):
+                y = y[0]
+            if not isinstance(y, torch.Tensor):
+                raise InferenceError(f"{self.name}: model returned {type(y).__name__}, not a tensor")
+            return y.detach().float().cpu().numpy()[0]
+
+    def fall_back_to_cpu(self, reason: str) -> None:
+        """Move the model to the CPU (full precision) and post a visible warning."""
+        self.module = self.module.float().to("cpu")
+        self._device = torch.device("cpu")
+        self.fp16 = False
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        self.notifier.warning(
+            f"{self.name}: GPU out of memory ({reason}); continuing on the CPU, which is slower.",
+            source="inference",
+        )
+
+
+@dataclass(frozen=True)
+class TileUpdate:
+    """Progress of a tiled run: one finished tile.
+
+    Parameters
+    ----------
+    done
+        Tiles finished so far (1 for the first update).
+    total
+        Tiles in the plan.
+    box
+        The tile's box on the *output* grid (input box scaled by the model's scale).
+    array
+        Current output pixels in ``box`` (``(C_out, h, w)``, after the caller's postprocess).
+    """
+
+    done: int
+    total: int
+    box: Box
+    array: np.ndarray
+
+    @property
+    def fraction(self) -> float:
+        """Share of the tiles finished, in ``(0, 1]``."""
+        return self.done / self.total
+
+
+def minimum_tile(overlap: int) -> int:
+    """Smallest tile side re-splitting may go down to for a given overlap."""
+    return max(16, 2 * overlap + 2)
+
+
+class _SplitState:
+    """Largest patch side known to fit, learnt from out-of-memory errors during one run."""
+
+    def __init__(self) -> None:
+        self.limit: int | None = None
+
+
+def iter_tiled_inference(
+    runner: Callable[[np.ndarray], np.ndarray],
+    image: np.ndarray,
+    scale: int,
+    out_channels: int,
+    tile: int,
+    overlap: int,
+    postprocess: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Generator[TileUpdate, None, np.ndarray]:
+    """Run ``runner`` over ``image`` tile by tile, yielding a :class:`TileUpdate` per tile.
+
+    The generator's return value (``StopIteration.value``, or ``x = yield from ...``) is the
+    blended output ``(C_out, H*scale, W*scale)`` in model units, before ``postprocess``.
+
+    Parameters
+    ----------
+    runner
+        Maps a ``(C, h, w)`` patch to ``(C_out, h*scale, w*scale)``; usually a
+        :class:`TileRunner`.
+    image
+        Model-space input ``(C, H, W)`` float32.
+    scale, out_channels
+        From the model card; every tile's output is checked against them.
+    tile, overlap
+        Tile side and minimum overlap in input pixels.
+    postprocess
+        Applied to each tile's blended view before it is yielded (e.g. back to raw units).
+
+    Raises
+    ------
+    InferenceError
+        When a tile's output shape does not match the card, or memory runs out on the CPU.
+    """
+    if image.ndim != 3:
+        raise InferenceError(f"expected a (C, H, W) image, got shape {image.shape}")
+    _channels, height, width = image.shape
+    overlap = min(overlap, max(0, tile // 2 - 1))
+    plan = plan_tiles(height, width, tile, overlap)
+    blender = TileBlender(out_channels, height, width, scale, overlap)
+    state = _SplitState()
+    for tile_ in plan:
+        rows, cols = tile_.box.slices()
+        output = _predict_patch(runner, image[:, rows, cols], scale, out_channels, overlap, state)
+        view = blender.add(tile_, output)
+        if postprocess is not None:
+            view = postprocess(view)
+        yield TileUpdate(tile_.index + 1, len(plan), tile_.box.scaled(scale), view)
+    return blender.result()
+
+
+def run_tiled_inference(
+    runner: Callable[[np.ndarray], np.ndarray],
+    image: np.ndarray,
+    scale: int,
+    out_channels: int,
+    tile: int,
+    overlap: int,
+) -> np.ndarray:
+    """:func:`iter_tiled_inference` run to the end; returns the blended output."""
+    gen = iter_tiled_inference(runner, image, scale, out_channels, tile, overlap)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+
+def _predict_patch(
+    runner: Callable[[np.ndarray], np.ndarray],
+    patch: np.ndarray,
+    scale: int,
+    out_channels: int,
+    overlap: int,
+    state: _SplitState,
+) -> np.ndarray:
+    """One patch through the model, re-splitting on out-of-memory (see module docstring)."""
+    size = max(patch.shape[1:])
+    if state.limit is not None and size > state.limit:
+        return _split_patch(runner, patch, scale, out_channels, overlap, state, state.limit)
+    try:
+        output = runner(patch)
+    except torch.cuda.OutOfMemoryError as exc:
+        device = getattr(runner, "device", torch.device("cpu"))
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        smaller = max(size // 2, minimum_tile(overlap))
+        if smaller < size:
+            state.limit = smaller
+            return _split_patch(runner, patch, scale, out_channels, overlap, state, smaller)
+        if device.type != "cpu" and isinstance(runner, TileRunner):
+            runner.fall_back_to_cpu(f"even {size}-pixel tiles do not fit")
+            state.limit = None
+            return _predict_patch(runner, patch, scale, out_channels, overlap, state)
+        raise InferenceError(
+            f"out of memory even with {size}-pixel tiles on {device.type}"
+        ) from exc
+    expected = (out_channels, patch.shape[1] * scale, patch.shape[2] * scale)
+    if tuple(output.shape) != expected:
+        raise InferenceError(
+            f"model output shape {tuple(output.shape)} does not match its card: "
+            f"expected {expected} for input {tuple(patch.shape)} (scale {scale}, "
+            f"{out_channels} output channel(s))"
+        )
+    return output
+
+
+def _split_patch(
+    runner: Callable[[np.ndarray], np.ndarray],
+    patch: np.ndarray,
+    scale: int,
+    out_channels: int,
+    overlap: int,
+    state: _SplitState,
+    tile: int,
+) -> np.ndarray:
+    """Run ``patch`` as smaller blended tiles (equal to the whole-patch result)."""
+    _c, height, width = patch.shape
+    blender = TileBlender(out_channels, height, width, scale, overlap)
+    for sub in plan_tiles(height, width, tile, overlap):
+        rows, cols = sub.box.slices()
+        blender.add(sub, _predict_patch(runner, patch[:, rows, cols], scale, out_channels, overlap, state))
+    return blender.result()
