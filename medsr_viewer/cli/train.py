@@ -44,6 +44,26 @@ def register(subparsers: Any) -> None:
     common(sr, 2000, 16, 64, 1e-3)
     sr.set_defaults(func=run_sr)
 
+    en = tasks.add_parser("enhance", help="denoising (simulated Rician/Gaussian noise)")
+    en.add_argument("--data", nargs="+", required=True, help="training volumes or folders")
+    en.add_argument("--val", nargs="+", required=True, help="validation volumes")
+    en.add_argument("--sigma-range", type=float, nargs=2, default=(0.01, 0.10),
+                    help="noise sigma range, fraction of the normalised range")
+    common(en, 1500, 16, 64, 1e-3)
+    en.set_defaults(func=run_enhance)
+
+    seg = tasks.add_parser("segment", help="2-D segmentation from image/label folders")
+    seg.add_argument("--images", required=True, type=Path, help="folder of images")
+    seg.add_argument("--labels", required=True, type=Path, help="folder of label images")
+    seg.add_argument("--val-count", type=int, default=4,
+                     help="hold out the last N image pairs (sorted by name) for validation")
+    seg.add_argument("--label-values", default="0:0,1:1",
+                     help="stored label value -> class, e.g. '255:0,0:1'")
+    seg.add_argument("--class-names", default="background,foreground",
+                     help="names of classes 0, 1, ... for the card")
+    common(seg, 1500, 8, 128, 2e-3)
+    seg.set_defaults(func=run_segment)
+
 
 def parse_kwargs(text: str) -> dict[str, Any]:
     """``'a=1,b=2.5,c=x'`` -> ``{'a': 1, 'b': 2.5, 'c': 'x'}``."""
@@ -86,23 +106,27 @@ def log(line: str) -> None:
     print(line, flush=True)
 
 
-def run_sr(args: argparse.Namespace) -> int:
-    """Train an SR model (see :func:`medsr_viewer.models.training.sr_task.train_sr`)."""
-    from medsr_viewer.models.training.sr_task import SRTrainSpec, train_sr
+def _volumes(data: list[str], val: list[str]) -> tuple[list[Any], list[Any]]:
     from medsr_viewer.models.training.studies import StudyError, find_volumes, load_study
 
-    device, ckpt = setup(args)
     try:
-        train_paths = find_volumes(args.data)
-        val_paths = find_volumes(args.val)
+        train_paths = find_volumes(data)
+        val_paths = find_volumes(val)
         overlap = {p.resolve() for p in train_paths} & {p.resolve() for p in val_paths}
         if overlap:
             raise CliError(f"validation volumes are also in the training data: "
                            f"{', '.join(map(str, sorted(overlap)))}")
-        train_vols = [load_study(p) for p in train_paths]
-        val_vols = [load_study(p) for p in val_paths]
+        return [load_study(p) for p in train_paths], [load_study(p) for p in val_paths]
     except StudyError as exc:
         raise CliError(str(exc)) from exc
+
+
+def run_sr(args: argparse.Namespace) -> int:
+    """Train an SR model (see :func:`medsr_viewer.models.training.sr_task.train_sr`)."""
+    from medsr_viewer.models.training.sr_task import SRTrainSpec, train_sr
+
+    device, ckpt = setup(args)
+    train_vols, val_vols = _volumes(args.data, args.val)
     spec = SRTrainSpec(
         name=args.name or args.out.stem,
         scale=args.scale,
@@ -122,6 +146,88 @@ def run_sr(args: argparse.Namespace) -> int:
     )
     try:
         train_sr(spec, train_vols, val_vols, args.out, ckpt, args.resume, device, log)
+    except (ValueError, KeyError) as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def run_enhance(args: argparse.Namespace) -> int:
+    """Train a denoiser (see :func:`medsr_viewer.models.training.denoise_task.train_denoise`)."""
+    from medsr_viewer.models.training.denoise_task import DenoiseTrainSpec, train_denoise
+
+    device, ckpt = setup(args)
+    train_vols, val_vols = _volumes(args.data, args.val)
+    spec = DenoiseTrainSpec(
+        name=args.name or args.out.stem,
+        arch=args.arch or "dncnn",
+        arch_kwargs=parse_kwargs(args.arch_kwargs),
+        sigma_range=tuple(args.sigma_range),
+        steps=args.steps,
+        batch_size=args.batch_size,
+        patch_size=args.patch_size,
+        lr=args.lr,
+        seed=args.seed,
+        val_every=args.val_every,
+        checkpoint_every=args.checkpoint_every,
+        description=args.description,
+        licence=args.licence,
+        command=command_line(),
+        data_description=args.data_description,
+    )
+    try:
+        train_denoise(spec, train_vols, val_vols, args.out, ckpt, args.resume, device, log)
+    except (ValueError, KeyError) as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def run_segment(args: argparse.Namespace) -> int:
+    """Train a 2-D U-Net (see :func:`medsr_viewer.models.training.segment_task`)."""
+    from medsr_viewer.models.card import Label
+    from medsr_viewer.models.training.segment_task import (
+        SegTrainSpec,
+        class_pairs,
+        train_segmentation,
+    )
+    from medsr_viewer.models.training.studies import StudyError, load_image_pairs
+
+    device, ckpt = setup(args)
+    mapping = {int(k): int(v) for k, v in
+               (item.split(":") for item in args.label_values.split(",") if item)}
+    names = [n.strip() for n in args.class_names.split(",")]
+    if len(names) < max(mapping.values()) + 1:
+        raise CliError(f"--class-names gives {len(names)} names for "
+                       f"{max(mapping.values()) + 1} classes")
+    colours = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
+    labels = tuple(Label(i, n, colours[i % len(colours)]) for i, n in enumerate(names))
+    try:
+        pairs = class_pairs(load_image_pairs(args.images, args.labels), mapping)
+    except StudyError as exc:
+        raise CliError(str(exc)) from exc
+    if not 0 < args.val_count < len(pairs):
+        raise CliError(f"--val-count {args.val_count} must leave training images "
+                       f"({len(pairs)} pairs found)")
+    spec = SegTrainSpec(
+        name=args.name or args.out.stem,
+        labels=labels,
+        label_mapping=mapping,
+        arch=args.arch or "unet",
+        arch_kwargs=parse_kwargs(args.arch_kwargs),
+        steps=args.steps,
+        batch_size=args.batch_size,
+        patch_size=args.patch_size,
+        lr=args.lr,
+        seed=args.seed,
+        val_every=args.val_every,
+        checkpoint_every=args.checkpoint_every,
+        description=args.description,
+        licence=args.licence,
+        command=command_line(),
+        data_description=args.data_description,
+    )
+    try:
+        train_segmentation(spec, pairs[: -args.val_count], pairs[-args.val_count:], args.out,
+                           ckpt, args.resume, device, log)
     except (ValueError, KeyError) as exc:
         raise CliError(str(exc)) from exc
     return 0
