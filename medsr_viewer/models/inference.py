@@ -27,6 +27,15 @@ class InferenceError(RuntimeError):
     """A model could not be run on an image (wrong output shape, out of memory on CPU ...)."""
 
 
+def describe_exception(exc: BaseException) -> str:
+    """One line for a model failure: TorchScript errors carry a long serialized traceback,
+    of which only the last line (``builtins.RuntimeError: message``) says what went wrong."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    message = lines[-1] if lines else ""
+    message = message.removeprefix("builtins.")
+    return f"{exc.__class__.__name__}: {message}" if message else exc.__class__.__name__
+
+
 class TileRunner:
     """Runs one model on one ``(C, h, w)`` float32 patch on a device, inside ``inference_mode``.
 
