@@ -1,0 +1,182 @@
+"""One entry point for every supported input: :func:`load_volume` and :func:`is_supported`.
+
+The format is chosen from the file name (NIfTI/MGH, ordinary 2-D images) or, for anything
+else, by trying DICOM; folders and file lists are searched for DICOM series.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from medsr_viewer.core.io.dicom_series import SeriesInfo, discover_series, list_candidate_files
+from medsr_viewer.core.io.dicom_volume import load_series
+from medsr_viewer.core.io.errors import LoadError
+from medsr_viewer.core.io.image2d import IMAGE2D_SUFFIXES, load_image2d
+from medsr_viewer.core.io.nifti import NIFTI_SUFFIXES, load_nifti
+from medsr_viewer.core.io.progress import CancelCallback, ProgressCallback, ProgressTracker
+from medsr_viewer.core.volume import Volume
+
+#: File-name endings of DICOM files (others are recognised by their "DICM" preamble).
+DICOM_SUFFIXES = (".dcm", ".dicom", ".dic", ".ima")
+
+
+def _has_suffix(path: Path, suffixes: Sequence[str]) -> bool:
+    """Case-insensitive check of a (possibly double, e.g. ``.nii.gz``) file-name ending."""
+    name = path.name.lower()
+    return any(name.endswith(suffix) for suffix in suffixes)
+
+
+def has_dicom_preamble(path: Path) -> bool:
+    """True when ``path`` carries the ``DICM`` marker at byte 128 of a DICOM Part 10 file."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(128)
+            return handle.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def is_supported(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` looks loadable: a folder, or a DICOM/NIfTI/MGH/2-D image file.
+
+    Cheap (name and at most 132 bytes read); meant for drag-and-drop acceptance, so a True
+    answer does not guarantee that loading succeeds.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return True
+    if not path.is_file():
+        return False
+    if _has_suffix(path, NIFTI_SUFFIXES + IMAGE2D_SUFFIXES + DICOM_SUFFIXES):
+        return True
+    return has_dicom_preamble(path)
+
+
+def _pick_series(
+    series: list[SeriesInfo], series_uid: str | None, source: Path
+) -> tuple[SeriesInfo, list[str]]:
+    """The requested series (or the largest) plus a warning naming the others."""
+    if series_uid is not None:
+        matches = [s for s in series if s.uid == series_uid]
+        if not matches:
+            raise LoadError(source, f"no series with UID {series_uid} ({len(series)} found)")
+        chosen = matches[0]
+    else:
+        chosen = max(series, key=lambda s: s.n_slices)
+    notes: list[str] = []
+    others = [s for s in series if s is not chosen]
+    if others:
+        listing = "; ".join(f"{s.label} uid {s.uid}" for s in others)
+        notes.append(
+            f"{len(series)} series found, showing {chosen.label}; others: {listing}"
+        )
+    return chosen, notes
+
+
+def _load_dicom(
+    paths: Path | list[Path],
+    source: Path,
+    series_uid: str | None,
+    tracker: ProgressTracker,
+) -> Volume:
+    """Discover series under ``paths`` and load one of them."""
+    series = discover_series(paths, tracker=tracker)
+    if not series:
+        files = list_candidate_files(paths)
+        if not files:
+            raise LoadError(source, "empty folder" if source.is_dir() else "no files")
+        if len(files) == 1:
+            raise LoadError(files[0], "not a supported format (not DICOM, NIfTI or an image)")
+        raise LoadError(source, f"no DICOM images found among {len(files)} files")
+    chosen, notes = _pick_series(series, series_uid, source)
+    volume = load_series(chosen, source=source, tracker=tracker)
+    if notes:
+        volume = volume.with_voxels(volume.voxels, warnings=volume.warnings + tuple(notes))
+    return volume
+
+
+def load_volume(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    series_uid: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancelled: CancelCallback | None = None,
+) -> Volume:
+    """Load any supported input as a :class:`Volume`.
+
+    A folder (searched recursively) or a list of DICOM files is grouped into series; the
+    largest is loaded unless ``series_uid`` picks one, and the volume's warnings then name
+    the others. NIfTI/MGH files, 2-D images and single DICOM files load directly.
+
+    Parameters
+    ----------
+    path
+        A file, a folder, or a sequence of DICOM files.
+    series_uid
+        SeriesInstanceUID of the series to load from a folder or file list.
+    progress
+        ``progress(done, total)`` called as files are read.
+    cancelled
+        Polled between files; :class:`LoadCancelled` is raised when it returns true.
+
+    Raises
+    ------
+    LoadError
+        Not found, not a supported format, corrupt, no image data, empty folder ...
+    LoadCancelled
+        ``cancelled()`` returned true.
+    """
+    tracker = ProgressTracker(progress, cancelled)
+    tracker.check()
+    if not isinstance(path, (str, os.PathLike)):
+        paths = [Path(p) for p in path]
+        if not paths:
+            raise LoadError(Path(), "no files given")
+        if len(paths) > 1:
+            for item in paths:
+                if _has_suffix(item, NIFTI_SUFFIXES + IMAGE2D_SUFFIXES):
+                    raise LoadError(
+                        item, "only DICOM files can be opened together; open this file alone"
+                    )
+            return _load_dicom(paths, paths[0].parent, series_uid, tracker)
+        path = paths[0]
+    source = Path(path)
+    if not source.exists():
+        raise LoadError(source, "not found")
+    if source.is_dir():
+        return _load_dicom(source, source, series_uid, tracker)
+    if not os.access(source, os.R_OK):
+        raise LoadError(source, "permission denied")
+    if source.stat().st_size == 0:
+        raise LoadError(source, "empty file")
+    if _has_suffix(source, NIFTI_SUFFIXES):
+        volume = load_nifti(source)
+    elif _has_suffix(source, IMAGE2D_SUFFIXES):
+        volume = load_image2d(source)
+    else:
+        volume = _load_single_dicom(source, series_uid, tracker)
+    tracker.add_total(1)
+    tracker.step()
+    return volume
+
+
+def _load_single_dicom(source: Path, series_uid: str | None, tracker: ProgressTracker) -> Volume:
+    """Load one DICOM file (single- or multi-frame), explaining why when it is not one."""
+    series = discover_series(source, tracker=tracker)
+    if not series:
+        from medsr_viewer.core.io.dicom_headers import SkippedFile, read_dicom_header
+
+        try:
+            read_dicom_header(source)
+        except SkippedFile as exc:
+            reason = str(exc)
+            if reason == "not a DICOM file":
+                reason = "not a supported format (not DICOM, NIfTI or an image)"
+            raise LoadError(source, reason) from exc
+        raise LoadError(source, "no image data")  # pragma: no cover - discovery would find it
+    chosen, _ = _pick_series(series, series_uid, source)
+    volume = load_series(chosen, source=source, tracker=tracker)
+    # A lone file's "skipped" warnings repeat the error for the file itself: drop them.
+    return volume
