@@ -24,6 +24,11 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 DEFER_SIZE = 512
 #: Uncompressed little-endian syntaxes whose pixel bytes can be read without pydicom.
 RAW_SYNTAXES = (str(ExplicitVRLittleEndian), str(ImplicitVRLittleEndian))
+#: Suffixes of files that may be DICOM without the "DICM" preamble (parsed with force=True).
+RAW_DICOM_SUFFIXES = ("", ".dcm", ".dicom", ".dic", ".ima", ".img", ".raw")
+#: Suffixes of the other formats the viewer opens (never parsed as DICOM).
+OTHER_FORMAT_SUFFIXES = (".nii", ".nii.gz", ".mgz", ".mgh", ".png", ".tif", ".tiff", ".jpg", ".jpeg",
+                         ".bmp")
 #: (0x7FE0, 0x0010) Pixel Data, and the float/double float variants.
 PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 
@@ -270,7 +275,13 @@ def _read_dataset(path: Path) -> Dataset:
         raise SkippedFile("permission denied") from exc
     except Exception as exc:  # pydicom raises many types for corrupt input
         raise SkippedFile(f"unreadable or corrupt DICOM ({type(exc).__name__}: {exc})") from exc
-    # No "DICM" preamble: accept a raw dataset only if it looks like an image.
+    # No "DICM" preamble: files named like other formats are not DICOM; others may be
+    # raw datasets (no preamble), accepted only if they look like images.
+    suffix = path.suffix.lower()
+    if path.name.lower().endswith(OTHER_FORMAT_SUFFIXES):
+        raise SkippedFile("not a DICOM file (open it on its own)")
+    if suffix not in RAW_DICOM_SUFFIXES and not suffix[1:].isdigit():
+        raise SkippedFile("not a DICOM file")
     try:
         ds = pydicom.dcmread(path, defer_size=DEFER_SIZE, force=True)
     except Exception as exc:

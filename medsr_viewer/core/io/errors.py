@@ -22,7 +22,7 @@ class LoadError(Exception):
 
     def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
         self.path = Path(path)
-        self.reason = reason
+        self.reason = " ".join(str(reason).split())  # always a single line
         super().__init__(f"{self.path}: {reason}")
 
 

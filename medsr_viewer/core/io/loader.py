@@ -172,7 +172,7 @@ def _load_single_dicom(source: Path, series_uid: str | None, tracker: ProgressTr
             read_dicom_header(source)
         except SkippedFile as exc:
             reason = str(exc)
-            if reason == "not a DICOM file":
+            if reason.startswith("not a DICOM file"):
                 reason = "not a supported format (not DICOM, NIfTI or an image)"
             raise LoadError(source, reason) from exc
         raise LoadError(source, "no image data")  # pragma: no cover - discovery would find it
