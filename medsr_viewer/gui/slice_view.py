@@ -17,10 +17,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsTextItem
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsTextItem, QWidget
 
 from medsr_viewer.core.geometry import DisplayVolume, EdgeLabels, Orientation
 from medsr_viewer.core.windowing import Window
+from medsr_viewer.gui.readout import slice_text
 
 #: Wheel delta of one notch of a standard mouse wheel.
 WHEEL_NOTCH = 120
@@ -113,7 +114,9 @@ class SliceView(pg.GraphicsLayoutWidget):
     pointHovered = Signal(object)
     windowDragged = Signal(float, float)
 
-    def __init__(self, orientation: Orientation = Orientation.AXIAL, parent=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, orientation: Orientation = Orientation.AXIAL, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setBackground("k")
         self.ci.setContentsMargins(0, 0, 0, 0)
@@ -318,9 +321,7 @@ class SliceView(pg.GraphicsLayoutWidget):
         self._pixel_spacing = self._display.pixel_spacing(self._orientation)
         self.image_item.setImage(image, autoLevels=False, levels=self._window.levels)
         self.image_item.setRect(self.image_rect())
-        self._caption.setPlainText(
-            f"{self._orientation.value}  {self._slice + 1}/{self.n_slices}"
-        )
+        self._caption.setPlainText(slice_text(self._orientation, self._slice, self.n_slices))
 
     def _update_labels(self) -> None:
         if self._display is None:

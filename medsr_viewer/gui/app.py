@@ -1,0 +1,72 @@
+"""Entry point of the ``medsr-viewer`` desktop application.
+
+``medsr-viewer [PATH ...] [--demo]``: opens the given files/folders (several files are one
+series) or the built-in demo study.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from medsr_viewer import __version__
+from medsr_viewer.gui.main_window import APP_TITLE, MainWindow
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``medsr-viewer`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="medsr-viewer",
+        description="View DICOM/NIfTI studies and run super-resolution, enhancement and "
+        "segmentation models beside the original.",
+    )
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH",
+        help="study to open: a NIfTI/MGZ/image file, DICOM file(s) or a DICOM folder",
+    )
+    parser.add_argument(
+        "--demo", action="store_true",
+        help="open the built-in demo study (MNI152 T1 template; needs the 'demo' extra)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def create_window(argv: Sequence[str] | None = None) -> MainWindow:
+    """Parse ``argv``, build the main window and start opening what was asked for.
+
+    A ``QApplication`` must exist. The window is returned unshown (tests drive it).
+    """
+    args = build_parser().parse_args(argv)
+    window = MainWindow()
+    if args.demo:
+        window.open_demo()
+    elif args.paths:
+        window.open_paths(args.paths)
+    return window
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the application; returns the process exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    build_parser().parse_args(arguments)  # --help / --version / usage errors before Qt starts
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName(APP_TITLE)
+    app.setOrganizationName("medsr-viewer")
+    window = create_window(arguments)
+    window.show()
+    # Let Ctrl+C in the terminal close the window (Python handles signals between Qt events).
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    timer = QTimer()
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
+    return int(app.exec())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

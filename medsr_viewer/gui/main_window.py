@@ -1,0 +1,527 @@
+"""The application's main window: open studies, navigate them, read values.
+
+Keyboard (also in the View and Window menus): 1/2/3 axial/coronal/sagittal, 4 three-plane
+layout, Up/Down one slice, PageUp/PageDown ten slices, Home/End first/last slice, R reset
+view and window, Ctrl+0 automatic window, Ctrl+1.. CT presets, Ctrl+O open file,
+Ctrl+Shift+O open folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from medsr_viewer.core.demo import DemoUnavailable, demo_study_path
+from medsr_viewer.core.geometry import Orientation
+from medsr_viewer.core.io import SeriesInfo
+from medsr_viewer.core.windowing import Window, presets_for
+from medsr_viewer.gui import threads
+from medsr_viewer.gui.readout import format_window, position_text, slice_text
+from medsr_viewer.gui.series_picker import SeriesPickerDialog
+from medsr_viewer.gui.settings import RecentFiles
+from medsr_viewer.gui.study_loader import LoadedStudy, LoadRequest, StudyLoader
+from medsr_viewer.gui.study_viewer import Layout, StudyViewer
+
+APP_TITLE = "MedSR Viewer"
+#: File-dialog filter of the formats the loader reads (DICOM files often lack an extension).
+OPEN_FILTER = (
+    "Studies (*.dcm *.DCM *.ima *.nii *.nii.gz *.mgz *.png *.tif *.tiff *.jpg *.jpeg);;"
+    "All files (*)"
+)
+#: Colours of the message banners by kind.
+BANNER_STYLES = {
+    "error": "background:#5c1d1d; color:#ffd7d7;",
+    "warning": "background:#5a4a12; color:#fff1c4;",
+}
+ORIENTATION_KEYS = {Orientation.AXIAL: "1", Orientation.CORONAL: "2", Orientation.SAGITTAL: "3"}
+
+
+class MessageBanner(QFrame):
+    """A dismissable coloured strip above the images for errors and load warnings.
+
+    It never blocks (unlike a modal dialog); ``Details`` opens the full text in a
+    non-modal message box.
+    """
+
+    def __init__(self, kind: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.kind = kind
+        self.setObjectName(f"{kind}Banner")
+        style = BANNER_STYLES[kind]
+        self.setStyleSheet(f"QFrame#{kind}Banner {{{style}}} QLabel {{{style}}}")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.label, 1)
+        self.details_button = QPushButton("Details…", self)
+        self.details_button.clicked.connect(self.show_details)
+        layout.addWidget(self.details_button)
+        close = QToolButton(self)
+        close.setText("✕")
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        layout.addWidget(close)
+        self._details: list[str] = []
+        self.details_box: QMessageBox | None = None
+        self.hide()
+
+    def show_messages(self, summary: str, details: Sequence[str] = ()) -> None:
+        """Show ``summary``; ``details`` (one line each) are behind the Details button."""
+        self._details = list(details)
+        self.label.setText(summary)
+        self.details_button.setVisible(bool(self._details))
+        self.show()
+
+    def text(self) -> str:
+        """The summary shown."""
+        return self.label.text()
+
+    def details(self) -> list[str]:
+        """The detail lines."""
+        return list(self._details)
+
+    def show_details(self) -> None:
+        """Open the detail lines in a non-modal message box."""
+        icon = QMessageBox.Icon.Critical if self.kind == "error" else QMessageBox.Icon.Warning
+        box = QMessageBox(icon, APP_TITLE, self.label.text(), QMessageBox.StandardButton.Close,
+                          self)
+        box.setDetailedText("\n".join(self._details))
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.details_box = box
+        box.show()
+
+
+class MainWindow(QMainWindow):
+    """The MedSR Viewer window: menus, toolbar, study area, readout and loading progress.
+
+    Parameters
+    ----------
+    settings
+        Where recent files are stored (the user's settings file when omitted).
+    """
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle(APP_TITLE)
+        self.setAcceptDrops(True)
+        self.recent = RecentFiles(settings)
+        self.loader = StudyLoader(self)
+        self.viewer = StudyViewer(self)
+        self.series_dialog: SeriesPickerDialog | None = None
+        self._paths: tuple[Path, ...] = ()
+        self._hover: tuple[Orientation, np.ndarray | None] | None = None
+        self._preset: tuple[str, Window] | None = None
+
+        self.error_banner = MessageBanner("error", self)
+        self.warning_banner = MessageBanner("warning", self)
+        self.placeholder = QLabel(
+            "Open a study: File ▸ Open (Ctrl+O), Open Folder (Ctrl+Shift+O), "
+            "drop files or a folder here, or File ▸ Open Demo Study.",
+            self,
+        )
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(self.viewer)
+        central = QWidget(self)
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.error_banner)
+        column.addWidget(self.warning_banner)
+        column.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self._build_status_bar()
+        self._build_actions()
+        self._build_menus_and_toolbar()
+
+        self.loader.progress.connect(self._on_progress)
+        self.loader.loaded.connect(self._on_loaded)
+        self.loader.failed.connect(self.show_error)
+        self.loader.cancelled.connect(self._on_cancelled)
+        self.loader.seriesFound.connect(self._on_series_found)
+        self.loader.busy.connect(self._on_busy)
+        self.viewer.cursorChanged.connect(lambda _c: self._update_readout())
+        self.viewer.windowChanged.connect(self._on_window_changed)
+        self.viewer.activeViewChanged.connect(lambda _o: self._update_readout())
+        self.viewer.hoverChanged.connect(self._on_hover)
+        self.resize(1200, 800)
+        self._update_enabled()
+
+    # ---------------------------------------------------------------- construction
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.readout_label = QLabel(self)
+        self.readout_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bar.addWidget(self.readout_label, 1)
+        self.window_label = QLabel(self)
+        bar.addPermanentWidget(self.window_label)
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setMaximumWidth(220)
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.hide()
+        bar.addPermanentWidget(self.progress_bar)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setToolTip("Stop loading")
+        self.cancel_button.clicked.connect(self.loader.cancel)
+        self.cancel_button.hide()
+        bar.addPermanentWidget(self.cancel_button)
+
+    def _action(
+        self,
+        text: str,
+        shortcut: str | QKeySequence | QKeySequence.StandardKey | None = None,
+        slot: Callable[..., object] | None = None,
+        checkable: bool = False,
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setCheckable(checkable)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(f"{tip} ({action.shortcut().toString()})" if shortcut else tip)
+        if slot is not None:
+            action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even when the menus are hidden
+        return action
+
+    def _build_actions(self) -> None:
+        self.open_file_action = self._action(
+            "&Open File…", QKeySequence.StandardKey.Open, self.open_file_dialog,
+            tip="Open a NIfTI, DICOM or image file (several DICOM files: one series)")
+        self.open_folder_action = self._action(
+            "Open &Folder…", "Ctrl+Shift+O", self.open_folder_dialog,
+            tip="Open a folder of DICOM files")
+        self.open_demo_action = self._action(
+            "Open &Demo Study", None, self.open_demo, tip="MNI152 T1 brain template")
+        self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
+
+        self.orientation_group = QActionGroup(self)
+        self.orientation_actions: dict[Orientation, QAction] = {}
+        for orientation, key in ORIENTATION_KEYS.items():
+            action = self._action(
+                orientation.value.capitalize(), key,
+                lambda _c=False, o=orientation: self.set_orientation(o),
+                checkable=True, tip=f"Show the {orientation.value} plane")
+            self.orientation_group.addAction(action)
+            self.orientation_actions[orientation] = action
+        self.orientation_actions[Orientation.AXIAL].setChecked(True)
+        self.three_plane_action = self._action(
+            "&Three Planes", "4", self._on_three_plane_toggled, checkable=True,
+            tip="Axial, coronal and sagittal side by side with a linked crosshair")
+        self.reset_action = self._action(
+            "&Reset View", "R", self.viewer.reset_view, tip="Fit the images, default window")
+        viewer = self.viewer
+        self.slice_actions = [
+            self._action("Next Slice", "Up", lambda: viewer.step_slice(1)),
+            self._action("Previous Slice", "Down", lambda: viewer.step_slice(-1)),
+            self._action("Forward 10 Slices", "PgUp", lambda: viewer.step_slice(10)),
+            self._action("Back 10 Slices", "PgDown", lambda: viewer.step_slice(-10)),
+            self._action("First Slice", "Home", lambda: viewer.go_to_end(last=False)),
+            self._action("Last Slice", "End", lambda: viewer.go_to_end(last=True)),
+        ]
+        self.preset_actions: dict[str, QAction] = {}
+
+    def _build_menus_and_toolbar(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self.open_file_action)
+        file_menu.addAction(self.open_folder_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._rebuild_recent_menu)
+        self._rebuild_recent_menu()
+        file_menu.addAction(self.open_demo_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        view_menu = menu.addMenu("&View")
+        for action in self.orientation_actions.values():
+            view_menu.addAction(action)
+        view_menu.addAction(self.three_plane_action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.reset_action)
+        view_menu.addSeparator()
+        for action in self.slice_actions:
+            view_menu.addAction(action)
+        self.window_menu = menu.addMenu("&Window")
+
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.addAction(self.open_file_action)
+        toolbar.addAction(self.open_folder_action)
+        toolbar.addSeparator()
+        for action in self.orientation_actions.values():
+            toolbar.addAction(action)
+        toolbar.addAction(self.three_plane_action)
+        toolbar.addAction(self.reset_action)
+        toolbar.addSeparator()
+        toolbar.addWidget(QLabel(" Window: ", self))
+        self.preset_combo = QComboBox(self)
+        self.preset_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.preset_combo.setToolTip("Window/level preset (right-drag on the image to adjust)")
+        self.preset_combo.textActivated.connect(self.apply_preset)
+        toolbar.addWidget(self.preset_combo)
+        self._rebuild_presets("OT")
+
+    def _rebuild_presets(self, modality: str) -> None:
+        for action in self.preset_actions.values():
+            self.removeAction(action)
+            action.deleteLater()
+        self.preset_actions.clear()
+        self.window_menu.clear()
+        self.preset_combo.clear()
+        for number, name in enumerate(presets_for(modality)):
+            action = self._action(name.capitalize(), f"Ctrl+{number}",
+                                  lambda _c=False, n=name: self.apply_preset(n))
+            self.window_menu.addAction(action)
+            self.preset_actions[name] = action
+            self.preset_combo.addItem(name)
+        self.preset_combo.insertItem(0, "custom")
+        self.preset_combo.setCurrentIndex(0)
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        paths = self.recent.paths()
+        for path in paths:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _c=False, p=path: self.open_paths([p]))
+        if paths:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear Recent", self._clear_recent)
+        self.recent_menu.setEnabled(bool(paths))
+
+    def _clear_recent(self) -> None:
+        self.recent.clear()
+        self._rebuild_recent_menu()
+
+    # ---------------------------------------------------------------- opening
+
+    def open_file_dialog(self) -> None:
+        """Ask for one or more files and open them (several files = one series)."""
+        files, _ = QFileDialog.getOpenFileNames(self, "Open study", "", OPEN_FILTER)
+        if files:
+            self.open_paths(files)
+
+    def open_folder_dialog(self) -> None:
+        """Ask for a folder (searched recursively for DICOM series) and open it."""
+        folder = QFileDialog.getExistingDirectory(self, "Open DICOM folder")
+        if folder:
+            self.open_paths([folder])
+
+    def open_demo(self) -> None:
+        """Open the built-in demo study (needs the ``demo`` extra)."""
+        try:
+            path = demo_study_path()
+        except DemoUnavailable as exc:
+            self.show_error(str(exc))
+            return
+        self.open_paths([path])
+
+    def open_paths(
+        self,
+        paths: Sequence[str | Path],
+        series_uid: str | None = None,
+        series: SeriesInfo | None = None,
+    ) -> None:
+        """Load files/folders in the background; the current study stays until it is ready.
+
+        ``series_uid`` or ``series`` picks one series of a folder holding several (otherwise
+        the user is asked).
+        """
+        if not paths:
+            return
+        self.error_banner.hide()
+        self._paths = tuple(Path(p) for p in paths)
+        self.loader.start(self._paths, series_uid, series)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.progress_bar.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if busy:
+            self.progress_bar.setRange(0, 0)  # indeterminate until the first report
+            self.statusBar().showMessage(f"Opening {self._source_name()}…")
+
+    def _on_progress(self, phase: str, done: int, total: int) -> None:
+        self.progress_bar.setRange(0, max(total, 1))
+        self.progress_bar.setValue(done)
+        self.progress_bar.setFormat(f"{phase} {done}/{total}")
+
+    def _on_cancelled(self) -> None:
+        self.statusBar().showMessage("Loading cancelled", 5000)
+
+    def _on_series_found(self, request: LoadRequest, series: list) -> None:
+        dialog = SeriesPickerDialog(series, self._source_name(request.paths), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.series_dialog = dialog
+
+        def chosen(result: int) -> None:
+            self.series_dialog = None
+            info = dialog.selected_series()
+            if result == SeriesPickerDialog.DialogCode.Accepted and info is not None:
+                self.open_paths(request.paths, series=info)
+            else:
+                self.statusBar().showMessage("No series opened", 5000)
+
+        dialog.finished.connect(chosen)
+        dialog.open()  # window-modal but asynchronous: the event loop keeps running
+
+    def _on_loaded(self, study: LoadedStudy) -> None:
+        volume = study.display.volume
+        self._rebuild_presets(volume.modality)
+        self.viewer.set_study(study.display, study.window)
+        self.stack.setCurrentWidget(self.viewer)
+        self.viewer.set_layout_mode(self.viewer.layout_mode)
+        self.setWindowTitle(f"{APP_TITLE} — {volume.name or self._source_name()}")
+        shape = "×".join(str(n) for n in volume.shape[::-1])
+        self.statusBar().showMessage(
+            f"Opened {volume.name or self._source_name()} ({volume.modality}, {shape})", 5000
+        )
+        if volume.warnings:
+            n = len(volume.warnings)
+            self.warning_banner.show_messages(
+                f"{n} warning{'s' if n > 1 else ''} while loading: {volume.warnings[0]}",
+                volume.warnings,
+            )
+        else:
+            self.warning_banner.hide()
+        if len(study.paths) == 1:
+            self.recent.add(study.paths[0])
+        elif len({p.parent for p in study.paths}) == 1:
+            self.recent.add(study.paths[0].parent)
+        self._update_enabled()
+        self._update_readout()
+
+    def show_error(self, message: str) -> None:
+        """Report a problem without blocking: status bar plus the error banner."""
+        self.statusBar().showMessage(message, 15000)
+        self.error_banner.show_messages(message, [message])
+
+    def _source_name(self, paths: Sequence[Path] | None = None) -> str:
+        paths = self._paths if paths is None else paths
+        if not paths:
+            return ""
+        return str(paths[0]) if len(paths) == 1 else f"{len(paths)} files in {paths[0].parent}"
+
+    # ---------------------------------------------------------------- drag and drop
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        """Accept local files and folders."""
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        if urls and all(u.isLocalFile() for u in urls):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Open what was dropped (several files are taken as one series)."""
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    # ---------------------------------------------------------------- view controls
+
+    def set_orientation(self, orientation: Orientation) -> None:
+        """Single-plane layout showing ``orientation``."""
+        self.viewer.set_orientation(orientation)
+        self.orientation_actions[Orientation(orientation)].setChecked(True)
+        self.three_plane_action.setChecked(False)
+        self._update_readout()
+
+    def set_three_plane(self, enabled: bool) -> None:
+        """Switch the three-plane layout on or off."""
+        self.three_plane_action.setChecked(enabled)
+        self.viewer.set_layout_mode(Layout.THREE_PLANE if enabled else Layout.SINGLE)
+        self._update_readout()
+
+    def _on_three_plane_toggled(self, checked: bool) -> None:
+        self.set_three_plane(checked)
+
+    def apply_preset(self, name: str) -> None:
+        """Apply a window preset by name (``auto`` or a CT preset)."""
+        if self.viewer.display is None or name not in self.preset_actions:
+            return
+        window = self.viewer.apply_preset(name)
+        self._preset = (name, window)
+        self.preset_combo.setCurrentIndex(self.preset_combo.findText(name))
+
+    def _update_enabled(self) -> None:
+        has_study = self.viewer.display is not None
+        for action in [*self.slice_actions, self.reset_action, *self.preset_actions.values()]:
+            action.setEnabled(has_study)
+        self.preset_combo.setEnabled(has_study)
+
+    # ---------------------------------------------------------------- readout
+
+    def _on_hover(self, orientation: Orientation, canonical: np.ndarray | None) -> None:
+        self._hover = (orientation, canonical)
+        self._update_readout()
+
+    def readout_text(self) -> str:
+        """The readout line: slice n/N, voxel, world mm and value under the mouse."""
+        display = self.viewer.display
+        if display is None:
+            return ""
+        orientation = self.viewer.active_orientation
+        canonical = None
+        if self._hover is not None and self._hover[1] is not None:
+            orientation, canonical = self._hover
+        parts = [slice_text(orientation, self.viewer.slice_index(orientation),
+                            display.n_slices(orientation))]
+        position = position_text(display, canonical)
+        if position:
+            parts.append(position)
+        return "  |  ".join(parts)
+
+    def _update_readout(self) -> None:
+        self.readout_label.setText(self.readout_text())
+        if self.viewer.display is not None:
+            self.window_label.setText(format_window(self.viewer.window))
+
+    def _on_window_changed(self, window: Window) -> None:
+        if self._preset is not None and window != self._preset[1]:
+            self._preset = None
+            self.preset_combo.setCurrentIndex(0)  # "custom"
+        self._update_readout()
+
+    # ---------------------------------------------------------------- shutdown
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Stop and wait for every background thread before the window goes away."""
+        self.loader.shutdown()
+        threads.stop_all()
+        super().closeEvent(event)

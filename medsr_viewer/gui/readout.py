@@ -1,0 +1,55 @@
+"""Text of the status-bar readout: where the mouse is and what value it points at.
+
+Kept free of widgets so the wording can be tested directly. Positions are reported as the
+*original* voxel index ``(z, y, x)`` as stored in the file, and world LPS millimetres.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from medsr_viewer.core.geometry import DisplayVolume, Orientation
+from medsr_viewer.core.windowing import Window
+
+
+def format_value(value: float, units: str = "") -> str:
+    """A voxel value for display: integers without decimals, others to 4 significant digits."""
+    if not math.isfinite(value):
+        text = str(value)
+    elif float(value).is_integer() and abs(value) < 1e9:
+        text = str(int(value))
+    else:
+        text = f"{value:.4g}"
+    return f"{text} {units}".rstrip()
+
+
+def format_window(window: Window) -> str:
+    """``"W 400 L 40"``: the window as radiologists say it (width, then level)."""
+    return f"W {format_value(round(window.width, 4))} L {format_value(round(window.center, 4))}"
+
+
+def slice_text(orientation: Orientation, index: int, count: int) -> str:
+    """``"axial 12/120"``: the plane and the 1-based slice number of its count."""
+    return f"{Orientation(orientation).value} {index + 1}/{count}"
+
+
+def position_text(display: DisplayVolume, canonical_zyx: np.ndarray | None) -> str:
+    """Original voxel index, world LPS mm and value (with units) at a canonical index.
+
+    Returns an empty string when the point is outside the volume.
+    """
+    if canonical_zyx is None or not display.contains(canonical_zyx):
+        return ""
+    canonical = np.rint(np.asarray(canonical_zyx, dtype=np.float64))
+    voxel = np.rint(display.canonical_to_voxel(canonical)).astype(int)
+    world = display.canonical_to_world(canonical)
+    value = display.value_at(canonical)
+    z, y, x = (int(v) for v in voxel)
+    wx, wy, wz = (float(v) for v in world)
+    value_text = format_value(value if value is not None else math.nan, display.volume.units)
+    return (
+        f"voxel (z,y,x) {z}, {y}, {x}  |  LPS ({wx:.1f}, {wy:.1f}, {wz:.1f}) mm  |  "
+        f"value {value_text}"
+    )

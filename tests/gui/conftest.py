@@ -1,0 +1,40 @@
+"""GUI test fixtures: a main window with private settings, and real studies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from medsr_viewer.core.volume import Volume
+from medsr_viewer.gui.main_window import MainWindow
+
+
+@pytest.fixture(scope="session")
+def t1_path(data_dir: Path) -> Path:
+    """A real head MR (NIfTI, 188x256x190, 0.88 mm, stored RAS)."""
+    return data_dir / "mri_ct" / "chris_t1.nii.gz"
+
+
+@pytest.fixture(scope="session")
+def t1_volume(t1_path: Path) -> Volume:
+    """The real head MR loaded once per session."""
+    from medsr_viewer.core.io import load_volume
+
+    return load_volume(t1_path)
+
+
+@pytest.fixture
+def main_window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
+    """A shown main window whose recent-files list lives in ``tmp_path``."""
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings)
+    qtbot.addWidget(window)
+    window.resize(1100, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    yield window
+    window.close()
