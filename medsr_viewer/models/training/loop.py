@@ -43,6 +43,11 @@ class TrainConfig:
         Where the checkpoint goes (``None``: no checkpoints).
     log_every
         Print a progress line every this many steps.
+    grad_clip
+        Largest gradient norm (0: no clipping).
+    stop_at
+        Stop (after writing the checkpoint) at this step although the schedule runs to
+        ``steps``: splits one run into sessions that resume where the last one stopped.
     """
 
     steps: int
@@ -52,6 +57,7 @@ class TrainConfig:
     checkpoint_path: Path | None = None
     log_every: int = 50
     grad_clip: float = 1.0
+    stop_at: int | None = None
 
 
 @dataclass
@@ -81,8 +87,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint written by :func:`train`; raises ``ValueError`` naming the file."""
     try:
         payload = torch.load(str(path), map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise ValueError(f"{path}: cannot read checkpoint ({exc})") from exc
+    except Exception as exc:  # torch.load raises many types (pickle, zip, OS errors)
+        raise ValueError(f"{path}: cannot read checkpoint ({exc.__class__.__name__})") from exc
     if not isinstance(payload, dict) or "model" not in payload or "step" not in payload:
         raise ValueError(f"{path}: not a medsr training checkpoint")
     return payload
@@ -178,7 +184,8 @@ def train(
     count = 0
     start = time.perf_counter()
     start_step = step
-    while step < config.steps:
+    end = config.steps if config.stop_at is None else min(config.stop_at, config.steps)
+    while step < end:
         model.train()
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step)
