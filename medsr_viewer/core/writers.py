@@ -1,0 +1,249 @@
+"""Writing volumes to disk: NIfTI (any volume) and PNG (2-D images), safely.
+
+Every writer
+
+- refuses to overwrite the file the volume was loaded from (``metadata["source"]`` or an
+  explicit ``input_path``), whatever ``force`` says,
+- refuses to overwrite an existing output unless ``force`` is true,
+- writes to a temporary file in the target folder and moves it into place with
+  :func:`os.replace`, so a crash never leaves a half-written output.
+
+NIfTI geometry is the exact inverse of the loader (:mod:`medsr_viewer.core.io.nifti`): voxels
+``(z, y, x)`` become nibabel's ``(i, j, k) = (x, y, z)`` and the LPS affine becomes RAS by
+negating its first two rows. Provenance (model name, weights sha256 ...) goes into the 80-byte
+``descrip`` field in short form and, in full JSON, into a NIfTI header extension.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from medsr_viewer.core.volume import Volume
+
+#: LPS <-> RAS world conversion (its own inverse).
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+#: NIfTI header extension code for a free-text comment (NIFTI_ECODE_COMMENT).
+ECODE_COMMENT = 6
+#: NIfTI intent code of label maps (NIFTI_INTENT_LABEL).
+INTENT_LABEL = 1002
+#: Key of the provenance JSON in PNG text chunks.
+PNG_PROVENANCE_KEY = "medsr_provenance"
+#: Output suffixes each writer accepts.
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+PNG_SUFFIXES = (".png",)
+
+
+class WriteError(Exception):
+    """An output could not (or must not) be written; names the file and the reason."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+def output_format(path: str | os.PathLike[str]) -> str:
+    """``"nifti"`` or ``"png"`` from the file name; raises :class:`WriteError` otherwise."""
+    name = Path(path).name.lower()
+    if name.endswith(NIFTI_SUFFIXES):
+        return "nifti"
+    if name.endswith(PNG_SUFFIXES):
+        return "png"
+    raise WriteError(path, "unsupported output type; use .nii, .nii.gz or .png")
+
+
+def check_output_path(
+    path: str | os.PathLike[str],
+    force: bool = False,
+    input_path: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Validate an output location before any work is done; returns it as a :class:`Path`.
+
+    Raises
+    ------
+    WriteError
+        The path is the input file, exists without ``force``, is a folder, or its folder
+        does not exist.
+    """
+    target = Path(path)
+    if input_path is not None and _same_file(target, Path(input_path)):
+        raise WriteError(target, "refusing to overwrite the input file")
+    if target.is_dir():
+        raise WriteError(target, "is a folder, not a file name")
+    if target.exists() and not force:
+        raise WriteError(target, "already exists (use --force to overwrite)")
+    if not target.parent.is_dir():
+        raise WriteError(target, f"folder {target.parent} does not exist")
+    return target
+
+
+def save_nifti(
+    volume: Volume,
+    path: str | os.PathLike[str],
+    description: str = "",
+    extra: Mapping[str, Any] | None = None,
+    force: bool = False,
+    input_path: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write ``volume`` as NIfTI-1 (``.nii`` or ``.nii.gz``), atomically.
+
+    Parameters
+    ----------
+    volume
+        The volume; ``uint8`` label volumes (modality ``SEG``) get the label intent.
+    path
+        Output file.
+    description
+        Short text for the header's ``descrip`` (cut to 80 bytes), e.g. model name + sha256.
+    extra
+        Full provenance, stored as JSON in a comment header extension.
+    force
+        Overwrite an existing output (never the input).
+    input_path
+        The input file, when not recorded in ``volume.metadata["source"]``.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    target = check_output_path(path, force, input_path or volume.metadata.get("source"))
+    if output_format(target) != "nifti":
+        raise WriteError(target, "not a NIfTI file name (.nii or .nii.gz)")
+    data = np.ascontiguousarray(volume.voxels.transpose(2, 1, 0))
+    affine = LPS_TO_RAS @ volume.affine
+    image = nib.Nifti1Image(data, affine)
+    header = image.header
+    header.set_qform(affine, code=1)
+    header.set_sform(affine, code=1)
+    header.set_xyzt_units(xyz="mm")
+    header["descrip"] = _ascii(description or volume.name, 80)
+    if volume.modality == "SEG" or volume.metadata.get("labels"):
+        header.set_intent(INTENT_LABEL)
+    elif volume.window is not None:
+        center, width = volume.window
+        header["cal_min"], header["cal_max"] = center - width / 2.0, center + width / 2.0
+    if extra:
+        text = json.dumps(dict(extra), sort_keys=True, default=str)
+        header.extensions.append(nib.nifti1.Nifti1Extension(ECODE_COMMENT, text.encode("utf-8")))
+    suffix = ".nii.gz" if target.name.lower().endswith(".gz") else ".nii"
+    _atomic_write(target, suffix, lambda tmp: nib.save(image, tmp))
+    return target
+
+
+def save_png(
+    volume: Volume,
+    path: str | os.PathLike[str],
+    dtype: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    force: bool = False,
+    input_path: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write a 2-D ``volume`` (one slice) as a grayscale PNG, atomically.
+
+    Values are rounded and clipped to the output type. ``dtype`` (``"uint8"`` or
+    ``"uint16"``) defaults to the source image's type when recorded in the metadata, else
+    ``uint8`` when all values fit 0..255 and ``uint16`` otherwise. Values below 0 cannot be
+    stored in PNG and are refused (write NIfTI instead). Provenance goes in a text chunk.
+
+    Raises
+    ------
+    WriteError
+        The volume is not 2-D, values are negative, or the output is not allowed.
+    """
+    target = check_output_path(path, force, input_path or volume.metadata.get("source"))
+    if output_format(target) != "png":
+        raise WriteError(target, "not a PNG file name")
+    if volume.shape[0] != 1:
+        raise WriteError(target, f"PNG holds one 2-D image; this volume has {volume.shape[0]} slices")
+    plane = np.asarray(volume.voxels[0], dtype=np.float64)
+    finite = plane[np.isfinite(plane)]
+    if finite.size and finite.min() < -0.5:
+        raise WriteError(target, "negative values cannot be stored in PNG; write NIfTI instead")
+    chosen = dtype or _png_dtype(volume, finite)
+    if chosen not in ("uint8", "uint16"):
+        raise WriteError(target, f"unsupported PNG sample type {chosen!r}")
+    top = 255 if chosen == "uint8" else 65535
+    pixels = np.clip(np.rint(np.nan_to_num(plane)), 0, top).astype(chosen)
+    image = Image.fromarray(pixels if chosen == "uint8" else pixels.astype(np.uint16))
+    info = PngInfo()
+    if extra:
+        info.add_text(PNG_PROVENANCE_KEY, json.dumps(dict(extra), sort_keys=True, default=str))
+    _atomic_write(target, ".png", lambda tmp: image.save(tmp, format="PNG", pnginfo=info))
+    return target
+
+
+def save_volume(
+    volume: Volume,
+    path: str | os.PathLike[str],
+    description: str = "",
+    extra: Mapping[str, Any] | None = None,
+    force: bool = False,
+    input_path: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write ``volume`` as NIfTI or PNG, chosen by the file name (see the two writers)."""
+    if output_format(path) == "png":
+        return save_png(volume, path, extra=extra, force=force, input_path=input_path)
+    return save_nifti(volume, path, description, extra, force, input_path)
+
+
+def read_nifti_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The provenance JSON stored by :func:`save_nifti` (empty dict when there is none)."""
+    image = nib.load(str(path))
+    for ext in image.header.extensions:  # type: ignore[attr-defined]
+        if ext.get_code() == ECODE_COMMENT:
+            try:
+                data = json.loads(ext.get_content().decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                continue
+            if isinstance(data, dict):
+                return data
+    return {}
+
+
+def _png_dtype(volume: Volume, finite: np.ndarray) -> str:
+    source = str(volume.metadata.get("source_mode") or volume.metadata.get("source_dtype") or "")
+    fits_uint8 = not finite.size or finite.max() <= 255.5
+    if source.startswith("I;16") or source in ("I", "uint16"):
+        return "uint16"
+    return "uint8" if fits_uint8 else "uint16"
+
+
+def _ascii(text: str, limit: int) -> str:
+    """Printable ASCII cut to ``limit`` bytes (NIfTI text fields are bytes)."""
+    clean = "".join(c if 32 <= ord(c) < 127 else "?" for c in text)
+    return clean[:limit]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def _atomic_write(target: Path, suffix: str, write: Callable[[str], object]) -> None:
+    """``write(tmp)`` into a temp file beside ``target``, then move it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        try:
+            write(tmp)
+        except OSError as exc:
+            raise WriteError(target, f"could not be written ({exc})") from exc
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
