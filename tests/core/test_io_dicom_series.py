@@ -160,7 +160,7 @@ def test_real_120_slice_series(data_dir: Path) -> None:
     for name in ("1-001.dcm", "1-050.dcm", "1-120.dcm"):
         ds = pydicom.dcmread(folder / name)
         z, y, x = volume.world_to_index([float(v) for v in ds.ImagePositionPatient])
-        k = int(round(z))
+        k = round(float(z))
         assert abs(z - k) < 1e-3 and abs(y) < 1e-3 and abs(x) < 1e-3
         np.testing.assert_array_equal(volume.voxels[k], ds.pixel_array.astype(np.float32))
     assert os.fspath(folder) == volume.metadata["source"]
