@@ -1,0 +1,176 @@
+"""CSV and JSON export of ROI and overlap metrics, with the provenance needed to trust them.
+
+Every exported row carries its context: the image ``file``, DICOM ``series`` UID, ``slice``
+(index, or ``"volume"``), ``label`` (value and name), the ROI id and name, the ``grid`` the
+numbers were computed on (``original``, ``sr`` or ``delta`` for SR − original), and the
+``model`` name and its weights' ``sha256``. Metric columns follow (the union of all rows'
+metric names, in first-seen order).
+
+The CSV and the JSON hold the same numbers: floats are written with Python's shortest
+round-trip representation in both. Non-finite values (``nan`` for undefined, ``inf`` for a
+Hausdorff distance to an empty mask) are written as empty CSV cells and JSON ``null``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from medsr_viewer.core.metrics.overlap import OverlapMetrics
+from medsr_viewer.core.metrics.roi_stats import PairedRoiStats
+from medsr_viewer.core.roi.serialize import write_text_atomic
+
+METRICS_FORMAT = "medsr-metrics"
+METRICS_FORMAT_VERSION = 1
+
+Number = float | int | None
+
+
+@dataclass(frozen=True)
+class MetricRecord:
+    """One exported row: context columns plus named metric values."""
+
+    file: str = ""
+    series: str = ""
+    slice: str = "volume"
+    label: str = ""
+    roi_id: str = ""
+    roi_name: str = ""
+    grid: str = ""
+    model: str = ""
+    sha256: str = ""
+    metrics: Mapping[str, Number] = field(default_factory=dict)
+
+
+#: Context column names in export order.
+CONTEXT_COLUMNS = tuple(f.name for f in fields(MetricRecord) if f.name != "metrics")
+
+
+def records_from_paired_stats(paired: PairedRoiStats, base: MetricRecord) -> list[MetricRecord]:
+    """Three rows (``original``, ``sr``, ``delta``) for one ROI's paired statistics."""
+    return [
+        replace(base, grid="original", metrics=paired.original.to_dict()),
+        replace(base, grid="sr", metrics=paired.sr.to_dict()),
+        replace(base, grid="delta", metrics=paired.delta),
+    ]
+
+
+def records_from_overlap(metrics: OverlapMetrics, base: MetricRecord) -> MetricRecord:
+    """One row for an overlap comparison (size columns named by their unit)."""
+    values: dict[str, Number] = {
+        "dice": metrics.dice,
+        "iou": metrics.iou,
+        "hd95_mm": metrics.hd95_mm,
+        "hd_max_mm": metrics.hd_max_mm,
+        "ref_count": metrics.ref_count,
+        "test_count": metrics.test_count,
+        "intersection_count": metrics.intersection_count,
+        f"ref_{metrics.unit}": metrics.ref_size_mm,
+        f"test_{metrics.unit}": metrics.test_size_mm,
+    }
+    return replace(base, metrics=values)
+
+
+def metric_columns(records: Iterable[MetricRecord]) -> list[str]:
+    """Union of metric names over ``records`` in first-seen order."""
+    seen: dict[str, None] = {}
+    for record in records:
+        for key in record.metrics:
+            seen.setdefault(key, None)
+    return list(seen)
+
+
+def to_csv(records: Sequence[MetricRecord]) -> str:
+    """CSV text: context columns, then metric columns (see module doc)."""
+    columns = metric_columns(records)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*CONTEXT_COLUMNS, *columns])
+    for record in records:
+        context = [getattr(record, name) for name in CONTEXT_COLUMNS]
+        writer.writerow([*context, *(_csv_cell(record.metrics.get(c)) for c in columns)])
+    return buffer.getvalue()
+
+
+def to_json(records: Sequence[MetricRecord]) -> str:
+    """JSON text ``{"format": "medsr-metrics", "version": 1, "records": [...]}``."""
+    doc = {
+        "format": METRICS_FORMAT,
+        "version": METRICS_FORMAT_VERSION,
+        "records": [
+            {**{name: getattr(r, name) for name in CONTEXT_COLUMNS},
+             "metrics": {k: _json_value(v) for k, v in r.metrics.items()}}
+            for r in records
+        ],
+    }
+    return json.dumps(doc, indent=1, allow_nan=False)
+
+
+def write_metrics_csv(records: Sequence[MetricRecord], path: str | os.PathLike[str]) -> Path:
+    """Write :func:`to_csv` output atomically."""
+    target = Path(path)
+    write_text_atomic(target, to_csv(records))
+    return target
+
+
+def write_metrics_json(records: Sequence[MetricRecord], path: str | os.PathLike[str]) -> Path:
+    """Write :func:`to_json` output atomically."""
+    target = Path(path)
+    write_text_atomic(target, to_json(records))
+    return target
+
+
+def read_metrics_csv(path: str | os.PathLike[str]) -> list[MetricRecord]:
+    """Read a metrics CSV written by :func:`write_metrics_csv` (empty cells become ``None``)."""
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    records = []
+    for row in rows:
+        context = {name: row.pop(name, "") for name in CONTEXT_COLUMNS}
+        metrics = {k: (None if v == "" else _number(v)) for k, v in row.items()}
+        records.append(MetricRecord(**context, metrics=metrics))
+    return records
+
+
+def read_metrics_json(path: str | os.PathLike[str]) -> list[MetricRecord]:
+    """Read a metrics JSON written by :func:`write_metrics_json`."""
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    if doc.get("format") != METRICS_FORMAT:
+        raise ValueError(f"{path}: not a metrics export (format {doc.get('format')!r})")
+    records = []
+    for item in doc["records"]:
+        context = {name: str(item.get(name, "")) for name in CONTEXT_COLUMNS}
+        records.append(MetricRecord(**context, metrics=dict(item.get("metrics", {}))))
+    return records
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    number = float(value)
+    return repr(number) if math.isfinite(number) else ""
+
+
+def _json_value(value: Any) -> Number:
+    if value is None or isinstance(value, int) and not isinstance(value, bool):
+        return value  # type: ignore[no-any-return]
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _number(text: str) -> float | int:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)

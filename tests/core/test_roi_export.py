@@ -1,0 +1,80 @@
+"""CSV and JSON metric exports hold the same numbers, with provenance columns."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from medsr_viewer.core.metrics.export import (
+    CONTEXT_COLUMNS,
+    MetricRecord,
+    read_metrics_csv,
+    read_metrics_json,
+    records_from_overlap,
+    records_from_paired_stats,
+    write_metrics_csv,
+    write_metrics_json,
+)
+from medsr_viewer.core.metrics.overlap import overlap_metrics
+from medsr_viewer.core.metrics.roi_stats import paired_roi_statistics
+from medsr_viewer.core.roi import EllipseRoi, Plane, rasterize
+from medsr_viewer.core.volume import Volume
+
+
+def _records() -> list[MetricRecord]:
+    rng = np.random.default_rng(3)
+    native = Volume.from_spacing(rng.normal(100, 20, (2, 40, 40)).astype(np.float32),
+                                 (2.0, 0.9, 0.9))
+    sr_affine = native.affine.copy()
+    sr_affine[:3, :2] /= 2
+    sr_affine[:3, 3] -= (native.affine[:3, 0] + native.affine[:3, 1]) / 4
+    sr = Volume(np.repeat(np.repeat(native.voxels, 2, 1), 2, 2) + 1.5, sr_affine)
+    roi = EllipseRoi(Plane.from_slice(native, 0, 1), cu=17.1, cv=18.3, ru=8, rv=6, name="ROI 1")
+    paired = paired_roi_statistics(roi, native, native.voxels, sr, sr.voxels)
+    base = MetricRecord(file="/data/study.nii.gz", series="1.2.3", slice="1", label="",
+                        roi_id=roi.roi_id, roi_name=roi.name, model="sr-x2",
+                        sha256="ab" * 32)
+    records = records_from_paired_stats(paired, base)
+    labels = np.zeros(native.shape, bool)
+    labels[1, 10:25, 10:30] = True
+    mask = rasterize(roi, native)
+    records.append(records_from_overlap(
+        overlap_metrics(labels[1], mask[1], native.spacing[1:]),
+        MetricRecord(file="/data/study.nii.gz", slice="1", label="1 lesion",
+                     roi_id=roi.roi_id, roi_name=roi.name, grid="original")))
+    records.append(records_from_overlap(
+        overlap_metrics(np.zeros((4, 4), bool), np.ones((4, 4), bool), (1, 1)),
+        MetricRecord(label="2 empty", grid="original")))
+    return records
+
+
+def test_csv_and_json_hold_the_same_numbers(tmp_path: Path) -> None:
+    records = _records()
+    csv_path = write_metrics_csv(records, tmp_path / "m.csv")
+    json_path = write_metrics_json(records, tmp_path / "m.json")
+    from_csv = read_metrics_csv(csv_path)
+    from_json = read_metrics_json(json_path)
+    assert len(from_csv) == len(from_json) == len(records) == 5
+    for original, a, b in zip(records, from_csv, from_json, strict=True):
+        for name in CONTEXT_COLUMNS:
+            assert getattr(a, name) == getattr(b, name) == getattr(original, name)
+        for key, value in original.metrics.items():
+            finite = value is not None and math.isfinite(float(value))
+            expected = value if finite else None
+            assert a.metrics[key] == b.metrics[key] == expected, key
+    with csv_path.open() as handle:
+        header = next(csv.reader(handle))
+    assert header[: len(CONTEXT_COLUMNS)] == list(CONTEXT_COLUMNS)
+    assert {"file", "series", "slice", "label", "model", "sha256"} <= set(header)
+    assert {"mean", "sd", "median", "dice", "hd95_mm", "ref_mm2"} <= set(header)
+    doc = json.loads(json_path.read_text())
+    assert doc["format"] == "medsr-metrics"
+    assert [r["grid"] for r in doc["records"][:3]] == ["original", "sr", "delta"]
+    assert doc["records"][2]["metrics"]["mean"] == records[2].metrics["mean"]
+    assert abs(records[2].metrics["mean"] - 1.5) < 0.5  # SR adds 1.5 to every value
+    assert doc["records"][4]["metrics"]["hd_max_mm"] is None  # inf -> null
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "m.json"]
