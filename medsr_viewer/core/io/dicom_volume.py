@@ -241,7 +241,11 @@ def load_series(
     for slot, plane in layout.slots:
         by_file[plane.file.path].append((slot, plane))
     tracker.set_remaining(len(by_file))
-    voxels = np.empty((layout.n_slices, info.rows, info.cols), dtype=np.float32)
+    try:
+        voxels = np.empty((layout.n_slices, info.rows, info.cols), dtype=np.float32)
+    except MemoryError as exc:
+        gigabytes = layout.n_slices * info.rows * info.cols * 4 / 1e9
+        raise LoadError(origin_path, f"not enough memory for the volume ({gigabytes:.1f} GB)") from exc
     blank = set(layout.missing)
     decoded_min = np.inf
     colour = False
@@ -251,6 +255,8 @@ def load_series(
         header = entries[0][1].file
         try:
             stored, dropped = decode_planes(header, [plane.plane.frame for _, plane in entries])
+        except MemoryError as exc:
+            raise LoadError(header.path, "not enough memory to decode the pixel data") from exc
         except PixelDecodeError as exc:
             errors.append(str(exc))
             n = len(entries)

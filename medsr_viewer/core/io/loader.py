@@ -87,9 +87,9 @@ def _load_dicom(
         files = list_candidate_files(paths)
         if not files:
             raise LoadError(source, "empty folder" if source.is_dir() else "no files")
-        if len(files) == 1:
-            raise LoadError(files[0], "not a supported format (not DICOM, NIfTI or an image)")
-        raise LoadError(source, f"no DICOM images found among {len(files)} files")
+        others = [f for f in files if _has_suffix(f, NIFTI_SUFFIXES + IMAGE2D_SUFFIXES)]
+        hint = f"; open its {len(others)} NIfTI/image file(s) one at a time" if others else ""
+        raise LoadError(source, f"no DICOM images found among {len(files)} files{hint}")
     chosen, notes = _pick_series(series, series_uid, source)
     volume = load_series(chosen, source=source, tracker=tracker)
     if notes:
