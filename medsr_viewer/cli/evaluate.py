@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,11 @@ def register(subparsers: Any) -> None:
     sr.add_argument("--slice-step", type=int, default=1,
                     help="evaluate every N-th slice (1: full protocol)")
     sr.add_argument("--json", action="store_true", help="machine-readable output")
+    sr.add_argument("--figure", type=Path,
+                    help="write a before/after PNG (HR | LR | bicubic | model) of the first volume")
+    sr.add_argument("--figure-box", default="",
+                    help="Z,Y,X,SIZE: slice and HR crop for --figure (default: centre of the "
+                         "middle evaluated slice)")
     sr.set_defaults(func=run_sr)
 
     seg = tasks.add_parser("segment", help="Dice, IoU and HD95 on 2-D image/label pairs")
@@ -100,6 +106,8 @@ def run_sr(args: argparse.Namespace) -> int:
                 slice_step=args.slice_step))
         except ValueError as exc:
             raise CliError(str(exc)) from exc
+    if args.figure is not None:
+        _sr_figure(args, loaded, bounds)
     rows = [(t.name, len(t.slices), t.methods) for t in tables]
     rows.append(("overall", sum(len(t.slices) for t in tables), overall(tables)))
     if args.json:
@@ -117,6 +125,53 @@ def run_sr(args: argparse.Namespace) -> int:
         cells = "".join(f"{_fmt(scores[m].psnr):>10} / {scores[m].ssim:.4f}" for m in methods)
         print(f"{name:<16}{n:>7}{cells}")
     return 0
+
+
+def _sr_figure(args: argparse.Namespace, loaded: Any, bounds: Any) -> None:
+    """Before/after picture of one HR crop (see :mod:`medsr_viewer.models.evaluation.figure`)."""
+    import numpy as np
+
+    from medsr_viewer.core.degrade import block_mean_downsample, crop_to_multiple
+    from medsr_viewer.core.metrics.image_quality import psnr
+    from medsr_viewer.models.evaluation.figure import comparison_figure
+    from medsr_viewer.models.evaluation.sr import (
+        evaluated_slices,
+        interpolate_stack,
+        model_upscaler,
+    )
+
+    s = loaded.card.scale
+    vol = _volumes(args.data)[0]
+    hr = crop_to_multiple(vol.voxels.astype(np.float64), s)
+    lr = block_mean_downsample(hr, s)
+    if args.figure_box:
+        try:
+            z, y, x, size = (int(v) for v in args.figure_box.split(","))
+        except ValueError as exc:
+            raise CliError(f"--figure-box {args.figure_box!r} is not Z,Y,X,SIZE") from exc
+    else:
+        zs = evaluated_slices(hr)
+        z = zs[len(zs) // 2]
+        size = min(hr.shape[1], hr.shape[2], 128) // s * s
+        y, x = (hr.shape[1] - size) // 2 // s * s, (hr.shape[2] - size) // 2 // s * s
+    if not (0 <= z < hr.shape[0] and y % s == 0 and x % s == 0 and size % s == 0
+            and y + size <= hr.shape[1] and x + size <= hr.shape[2]):
+        raise CliError(f"--figure-box must lie inside the volume on multiples of {s}")
+    rng = float(hr.max() - hr.min())
+    box = (slice(y, y + size), slice(x, x + size))
+    lr_plane = lr[z : z + 1]
+    outs = {
+        "nearest": interpolate_stack(lr_plane, s, "nearest")[0][box],
+        "bicubic": interpolate_stack(lr_plane, s, "bicubic")[0][box],
+        "model": model_upscaler(loaded.module, bounds(lr))(lr_plane, s)[0][box],
+    }
+    ref = hr[z][box]
+    panels = [("original (HR)", ref), (f"LR x{s} (block mean)", outs["nearest"])]
+    for key, label in (("bicubic", "bicubic"), ("model", loaded.card.name)):
+        panels.append((f"{label} {psnr(ref, outs[key], rng):.1f} dB", outs[key]))
+    comparison_figure(panels, args.figure)
+    print(f"wrote {args.figure} ({vol.name}, slice {z}, box y {y} x {x} size {size})",
+          file=sys.stderr)
 
 
 def run_segment(args: argparse.Namespace) -> int:

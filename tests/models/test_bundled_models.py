@@ -1,0 +1,131 @@
+"""The bundled models keep their cards' promises: I/O contract, provenance, reproducible scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import medsr_viewer
+from medsr_viewer.models.archive import load_model, weights_sha256
+from medsr_viewer.models.evaluation.denoise import evaluate_denoise_volume, model_denoiser
+from medsr_viewer.models.evaluation.segmentation import (
+    map_labels,
+    mean_score,
+    predict_labels,
+    score_masks,
+)
+from medsr_viewer.models.evaluation.sr import evaluate_sr_volume, model_upscaler
+from medsr_viewer.models.training.patches import percentile_bounds
+from medsr_viewer.models.training.studies import load_image_pairs, load_study
+
+MODELS_DIR = Path(medsr_viewer.__file__).resolve().parents[1] / "resources" / "models"
+BUNDLED = sorted(MODELS_DIR.glob("*.pt"))
+#: Largest total size of the bundled model files.
+MAX_TOTAL_BYTES = 8 * 1024 * 1024
+
+
+def _by_task(task):
+    return [p for p in BUNDLED if load_model(p).card.task == task]
+
+
+def test_models_are_bundled_and_small():
+    assert BUNDLED, f"no bundled models in {MODELS_DIR}"
+    assert sum(p.stat().st_size for p in BUNDLED) <= MAX_TOTAL_BYTES
+    readme = (MODELS_DIR / "README.md").read_text()
+    for path in BUNDLED:
+        assert path.name in readme, f"{path.name} is not documented in resources/models/README.md"
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_card_contract_and_provenance(path):
+    loaded = load_model(path)
+    card = loaded.card
+    assert card.name == path.stem
+    assert card.sha256 == weights_sha256(loaded.module)
+    assert card.training["command"].startswith("medsr train ")
+    assert card.scores and card.licence and card.architecture
+    x = torch.rand(1, card.in_channels, 37, 50, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        y = loaded.module(x)
+    assert tuple(y.shape) == (1, card.out_channels, 37 * card.scale, 50 * card.scale)
+    assert torch.isfinite(y).all()
+    if card.task == "segment":
+        assert {lab.value for lab in card.labels} == set(range(card.out_channels))
+
+
+def _volume(data_dir, name):
+    return load_study(data_dir / "mri_ct" / f"{name}.nii.gz")
+
+
+@pytest.mark.parametrize("path", _by_task("super_resolution"), ids=lambda p: p.stem)
+def test_sr_card_scores_are_reproduced(path, data_dir):
+    loaded = load_model(path)
+    card = loaded.card
+    subset = card.scores["validation_subset"]
+    norm = card.normalisation
+    for name in card.training["validation_volumes"]:
+        res = evaluate_sr_volume(
+            name,
+            _volume(data_dir, name).voxels,
+            card.scale,
+            lambda lr: model_upscaler(loaded.module, percentile_bounds(lr, norm.low, norm.high)),
+            baselines=("bicubic",),
+            slice_step=subset["slice_step"],
+        )
+        for method in ("model", "bicubic"):
+            assert res.methods[method].psnr == pytest.approx(subset[name][method]["psnr"], abs=0.05)
+            assert res.methods[method].ssim == pytest.approx(subset[name][method]["ssim"], abs=1e-3)
+    overall = card.scores["validation"]["overall"]
+    assert overall["model"]["psnr"] > overall["lanczos"]["psnr"] > overall["bilinear"]["psnr"]
+    assert overall["model"]["ssim"] > overall["bicubic"]["ssim"]
+
+
+@pytest.mark.parametrize("path", _by_task("enhance"), ids=lambda p: p.stem)
+def test_denoise_card_scores_are_reproduced(path, data_dir):
+    loaded = load_model(path)
+    card = loaded.card
+    subset = card.scores["validation_subset"]
+    norm = card.normalisation
+    factory = model_denoiser(loaded.module, lambda v: percentile_bounds(v, norm.low, norm.high))
+    for name in card.training["validation_volumes"]:
+        vol = _volume(data_dir, name)
+        res = evaluate_denoise_volume(
+            name,
+            vol.voxels,
+            vol.modality,
+            card.scores["level"],
+            factory,
+            slice_step=subset["slice_step"],
+        )
+        for method in ("noisy", "gaussian", "model"):
+            assert res.psnr[method] == pytest.approx(subset[name][method]["psnr"], abs=0.05)
+        assert res.psnr["model"] > res.psnr["gaussian"]
+
+
+@pytest.mark.parametrize("path", _by_task("segment"), ids=lambda p: p.stem)
+def test_segmentation_card_scores_are_reproduced(path, data_dir):
+    loaded = load_model(path)
+    card = loaded.card
+    mapping = {int(k): v for k, v in card.training["label_mapping"].items()}
+    names = set(card.training["validation_images"])
+    em = data_dir / "isbi2012_em"
+    pairs = [p for p in load_image_pairs(em / "images", em / "labels") if p[0] in names]
+    assert len(pairs) == len(names)
+    target = next(lab for lab in card.labels if lab.value != 0)
+    scores = [
+        score_masks(
+            n,
+            map_labels(lab, mapping),
+            predict_labels(loaded.module, img, percentile_bounds(img)),
+            target.value,
+        )
+        for n, img, lab in pairs
+    ]
+    overall = mean_score(scores)
+    stored = card.scores["validation"][target.name]["overall"]
+    assert overall.dice == pytest.approx(stored["dice"], abs=1e-3)
+    assert overall.iou == pytest.approx(stored["iou"], abs=1e-3)
+    assert np.isfinite(overall.hd95)
