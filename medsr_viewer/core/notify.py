@@ -95,7 +95,9 @@ class Notifier:
         with self._lock:
             self._history.append(notice)
             subscribers = list(self._subscribers)
-        log_level = {"info": logging.INFO, "warning": logging.WARNING}.get(notice.level, logging.ERROR)
+        log_level = {"info": logging.INFO, "warning": logging.WARNING}.get(
+            notice.level, logging.ERROR
+        )
         _log.log(log_level, "%s: %s", notice.source or "app", notice.message)
         for callback in subscribers:
             try:

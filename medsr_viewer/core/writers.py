@@ -38,6 +38,8 @@ ECODE_COMMENT = 6
 INTENT_LABEL = 1002
 #: Key of the provenance JSON in PNG text chunks.
 PNG_PROVENANCE_KEY = "medsr_provenance"
+#: Share of negative pixels above which an image is treated as signed and refused as PNG.
+NEGATIVE_SHARE_LIMIT = 0.01
 #: Output suffixes each writer accepts.
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 PNG_SUFFIXES = (".png",)
@@ -151,10 +153,12 @@ def save_png(
 ) -> Path:
     """Write a 2-D ``volume`` (one slice) as a grayscale PNG, atomically.
 
-    Values are rounded and clipped to the output type. ``dtype`` (``"uint8"`` or
-    ``"uint16"``) defaults to the source image's type when recorded in the metadata, else
-    ``uint8`` when all values fit 0..255 and ``uint16`` otherwise. Values below 0 cannot be
-    stored in PNG and are refused (write NIfTI instead). Provenance goes in a text chunk.
+    Values are rounded and clipped to the output type (so the slight under/overshoot of
+    SR ringing at dark or bright edges saturates). ``dtype`` (``"uint8"`` or ``"uint16"``)
+    defaults to the source image's type when recorded in the metadata, else ``uint8`` when
+    all values fit 0..255 and ``uint16`` otherwise. Genuinely signed data (more than 1% of
+    the pixels negative, e.g. CT in HU) is refused: write NIfTI instead. Provenance goes in
+    a PNG text chunk.
 
     Raises
     ------
@@ -165,10 +169,12 @@ def save_png(
     if output_format(target) != "png":
         raise WriteError(target, "not a PNG file name")
     if volume.shape[0] != 1:
-        raise WriteError(target, f"PNG holds one 2-D image; this volume has {volume.shape[0]} slices")
+        raise WriteError(
+            target, f"PNG holds one 2-D image; this volume has {volume.shape[0]} slices"
+        )
     plane = np.asarray(volume.voxels[0], dtype=np.float64)
     finite = plane[np.isfinite(plane)]
-    if finite.size and finite.min() < -0.5:
+    if finite.size and np.count_nonzero(finite < -0.5) > NEGATIVE_SHARE_LIMIT * finite.size:
         raise WriteError(target, "negative values cannot be stored in PNG; write NIfTI instead")
     chosen = dtype or _png_dtype(volume, finite)
     if chosen not in ("uint8", "uint16"):

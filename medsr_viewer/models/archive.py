@@ -47,7 +47,9 @@ def weights_sha256(module: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def save_model(module: torch.nn.Module, card: ModelCard, path: str | os.PathLike[str]) -> ModelCard:
+def save_model(
+    module: torch.nn.Module, card: ModelCard, path: str | os.PathLike[str]
+) -> ModelCard:
     """Script ``module`` (unless already scripted) and write it atomically with ``card`` inside.
 
     Returns the card as written, with ``sha256`` filled in from the weights.
@@ -183,7 +185,9 @@ def _parse_card(path: Path) -> ModelCard:
         raise CardError(f"{path}: {exc}") from exc
 
 
-def _load(path: str | os.PathLike[str], map_location: str | torch.device) -> tuple[torch.nn.Module, ModelCard]:
+def _load(
+    path: str | os.PathLike[str], map_location: str | torch.device
+) -> tuple[torch.nn.Module, ModelCard]:
     card = _parse_card(Path(path))
     try:
         if is_exported_program(path):

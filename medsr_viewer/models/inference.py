@@ -86,7 +86,9 @@ class TileRunner:
             if isinstance(y, (tuple, list)):
                 y = y[0]
             if not isinstance(y, torch.Tensor):
-                raise InferenceError(f"{self.name}: model returned {type(y).__name__}, not a tensor")
+                raise InferenceError(
+                    f"{self.name}: model returned {type(y).__name__}, not a tensor"
+                )
             return y.detach().float().cpu().numpy()[0]
 
     def fall_back_to_cpu(self, reason: str) -> None:
@@ -261,5 +263,7 @@ def _split_patch(
     blender = TileBlender(out_channels, height, width, scale, overlap)
     for sub in plan_tiles(height, width, tile, overlap):
         rows, cols = sub.box.slices()
-        blender.add(sub, _predict_patch(runner, patch[:, rows, cols], scale, out_channels, overlap, state))
+        blender.add(
+            sub, _predict_patch(runner, patch[:, rows, cols], scale, out_channels, overlap, state)
+        )
     return blender.result()

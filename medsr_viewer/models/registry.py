@@ -193,9 +193,7 @@ def describe(path: Path, source: str = "path") -> ModelEntry:
 def check_task(card: ModelCard, task: str | None, path: Path) -> None:
     """Refuse a card whose task is not ``task`` (no check when ``task`` is ``None``)."""
     if task is not None and card.task != task:
-        raise ModelRejected(
-            f"{path}: model {card.name!r} is a {card.task!r} model, not {task!r}"
-        )
+        raise ModelRejected(f"{path}: model {card.name!r} is a {card.task!r} model, not {task!r}")
 
 
 def load_checked(
@@ -260,4 +258,3 @@ def dry_run(loaded: LoadedModel, device: str | torch.device = "cpu") -> None:
 
 def _is_model_file(path: Path) -> bool:
     return path.is_file() and path.suffix in MODEL_SUFFIXES and not path.name.startswith(".")
-

@@ -93,7 +93,9 @@ def plan_tiles(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
     return tiles
 
 
-def _ramp(length_out: int, scale: int, overlap: int, inner_start: bool, inner_end: bool) -> np.ndarray:
+def _ramp(
+    length_out: int, scale: int, overlap: int, inner_start: bool, inner_end: bool
+) -> np.ndarray:
     """1-D feathering weights over one tile axis of ``length_out`` output pixels."""
     weights = np.ones(length_out, dtype=np.float32)
     if overlap <= 0:
@@ -155,7 +157,9 @@ class TileBlender:
         self._wsum[rows, cols] += weights
         wsum = self._wsum[rows, cols]
         covered = wsum > 0
-        view = np.where(covered[None], self._acc[:, rows, cols] / np.where(covered, wsum, 1)[None], output)
+        view = np.where(
+            covered[None], self._acc[:, rows, cols] / np.where(covered, wsum, 1)[None], output
+        )
         return view.astype(np.float32, copy=False)
 
     def result(self) -> np.ndarray:

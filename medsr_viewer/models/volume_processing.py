@@ -161,7 +161,9 @@ class VolumeProcessor:
             configure_cpu_threads()
         module = loaded.module.to(self.device)
         self.runner = TileRunner(module, self.device, card.fp16, card.name, notifier)
-        self.tile = initial_tile_size(self.device, card.tile_size, card.scale, card.out_channels, tile)
+        self.tile = initial_tile_size(
+            self.device, card.tile_size, card.scale, card.out_channels, tile
+        )
         self.intensity: IntensityMap = fit_intensity_map(card.normalisation, volume.voxels)
 
     @property

@@ -27,22 +27,31 @@ def _volume(**kw: object) -> Volume:
         [[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]]
     )
     return Volume.from_spacing(
-        rng.normal(50, 20, (4, 6, 5)).astype(np.float32), (2.5, 0.8, 0.7),
-        (-10.0, 20.0, 30.0), direction, name="vol", **kw,  # type: ignore[arg-type]
+        rng.normal(50, 20, (4, 6, 5)).astype(np.float32),
+        (2.5, 0.8, 0.7),
+        (-10.0, 20.0, 30.0),
+        direction,
+        name="vol",
+        **kw,  # type: ignore[arg-type]
     )
 
 
 @pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
 def test_nifti_round_trip_is_exact(tmp_path: Path, suffix: str) -> None:
     vol = _volume(window=(40.0, 100.0))
-    path = save_nifti(vol, tmp_path / f"out{suffix}", description="bicubic-x2 sha256:abcd",
-                      extra={"model": "bicubic-x2", "sha256": "ab" * 32})
+    path = save_nifti(
+        vol,
+        tmp_path / f"out{suffix}",
+        description="bicubic-x2 sha256:abcd",
+        extra={"model": "bicubic-x2", "sha256": "ab" * 32},
+    )
     back = load_volume(path)
     np.testing.assert_array_equal(back.voxels, vol.voxels)
     np.testing.assert_allclose(back.affine, vol.affine, atol=1e-5)
     # A world point maps to the same voxel in both.
-    np.testing.assert_allclose(back.world_to_index((1.0, 2.0, 3.0)),
-                               vol.world_to_index((1.0, 2.0, 3.0)), atol=1e-4)
+    np.testing.assert_allclose(
+        back.world_to_index((1.0, 2.0, 3.0)), vol.world_to_index((1.0, 2.0, 3.0)), atol=1e-4
+    )
     assert back.window == pytest.approx((40.0, 100.0))
     header = nib.load(str(path)).header
     assert header["descrip"].item().decode() == "bicubic-x2 sha256:abcd"
@@ -87,11 +96,11 @@ def test_refuses_input_and_existing_outputs(tmp_path: Path) -> None:
 
 
 def test_png_uint8_and_uint16(tmp_path: Path) -> None:
-    img8 = Volume(np.array([[[0, 127.6, 255.2]]], np.float32), np.eye(4))
+    img8 = Volume(np.array([[[0, 127.6, 255.2] + [100.0] * 200 + [-3.0]]], np.float32), np.eye(4))
     p8 = save_png(img8, tmp_path / "a.png", extra={"model": "m"})
     with Image.open(p8) as im:
         assert im.mode == "L"
-        np.testing.assert_array_equal(np.asarray(im), [[0, 128, 255]])
+        np.testing.assert_array_equal(np.asarray(im)[0, [0, 1, 2, -1]], [0, 128, 255, 0])
         assert "medsr_provenance" in im.text
     img16 = Volume(np.array([[[0, 1000, 70000]]], np.float32), np.eye(4))
     p16 = save_png(img16, tmp_path / "b.png")

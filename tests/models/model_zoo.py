@@ -104,7 +104,8 @@ def sr_card(name: str = "bicubic-x2", scale: int = 2, **kw: object) -> ModelCard
         "description": "test model",
     }
     fields.update(kw)
-    return ModelCard(name=name, task="super_resolution", scale=scale, **fields)  # type: ignore[arg-type]
+    task = "super_resolution"
+    return ModelCard(name=name, task=task, scale=scale, **fields)  # type: ignore[arg-type]
 
 
 def export_zoo(folder: Path) -> dict[str, Path]:
@@ -123,15 +124,26 @@ def export_zoo(folder: Path) -> dict[str, Path]:
     put(
         "smooth",
         SmoothDenoise(),
-        ModelCard(name="smooth", task="enhance", tile_size=64, tile_overlap=16,
-                  normalisation=Normalisation("window", 0.0, 255.0)),
+        ModelCard(
+            name="smooth",
+            task="enhance",
+            tile_size=64,
+            tile_overlap=16,
+            normalisation=Normalisation("window", 0.0, 255.0),
+        ),
     )
     put(
         "threshold-seg",
         ThresholdSeg(),
-        ModelCard(name="threshold-seg", task="segment", out_channels=2, tile_size=64,
-                  tile_overlap=16, normalisation=Normalisation("window", 0.0, 255.0),
-                  labels=(Label(0, "background", (0, 0, 0)), Label(1, "bright", (255, 0, 0)))),
+        ModelCard(
+            name="threshold-seg",
+            task="segment",
+            out_channels=2,
+            tile_size=64,
+            tile_overlap=16,
+            normalisation=Normalisation("window", 0.0, 255.0),
+            labels=(Label(0, "background", (0, 0, 0)), Label(1, "bright", (255, 0, 0))),
+        ),
     )
     put("raises", Raises(), sr_card("raises", 2))
     put("wrong-shape", WrongShape(), sr_card("wrong-shape", 2))

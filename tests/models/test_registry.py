@@ -72,8 +72,11 @@ def test_load_checks_and_dry_run(zoo: dict[str, Path]) -> None:
         reg.load("wrong-task", task="enhance")
     with pytest.raises(ModelRejected, match=r"'super_resolution' model, not 'segment'"):
         reg.load("bicubic-x2", task="segment")
-    with pytest.raises(ModelRejected, match=r"wrong-shape\.pt: output shape \(1, 1, 16, 16\) "
-                       r"does not match the card.*expected \(1, 1, 32, 32\)"):
+    with pytest.raises(
+        ModelRejected,
+        match=r"wrong-shape\.pt: output shape \(1, 1, 16, 16\) "
+        r"does not match the card.*expected \(1, 1, 32, 32\)",
+    ):
         reg.load("wrong-shape")
     with pytest.raises(ModelRejected, match=r"raises\.pt: dry run .* failed .*deliberate failure"):
         reg.load("raises")

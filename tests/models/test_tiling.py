@@ -56,7 +56,9 @@ def test_feather_weights_sum_positive_and_zero_at_inner_margin() -> None:
     assert inner[inner.shape[0] // 2, inner.shape[1] // 2] == 1
 
 
-@pytest.mark.parametrize("module,scale", [(BicubicUp(2), 2), (SmallConvSR(2), 2), (BicubicUp(4), 4)])
+@pytest.mark.parametrize(
+    "module,scale", [(BicubicUp(2), 2), (SmallConvSR(2), 2), (BicubicUp(4), 4)]
+)
 def test_tiled_equals_untiled(module: torch.nn.Module, scale: int) -> None:
     image = _image(150, 203)
     runner = TileRunner(module.eval())

@@ -62,7 +62,10 @@ def test_scaled_affine_keeps_the_edge_box(axis: int) -> None:
 @pytest.mark.parametrize("axis", [0, 1])
 def test_bicubic_sr_volume_resamples_back_onto_the_input(zoo: dict[str, Path], axis: int) -> None:
     vol = _smooth_volume(
-        (12, 40, 48), _oblique_affine((0.7, 0.7, 2.0)), name="smooth", modality="MR",
+        (12, 40, 48),
+        _oblique_affine((0.7, 0.7, 2.0)),
+        name="smooth",
+        modality="MR",
         metadata={"slice_axis": axis, "source": "/secret/path.nii"},
     )
     proc = VolumeProcessor(load_model(zoo["bicubic-x2"]), vol, tile=40)
