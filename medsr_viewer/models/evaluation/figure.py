@@ -50,7 +50,7 @@ def comparison_figure(
     except OSError:
         font = ImageFont.load_default()
     for i, (caption, image) in enumerate(panels):
-        tile = Image.fromarray(_to_uint8(image, lo, hi)).resize((w, h), Image.NEAREST)
+        tile = Image.fromarray(_to_uint8(image, lo, hi)).resize((w, h), Image.Resampling.NEAREST)
         x = i * (w + gap)
         canvas.paste(tile, (x, caption_h))
         draw.text((x + 4, 3), caption, fill=255, font=font)

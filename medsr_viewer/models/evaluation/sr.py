@@ -39,7 +39,7 @@ def interpolate_stack(lr: np.ndarray, scale: int, method: str) -> np.ndarray:
         out = np.empty((lr.shape[0], lr.shape[1] * scale, lr.shape[2] * scale))
         for i, plane in enumerate(lr):
             img = Image.fromarray(np.asarray(plane, dtype=np.float32), mode="F")
-            big = img.resize((plane.shape[1] * scale, plane.shape[0] * scale), Image.LANCZOS)
+            big = img.resize((plane.shape[1] * scale, plane.shape[0] * scale), Image.Resampling.LANCZOS)
             out[i] = np.asarray(big, dtype=np.float64)
         return out
     if method not in ("nearest", "bilinear", "bicubic"):
@@ -140,9 +140,10 @@ def evaluate_sr_volume(
     if not slices:
         raise ValueError(f"{name}: no non-empty slices to evaluate")
     border = 2 * scale
-    upscalers: dict[str, StackUpscaler] = {
-        m: (lambda stack, s, m=m: interpolate_stack(stack, s, m)) for m in baselines
-    }
+    def baseline(method: str) -> StackUpscaler:
+        return lambda stack, s: interpolate_stack(stack, s, method)
+
+    upscalers: dict[str, StackUpscaler] = {m: baseline(m) for m in baselines}
     if model is not None:
         upscalers["model"] = model(lr)
     methods: dict[str, MethodScore] = {}

@@ -109,12 +109,14 @@ def train_denoise(
     config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
                          checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint)
     started = time.perf_counter()
+    def restore(state: dict[str, Any]) -> None:
+        sampler.rng.bit_generator.state = state["sampler_rng"]
+        gen.set_state(state["noise_rng"])
+
     result = train(model, make_batch, F.mse_loss, validate, "psnr", config, resume=resume, log=log,
                    extra_state=lambda: {"sampler_rng": sampler.rng.bit_generator.state,
                                         "noise_rng": gen.get_state()},
-                   restore_extra=lambda s: (setattr(sampler.rng.bit_generator, "state",
-                                                    s["sampler_rng"]),
-                                            gen.set_state(s["noise_rng"])))
+                   restore_extra=restore)
     elapsed = time.perf_counter() - started
     model.load_state_dict(result.best_state)
     model = model.cpu().eval()

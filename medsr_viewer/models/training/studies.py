@@ -8,6 +8,7 @@ same ``(z, y, x)`` voxels in stored intensity units. Only voxels and spacing mat
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def is_volume_path(path: Path) -> bool:
     return path.name.lower().endswith(VOLUME_SUFFIXES) or path.suffix.lower() == ".dcm"
 
 
-def find_volumes(paths: list[str | os.PathLike[str]]) -> list[Path]:
+def find_volumes(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """Expand files and folders into a sorted list of volume paths (DICOM folders stay whole).
 
     Raises
@@ -90,14 +91,15 @@ def load_study(path: str | os.PathLike[str]) -> StudyVolume:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     try:
-        from medsr_viewer.core.io import load_volume  # written by the I/O work package
-    except ImportError:
-        load_volume = None
+        from medsr_viewer.core import io as core_io
+    except ImportError:  # pragma: no cover - the project loader is optional here
+        core_io = None  # type: ignore[assignment]
     try:
-        if load_volume is not None:
-            vol = load_volume(path)
+        if core_io is not None:
+            vol = core_io.load_volume(path)
             voxels = np.asarray(vol.voxels, dtype=np.float32)
-            return StudyVolume(name, voxels, vol.spacing, vol.modality or "OT")
+            modality = vol.modality if vol.modality in ("CT", "MR") else _guess_modality(name)
+            return StudyVolume(name, voxels, vol.spacing, modality)
         if path.is_dir() or path.suffix.lower() == ".dcm":
             return _read_dicom_folder(path if path.is_dir() else path.parent, name)
         return _read_nibabel(path, name)
@@ -111,15 +113,20 @@ def _read_nibabel(path: Path, name: str) -> StudyVolume:
     import nibabel as nib
 
     img = nib.load(str(path))
-    data = np.asarray(img.get_fdata(dtype=np.float32))
+    data = np.asarray(img.get_fdata(dtype=np.float32))  # type: ignore[attr-defined]
     if data.ndim == 4:
         data = data[..., 0]
     if data.ndim != 3:
         raise StudyError(f"{path}: expected a 3-D volume, got shape {data.shape}")
-    zooms = img.header.get_zooms()[:3]
+    zooms = img.header.get_zooms()[:3]  # type: ignore[attr-defined]
     voxels = np.ascontiguousarray(data.transpose(2, 1, 0))
-    modality = "CT" if "ct" in name.lower() else "MR"
-    return StudyVolume(name, voxels, (float(zooms[2]), float(zooms[1]), float(zooms[0])), modality)
+    spacing = (float(zooms[2]), float(zooms[1]), float(zooms[0]))
+    return StudyVolume(name, voxels, spacing, _guess_modality(name))
+
+
+def _guess_modality(name: str) -> str:
+    """NIfTI has no modality tag: ``CT`` when the file name says so, else ``MR``."""
+    return "CT" if "ct" in name.lower().replace("-", "_").split("_") else "MR"
 
 
 def _read_dicom_folder(folder: Path, name: str) -> StudyVolume:
