@@ -98,3 +98,26 @@ def test_empty_and_single_voxel_masks() -> None:
     assert single.area_mm2 == pytest.approx(0.25) and single.volume_mm3 == pytest.approx(0.5)
     with pytest.raises(ValueError, match="does not fit"):
         mask_statistics(values, np.zeros((2, 2, 2), bool), np.eye(4))
+
+
+def test_masked_psnr_and_ssim_against_skimage(t1_slab: Volume) -> None:
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    from medsr_viewer.core.metrics.image_quality import ssim
+    from medsr_viewer.core.metrics.roi_stats import masked_psnr, masked_ssim
+
+    ref = t1_slab.voxels.astype(np.float64)
+    test = ref + np.random.default_rng(2).normal(0, 5, ref.shape)
+    data_range = float(ref.max() - ref.min())
+    full = np.ones(ref.shape, bool)
+    assert masked_psnr(ref, test, full, data_range) == pytest.approx(
+        peak_signal_noise_ratio(ref, test, data_range=data_range))
+    assert masked_ssim(ref[1], test[1], full[1], data_range) == pytest.approx(
+        ssim(ref[1], test[1], data_range))
+    mask = np.zeros(ref.shape, bool)
+    mask[1, 30:60, 20:70] = True
+    _, smap = structural_similarity(ref[1], test[1], data_range=data_range,
+                                    gaussian_weights=True, sigma=1.5,
+                                    use_sample_covariance=False, full=True)
+    assert masked_ssim(ref, test, mask, data_range) == pytest.approx(smap[30:60, 20:70].mean())
+    assert math.isnan(masked_psnr(ref, test, np.zeros(ref.shape, bool), data_range))

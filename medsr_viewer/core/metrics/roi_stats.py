@@ -1,4 +1,5 @@
-"""Statistics of voxel values inside an ROI or mask, on the original and on the SR result.
+"""Statistics of voxel values inside an ROI or mask, on the original and on the SR result,
+and image quality (PSNR, SSIM) of SR against a reference inside an ROI.
 
 The ROI is rasterised separately on each grid (native and SR, see
 :mod:`medsr_viewer.core.roi.rasterize`), so each result describes the same world region at that
@@ -23,7 +24,9 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from skimage.metrics import structural_similarity
 
+from medsr_viewer.core.metrics.image_quality import psnr
 from medsr_viewer.core.roi.plane import Grid
 from medsr_viewer.core.roi.rasterize import rasterize
 from medsr_viewer.core.roi.shapes import Roi
@@ -140,3 +143,66 @@ def _plane_area(mask: np.ndarray, edges: np.ndarray, normal: np.ndarray | None,
 
 def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / np.linalg.norm(vector)
+
+
+#: Half-width of the SSIM window (11 x 11): map pixels this close to the border are excluded,
+#: as in the whole-image SSIM of :mod:`medsr_viewer.core.metrics.image_quality`.
+SSIM_MARGIN = 5
+
+
+def masked_psnr(reference: np.ndarray, test: np.ndarray, mask: np.ndarray,
+                data_range: float) -> float:
+    """PSNR in dB over the voxels inside ``mask`` only (MSE of the masked voxels).
+
+    ``data_range`` follows the evaluation protocol: the reference *volume's* max − min.
+    Returns ``nan`` for an empty mask and ``inf`` when the masked voxels are identical.
+    """
+    ref, tst, m = _masked_inputs(reference, test, mask)
+    if not m.any():
+        return math.nan
+    return psnr(ref[m], tst[m], data_range)
+
+
+def masked_ssim(reference: np.ndarray, test: np.ndarray, mask: np.ndarray,
+                data_range: float) -> float:
+    """SSIM averaged inside ``mask``: the SSIM *map* of each 2-D slice, averaged over the masked
+    pixels that lie at least :data:`SSIM_MARGIN` pixels from the slice border.
+
+    Arrays are 2-D ``(y, x)`` or 3-D ``(z, y, x)`` (one map per z slice, the masked pixels of all
+    slices pooled). The map uses the project's SSIM definition (Gaussian 11 x 11, sigma 1.5,
+    K1 0.01, K2 0.03, population covariances), computed with scikit-image's
+    ``structural_similarity(full=True)`` with exactly those settings; with a mask covering the
+    whole slice the result equals :func:`~medsr_viewer.core.metrics.image_quality.ssim`.
+    Returns ``nan`` when no masked pixel is far enough from the border.
+    """
+    ref, tst, m = _masked_inputs(reference, test, mask)
+    if ref.ndim == 2:
+        ref, tst, m = ref[None], tst[None], m[None]
+    if ref.ndim != 3:
+        raise ValueError(f"masked SSIM expects 2-D or 3-D arrays, got shape {ref.shape}")
+    if min(ref.shape[1:]) < 2 * SSIM_MARGIN + 1:
+        raise ValueError(f"SSIM needs slices of at least 11x11 pixels, got {ref.shape[1:]}")
+    total = 0.0
+    count = 0
+    interior = (slice(SSIM_MARGIN, -SSIM_MARGIN), slice(SSIM_MARGIN, -SSIM_MARGIN))
+    for k in range(ref.shape[0]):
+        inside = m[k][interior]
+        if not inside.any():
+            continue
+        _, ssim_map = structural_similarity(
+            ref[k], tst[k], data_range=data_range, gaussian_weights=True, sigma=1.5,
+            use_sample_covariance=False, full=True,
+        )
+        total += float(ssim_map[interior][inside].sum())
+        count += int(inside.sum())
+    return total / count if count else math.nan
+
+
+def _masked_inputs(reference: np.ndarray, test: np.ndarray,
+                   mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ref = np.asarray(reference, dtype=np.float64)
+    tst = np.asarray(test, dtype=np.float64)
+    m = np.asarray(mask, dtype=bool)
+    if not ref.shape == tst.shape == m.shape:
+        raise ValueError(f"shapes differ: reference {ref.shape}, test {tst.shape}, mask {m.shape}")
+    return ref, tst, m

@@ -7,7 +7,7 @@ Public API::
 
 from medsr_viewer.core.roi.collection import RoiEditor, RoiSet
 from medsr_viewer.core.roi.plane import Grid, GridSpec, Plane
-from medsr_viewer.core.roi.rasterize import rasterize
+from medsr_viewer.core.roi.rasterize import plane_slab_mask, rasterize
 from medsr_viewer.core.roi.serialize import (
     RoiFormatError,
     load_rois,
@@ -42,6 +42,7 @@ __all__ = [
     "RoiFormatError",
     "RoiSet",
     "load_rois",
+    "plane_slab_mask",
     "rasterize",
     "rois_from_json",
     "rois_to_json",

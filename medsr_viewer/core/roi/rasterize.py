@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from medsr_viewer.core.roi.plane import Grid
-from medsr_viewer.core.roi.shapes import Roi
+from medsr_viewer.core.roi.plane import Grid, Plane
+from medsr_viewer.core.roi.shapes import RectangleRoi, Roi
 
 #: Relative tolerance on the slab half-thickness, so planes exactly midway between two slices
 #: include both despite floating-point rounding.
@@ -73,6 +73,17 @@ def candidate_box(roi: Roi, grid: Grid) -> tuple[tuple[int, int], ...] | None:
     if np.any(hi <= lo):
         return None
     return tuple((int(lo[a]), int(hi[a])) for a in (2, 1, 0))
+
+
+def plane_slab_mask(plane: Plane, grid: Grid) -> np.ndarray:
+    """Boolean ``(z, y, x)`` mask of every voxel of ``grid`` that ``plane`` passes through.
+
+    The same through-plane rule as :func:`rasterize`, with no in-plane limit: used to restrict
+    a 3-D label to the slice(s) an ROI was drawn on before comparing them.
+    """
+    extent = 1e7  # mm: "unbounded" within any real grid
+    sheet = RectangleRoi(plane, u0=-extent, v0=-extent, u1=extent, v1=extent)
+    return rasterize(sheet, grid)
 
 
 def slice_thickness(roi: Roi, grid: Grid) -> float:
