@@ -1,0 +1,319 @@
+"""``medsr metrics --ref A --test B``: compare two label maps or two images, headless.
+
+- **Label maps** (NIfTI/MGZ label volumes or DICOM SEG): Dice, IoU, 95 % and max Hausdorff
+  distance (mm) and sizes per label; the test map is resampled onto the reference grid by
+  nearest neighbour in world space if the grids differ. With ``--roi``, each ROI is also
+  compared with each label of both maps on the slice(s) the ROI was drawn on.
+- **Images**: PSNR and SSIM over the whole volume (or ``--slice``) and inside each ROI. The
+  data range is the reference volume's max − min (the project's evaluation protocol); SSIM of
+  a volume is the mean of its z-slices' SSIM; inside an ROI, SSIM is the SSIM map averaged over
+  the ROI's pixels (see :func:`medsr_viewer.core.metrics.roi_stats.masked_ssim`).
+
+The kind is detected (``--kind auto``): label maps when either file is a DICOM SEG, a NIfTI
+with the label intent, when ``--label`` is given, or when a file name says so (seg, label,
+mask, aseg, aparc, lesion, parc); images otherwise. Non-finite values (``inf`` PSNR of
+identical images, ``inf`` Hausdorff distance to an empty label, undefined ``nan``) are printed
+as ``inf``/``nan`` in text and ``null`` in JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pydicom.errors
+
+from medsr_viewer.cli.main import CliError
+from medsr_viewer.core.io import LoadError, load_volume
+from medsr_viewer.core.labels import (
+    DicomSegError,
+    LabelMap,
+    LabelMapError,
+    load_label_map,
+    read_dicom_seg,
+    same_grid,
+)
+from medsr_viewer.core.labels.dicom_seg import SEGMENTATION_STORAGE
+from medsr_viewer.core.labels.labelmap import NIFTI_INTENT_LABEL
+from medsr_viewer.core.metrics.image_quality import psnr, ssim
+from medsr_viewer.core.metrics.overlap import (
+    OverlapMetrics,
+    label_values,
+    overlap_metrics,
+    per_label_overlap,
+)
+from medsr_viewer.core.metrics.roi_stats import masked_psnr, masked_ssim
+from medsr_viewer.core.roi import Roi, RoiFormatError, load_rois, plane_slab_mask, rasterize
+from medsr_viewer.core.volume import Volume
+
+#: File-name words that mark a label map for ``--kind auto``.
+LABEL_NAME_PATTERN = re.compile(r"seg|label|mask|aseg|aparc|lesion|parc", re.IGNORECASE)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``metrics`` subcommand to the ``medsr`` parser."""
+    parser = subparsers.add_parser(
+        "metrics",
+        help="Dice/IoU/Hausdorff of two label maps, or PSNR/SSIM of two images",
+        description="Compare a test label map or image with a reference, optionally in ROIs.",
+    )
+    parser.add_argument("--ref", required=True, type=Path, help="reference label map or image")
+    parser.add_argument("--test", required=True, type=Path, help="test label map or image")
+    parser.add_argument("--label", type=int, action="append", metavar="N",
+                        help="label value to compare (repeatable; default: all present)")
+    parser.add_argument("--roi", type=Path, metavar="ROI.json",
+                        help="ROI file (medsr-rois JSON) to measure inside")
+    parser.add_argument("--slice", type=int, metavar="Z",
+                        help="restrict to one z slice of the reference grid")
+    parser.add_argument("--kind", choices=("auto", "labels", "images"), default="auto",
+                        help="what the two files are (default: detect)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``medsr metrics``."""
+    kind = args.kind
+    if kind == "auto":
+        kind = "labels" if args.label or is_label_file(args.ref) or is_label_file(args.test) \
+            else "images"
+    if kind == "images" and args.label:
+        raise CliError("--label applies to label maps, but the inputs are images")
+    rois = _load_rois(args.roi) if args.roi else []
+    result = (compare_labels(args.ref, args.test, args.label, rois, args.slice)
+              if kind == "labels" else compare_images(args.ref, args.test, rois, args.slice))
+    if args.json:
+        print(json.dumps(_json_safe(result), allow_nan=False))
+    else:
+        print(format_text(result))
+    return 0
+
+
+def is_label_file(path: Path) -> bool:
+    """Whether ``path`` looks like a label map (DICOM SEG, NIfTI label intent, or its name)."""
+    if path.is_file():
+        if _is_nifti_name(path):
+            if _nifti_intent(path) == NIFTI_INTENT_LABEL:
+                return True
+        elif _is_dicom_seg(path):
+            return True
+    return bool(LABEL_NAME_PATTERN.search(path.name))
+
+
+def _is_dicom_seg(path: Path) -> bool:
+    try:
+        ds = pydicom.dcmread(str(path), stop_before_pixels=True)
+    except (pydicom.errors.InvalidDicomError, OSError, ValueError, TypeError, AttributeError):
+        return False
+    return bool(ds.get("SOPClassUID") == SEGMENTATION_STORAGE or ds.get("Modality") == "SEG")
+
+
+def _nifti_intent(path: Path) -> int:
+    try:
+        header: Any = nib.load(str(path)).header
+        return int(header["intent_code"]) if "intent_code" in header else 0
+    except Exception:  # noqa: BLE001 - nibabel raises many types; the loader reports it later
+        return 0
+
+
+def load_labels(path: Path) -> LabelMap:
+    """A label map from NIfTI/MGZ or DICOM SEG; :class:`CliError` with a one-line reason."""
+    if not path.exists():
+        raise CliError(f"{path}: not found")
+    try:
+        if not _is_nifti_name(path):
+            return read_dicom_seg(path)
+        return load_label_map(path)
+    except (LabelMapError, DicomSegError) as exc:
+        raise CliError(str(exc)) from exc
+
+
+def compare_labels(ref_path: Path, test_path: Path, wanted: list[int] | None,
+                   rois: list[Roi], slice_index: int | None) -> dict[str, Any]:
+    """Per-label overlap of two label maps (and of each ROI against each label)."""
+    ref = load_labels(ref_path)
+    test = load_labels(test_path)
+    resampled = not same_grid(ref.volume, test.volume)
+    if resampled:
+        test = test.on_grid(ref.volume)
+    ref_labels, test_labels = ref.labels, test.labels
+    spacing: tuple[float, ...] = ref.volume.spacing
+    if slice_index is not None:
+        _check_slice(slice_index, ref.volume)
+        ref_labels, test_labels = ref_labels[slice_index], test_labels[slice_index]
+        spacing = spacing[1:]
+    values = wanted or label_values(ref_labels, test_labels)
+    per_label = per_label_overlap(ref_labels, test_labels, spacing, values)
+    result: dict[str, Any] = {
+        "kind": "labels",
+        "ref": str(ref_path),
+        "test": str(test_path),
+        "grid": _grid_facts(ref.volume),
+        "test_resampled_to_ref_grid": resampled,
+        "slice": slice_index,
+        "labels": [
+            {"value": v, "name": ref.table.name(v), **_overlap_dict(m)}
+            for v, m in per_label.items()
+        ],
+        "rois": [],
+    }
+    for roi in rois:
+        mask = rasterize(roi, ref.volume)
+        slab = plane_slab_mask(roi.plane, ref.volume)
+        entry: dict[str, Any] = {"roi_id": roi.roi_id, "name": roi.name, "kind": roi.kind,
+                                 "voxels": int(mask.sum()), "labels": []}
+        for value in values:
+            for which, labels in (("ref", ref.labels), ("test", test.labels)):
+                metrics = overlap_metrics(mask, slab & (labels == value), ref.volume.spacing)
+                entry["labels"].append({"value": value, "against": which,
+                                        **_overlap_dict(metrics)})
+        result["rois"].append(entry)
+    return result
+
+
+def compare_images(ref_path: Path, test_path: Path, rois: list[Roi],
+                   slice_index: int | None) -> dict[str, Any]:
+    """PSNR/SSIM of two images on the same grid, whole and inside each ROI."""
+    ref = _load_image(ref_path)
+    test = _load_image(test_path)
+    if ref.shape != test.shape:
+        raise CliError(f"{test_path}: grid {test.shape} differs from the reference grid "
+                       f"{ref.shape}; resample the test image onto the reference grid first")
+    warnings = []
+    if not same_grid(ref, test, atol=1e-3):
+        warnings.append("the two images have the same shape but different geometry (affine); "
+                        "compared voxel by voxel")
+    low, high = ref.value_range()
+    data_range = high - low
+    if data_range <= 0:
+        raise CliError(f"{ref_path}: the reference image is constant; PSNR/SSIM are undefined")
+    ref_vox = ref.voxels.astype(np.float64)
+    test_vox = test.voxels.astype(np.float64)
+    if slice_index is not None:
+        _check_slice(slice_index, ref)
+        chosen = [slice_index]
+    else:
+        chosen = list(range(ref.shape[0]))
+    if min(ref.shape[1:]) < 11:
+        raise CliError(f"{ref_path}: slices of {ref.shape[1:]} pixels are too small for SSIM")
+    whole_psnr = psnr(ref_vox[chosen], test_vox[chosen], data_range)
+    whole_ssim = float(np.mean([ssim(ref_vox[k], test_vox[k], data_range) for k in chosen]))
+    result: dict[str, Any] = {
+        "kind": "images",
+        "ref": str(ref_path),
+        "test": str(test_path),
+        "grid": _grid_facts(ref),
+        "slice": slice_index,
+        "data_range": data_range,
+        "whole": {"psnr_db": whole_psnr, "ssim": whole_ssim},
+        "rois": [],
+        "warnings": warnings,
+    }
+    for roi in rois:
+        mask = rasterize(roi, ref)
+        if slice_index is not None:
+            keep = np.zeros_like(mask)
+            keep[slice_index] = mask[slice_index]
+            mask = keep
+        result["rois"].append({
+            "roi_id": roi.roi_id, "name": roi.name, "kind": roi.kind, "voxels": int(mask.sum()),
+            "psnr_db": masked_psnr(ref_vox, test_vox, mask, data_range),
+            "ssim": masked_ssim(ref_vox, test_vox, mask, data_range),
+        })
+    return result
+
+
+def format_text(result: dict[str, Any]) -> str:
+    """Human-readable table of a :func:`compare_labels` / :func:`compare_images` result."""
+    lines = [f"reference: {result['ref']}", f"test:      {result['test']}"]
+    if result["kind"] == "labels":
+        if result["test_resampled_to_ref_grid"]:
+            lines.append("(test resampled onto the reference grid, nearest neighbour)")
+        unit = "mm2" if result["slice"] is not None else "mm3"
+        lines.append(f"{'label':>6} {'name':<24} {'dice':>7} {'iou':>7} {'hd95 mm':>8} "
+                     f"{'max mm':>8} {'ref ' + unit:>12} {'test ' + unit:>12}")
+        for row in result["labels"]:
+            lines.append(f"{row['value']:>6} {row['name'][:24]:<24} {_fmt(row['dice'])} "
+                         f"{_fmt(row['iou'])} {_fmt(row['hd95_mm'], 8)} "
+                         f"{_fmt(row['hd_max_mm'], 8)} {_fmt(row['ref_size'], 12, 1)} "
+                         f"{_fmt(row['test_size'], 12, 1)}")
+        for roi in result["rois"]:
+            lines.append(f"ROI {roi['name'] or roi['roi_id']} ({roi['kind']}, "
+                         f"{roi['voxels']} voxels):")
+            for row in roi["labels"]:
+                lines.append(f"  vs {row['against']} label {row['value']}: dice "
+                             f"{_fmt(row['dice'])} iou {_fmt(row['iou'])} hd95 "
+                             f"{_fmt(row['hd95_mm'])} mm max {_fmt(row['hd_max_mm'])} mm")
+    else:
+        whole = result["whole"]
+        where = "whole volume" if result["slice"] is None else f"slice {result['slice']}"
+        lines.append(f"data range {result['data_range']:g}")
+        lines.append(f"{where}: PSNR {_fmt(whole['psnr_db'])} dB  SSIM {_fmt(whole['ssim'])}")
+        for roi in result["rois"]:
+            lines.append(f"ROI {roi['name'] or roi['roi_id']} ({roi['voxels']} voxels): PSNR "
+                         f"{_fmt(roi['psnr_db'])} dB  SSIM {_fmt(roi['ssim'])}")
+        lines.extend(f"warning: {w}" for w in result["warnings"])
+    return "\n".join(lines)
+
+
+def _overlap_dict(metrics: OverlapMetrics) -> dict[str, Any]:
+    return {
+        "dice": metrics.dice, "iou": metrics.iou, "hd95_mm": metrics.hd95_mm,
+        "hd_max_mm": metrics.hd_max_mm, "ref_count": metrics.ref_count,
+        "test_count": metrics.test_count, "ref_size": metrics.ref_size_mm,
+        "test_size": metrics.test_size_mm, "size_unit": metrics.unit,
+    }
+
+
+def _load_image(path: Path) -> Volume:
+    try:
+        return load_volume(path)
+    except LoadError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _load_rois(path: Path) -> list[Roi]:
+    try:
+        rois = load_rois(path)
+    except RoiFormatError as exc:
+        raise CliError(str(exc)) from exc
+    if not rois:
+        raise CliError(f"{path}: holds no ROIs")
+    return rois
+
+
+def _check_slice(index: int, grid: Volume) -> None:
+    if not 0 <= index < grid.shape[0]:
+        raise CliError(f"--slice {index} is outside the reference's 0..{grid.shape[0] - 1}")
+
+
+def _grid_facts(volume: Volume) -> dict[str, Any]:
+    return {"shape_zyx": list(volume.shape), "spacing_zyx_mm": list(volume.spacing)}
+
+
+def _is_nifti_name(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith((".nii", ".nii.gz", ".mgz", ".mgh"))
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _fmt(value: float, width: int = 7, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return f"{value!s:>{width}}"
+    return f"{value:>{width}.{digits}f}"
