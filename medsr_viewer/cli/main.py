@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 #: Subcommand modules under ``medsr_viewer.cli``, in help order.
-COMMAND_MODULES: tuple[str, ...] = ("info", "train", "evaluate", "models", "run_model")
+COMMAND_MODULES: tuple[str, ...] = ("info", "train", "evaluate", "models", "run_model", "metrics")
 
 
 class CliError(Exception):
