@@ -121,6 +121,9 @@ class VolumeProcessor:
         Tile side overriding the card's (and the CUDA free-memory estimate).
     notifier
         Where device notices (CPU fallback) go.
+    runner
+        A :class:`TileRunner` shared with other processors of the same model (so a CPU
+        fallback applies to all of them); made here when omitted.
 
     Raises
     ------
@@ -135,6 +138,7 @@ class VolumeProcessor:
         device: torch.device | str = "cpu",
         tile: int | None = None,
         notifier: Notifier | None = None,
+        runner: TileRunner | None = None,
     ) -> None:
         card = loaded.card
         if card.task not in IMAGE_TASKS:
@@ -156,11 +160,14 @@ class VolumeProcessor:
         self.loaded = loaded
         self.card = card
         self.volume = volume
-        self.device = torch.device(device)
-        if self.device.type == "cpu":
-            configure_cpu_threads()
-        module = loaded.module.to(self.device)
-        self.runner = TileRunner(module, self.device, card.fp16, card.name, notifier)
+        if runner is None:
+            target = torch.device(device)
+            if target.type == "cpu":
+                configure_cpu_threads()
+            module = loaded.module.to(target)
+            runner = TileRunner(module, target, card.fp16, card.name, notifier)
+        self.runner = runner
+        self.device = runner.device
         self.tile = initial_tile_size(
             self.device, card.tile_size, card.scale, card.out_channels, tile
         )

@@ -1,0 +1,221 @@
+"""The Qt-free core of the viewer's inference worker: models, per-volume processors, a cache.
+
+:class:`SliceEngine` answers "run model M on slice k along axis a of volume V" as a tile
+generator, and remembers everything that is expensive to redo:
+
+- loaded models, checked once (card, task, dry run) and kept per file,
+- one :class:`~medsr_viewer.models.volume_processing.VolumeProcessor` per (model, volume),
+  holding the intensity normalisation fitted on the whole volume,
+- finished slices in a :class:`~medsr_viewer.models.result_cache.ByteLRUCache`, keyed by
+  ``(model sha256, volume id, axis, slice)``.
+
+Models that were refused are remembered too, so a bad model fails fast on every later request
+instead of being reloaded. The Qt worker (:mod:`medsr_viewer.gui.inference_worker`) adds only
+threading and signals on top; tests drive this class directly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import weakref
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from medsr_viewer.core.notify import Notifier
+from medsr_viewer.core.notify import notifier as default_notifier
+from medsr_viewer.core.volume import Volume
+from medsr_viewer.models.archive import LoadedModel, read_card
+from medsr_viewer.models.card import CardError, ModelCard
+from medsr_viewer.models.device import configure_cpu_threads, select_device
+from medsr_viewer.models.inference import TileRunner, TileUpdate
+from medsr_viewer.models.registry import ModelRegistry, ModelRejected, check_task, load_checked
+from medsr_viewer.models.result_cache import ByteLRUCache
+from medsr_viewer.models.volume_processing import VolumeProcessor
+
+#: ``(model sha256, volume id, axis, slice index)``.
+CacheKey = tuple[str, int, int, int]
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A resolved model request: the file, its card, and the identity used for caching."""
+
+    path: Path
+    card: ModelCard
+
+    @property
+    def key(self) -> str:
+        """Cache identity: the weights' sha256 (the path when the card has none)."""
+        return self.card.sha256 or str(self.path)
+
+
+class SliceEngine:
+    """Runs models on single slices with caching; safe to call from one worker thread.
+
+    The lookup methods (:meth:`resolve`, :meth:`cache_key`, :meth:`cached`) are also safe
+    from the GUI thread, so a cache hit never waits for the worker.
+
+    Parameters
+    ----------
+    registry
+        Where model names are resolved (default: bundled + user folders).
+    device
+        ``auto``, ``cpu`` or ``cuda``.
+    cache_bytes
+        Memory bound of the result cache.
+    notifier
+        Where CPU-fallback notices go.
+    """
+
+    def __init__(
+        self,
+        registry: ModelRegistry | None = None,
+        device: str = "auto",
+        cache_bytes: int = 512 * 1024 * 1024,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.registry = registry if registry is not None else ModelRegistry()
+        self.device: torch.device = select_device(device)
+        self.cache = ByteLRUCache(cache_bytes)
+        self.notifier = notifier if notifier is not None else default_notifier
+        self._lock = threading.Lock()
+        self._paths: dict[str, Path] = {}
+        self._refs: dict[tuple[str, float], ModelRef] = {}
+        self._models: dict[tuple[Path, str], tuple[LoadedModel, TileRunner]] = {}
+        self._rejected: dict[tuple[Path, str, str | None], str] = {}
+        self._processors: dict[tuple[str, int], VolumeProcessor] = {}
+        self._volume_ids: weakref.WeakKeyDictionary[Volume, int] = weakref.WeakKeyDictionary()
+        self._next_id = itertools.count(1)
+
+    # -- identities (any thread) -------------------------------------------------------------
+    def volume_id(self, volume: Volume) -> int:
+        """A stable id for ``volume`` while it is alive (never reused within the engine)."""
+        with self._lock:
+            vid = self._volume_ids.get(volume)
+            if vid is None:
+                vid = next(self._next_id)
+                self._volume_ids[volume] = vid
+            return vid
+
+    def resolve(self, spec: str | os.PathLike[str]) -> ModelRef:
+        """The file and card for a model name or path (reads the card only; cached by mtime).
+
+        Raises
+        ------
+        ModelRejected
+            No such model, or its card is missing or malformed.
+        """
+        text = os.fspath(spec)
+        with self._lock:
+            path = self._paths.get(text)
+        if path is None or not path.is_file():
+            path = self.registry.resolve(text)
+            with self._lock:
+                self._paths[text] = path
+        try:
+            mtime = path.stat().st_mtime
+        except OSError as exc:
+            raise ModelRejected(f"{path}: cannot read the model file ({exc})") from exc
+        with self._lock:
+            ref = self._refs.get((str(path), mtime))
+        if ref is None:
+            try:
+                ref = ModelRef(path, read_card(path))
+            except CardError as exc:
+                raise ModelRejected(str(exc)) from exc
+            with self._lock:
+                self._refs[(str(path), mtime)] = ref
+        return ref
+
+    def refresh(self) -> None:
+        """Forget resolved model names (after models were added or removed)."""
+        with self._lock:
+            self._paths.clear()
+
+    def cache_key(self, ref: ModelRef, volume: Volume, axis: int, index: int) -> CacheKey:
+        """The result-cache key of one slice."""
+        return (ref.key, self.volume_id(volume), int(axis), int(index))
+
+    def cached(self, key: CacheKey) -> np.ndarray | None:
+        """A finished slice from the cache, or ``None``."""
+        return self.cache.get(key)
+
+    # -- work (worker thread) ----------------------------------------------------------------
+    def model(self, ref: ModelRef, task: str | None) -> tuple[LoadedModel, TileRunner]:
+        """The loaded, checked model for ``ref`` (loaded and dry-run on first use).
+
+        Raises
+        ------
+        ModelRejected
+            Wrong task, or the model failed its checks (remembered: later calls fail fast).
+        """
+        check_task(ref.card, task, ref.path)
+        rejected_key = (ref.path, ref.key, task)
+        if rejected_key in self._rejected:
+            raise ModelRejected(self._rejected[rejected_key])
+        model_key = (ref.path, ref.key)
+        if model_key not in self._models:
+            if self.device.type == "cpu":
+                configure_cpu_threads()
+            try:
+                loaded = load_checked(ref.path, task=task, device=self.device)
+            except ModelRejected as exc:
+                self._rejected[rejected_key] = str(exc)
+                raise
+            runner = TileRunner(
+                loaded.module, self.device, loaded.card.fp16, loaded.card.name, self.notifier
+            )
+            self._models[model_key] = (loaded, runner)
+        return self._models[model_key]
+
+    def processor(
+        self, ref: ModelRef, task: str | None, volume: Volume, tile: int | None = None
+    ) -> VolumeProcessor:
+        """The :class:`VolumeProcessor` binding ``ref`` to ``volume`` (normalisation fitted once)."""
+        key = (ref.key, self.volume_id(volume))
+        proc = self._processors.get(key)
+        if proc is None or (tile is not None and proc.tile != tile):
+            loaded, runner = self.model(ref, task)
+            proc = VolumeProcessor(loaded, volume, tile=tile, notifier=self.notifier, runner=runner)
+            # Forget processors of volumes that are gone.
+            alive = set(self._volume_ids.values())
+            self._processors = {k: v for k, v in self._processors.items() if k[1] in alive}
+            self._processors[key] = proc
+        return proc
+
+    def iter_slice(
+        self,
+        ref: ModelRef,
+        volume: Volume,
+        axis: int,
+        index: int,
+        task: str | None = None,
+        tile: int | None = None,
+    ) -> Generator[TileUpdate, None, np.ndarray]:
+        """Tile updates for one slice; the finished slice is returned and cached.
+
+        A cached slice returns at once without yielding. Closing the generator early
+        (cancel) caches nothing.
+        """
+        key = self.cache_key(ref, volume, axis, index)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        proc = self.processor(ref, task, volume, tile)
+        result = yield from proc.iter_slice(index, axis)
+        self.cache.put(key, result)
+        return result
+
+    @property
+    def active_device(self) -> torch.device:
+        """Where models run now (CPU after a CUDA out-of-memory fallback)."""
+        devices = {runner.device.type for _loaded, runner in self._models.values()}
+        if devices == {"cpu"}:
+            return torch.device("cpu")
+        return self.device

@@ -1,0 +1,159 @@
+"""The inference worker: progressive tiles, latest wins, cache, errors, prefetch, clean stop."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pytestqt.qtbot import QtBot
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+
+from model_zoo import export_zoo
+
+from medsr_viewer.core.notify import Notice, Notifier
+from medsr_viewer.core.volume import Volume
+from medsr_viewer.gui.inference_worker import InferenceWorker
+from medsr_viewer.models.archive import load_model
+from medsr_viewer.models.registry import ModelRegistry
+from medsr_viewer.models.slice_engine import SliceEngine
+from medsr_viewer.models.tiling import plan_tiles
+from medsr_viewer.models.volume_processing import VolumeProcessor
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return export_zoo(tmp_path_factory.mktemp("worker-zoo"))
+
+
+@pytest.fixture()
+def volume() -> Volume:
+    rng = np.random.default_rng(0)
+    return Volume.from_spacing(rng.random((6, 100, 120)).astype(np.float32) * 200, (3, 1, 1))
+
+
+@pytest.fixture()
+def notices() -> tuple[Notifier, list[Notice]]:
+    hub = Notifier()
+    seen: list[Notice] = []
+    hub.subscribe(seen.append)
+    return hub, seen
+
+
+@pytest.fixture()
+def worker(
+    qtbot: QtBot, zoo: dict[str, Path], notices: tuple[Notifier, list[Notice]]
+) -> Iterator[InferenceWorker]:
+    hub, _seen = notices
+    engine = SliceEngine(
+        ModelRegistry([("user", zoo["bicubic-x2"].parent)]), device="cpu", notifier=hub
+    )
+    w = InferenceWorker(engine=engine, notifier=hub)
+    yield w
+    assert w.stop()
+    assert not w.isRunning()
+
+
+def _record(worker: InferenceWorker) -> dict[str, list[tuple]]:
+    log: dict[str, list[tuple]] = {"tiles": [], "slices": [], "failed": [], "prefetched": []}
+    worker.tileReady.connect(lambda *a: log["tiles"].append(a))
+    worker.sliceReady.connect(lambda *a: log["slices"].append(a))
+    worker.failed.connect(lambda *a: log["failed"].append(a))
+    worker.prefetched.connect(lambda *a: log["prefetched"].append(a))
+    return log
+
+
+def test_tiles_arrive_progressively_then_the_slice(
+    qtbot: QtBot, worker: InferenceWorker, volume: Volume, zoo: dict[str, Path]
+) -> None:
+    log = _record(worker)
+    with qtbot.waitSignal(worker.sliceReady, timeout=10000):
+        rid = worker.submit("sr", volume, 2, "bicubic-x2", axis=0, tile=48)
+    n_tiles = len(plan_tiles(100, 120, 48, 16))
+    assert [t[1] for t in log["tiles"]] == [rid] * n_tiles
+    boxes = [t[2] for t in log["tiles"]]
+    assert boxes[0] == (0, 0, 96, 96) and boxes[-1][2:] == (200, 240)
+    pane, got_id, array, from_cache = log["slices"][0]
+    assert (pane, got_id, from_cache) == ("sr", rid, False)
+    expected = VolumeProcessor(load_model(zoo["bicubic-x2"]), volume).run_slice(2, 0)
+    np.testing.assert_allclose(array, expected, atol=1e-3)
+    # Each tile's pixels are what the final slice shows there (up to blending of overlaps).
+    y0, x0, _y1, _x1 = boxes[0]
+    np.testing.assert_allclose(
+        log["tiles"][0][3][:60, :60], array[y0 : y0 + 60, x0 : x0 + 60], atol=1e-3
+    )
+
+
+def test_latest_request_wins(qtbot: QtBot, worker: InferenceWorker, volume: Volume) -> None:
+    log = _record(worker)
+    ids = [worker.submit("sr", volume, k, "bicubic-x2", axis=0, tile=48) for k in range(6)]
+    qtbot.waitUntil(lambda: bool(log["slices"]), timeout=10000)
+    qtbot.wait(100)  # nothing else may arrive
+    assert [s[1] for s in log["slices"]] == [ids[-1]]
+    assert {t[1] for t in log["tiles"]} <= {ids[0], ids[-1]}
+    # Another pane is independent of the first.
+    with qtbot.waitSignal(worker.sliceReady, timeout=10000) as blocker:
+        other = worker.submit("other", volume, 0, "bicubic-x2", axis=1, tile=48)
+    assert blocker.args[0] == "other" and blocker.args[1] == other
+    assert blocker.args[2].shape == (12, 240)
+
+
+def test_cache_hit_is_instant_and_not_recomputed(
+    qtbot: QtBot, worker: InferenceWorker, volume: Volume
+) -> None:
+    with qtbot.waitSignal(worker.sliceReady, timeout=10000) as first:
+        worker.submit("sr", volume, 1, "bicubic-x2", axis=0)
+    log = _record(worker)
+    with qtbot.waitSignal(worker.sliceReady, timeout=200) as again:
+        rid = worker.submit("sr", volume, 1, "bicubic-x2", axis=0)
+    assert again.args[1] == rid and again.args[3] is True
+    assert again.args[2] is first.args[2]
+    assert log["tiles"] == [] and worker.engine.cache.hits >= 1
+    # A different volume object with the same pixels is a different cache entry.
+    copy = Volume(volume.voxels.copy(), volume.affine)
+    with qtbot.waitSignal(worker.sliceReady, timeout=10000) as other:
+        worker.submit("sr", copy, 1, "bicubic-x2", axis=0)
+    assert other.args[3] is False
+
+
+def test_errors_reach_the_notifier_and_the_worker_keeps_going(
+    qtbot: QtBot,
+    worker: InferenceWorker,
+    volume: Volume,
+    zoo: dict[str, Path],
+    notices: tuple[Notifier, list[Notice]],
+) -> None:
+    _hub, seen = notices
+    log = _record(worker)
+    with qtbot.waitSignal(worker.failed, timeout=10000) as blocker:
+        worker.submit("sr", volume, 0, str(zoo["raises"]), axis=0)
+    assert "raises.pt" in blocker.args[2] and "deliberate failure" in blocker.args[2]
+    assert seen and seen[-1].level == "error" and "raises.pt" in seen[-1].message
+    with qtbot.waitSignal(worker.failed, timeout=10000) as blocker:
+        worker.submit("seg", volume, 0, "bicubic-x2", axis=0, task="segment")
+    assert "not 'segment'" in blocker.args[2]
+    with qtbot.waitSignal(worker.failed, timeout=10000) as blocker:
+        worker.submit("sr", volume, 0, "no-such-model", axis=0)
+    assert "no model named" in blocker.args[2]
+    with qtbot.waitSignal(worker.sliceReady, timeout=10000):
+        worker.submit("sr", volume, 0, "bicubic-x2", axis=0)
+    assert worker.isRunning() and len(log["failed"]) == 3
+
+
+def test_cancel_and_prefetch(qtbot: QtBot, worker: InferenceWorker, volume: Volume) -> None:
+    log = _record(worker)
+    worker.submit("sr", volume, 0, "bicubic-x2", axis=0, tile=48)
+    worker.cancel("sr")
+    qtbot.wait(300)
+    assert log["slices"] == []
+    worker.prefetch_enabled = True
+    with qtbot.waitSignal(worker.sliceReady, timeout=10000):
+        worker.submit("sr", volume, 3, "bicubic-x2", axis=0)
+    qtbot.waitUntil(lambda: len(log["prefetched"]) >= 4, timeout=10000)
+    assert {p[1] for p in log["prefetched"]} == {1, 2, 4, 5}
+    with qtbot.waitSignal(worker.sliceReady, timeout=200) as blocker:
+        worker.submit("sr", volume, 4, "bicubic-x2", axis=0)
+    assert blocker.args[3] is True
