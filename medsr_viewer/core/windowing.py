@@ -112,13 +112,16 @@ def auto_window(voxels: np.ndarray, sample_size: int = AUTO_SAMPLE_SIZE) -> Wind
     return Window.from_levels(float(low), float(high))
 
 
-def presets_for(modality: str) -> list[str]:
-    """Names of the windows offered for a modality: ``auto`` plus the CT presets for CT."""
-    return [AUTO, *CT_PRESETS] if modality == "CT" else [AUTO]
+def presets_for(modality: str, has_stored: bool = False) -> list[str]:
+    """Names of the windows offered: ``auto``, then for CT the stored window (when the
+    study has one) and the CT presets."""
+    if modality != "CT":
+        return [AUTO]
+    return [AUTO, *([STORED] if has_stored else []), *CT_PRESETS]
 
 
 def preset_window(name: str, volume: Volume) -> Window:
-    """The window called ``name`` (``"auto"`` or a CT preset) for ``volume``.
+    """The window called ``name`` (``"auto"``, ``"stored"`` or a CT preset) for ``volume``.
 
     Raises
     ------
@@ -129,13 +132,29 @@ def preset_window(name: str, volume: Volume) -> Window:
         return auto_window(volume.voxels)
     if name in CT_PRESETS:
         return CT_PRESETS[name]
+    if name == STORED and volume.window is not None:
+        return Window(*volume.window)
     raise KeyError(f"unknown window preset {name!r}; expected auto or {', '.join(CT_PRESETS)}")
 
 
-def default_window(volume: Volume) -> Window:
-    """The window a study opens with: the one stored with it (DICOM), else ``auto``."""
-    if volume.window is not None:
+#: Name of the window stored with a study (DICOM WindowCenter/Width of a CT).
+STORED = "stored"
+
+
+def default_preset(volume: Volume) -> tuple[str, Window]:
+    """The window a study opens with, and its name (``"stored"`` or ``"auto"``).
+
+    A CT's stored window (DICOM WindowCenter/Width) was chosen for HU by the scanner or the
+    radiographer, so it is used. Other modalities' stored windows are often per-slice
+    values copied from one (edge) slice, or absent, so they open with ``auto``.
+    """
+    if volume.modality == "CT" and volume.window is not None:
         center, width = volume.window
         if np.isfinite(center) and np.isfinite(width) and width > 0:
-            return Window(center, width)
-    return auto_window(volume.voxels)
+            return (STORED, Window(center, width))
+    return (AUTO, auto_window(volume.voxels))
+
+
+def default_window(volume: Volume) -> Window:
+    """The window a study opens with (see :func:`default_preset`)."""
+    return default_preset(volume)[1]

@@ -2,7 +2,7 @@
 
 Keyboard (also in the View and Window menus): 1/2/3 axial/coronal/sagittal, 4 three-plane
 layout, Up/Down one slice, PageUp/PageDown ten slices, Home/End first/last slice, R reset
-view and window, Ctrl+0 automatic window, Ctrl+1.. CT presets, Ctrl+O open file,
+view and window, Ctrl+0, Ctrl+1 ... the Window menu presets in order, Ctrl+O open file,
 Ctrl+Shift+O open folder.
 """
 
@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 from medsr_viewer.core.demo import DemoUnavailable, demo_study_path
 from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.core.io import SeriesInfo
-from medsr_viewer.core.windowing import Window, presets_for
+from medsr_viewer.core.windowing import CT_PRESETS, Window, presets_for
 from medsr_viewer.gui import threads
 from medsr_viewer.gui.readout import format_window, position_text, slice_text
 from medsr_viewer.gui.series_picker import SeriesPickerDialog
@@ -59,6 +59,8 @@ BANNER_STYLES = {
     "error": "background:#5c1d1d; color:#ffd7d7;",
     "warning": "background:#5a4a12; color:#fff1c4;",
 }
+#: Combo-box entry shown when the window matches no named preset (after a right-drag).
+CUSTOM_WINDOW = "custom"
 ORIENTATION_KEYS = {Orientation.AXIAL: "1", Orientation.CORONAL: "2", Orientation.SAGITTAL: "3"}
 
 
@@ -139,7 +141,8 @@ class MainWindow(QMainWindow):
         self.series_dialog: SeriesPickerDialog | None = None
         self._paths: tuple[Path, ...] = ()
         self._hover: tuple[Orientation, np.ndarray | None] | None = None
-        self._preset: tuple[str, Window] | None = None
+        #: Windows with a name (presets applied so far, the default), to label the combo box.
+        self._named_windows: dict[str, Window] = {}
 
         self.error_banner = MessageBanner("error", self)
         self.warning_banner = MessageBanner("warning", self)
@@ -295,23 +298,23 @@ class MainWindow(QMainWindow):
         self.preset_combo.setToolTip("Window/level preset (right-drag on the image to adjust)")
         self.preset_combo.textActivated.connect(self.apply_preset)
         toolbar.addWidget(self.preset_combo)
-        self._rebuild_presets("OT")
+        self._rebuild_presets("OT", False)
 
-    def _rebuild_presets(self, modality: str) -> None:
+    def _rebuild_presets(self, modality: str, has_stored: bool) -> None:
         for action in self.preset_actions.values():
             self.removeAction(action)
             action.deleteLater()
         self.preset_actions.clear()
         self.window_menu.clear()
         self.preset_combo.clear()
-        for number, name in enumerate(presets_for(modality)):
+        self.preset_combo.addItem(CUSTOM_WINDOW)
+        for number, name in enumerate(presets_for(modality, has_stored)):
             action = self._action(name.capitalize(), f"Ctrl+{number}",
                                   lambda _c=False, n=name: self.apply_preset(n))
             self.window_menu.addAction(action)
             self.preset_actions[name] = action
             self.preset_combo.addItem(name)
-        self.preset_combo.insertItem(0, "custom")
-        self.preset_combo.setCurrentIndex(0)
+        self._named_windows = {n: w for n, w in CT_PRESETS.items() if n in self.preset_actions}
 
     def _rebuild_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -401,7 +404,8 @@ class MainWindow(QMainWindow):
 
     def _on_loaded(self, study: LoadedStudy) -> None:
         volume = study.display.volume
-        self._rebuild_presets(volume.modality)
+        self._rebuild_presets(volume.modality, volume.window is not None)
+        self._named_windows[study.window_name] = study.window
         self.viewer.set_study(study.display, study.window)
         self.stack.setCurrentWidget(self.viewer)
         self.viewer.set_layout_mode(self.viewer.layout_mode)
@@ -475,9 +479,8 @@ class MainWindow(QMainWindow):
         """Apply a window preset by name (``auto`` or a CT preset)."""
         if self.viewer.display is None or name not in self.preset_actions:
             return
-        window = self.viewer.apply_preset(name)
-        self._preset = (name, window)
-        self.preset_combo.setCurrentIndex(self.preset_combo.findText(name))
+        self._named_windows[name] = self.viewer.preview_preset(name)
+        self.viewer.set_window(self._named_windows[name])
 
     def _update_enabled(self) -> None:
         has_study = self.viewer.display is not None
@@ -510,12 +513,11 @@ class MainWindow(QMainWindow):
     def _update_readout(self) -> None:
         self.readout_label.setText(self.readout_text())
         if self.viewer.display is not None:
-            self.window_label.setText(format_window(self.viewer.window))
+            self.window_label.setText(format_window(self.viewer.display_window))
 
     def _on_window_changed(self, window: Window) -> None:
-        if self._preset is not None and window != self._preset[1]:
-            self._preset = None
-            self.preset_combo.setCurrentIndex(0)  # "custom"
+        name = next((n for n, w in self._named_windows.items() if w == window), CUSTOM_WINDOW)
+        self.preset_combo.setCurrentIndex(max(self.preset_combo.findText(name), 0))
         self._update_readout()
 
     # ---------------------------------------------------------------- shutdown

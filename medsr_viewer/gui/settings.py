@@ -52,7 +52,9 @@ class RecentFiles:
         value = self._settings.value(_RECENT_KEY, [])
         if isinstance(value, str):  # QSettings returns a bare string for one entry
             value = [value]
-        return [str(v) for v in (value or []) if str(v)]
+        if not isinstance(value, (list, tuple)):
+            return []
+        return [str(v) for v in value if str(v)]
 
     def add(self, path: str | Path) -> None:
         """Put ``path`` at the top of the list (moving it if already present)."""

@@ -184,7 +184,7 @@ class SliceView(pg.GraphicsLayoutWidget):
         return self._display.n_slices(self._orientation) if self._display else 0
 
     @property
-    def window(self) -> Window:
+    def display_window(self) -> Window:
         """The display window in use."""
         return self._window
 

@@ -26,17 +26,21 @@ from medsr_viewer.core.io import (
     load_volume,
 )
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.core.windowing import Window, default_window
+from medsr_viewer.core.windowing import Window, default_preset
 from medsr_viewer.gui import threads
 
 
 @dataclass(frozen=True)
 class LoadedStudy:
-    """A study ready to show: the reoriented volume, its default window and its source."""
+    """A study ready to show: the reoriented volume, its default window and its source.
+
+    ``window_name`` says where the window came from (``"auto"`` or ``"stored"``).
+    """
 
     display: DisplayVolume
     window: Window
     paths: tuple[Path, ...]
+    window_name: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -139,8 +143,8 @@ class LoadWorker(QObject):
                 if self.is_cancelled():
                     raise LoadCancelled("loading cancelled")
                 display = DisplayVolume(volume)
-                window = default_window(volume)
-                self.loaded.emit(LoadedStudy(display=display, window=window, paths=paths))
+                name, window = default_preset(volume)
+                self.loaded.emit(LoadedStudy(display, window, paths, name))
             except LoadCancelled:
                 self.cancelled.emit()
             except LoadError as exc:

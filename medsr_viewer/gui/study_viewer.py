@@ -89,12 +89,12 @@ class StudyViewer(QWidget):
         return self._display.volume if self._display else None
 
     @property
-    def window(self) -> Window:
+    def display_window(self) -> Window:
         """The display window."""
         return self._window
 
     @property
-    def cursor(self) -> np.ndarray:
+    def cursor_point(self) -> np.ndarray:
         """The cursor: canonical voxel index ``(z, y, x)`` shared by the planes."""
         return self._cursor.copy()
 
@@ -135,7 +135,7 @@ class StudyViewer(QWidget):
         for orientation, view in self.views.items():
             view.set_display(display, self._window, self._slice_of(orientation))
             view.set_crosshair(self._cursor)
-        self.cursorChanged.emit(self.cursor)
+        self.cursorChanged.emit(self.cursor_point)
         self.windowChanged.emit(self._window)
 
     def set_volume(self, volume: Volume, window: Window | None = None) -> None:
@@ -208,7 +208,7 @@ class StudyViewer(QWidget):
         for orientation, view in self.views.items():
             view.set_slice(self._slice_of(orientation))
             view.set_crosshair(self._cursor)
-        self.cursorChanged.emit(self.cursor)
+        self.cursorChanged.emit(self.cursor_point)
 
     # ---------------------------------------------------------------- window
 
@@ -219,11 +219,15 @@ class StudyViewer(QWidget):
             view.set_window(window)
         self.windowChanged.emit(window)
 
-    def apply_preset(self, name: str) -> Window:
-        """Apply a named window (``auto`` or a CT preset); returns it."""
+    def preview_preset(self, name: str) -> Window:
+        """The named window (``auto``, ``stored`` or a CT preset) for the study shown."""
         if self._display is None:
             raise RuntimeError("no study is open")
-        window = preset_window(name, self._display.volume)
+        return preset_window(name, self._display.volume)
+
+    def apply_preset(self, name: str) -> Window:
+        """Apply a named window (``auto``, ``stored`` or a CT preset); returns it."""
+        window = self.preview_preset(name)
         self.set_window(window)
         return window
 

@@ -9,8 +9,10 @@ from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.windowing import (
     AUTO,
     CT_PRESETS,
+    STORED,
     Window,
     auto_window,
+    default_preset,
     default_window,
     preset_window,
     presets_for,
@@ -53,12 +55,18 @@ def test_auto_window_degenerate_inputs() -> None:
     assert auto_window(np.full((2, 2, 2), 7.0)).center == 7.0
 
 
-def test_default_window_prefers_stored_window() -> None:
+def test_default_window_stored_for_ct_else_auto() -> None:
     vox = np.linspace(-1000, 2000, 1000, dtype=np.float32).reshape(10, 10, 10)
     ct = Volume.from_spacing(vox, modality="CT", window=(40.0, 400.0))
     assert default_window(ct) == Window(40, 400)
+    assert default_preset(ct) == (STORED, Window(40, 400))
+    assert preset_window(STORED, ct) == Window(40, 400)
+    assert presets_for("CT", has_stored=True)[:2] == [AUTO, STORED]
     no_window = Volume.from_spacing(vox, modality="CT")
     assert default_window(no_window) == auto_window(vox)
+    # an MR's stored window is often one edge slice's: the viewer opens with auto
+    mr = Volume.from_spacing(vox, modality="MR", window=(40.0, 400.0))
+    assert default_preset(mr) == (AUTO, auto_window(vox))
     assert preset_window("bone", ct) == Window(400, 1800)
     assert preset_window(AUTO, ct) == auto_window(vox)
     with pytest.raises(KeyError, match="unknown window preset"):

@@ -77,9 +77,9 @@ def test_right_drag_changes_window_and_left_drag_pans(qtbot, main_window, t1_pat
     low2, high2 = (float(v) for v in view.image_item.getLevels())
     assert (low2 + high2) / 2 < (low1 + high1) / 2 - 1
     assert abs((high2 - low2) - (high1 - low1)) < 1e-6
-    assert main_window.window_label.text() == format_window(viewer.window)
+    assert main_window.window_label.text() == format_window(viewer.display_window)
     assert main_window.window_label.text().startswith(f"W {high2 - low2:.4g} L")
-    assert viewer.window.levels == (low2, high2)
+    assert viewer.display_window.levels == (low2, high2)
     assert main_window.preset_combo.currentText() == "custom"
 
     x_range = view.view_box.viewRange()[0]
@@ -134,7 +134,7 @@ def test_three_plane_click_moves_other_planes(qtbot, main_window, t1_path, t1_vo
     assert display is not None
     # click the axial pane at display pixel (row 60, col 50)
     qtbot.mouseClick(axial.viewport(), Qt.MouseButton.LeftButton, pos=view_point(axial, 60, 50))
-    cursor = viewer.cursor
+    cursor = viewer.cursor_point
     assert cursor[0] == axial.slice_index
     assert abs(cursor[1] - 60) <= 1 and abs(cursor[2] - 50) <= 1
     # the coronal plane now shows canonical y = 60, the sagittal canonical x = 50
@@ -152,7 +152,7 @@ def test_three_plane_click_moves_other_planes(qtbot, main_window, t1_path, t1_vo
         sagittal.viewport(), Qt.MouseButton.LeftButton, pos=view_point(sagittal, 40, 100)
     )
     assert axial.slice_index != before
-    assert axial.slice_index == int(viewer.cursor[0])
+    assert axial.slice_index == int(viewer.cursor_point[0])
     assert abs(axial.slice_index - (display.shape[0] - 1 - 40)) <= 1
     qtbot.keyClick(main_window, Qt.Key.Key_4)
     assert viewer.layout_mode == Layout.SINGLE

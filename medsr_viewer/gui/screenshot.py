@@ -1,0 +1,136 @@
+"""Save screenshots of the viewer for the documentation.
+
+``python -m medsr_viewer.gui.screenshot [--out docs/screenshot.png] [--study PATH]
+[--layout three-plane|axial|coronal|sagittal] [--size 1500x620]``
+
+Opens the demo study (or ``--study``) exactly as a user would (background load included),
+in the three-plane layout by default, and saves ``widget.grab()`` of the main window.
+Works headless with ``QT_QPA_PLATFORM=offscreen``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, QSettings
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from medsr_viewer.core.geometry import Orientation
+from medsr_viewer.gui.main_window import MainWindow
+
+LAYOUTS = ("three-plane", *[o.value for o in Orientation])
+
+
+def wait_for_load(app: QApplication, window: MainWindow, timeout_s: float = 120.0) -> None:
+    """Process events until the window's background load has finished.
+
+    Raises
+    ------
+    RuntimeError
+        The load failed (message names the file) or did not finish in time.
+    """
+    errors: list[str] = []
+    window.loader.failed.connect(errors.append)
+    deadline = time.monotonic() + timeout_s
+    app.processEvents()
+    while window.loader.is_loading and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+    app.processEvents()
+    if errors:
+        raise RuntimeError(errors[0])
+    if window.loader.is_loading:
+        raise RuntimeError(f"loading did not finish within {timeout_s:.0f} s")
+
+
+def _hover_cursor(app: QApplication, window: MainWindow) -> None:
+    """Move the mouse over the crosshair point of the active pane so the readout shows."""
+    view = window.viewer.active_view
+    display = window.viewer.display
+    if display is None:
+        return
+    row, col, _ = display.canonical_to_display(view.orientation, window.viewer.cursor_point)
+    x, y = view.display_to_view(row, col)
+    pos = view.mapFromScene(view.view_box.mapViewToScene(QPointF(x, y)))
+    time.sleep(0.02)  # pyqtgraph ignores mouse moves closer than 10 ms together
+    QTest.mouseMove(view.viewport(), pos)
+    app.processEvents()
+
+
+def save_screenshot(
+    out: Path,
+    study: Sequence[Path] | None = None,
+    layout: str = "three-plane",
+    size: tuple[int, int] = (1500, 620),
+) -> Path:
+    """Open ``study`` (default: the demo) in ``layout`` and save a PNG of the window to ``out``.
+
+    The file is written atomically (temporary file, then rename).
+    """
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    with tempfile.TemporaryDirectory() as settings_dir:
+        settings = QSettings(
+            str(Path(settings_dir) / "settings.ini"), QSettings.Format.IniFormat
+        )  # keep the user's recent-files list out of it
+        window = MainWindow(settings)
+        window.resize(*size)
+        window.show()
+        if study:
+            window.open_paths(list(study))
+        else:
+            window.open_demo()
+        wait_for_load(app, window)
+        if layout == "three-plane":
+            window.set_three_plane(True)
+        else:
+            window.set_orientation(Orientation(layout))
+        for _ in range(5):
+            app.processEvents()
+            time.sleep(0.02)
+        window.viewer.reset_view()
+        _hover_cursor(app, window)
+        window.statusBar().clearMessage()
+        app.processEvents()
+        image = window.grab()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(suffix=".png", dir=out.parent)
+        os.close(fd)
+        try:
+            if not image.save(tmp_name, "PNG"):
+                raise RuntimeError(f"{out}: could not write the PNG")
+            os.replace(tmp_name, out)
+        finally:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+        window.close()
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m medsr_viewer.gui.screenshot")
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshot.png"))
+    parser.add_argument("--study", type=Path, nargs="+", help="study to show (default: demo)")
+    parser.add_argument("--layout", choices=LAYOUTS, default="three-plane")
+    parser.add_argument("--size", default="1500x620", help="window size WIDTHxHEIGHT")
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    try:
+        path = save_screenshot(args.out, args.study, args.layout, (width, height))
+    except RuntimeError as exc:
+        print(f"screenshot: {exc}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
