@@ -3,7 +3,9 @@
 - **Label maps** (NIfTI/MGZ label volumes or DICOM SEG): Dice, IoU, 95 % and max Hausdorff
   distance (mm) and sizes per label; the test map is resampled onto the reference grid by
   nearest neighbour in world space if the grids differ. With ``--roi``, each ROI is also
-  compared with each label of both maps on the slice(s) the ROI was drawn on.
+  compared with each label of both maps on the slice the ROI was drawn on (2-D metrics, sizes
+  in mm², when the ROI lies on a slice of the reference grid; see
+  :func:`medsr_viewer.core.metrics.overlap.roi_label_overlap`).
 - **Images**: PSNR and SSIM over the whole volume (or ``--slice``) and inside each ROI. The
   data range is the reference volume's max − min (the project's evaluation protocol); SSIM of
   a volume is the mean of its z-slices' SSIM; inside an ROI, SSIM is the SSIM map averaged over
@@ -46,11 +48,11 @@ from medsr_viewer.core.metrics.image_quality import psnr, ssim
 from medsr_viewer.core.metrics.overlap import (
     OverlapMetrics,
     label_values,
-    overlap_metrics,
     per_label_overlap,
+    roi_label_overlap,
 )
 from medsr_viewer.core.metrics.roi_stats import masked_psnr, masked_ssim
-from medsr_viewer.core.roi import Roi, RoiFormatError, load_rois, plane_slab_mask, rasterize
+from medsr_viewer.core.roi import Roi, RoiFormatError, load_rois, rasterize
 from medsr_viewer.core.volume import Volume
 
 #: File-name words that mark a label map for ``--kind auto``.
@@ -165,13 +167,11 @@ def compare_labels(ref_path: Path, test_path: Path, wanted: list[int] | None,
         "rois": [],
     }
     for roi in rois:
-        mask = rasterize(roi, ref.volume)
-        slab = plane_slab_mask(roi.plane, ref.volume)
         entry: dict[str, Any] = {"roi_id": roi.roi_id, "name": roi.name, "kind": roi.kind,
-                                 "voxels": int(mask.sum()), "labels": []}
+                                 "voxels": int(rasterize(roi, ref.volume).sum()), "labels": []}
         for value in values:
             for which, labels in (("ref", ref.labels), ("test", test.labels)):
-                metrics = overlap_metrics(mask, slab & (labels == value), ref.volume.spacing)
+                metrics = roi_label_overlap(roi, labels, value, ref.volume)
                 entry["labels"].append({"value": value, "against": which,
                                         **_overlap_dict(metrics)})
         result["rois"].append(entry)

@@ -17,10 +17,10 @@ from medsr_viewer.core.metrics import overlap
 
 @pytest.fixture(scope="module")
 def lesion(data_dir: Path) -> np.ndarray:
-    """The real FLAIR lesion label map (values 0-3), cropped around its lesions."""
+    """The real FLAIR lesion label map (values 0-3), cropped around lesions of all 3 labels."""
     data = np.asarray(nib.load(data_dir / "labelled/flair_lesion/lesion.nii.gz").dataobj)
-    labels = np.rint(data).astype(np.int16)
-    assert labels.max() > 0
+    labels = np.rint(data[10:60, 10:80, 50:90]).astype(np.int16)
+    assert sorted(np.unique(labels)) == [0, 1, 2, 3]
     return labels
 
 
@@ -110,3 +110,25 @@ def test_per_slice_and_per_label(lesion: np.ndarray) -> None:
     assert slices[z].unit == "mm2"
     total = sum(s.intersection_count for s in slices.values())
     assert total == per_label[1].intersection_count
+
+
+def test_roi_against_label_on_its_slice(data_dir: Path) -> None:
+    from medsr_viewer.core.labels import load_label_map
+    from medsr_viewer.core.roi import EllipseRoi, Plane
+
+    lesion = load_label_map(data_dir / "labelled/flair_lesion/lesion.nii.gz")
+    z = int(np.argmax((lesion.labels == 1).sum(axis=(1, 2))))
+    ys, xs = np.nonzero(lesion.labels[z] == 1)
+    cy, cx = float(ys.mean()), float(xs.mean())
+    roi = EllipseRoi(Plane.from_slice(lesion.volume, 0, z), cu=cx + 0.3, cv=cy + 0.2, ru=6, rv=4)
+    m = overlap.roi_label_overlap(roi, lesion.labels, 1, lesion.volume)
+    yy, xx = np.mgrid[0 : lesion.labels.shape[1], 0 : lesion.labels.shape[2]].astype(float)
+    disc = ((xx - cx - 0.3) / 6) ** 2 + ((yy - cy - 0.2) / 4) ** 2 <= 1  # 1 mm pixels
+    label = lesion.labels[z] == 1
+    assert m.unit == "mm2" and m.test_count == disc.sum() and m.ref_count == label.sum()
+    assert m.dice == pytest.approx(2 * (disc & label).sum() / (disc.sum() + label.sum()))
+    # an oblique ROI is compared over the slab its plane cuts, in 3-D
+    oblique = Plane(roi.plane.origin, (1.0, 0.0, 0.0), (0.0, 0.8, 0.6))
+    m3 = overlap.roi_label_overlap(EllipseRoi(oblique, cu=cx, cv=cy, ru=6, rv=4),
+                                   lesion.labels, 1, lesion.volume)
+    assert m3.unit == "mm3"

@@ -168,3 +168,16 @@ def test_roi_outside_grid_gives_empty_mask() -> None:
     assert not rasterize(roi, grid).any()
     far_plane = Plane((0.0, 0.0, 50.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
     assert not rasterize(EllipseRoi(far_plane, cu=5, cv=5, ru=3, rv=3), grid).any()
+
+
+def test_plane_slab_mask_follows_the_rasterisation_rule() -> None:
+    from medsr_viewer.core.roi import plane_slab_mask
+
+    grid = _grid(24, 0.5, nz=20, hz=0.7)
+    oblique = Plane((6.0, 5.0, 7.0), (1.0, 0.0, 0.0), (0.0, 0.6, 0.8))
+    sheet = RectangleRoi(oblique, u0=-1e4, v0=-1e4, u1=1e4, v1=1e4)
+    slab = plane_slab_mask(oblique, grid)
+    assert slab.any() and np.array_equal(slab, rasterize(sheet, grid))
+    axial = Plane.from_slice(grid, 0, 4)
+    assert np.flatnonzero(plane_slab_mask(axial, grid).any(axis=(1, 2))).tolist() == [4]
+    assert plane_slab_mask(axial, grid)[4].all()

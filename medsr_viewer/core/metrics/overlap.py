@@ -27,6 +27,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
+from medsr_viewer.core.roi.plane import Grid
+from medsr_viewer.core.roi.rasterize import plane_slab_mask, rasterize
+from medsr_viewer.core.roi.shapes import Roi
+
 
 @dataclass(frozen=True)
 class OverlapMetrics:
@@ -217,6 +221,35 @@ def per_label_overlap(
         value: overlap_metrics(ref_labels == value, test_labels == value, spacing)
         for value in wanted
     }
+
+
+def roi_label_overlap(roi: Roi, labels: np.ndarray, value: int, grid: Grid) -> OverlapMetrics:
+    """Overlap of an ROI (test) with label ``value`` of a label array (reference) on ``grid``.
+
+    The label is restricted to the voxels the ROI's plane passes through (the slice the ROI was
+    drawn on, see :func:`~medsr_viewer.core.roi.rasterize.plane_slab_mask`). When that is
+    exactly one whole slice of the grid (the usual case: an ROI drawn on a slice of this grid's
+    orientation), the metrics are 2-D on that slice (area in mm²); otherwise they are 3-D over
+    the slab (volume in mm³).
+    """
+    labels = np.asarray(labels)
+    if tuple(labels.shape) != tuple(grid.shape):
+        raise ValueError(f"labels {labels.shape} do not fit the grid {tuple(grid.shape)}")
+    mask = rasterize(roi, grid)
+    slab = plane_slab_mask(roi.plane, grid)
+    target = slab & (labels == value)
+    spacing = tuple(float(s) for s in np.linalg.norm(np.asarray(grid.affine)[:3, :3],
+                                                     axis=0)[::-1])
+    for axis in range(3):
+        others = tuple(i for i in range(3) if i != axis)
+        occupied = np.flatnonzero(slab.any(axis=others))
+        if len(occupied) == 1:
+            index: list[slice | int] = [slice(None)] * 3
+            index[axis] = int(occupied[0])
+            if slab[tuple(index)].all():
+                plane_spacing = tuple(s for i, s in enumerate(spacing) if i != axis)
+                return overlap_metrics(target[tuple(index)], mask[tuple(index)], plane_spacing)
+    return overlap_metrics(target, mask, spacing)
 
 
 def _pair(ref: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

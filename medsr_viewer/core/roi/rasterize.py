@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from medsr_viewer.core.roi.plane import Grid, Plane
-from medsr_viewer.core.roi.shapes import RectangleRoi, Roi
+from medsr_viewer.core.roi.shapes import Roi
 
 #: Relative tolerance on the slab half-thickness, so planes exactly midway between two slices
 #: include both despite floating-point rounding.
@@ -81,9 +81,16 @@ def plane_slab_mask(plane: Plane, grid: Grid) -> np.ndarray:
     The same through-plane rule as :func:`rasterize`, with no in-plane limit: used to restrict
     a 3-D label to the slice(s) an ROI was drawn on before comparing them.
     """
-    extent = 1e7  # mm: "unbounded" within any real grid
-    sheet = RectangleRoi(plane, u0=-extent, v0=-extent, u1=extent, v1=extent)
-    return rasterize(sheet, grid)
+    affine = np.asarray(grid.affine, dtype=np.float64)
+    normal = plane.normal
+    # signed distance is affine in the voxel indices: d = n·(A idx + t - origin)
+    coeff = normal @ affine[:3, :3]  # per x, y, z index
+    offset = float(normal @ (affine[:3, 3] - np.asarray(plane.origin)))
+    half = 0.5 * float(np.abs(coeff).sum()) * (1 + _SLAB_RTOL)
+    nz, ny, nx = (int(s) for s in grid.shape)
+    d = (offset + coeff[2] * np.arange(nz)[:, None, None] + coeff[1] * np.arange(ny)[None, :, None]
+         + coeff[0] * np.arange(nx)[None, None, :])
+    return np.abs(d) <= half
 
 
 def slice_thickness(roi: Roi, grid: Grid) -> float:
