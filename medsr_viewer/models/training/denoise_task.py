@@ -107,7 +107,8 @@ def train_denoise(
         return noisy_batch(clean, spec.sigma_range, gen).to(dev), clean.to(dev)
 
     config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
-                         checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint)
+                         checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
+                         command=spec.command)
     started = time.perf_counter()
     def restore(state: dict[str, Any]) -> None:
         sampler.rng.bit_generator.state = state["sampler_rng"]
@@ -141,7 +142,8 @@ def train_denoise(
             "data": spec.data_description or ", ".join(v.name for v in train_volumes),
             "train_volumes": [v.name for v in train_volumes],
             "validation_volumes": [v.name for v in val_volumes],
-            "command": spec.command,
+            "command": " && ".join(result.commands) or spec.command,
+            "sessions": len(result.commands),
             "arch_kwargs": spec.arch_kwargs,
             "noise": f"Gaussian or Rician (50/50), sigma uniform in {list(spec.sigma_range)} "
                      "of the normalised range",

@@ -48,6 +48,9 @@ class TrainConfig:
     stop_at
         Stop (after writing the checkpoint) at this step although the schedule runs to
         ``steps``: splits one run into sessions that resume where the last one stopped.
+    command
+        The command line of this session; checkpoints keep the list of all sessions' commands
+        so the exported card can say exactly how the weights were made.
     """
 
     steps: int
@@ -58,6 +61,7 @@ class TrainConfig:
     log_every: int = 50
     grad_clip: float = 1.0
     stop_at: int | None = None
+    command: str = ""
 
 
 @dataclass
@@ -68,6 +72,7 @@ class TrainResult:
     best_metrics: dict[str, float]
     best_step: int
     history: list[dict[str, float]] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -143,6 +148,7 @@ def train(
     best_metrics: dict[str, float] = {}
     best_step = 0
     history: list[dict[str, float]] = []
+    commands: list[str] = []
     if resume is not None:
         ckpt = load_checkpoint(resume)
         model.load_state_dict(ckpt["model"])
@@ -152,10 +158,13 @@ def train(
         best_metrics = dict(ckpt["best_metrics"])
         best_step = int(ckpt.get("best_step", 0))
         history = list(ckpt.get("history", []))
+        commands = list(ckpt.get("commands", []))
         torch.set_rng_state(ckpt["torch_rng"])
         if restore_extra is not None and "extra" in ckpt:
             restore_extra(ckpt["extra"])
         log(f"resumed from {resume} at step {step}")
+    if config.command:
+        commands.append(config.command)
 
     def better(metrics: dict[str, float]) -> bool:
         if not best_metrics:
@@ -174,6 +183,7 @@ def train(
             "best_metrics": best_metrics,
             "best_step": best_step,
             "history": history,
+            "commands": commands,
             "torch_rng": torch.get_rng_state(),
         }
         if extra_state is not None:
@@ -219,4 +229,4 @@ def train(
         if config.checkpoint_every and step % config.checkpoint_every == 0:
             checkpoint()
     checkpoint()
-    return TrainResult(best_state, best_metrics, best_step, history)
+    return TrainResult(best_state, best_metrics, best_step, history, commands)

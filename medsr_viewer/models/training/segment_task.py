@@ -143,6 +143,7 @@ def train_segmentation(
 
     config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
                          checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
+                         command=spec.command,
                          log_every=25)
     started = time.perf_counter()
     result = train(model, make_batch, dice_ce_loss, validate, "dice", config, resume=resume,
@@ -170,7 +171,8 @@ def train_segmentation(
             "train_images": [p[0] for p in train_pairs],
             "validation_images": [p[0] for p in val_pairs],
             "label_mapping": {str(k): v for k, v in spec.label_mapping.items()},
-            "command": spec.command,
+            "command": " && ".join(result.commands) or spec.command,
+            "sessions": len(result.commands),
             "arch_kwargs": spec.arch_kwargs,
             "steps": spec.steps,
             "best_step": result.best_step,

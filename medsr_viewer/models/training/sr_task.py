@@ -131,7 +131,8 @@ def train_sr(
                 "ssim": overall(tables)["model"].ssim}
 
     config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
-                         checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint)
+                         checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
+                         command=spec.command)
     started = time.perf_counter()
     result = train(
         model,
@@ -166,7 +167,8 @@ def train_sr(
             "data": spec.data_description or ", ".join(v.name for v in train_volumes),
             "train_volumes": [v.name for v in train_volumes],
             "validation_volumes": [v.name for v in val_volumes],
-            "command": spec.command,
+            "command": " && ".join(result.commands) or spec.command,
+            "sessions": len(result.commands),
             "arch_kwargs": spec.arch_kwargs,
             "steps": spec.steps,
             "best_step": result.best_step,
