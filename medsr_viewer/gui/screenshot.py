@@ -106,6 +106,9 @@ def save_screenshot(
         try:
             if not image.save(tmp_name, "PNG"):
                 raise RuntimeError(f"{out}: could not write the PNG")
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp makes owner-only files
             os.replace(tmp_name, out)
         finally:
             if os.path.exists(tmp_name):
