@@ -155,10 +155,12 @@ def test_save_nifti_round_trip_and_refuses_to_overwrite_source(tmp_path: Path,
     assert int(nib.load(out).header["intent_code"]) == 1002
     assert (tmp_path / "edited.label").is_file()
     assert again.table == edited.table and again.table.name(2) == "big lesion"
-    # the saved file is now the map's source: saving over it is refused
-    with pytest.raises(LabelMapError, match="refusing to overwrite"):
-        save_label_map_nifti(again, out)
-    save_label_map_nifti(again, out, allow_overwrite_source=True)
+    # the saved file is now the map's source: saving over it is refused, even with force
+    with pytest.raises(LabelMapError, match="refusing to overwrite the input"):
+        save_label_map_nifti(again, out, force=True)
+    with pytest.raises(LabelMapError, match="already exists"):
+        save_label_map_nifti(edited, out)
+    save_label_map_nifti(edited, out, force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edited.label", "edited.nii.gz"]
 
 

@@ -28,6 +28,7 @@ from medsr_viewer.core.labels.table import (
 )
 from medsr_viewer.core.roi.plane import Grid
 from medsr_viewer.core.volume import Volume
+from medsr_viewer.core.writers import WriteError, save_nifti
 
 #: NIfTI (RAS) <-> project (LPS) world: negate x and y.
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -225,30 +226,25 @@ def load_label_map(path: str | os.PathLike[str], table: LabelTable | None = None
 def save_label_map_nifti(
     label_map: LabelMap,
     path: str | os.PathLike[str],
-    allow_overwrite_source: bool = False,
+    force: bool = False,
     write_table: bool = False,
 ) -> Path:
-    """Write a label map as NIfTI (``.nii`` or ``.nii.gz``) atomically.
+    """Write a label map as NIfTI (``.nii`` or ``.nii.gz``) atomically, with the label intent.
 
-    The file carries ``intent_code = NIFTI_INTENT_LABEL`` and the RAS affine. Refuses to write
-    over the file the map was loaded from unless ``allow_overwrite_source``. With
-    ``write_table`` an ITK-SNAP label description ``<stem>.label`` is written beside it.
+    Uses :func:`medsr_viewer.core.writers.save_nifti`: never writes over the file the map was
+    loaded from, and over any other existing file only with ``force``. With ``write_table`` an
+    ITK-SNAP label description ``<stem>.label`` (names, colours, visibility) is written beside
+    it, which :func:`load_label_map` picks up again. Raises :class:`LabelMapError`.
     """
-    target = Path(path)
-    if not (target.name.endswith(".nii") or target.name.endswith(".nii.gz")):
-        raise LabelMapError(f"{target}: label maps are saved as .nii or .nii.gz")
-    if (label_map.source is not None and not allow_overwrite_source and target.exists()
-            and target.resolve() == Path(label_map.source).resolve()):
-        raise LabelMapError(f"{target}: refusing to overwrite the label file it was loaded from")
-    labels = label_map.labels
-    data = np.ascontiguousarray(labels.transpose(2, 1, 0))
-    affine = RAS_TO_LPS @ label_map.volume.affine
-    image = nib.Nifti1Image(data, affine)
-    image.header.set_intent(NIFTI_INTENT_LABEL, name="labels")
-    image.header.set_xyzt_units("mm")
-    image.set_qform(affine, code=1)
-    image.set_sform(affine, code=1)
-    _atomic_write(target, lambda tmp: nib.save(image, tmp))
+    volume = label_map.volume.with_voxels(
+        label_map.labels, modality="SEG", name=label_map.name or label_map.volume.name,
+        metadata={**label_map.volume.metadata, "labels": True},
+    )
+    source = str(label_map.source) if label_map.source is not None else None
+    try:
+        target = save_nifti(volume, path, force=force, input_path=source)
+    except WriteError as exc:
+        raise LabelMapError(str(exc)) from exc
     if write_table:
         table_path = target.with_name(_stem(target) + ".label")
         text = format_itksnap(label_map.table)
