@@ -59,7 +59,7 @@ class SliceViewBox(pg.ViewBox):
             self.sigWheelSteps.emit(steps)
 
     def mouseDragEvent(self, ev, axis=None):  # type: ignore[no-untyped-def]
-        """Left: pan. Middle: zoom about the press point. Right: window/level."""
+        """Left: pan. Middle: zoom about the press point (drag up = in). Right: window/level."""
         button = ev.button()
         if button == Qt.MouseButton.LeftButton:
             super().mouseDragEvent(ev, axis)
@@ -271,6 +271,15 @@ class SliceView(pg.GraphicsLayoutWidget):
         if self._display is None:
             return
         self.view_box.setRange(rect=self.image_rect(), padding=0.02)
+
+    def link_view(self, other: SliceView) -> None:
+        """Pan and zoom together with ``other`` (e.g. an SR pane beside the original).
+
+        Both panes must show the same plane of volumes whose voxel *edges* cover the same
+        extent (an SR result on a finer grid does), so equal view mm are equal world points.
+        """
+        self.view_box.setXLink(other.view_box)
+        self.view_box.setYLink(other.view_box)
 
     def add_overlay(self, item: QGraphicsItem, z_value: float = 10.0) -> None:
         """Add a graphics item drawn over the image in view (mm) coordinates.
