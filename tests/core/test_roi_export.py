@@ -78,3 +78,60 @@ def test_csv_and_json_hold_the_same_numbers(tmp_path: Path) -> None:
     assert abs(records[2].metrics["mean"] - 1.5) < 0.5  # SR adds 1.5 to every value
     assert doc["records"][4]["metrics"]["hd_max_mm"] is None  # inf -> null
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "m.json"]
+
+
+def test_measure_roi_freehand_on_sr_pane_against_real_label(data_dir: Path,
+                                                            tmp_path: Path) -> None:
+    """The issue's workflow: freehand ROI drawn on the SR pane, Dice vs a label, before/after
+    statistics; the CSV holds exactly the numbers computed directly."""
+    import nibabel as nib
+    from scipy.ndimage import zoom
+
+    from medsr_viewer.core.labels import load_label_map
+    from medsr_viewer.core.metrics.export import measure_roi
+    from medsr_viewer.core.metrics.overlap import roi_label_overlap
+    from medsr_viewer.core.metrics.roi_stats import roi_statistics
+    from medsr_viewer.core.roi import FreehandRoi
+
+    folder = data_dir / "labelled/flair_lesion"
+    lesion = load_label_map(folder / "lesion.nii.gz")
+    image = nib.load(folder / "FLAIR.nii.gz")
+    voxels = np.asarray(image.dataobj, np.float32).transpose(2, 1, 0)
+    original = Volume(voxels, lesion.volume.affine, name="FLAIR")
+    z = int(np.argmax((lesion.labels == 1).sum(axis=(1, 2))))
+    box = (slice(z, z + 1), slice(None), slice(None))
+    start = original.index_to_world((z, 0, 0))
+    affine = original.affine.copy()
+    affine[:3, 3] = start
+    original = Volume(np.ascontiguousarray(voxels[box]), affine)
+    labels = type(lesion)(Volume(np.ascontiguousarray(lesion.labels[box]), affine),
+                          lesion.table, "lesion")
+    sr_affine = affine.copy()
+    sr_affine[:3, :2] /= 2
+    sr_affine[:3, 3] -= (affine[:3, 0] + affine[:3, 1]) / 4
+    sr = Volume(zoom(original.voxels, (1, 2, 2), order=3, grid_mode=True, mode="nearest"),
+                sr_affine)
+    ys, xs = np.nonzero(labels.labels[0] == 1)
+    cy, cx = ys.mean(), xs.mean()
+    angles = np.linspace(0, 2 * np.pi, 60, endpoint=False)
+    # a lasso on the SR pane: SR pixel coordinates -> in-plane mm of the SR slice's plane
+    lasso = [((2 * cx + 0.5 + 14 * np.cos(t)) * 0.5, (2 * cy + 0.5 + 10 * np.sin(t)) * 0.5)
+             for t in angles]
+    roi = FreehandRoi(Plane.from_slice(sr, 0, 0), vertices=tuple(lasso), name="lasso")
+    rows = measure_roi(roi, original, sr, labels, 1,
+                       MetricRecord(file=str(folder / "FLAIR.nii.gz"), model="sr-x2",
+                                    sha256="ef" * 32))
+    assert [r.grid for r in rows] == ["original", "sr", "delta"]
+    assert rows[0].slice == "0" and rows[0].label == "1 label 1" and rows[0].roi_name == "lasso"
+    on_original = roi_label_overlap(roi, labels.labels, 1, original)
+    on_sr = roi_label_overlap(roi, labels.on_grid(sr).labels, 1, sr)
+    assert 0 < on_original.dice < 1 and rows[0].metrics["dice"] == on_original.dice
+    assert rows[1].metrics["dice"] == on_sr.dice
+    assert rows[0].metrics["mean"] == roi_statistics(original, original.voxels, roi).mean
+    assert rows[1].metrics["mean"] == roi_statistics(sr, sr.voxels, roi).mean
+    path = write_metrics_csv(rows, tmp_path / "roi.csv")
+    back = read_metrics_csv(path)
+    for row, again in zip(rows, back, strict=True):
+        for key, value in row.metrics.items():
+            assert again.metrics[key] == (value if math.isfinite(value) else None)
+    assert back[0].sha256 == "ef" * 32 and back[0].model == "sr-x2"

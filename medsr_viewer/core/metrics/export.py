@@ -23,9 +23,17 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from medsr_viewer.core.metrics.overlap import OverlapMetrics
-from medsr_viewer.core.metrics.roi_stats import PairedRoiStats
+from medsr_viewer.core.labels.labelmap import LabelMap
+from medsr_viewer.core.metrics.overlap import OverlapMetrics, roi_label_overlap
+from medsr_viewer.core.metrics.roi_stats import (
+    PairedRoiStats,
+    paired_roi_statistics,
+    roi_statistics,
+)
+from medsr_viewer.core.roi.rasterize import plane_slice_index
 from medsr_viewer.core.roi.serialize import write_text_atomic
+from medsr_viewer.core.roi.shapes import Roi
+from medsr_viewer.core.volume import Volume
 
 METRICS_FORMAT = "medsr-metrics"
 METRICS_FORMAT_VERSION = 1
@@ -76,6 +84,52 @@ def records_from_overlap(metrics: OverlapMetrics, base: MetricRecord) -> MetricR
         f"test_{metrics.unit}": metrics.test_size_mm,
     }
     return replace(base, metrics=values)
+
+
+def measure_roi(
+    roi: Roi,
+    original: Volume,
+    sr: Volume | None = None,
+    label_map: LabelMap | None = None,
+    label_value: int | None = None,
+    base: MetricRecord | None = None,
+) -> list[MetricRecord]:
+    """Every metric of one ROI as export rows: what the metrics panel shows and CSV/JSON hold.
+
+    Rows: ROI statistics on the ``original`` grid; with ``sr``, statistics on the SR grid and
+    the ``delta`` (SR − original); with ``label_map`` and ``label_value``, the overlap of the
+    ROI against that label on each grid (the label resampled onto the grid by nearest
+    neighbour), merged into the same rows. ``slice`` is filled with the ROI's slice index on the
+    original grid when it lies on one (``axis:index`` for coronal/sagittal slices).
+    """
+    base = base or MetricRecord()
+    located = plane_slice_index(roi.plane, original)
+    slice_text = base.slice
+    if located is not None:
+        axis, index = located
+        slice_text = str(index) if axis == 0 else f"{'zyx'[axis]}:{index}"
+    label_text = base.label
+    if label_map is not None and label_value is not None:
+        label_text = f"{label_value} {label_map.table.name(label_value)}"
+    base = replace(base, roi_id=roi.roi_id, roi_name=roi.name, slice=slice_text,
+                   label=label_text)
+
+    def overlap_on(grid: Volume) -> dict[str, Number]:
+        if label_map is None or label_value is None:
+            return {}
+        labels = label_map.on_grid(grid).labels
+        row = records_from_overlap(roi_label_overlap(roi, labels, label_value, grid), base)
+        return dict(row.metrics)
+
+    if sr is None:
+        stats = roi_statistics(original, original.voxels, roi)
+        return [replace(base, grid="original",
+                        metrics={**stats.to_dict(), **overlap_on(original)})]
+    paired = paired_roi_statistics(roi, original, original.voxels, sr, sr.voxels)
+    rows = records_from_paired_stats(paired, base)
+    rows[0] = replace(rows[0], metrics={**rows[0].metrics, **overlap_on(original)})
+    rows[1] = replace(rows[1], metrics={**rows[1].metrics, **overlap_on(sr)})
+    return rows
 
 
 def metric_columns(records: Iterable[MetricRecord]) -> list[str]:

@@ -28,7 +28,7 @@ import numpy as np
 from scipy import ndimage
 
 from medsr_viewer.core.roi.plane import Grid
-from medsr_viewer.core.roi.rasterize import plane_slab_mask, rasterize
+from medsr_viewer.core.roi.rasterize import plane_slab_mask, plane_slice_index, rasterize
 from medsr_viewer.core.roi.shapes import Roi
 
 
@@ -240,15 +240,13 @@ def roi_label_overlap(roi: Roi, labels: np.ndarray, value: int, grid: Grid) -> O
     target = slab & (labels == value)
     spacing = tuple(float(s) for s in np.linalg.norm(np.asarray(grid.affine)[:3, :3],
                                                      axis=0)[::-1])
-    for axis in range(3):
-        others = tuple(i for i in range(3) if i != axis)
-        occupied = np.flatnonzero(slab.any(axis=others))
-        if len(occupied) == 1:
-            index: list[slice | int] = [slice(None)] * 3
-            index[axis] = int(occupied[0])
-            if slab[tuple(index)].all():
-                plane_spacing = tuple(s for i, s in enumerate(spacing) if i != axis)
-                return overlap_metrics(target[tuple(index)], mask[tuple(index)], plane_spacing)
+    on_slice = plane_slice_index(roi.plane, grid)
+    if on_slice is not None:
+        axis, position = on_slice
+        index: list[slice | int] = [slice(None)] * 3
+        index[axis] = position
+        plane_spacing = tuple(s for i, s in enumerate(spacing) if i != axis)
+        return overlap_metrics(target[tuple(index)], mask[tuple(index)], plane_spacing)
     return overlap_metrics(target, mask, spacing)
 
 

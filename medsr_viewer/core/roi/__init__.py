@@ -7,7 +7,7 @@ Public API::
 
 from medsr_viewer.core.roi.collection import RoiEditor, RoiSet
 from medsr_viewer.core.roi.plane import Grid, GridSpec, Plane
-from medsr_viewer.core.roi.rasterize import plane_slab_mask, rasterize
+from medsr_viewer.core.roi.rasterize import plane_slab_mask, plane_slice_index, rasterize
 from medsr_viewer.core.roi.serialize import (
     RoiFormatError,
     load_rois,
@@ -43,6 +43,7 @@ __all__ = [
     "RoiSet",
     "load_rois",
     "plane_slab_mask",
+    "plane_slice_index",
     "rasterize",
     "rois_from_json",
     "rois_to_json",

@@ -93,6 +93,24 @@ def plane_slab_mask(plane: Plane, grid: Grid) -> np.ndarray:
     return np.abs(d) <= half
 
 
+def plane_slice_index(plane: Plane, grid: Grid) -> tuple[int, int] | None:
+    """``(axis, index)`` of the one whole grid slice ``plane`` passes through, else ``None``.
+
+    ``None`` for oblique planes or planes between slices (e.g. an ROI drawn on a coarse slice,
+    seen on a grid twice as fine through plane).
+    """
+    slab = plane_slab_mask(plane, grid)
+    for axis in range(3):
+        others = tuple(i for i in range(3) if i != axis)
+        occupied = np.flatnonzero(slab.any(axis=others))
+        if len(occupied) == 1:
+            index: list[slice | int] = [slice(None)] * 3
+            index[axis] = int(occupied[0])
+            if slab[tuple(index)].all():
+                return axis, int(occupied[0])
+    return None
+
+
 def slice_thickness(roi: Roi, grid: Grid) -> float:
     """Extent in mm of one voxel of ``grid`` along the ROI's plane normal."""
     return 2 * _half_thickness(roi, np.asarray(grid.affine, dtype=np.float64)) / (1 + _SLAB_RTOL)
