@@ -26,11 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
         "segmentation models beside the original.",
     )
     parser.add_argument(
-        "paths", nargs="*", metavar="PATH",
+        "paths",
+        nargs="*",
+        metavar="PATH",
         help="study to open: a NIfTI/MGZ/image file, DICOM file(s) or a DICOM folder",
     )
     parser.add_argument(
-        "--demo", action="store_true",
+        "--demo",
+        action="store_true",
         help="open the built-in demo study (MNI152 T1 template; needs the 'demo' extra)",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

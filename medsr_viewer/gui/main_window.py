@@ -113,8 +113,9 @@ class MessageBanner(QFrame):
     def show_details(self) -> None:
         """Open the detail lines in a non-modal message box."""
         icon = QMessageBox.Icon.Critical if self.kind == "error" else QMessageBox.Icon.Warning
-        box = QMessageBox(icon, APP_TITLE, self.label.text(), QMessageBox.StandardButton.Close,
-                          self)
+        box = QMessageBox(
+            icon, APP_TITLE, self.label.text(), QMessageBox.StandardButton.Close, self
+        )
         box.setDetailedText("\n".join(self._details))
         box.setWindowModality(Qt.WindowModality.NonModal)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -224,30 +225,45 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         self.open_file_action = self._action(
-            "&Open File…", QKeySequence.StandardKey.Open, self.open_file_dialog,
-            tip="Open a NIfTI, DICOM or image file (several DICOM files: one series)")
+            "&Open File…",
+            QKeySequence.StandardKey.Open,
+            self.open_file_dialog,
+            tip="Open a NIfTI, DICOM or image file (several DICOM files: one series)",
+        )
         self.open_folder_action = self._action(
-            "Open &Folder…", "Ctrl+Shift+O", self.open_folder_dialog,
-            tip="Open a folder of DICOM files")
+            "Open &Folder…",
+            "Ctrl+Shift+O",
+            self.open_folder_dialog,
+            tip="Open a folder of DICOM files",
+        )
         self.open_demo_action = self._action(
-            "Open &Demo Study", None, self.open_demo, tip="MNI152 T1 brain template")
+            "Open &Demo Study", None, self.open_demo, tip="MNI152 T1 brain template"
+        )
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
 
         self.orientation_group = QActionGroup(self)
         self.orientation_actions: dict[Orientation, QAction] = {}
         for orientation, key in ORIENTATION_KEYS.items():
             action = self._action(
-                orientation.value.capitalize(), key,
+                orientation.value.capitalize(),
+                key,
                 lambda _c=False, o=orientation: self.set_orientation(o),
-                checkable=True, tip=f"Show the {orientation.value} plane")
+                checkable=True,
+                tip=f"Show the {orientation.value} plane",
+            )
             self.orientation_group.addAction(action)
             self.orientation_actions[orientation] = action
         self.orientation_actions[Orientation.AXIAL].setChecked(True)
         self.three_plane_action = self._action(
-            "&Three Planes", "4", self._on_three_plane_toggled, checkable=True,
-            tip="Axial, coronal and sagittal side by side with a linked crosshair")
+            "&Three Planes",
+            "4",
+            self._on_three_plane_toggled,
+            checkable=True,
+            tip="Axial, coronal and sagittal side by side with a linked crosshair",
+        )
         self.reset_action = self._action(
-            "&Reset View", "R", self.viewer.reset_view, tip="Fit the images, default window")
+            "&Reset View", "R", self.viewer.reset_view, tip="Fit the images, default window"
+        )
         viewer = self.viewer
         self.slice_actions = [
             self._action("Next Slice", "Up", lambda: viewer.step_slice(1)),
@@ -309,8 +325,9 @@ class MainWindow(QMainWindow):
         self.preset_combo.clear()
         self.preset_combo.addItem(CUSTOM_WINDOW)
         for number, name in enumerate(presets_for(modality, has_stored)):
-            action = self._action(name.capitalize(), f"Ctrl+{number}",
-                                  lambda _c=False, n=name: self.apply_preset(n))
+            action = self._action(
+                name.capitalize(), f"Ctrl+{number}", lambda _c=False, n=name: self.apply_preset(n)
+            )
             self.window_menu.addAction(action)
             self.preset_actions[name] = action
             self.preset_combo.addItem(name)
@@ -503,8 +520,11 @@ class MainWindow(QMainWindow):
         canonical = None
         if self._hover is not None and self._hover[1] is not None:
             orientation, canonical = self._hover
-        parts = [slice_text(orientation, self.viewer.slice_index(orientation),
-                            display.n_slices(orientation))]
+        parts = [
+            slice_text(
+                orientation, self.viewer.slice_index(orientation), display.n_slices(orientation)
+            )
+        ]
         position = position_text(display, canonical)
         if position:
             parts.append(position)

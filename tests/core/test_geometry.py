@@ -103,9 +103,7 @@ def test_ras_nifti_style_affine_is_flipped_to_radiological() -> None:
     vol = Volume(voxels=_ramp((3, 4, 5)), affine=affine)
     disp = _check_consistent(vol)
     _check_screen_directions(disp)
-    assert np.array_equal(
-        disp.slice_array(Orientation.AXIAL, 1), vol.voxels[1, ::-1, ::-1]
-    )
+    assert np.array_equal(disp.slice_array(Orientation.AXIAL, 1), vol.voxels[1, ::-1, ::-1])
     for o, labels in RADIOLOGICAL.items():
         assert disp.edge_labels(o) == labels
     # the top-left axial pixel is the last stored x and y: most anterior, patient right

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
+from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.main_window import MainWindow
@@ -27,7 +28,7 @@ def t1_volume(t1_path: Path) -> Volume:
 
 
 @pytest.fixture
-def main_window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
+def main_window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
     """A shown main window whose recent-files list lives in ``tmp_path``."""
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings)

@@ -9,12 +9,15 @@ import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
 from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.gui.slice_view import SliceView
 
 
-def open_and_wait(qtbot, window: MainWindow, paths: Sequence[Path], timeout: int = 30000) -> None:  # type: ignore[no-untyped-def]
+def open_and_wait(
+    qtbot: QtBot, window: MainWindow, paths: Sequence[Path], timeout: int = 30000
+) -> None:
     """Open ``paths`` as the user would and wait until the study is shown."""
     with qtbot.waitSignal(window.loader.loaded, timeout=timeout):
         window.open_paths(paths)
@@ -28,7 +31,11 @@ def view_point(view: SliceView, row: float, col: float) -> QPoint:
     return view.mapFromScene(scene)
 
 
-def wheel(view: SliceView, notches: int, modifiers=Qt.KeyboardModifier.NoModifier) -> None:  # type: ignore[no-untyped-def]
+def wheel(
+    view: SliceView,
+    notches: int,
+    modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier,
+) -> None:
     """Turn the mouse wheel over the middle of a pane (positive: away from the user)."""
     viewport = view.viewport()
     pos = QPointF(viewport.rect().center())
@@ -45,7 +52,14 @@ def wheel(view: SliceView, notches: int, modifiers=Qt.KeyboardModifier.NoModifie
     QApplication.sendEvent(viewport, event)
 
 
-def drag(qtbot, view: SliceView, button: Qt.MouseButton, start: QPoint, delta: QPoint, steps: int = 6) -> None:  # type: ignore[no-untyped-def]
+def drag(
+    qtbot: QtBot,
+    view: SliceView,
+    button: Qt.MouseButton,
+    start: QPoint,
+    delta: QPoint,
+    steps: int = 6,
+) -> None:
     """Press ``button`` at ``start``, move by ``delta`` in steps, release."""
     viewport = view.viewport()
     qtbot.wait(15)  # pyqtgraph drops mouse moves closer than 10 ms to the previous one
@@ -56,7 +70,7 @@ def drag(qtbot, view: SliceView, button: Qt.MouseButton, start: QPoint, delta: Q
     qtbot.mouseRelease(viewport, button, pos=start + delta)
 
 
-def hover(qtbot, view: SliceView, pos: QPoint) -> None:  # type: ignore[no-untyped-def]
+def hover(qtbot: QtBot, view: SliceView, pos: QPoint) -> None:
     """Move the mouse (no button) to ``pos`` in a pane."""
     qtbot.wait(15)
     qtbot.mouseMove(view.viewport(), pos)

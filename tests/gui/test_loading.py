@@ -13,9 +13,11 @@ import pytest
 from gui_helpers import open_and_wait, shown_image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.geometry import Orientation
+from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.gui.threads import running_threads
 
 
@@ -25,7 +27,9 @@ def dicom_dir(data_dir: Path) -> Path:
     return data_dir / "dicom" / "vs_seg_001_t1"
 
 
-def test_background_load_keeps_ui_responsive(qtbot, main_window, dicom_dir) -> None:  # type: ignore[no-untyped-def]
+def test_background_load_keeps_ui_responsive(
+    qtbot: QtBot, main_window: MainWindow, dicom_dir: Path
+) -> None:
     ticks: list[float] = []
     timer = QTimer()
     timer.setInterval(20)
@@ -52,7 +56,9 @@ def test_background_load_keeps_ui_responsive(qtbot, main_window, dicom_dir) -> N
     qtbot.waitUntil(lambda: not running_threads(), timeout=5000)
 
 
-def test_cancel_keeps_previous_study(qtbot, main_window, dicom_dir, t1_path) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_keeps_previous_study(
+    qtbot: QtBot, main_window: MainWindow, dicom_dir: Path, t1_path: Path
+) -> None:
     open_and_wait(qtbot, main_window, [t1_path])
     before = main_window.viewer.display
     with qtbot.waitSignal(main_window.loader.progress, timeout=30000):
@@ -65,7 +71,9 @@ def test_cancel_keeps_previous_study(qtbot, main_window, dicom_dir, t1_path) -> 
     qtbot.waitUntil(lambda: not running_threads(), timeout=10000)
 
 
-def test_bad_files_show_error_and_app_stays_usable(qtbot, main_window, tmp_path, t1_path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_files_show_error_and_app_stays_usable(
+    qtbot: QtBot, main_window: MainWindow, tmp_path: Path, t1_path: Path
+) -> None:
     open_and_wait(qtbot, main_window, [t1_path])
     broken = tmp_path / "broken.nii.gz"
     broken.write_bytes(b"this is not a NIfTI file at all" * 10)
@@ -100,7 +108,9 @@ def _copy_series(files: list[Path], dest: Path, uid: str, description: str) -> N
         ds.save_as(dest / f"{description}_{i:03d}.dcm")
 
 
-def test_folder_with_two_series_asks_which(qtbot, main_window, dicom_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_folder_with_two_series_asks_which(
+    qtbot: QtBot, main_window: MainWindow, dicom_dir: Path, tmp_path: Path
+) -> None:
     files = sorted(dicom_dir.glob("*.dcm"))
     folder = tmp_path / "two_series"
     folder.mkdir()
@@ -112,11 +122,18 @@ def test_folder_with_two_series_asks_which(qtbot, main_window, dicom_dir, tmp_pa
     assert dialog is not None
     qtbot.waitUntil(dialog.isVisible, timeout=3000)
     table = dialog.table
-    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+
+    def cell(row: int, col: int) -> str:
+        item = table.item(row, col)
+        assert item is not None
+        return item.text()
+
+    rows = {cell(r, 0): r for r in range(table.rowCount())}
     assert set(rows) == {"big", "small"}
-    assert table.item(rows["small"], 2).text() == "3"
-    assert table.item(rows["small"], 1).text() == "MR"
-    assert dialog.selected_series().description == "big"  # the largest is preselected
+    assert cell(rows["small"], 2) == "3"
+    assert cell(rows["small"], 1) == "MR"
+    preselected = dialog.selected_series()
+    assert preselected is not None and preselected.description == "big"  # the largest
     dialog.select_row(rows["small"])
     with qtbot.waitSignal(main_window.loader.loaded, timeout=30000):
         dialog.accept()
@@ -125,7 +142,9 @@ def test_folder_with_two_series_asks_which(qtbot, main_window, dicom_dir, tmp_pa
     assert volume.name == "small"
 
 
-def test_missing_slice_warning_is_shown(qtbot, main_window, dicom_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_slice_warning_is_shown(
+    qtbot: QtBot, main_window: MainWindow, dicom_dir: Path, tmp_path: Path
+) -> None:
     folder = tmp_path / "gap"
     folder.mkdir()
     files = sorted(dicom_dir.glob("*.dcm"))[30:40]
@@ -139,19 +158,22 @@ def test_missing_slice_warning_is_shown(qtbot, main_window, dicom_dir, tmp_path)
     assert main_window.warning_banner.details() == list(volume.warnings)
 
 
-def _drag_enter(widget, mime: QMimeData) -> bool:  # type: ignore[no-untyped-def]
+def _drag_enter(widget: QWidget, mime: QMimeData) -> bool:
     """Send a drag-enter event as a drag from a file manager would; True when accepted."""
     with warnings.catch_warnings():  # PySide6 flags the only (QPoint) constructor deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
         event = QDragEnterEvent(
-            QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+            QPoint(50, 50),
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.LeftButton,
             Qt.KeyboardModifier.NoModifier,
         )
     QApplication.sendEvent(widget, event)
     return event.isAccepted()
 
 
-def test_drop_and_recent_files(qtbot, main_window, t1_path) -> None:  # type: ignore[no-untyped-def]
+def test_drop_and_recent_files(qtbot: QtBot, main_window: MainWindow, t1_path: Path) -> None:
     web = QMimeData()
     web.setUrls([QUrl("https://example.org/study.nii.gz")])
     assert not _drag_enter(main_window, web)  # only local files and folders
@@ -160,7 +182,10 @@ def test_drop_and_recent_files(qtbot, main_window, t1_path) -> None:  # type: ig
     mime.setUrls([QUrl.fromLocalFile(str(t1_path))])
     assert _drag_enter(main_window, mime)
     drop = QDropEvent(
-        QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+        QPointF(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
     with qtbot.waitSignal(main_window.loader.loaded, timeout=30000):
@@ -176,7 +201,9 @@ def test_drop_and_recent_files(qtbot, main_window, t1_path) -> None:  # type: ig
     assert main_window.viewer.volume is not None
 
 
-def test_closing_while_loading_stops_the_thread(qtbot, main_window, dicom_dir) -> None:  # type: ignore[no-untyped-def]
+def test_closing_while_loading_stops_the_thread(
+    qtbot: QtBot, main_window: MainWindow, dicom_dir: Path
+) -> None:
     with qtbot.waitSignal(main_window.loader.progress, timeout=30000):
         main_window.open_paths([dicom_dir])
     assert running_threads()

@@ -10,11 +10,13 @@ import pytest
 from gui_helpers import drag, open_and_wait
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core import demo
 from medsr_viewer.core.geometry import EdgeLabels, Orientation
 from medsr_viewer.core.windowing import CT_PRESETS, auto_window
 from medsr_viewer.gui.app import build_parser, create_window
+from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.gui.screenshot import save_screenshot
 
 
@@ -32,13 +34,15 @@ def _write_ct(path: Path, cal: tuple[float, float] | None = None) -> Path:
     return path
 
 
-def _levels(main_window) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def _levels(main_window: MainWindow) -> tuple[float, float]:
     view = main_window.viewer.views[Orientation.AXIAL]
     low, high = view.image_item.getLevels()
     return (float(low), float(high))
 
 
-def test_ct_presets_from_menu_shortcut_and_combo(qtbot, main_window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_ct_presets_from_menu_shortcut_and_combo(
+    qtbot: QtBot, main_window: MainWindow, tmp_path: Path
+) -> None:
     open_and_wait(qtbot, main_window, [_write_ct(tmp_path / "ct.nii.gz")])
     volume = main_window.viewer.volume
     assert volume is not None and volume.modality == "CT" and volume.units == "HU"
@@ -54,7 +58,9 @@ def test_ct_presets_from_menu_shortcut_and_combo(qtbot, main_window, tmp_path) -
     assert combo.currentText() == "lung"
     # keyboard shortcut: Ctrl+<position in the menu>; "bone" is the last CT preset
     bone_key = list(main_window.preset_actions).index("bone")
-    qtbot.keyClick(main_window, Qt.Key(Qt.Key.Key_0 + bone_key), Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(
+        main_window, Qt.Key(Qt.Key.Key_0 + bone_key), Qt.KeyboardModifier.ControlModifier
+    )
     assert _levels(main_window) == pytest.approx((-500.0, 1300.0))
     # combo box choice
     combo.textActivated.emit("brain")
@@ -70,19 +76,23 @@ def test_ct_presets_from_menu_shortcut_and_combo(qtbot, main_window, tmp_path) -
     assert combo.currentText() == "auto"
 
 
-def test_ct_with_stored_window_opens_with_it(qtbot, main_window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_ct_with_stored_window_opens_with_it(
+    qtbot: QtBot, main_window: MainWindow, tmp_path: Path
+) -> None:
     open_and_wait(qtbot, main_window, [_write_ct(tmp_path / "ct_cal.nii.gz", (-160.0, 240.0))])
     assert _levels(main_window) == pytest.approx((-160.0, 240.0))
     assert main_window.preset_combo.currentText() == "stored"
     assert "stored" in main_window.preset_actions
 
 
-def test_mr_offers_auto_only(qtbot, main_window, t1_path) -> None:  # type: ignore[no-untyped-def]
+def test_mr_offers_auto_only(qtbot: QtBot, main_window: MainWindow, t1_path: Path) -> None:
     open_and_wait(qtbot, main_window, [t1_path])
     assert list(main_window.preset_actions) == ["auto"]
 
 
-def test_demo_from_the_command_line(qtbot, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_demo_from_the_command_line(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MEDSR_CONFIG_DIR", str(tmp_path))
     window = create_window(["--demo"])
     qtbot.addWidget(window)
@@ -98,9 +108,14 @@ def test_demo_from_the_command_line(qtbot, tmp_path, monkeypatch) -> None:  # ty
     window.close()
 
 
-def test_demo_paths_and_missing_demo(qtbot, main_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    for path in (demo.demo_study_path(), demo.demo_grey_matter_path(),
-                 demo.demo_white_matter_path()):
+def test_demo_paths_and_missing_demo(
+    qtbot: QtBot, main_window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for path in (
+        demo.demo_study_path(),
+        demo.demo_grey_matter_path(),
+        demo.demo_white_matter_path(),
+    ):
         assert path.is_file() and path.name.endswith(".nii.gz")
     monkeypatch.setattr(demo.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(demo.DemoUnavailable, match=r'pip install "medsr-viewer\[demo\]"'):
@@ -119,10 +134,12 @@ def test_command_line_parser() -> None:
     assert exc.value.code == 0
 
 
-def test_screenshot_of_a_real_mr(qtbot, tmp_path, t1_path) -> None:  # type: ignore[no-untyped-def]
+def test_screenshot_of_a_real_mr(qtbot: QtBot, tmp_path: Path, t1_path: Path) -> None:
     out = save_screenshot(tmp_path / "shot.png", [t1_path], "axial", (640, 480))
     image = QImage(str(out))
     assert (image.width(), image.height()) == (640, 480)
-    greys = {image.pixelColor(x, y).value() for x in range(100, 540, 20) for y in range(100, 400, 20)}
+    greys = {
+        image.pixelColor(x, y).value() for x in range(100, 540, 20) for y in range(100, 400, 20)
+    }
     assert len(greys) > 20  # anatomy, not a blank or black pane
     assert not list(tmp_path.glob("*.png.*")) and not list(tmp_path.glob("tmp*"))

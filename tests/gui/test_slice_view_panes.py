@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from gui_helpers import drag, shown_image
 from PySide6.QtCore import QPoint, Qt
+from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.volume import Volume
@@ -21,7 +22,7 @@ def _sr_twin(volume: Volume, scale: int) -> Volume:
     return volume.with_voxels(fine, affine=affine)
 
 
-def test_sr_pane_lines_up_with_the_original(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_sr_pane_lines_up_with_the_original(qtbot: QtBot) -> None:
     rng = np.random.default_rng(3)
     affine = np.diag([-0.9, -0.9, 2.5, 1.0])  # a RAS-stored study: flipped for display
     affine[:3, 3] = (40.0, 50.0, -30.0)
@@ -59,7 +60,7 @@ def test_sr_pane_lines_up_with_the_original(qtbot) -> None:  # type: ignore[no-u
     assert left.slice_index == right.slice_index == 3
 
 
-def test_set_orientation_and_clear(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_set_orientation_and_clear(qtbot: QtBot) -> None:
     volume = Volume.from_spacing(np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6))
     view = SliceView(Orientation.AXIAL)
     qtbot.addWidget(view)

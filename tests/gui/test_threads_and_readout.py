@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
+from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.volume import Volume
@@ -31,7 +32,7 @@ class _Blocker(QObject):
         self.release.wait(10)
 
 
-def test_registry_tracks_running_threads_and_stops_them(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_registry_tracks_running_threads_and_stops_them(qtbot: QtBot) -> None:
     thread = threads.register(QThread())
     assert threads.register(thread) is thread  # idempotent
     assert sum(t is thread for t in threads.registered_threads()) == 1
@@ -71,7 +72,7 @@ class _Emitter(QObject):
     changed = Signal(int)
 
 
-def test_many_signal_emissions_do_not_exhaust_true(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_many_signal_emissions_do_not_exhaust_true(qtbot: QtBot) -> None:
     # PySide6 6.12.0 drops a reference to True per emit; without the guard that the GUI
     # package applies on import, Python 3.11 aborts long before 100 000 emissions.
     emitter = _Emitter()

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from gui_helpers import drag, hover, open_and_wait, shown_image, view_point, wheel
 from PySide6.QtCore import QPoint, Qt
+from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.geometry import DisplayVolume, EdgeLabels, Orientation
+from medsr_viewer.core.volume import Volume
+from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.gui.readout import format_window
 from medsr_viewer.gui.study_viewer import Layout
 
 
-def test_open_scroll_and_keys_show_the_right_slice(qtbot, main_window, t1_path, t1_volume) -> None:  # type: ignore[no-untyped-def]
+def test_open_scroll_and_keys_show_the_right_slice(
+    qtbot: QtBot, main_window: MainWindow, t1_path: Path, t1_volume: Volume
+) -> None:
     open_and_wait(qtbot, main_window, [t1_path])
     viewer = main_window.viewer
     view = viewer.views[Orientation.AXIAL]
@@ -49,7 +56,9 @@ def test_open_scroll_and_keys_show_the_right_slice(qtbot, main_window, t1_path, 
     assert main_window.readout_text().startswith(f"axial 1/{n}")
 
 
-def test_ctrl_wheel_zooms_instead_of_scrolling(qtbot, main_window, t1_path) -> None:  # type: ignore[no-untyped-def]
+def test_ctrl_wheel_zooms_instead_of_scrolling(
+    qtbot: QtBot, main_window: MainWindow, t1_path: Path
+) -> None:
     open_and_wait(qtbot, main_window, [t1_path])
     view = main_window.viewer.views[Orientation.AXIAL]
     before_slice = view.slice_index
@@ -61,7 +70,9 @@ def test_ctrl_wheel_zooms_instead_of_scrolling(qtbot, main_window, t1_path) -> N
     assert np.diff(view.view_box.viewRange()[0])[0] == pytest.approx(width_before)
 
 
-def test_right_drag_changes_window_and_left_drag_pans(qtbot, main_window, t1_path) -> None:  # type: ignore[no-untyped-def]
+def test_right_drag_changes_window_and_left_drag_pans(
+    qtbot: QtBot, main_window: MainWindow, t1_path: Path
+) -> None:
     open_and_wait(qtbot, main_window, [t1_path])
     viewer = main_window.viewer
     view = viewer.views[Orientation.AXIAL]
@@ -90,7 +101,9 @@ def test_right_drag_changes_window_and_left_drag_pans(qtbot, main_window, t1_pat
     assert tuple(float(v) for v in view.image_item.getLevels()) == (low0, high0)
 
 
-def test_orientation_switch_shows_each_plane(qtbot, main_window, t1_path, t1_volume) -> None:  # type: ignore[no-untyped-def]
+def test_orientation_switch_shows_each_plane(
+    qtbot: QtBot, main_window: MainWindow, t1_path: Path, t1_volume: Volume
+) -> None:
     open_and_wait(qtbot, main_window, [t1_path])
     viewer = main_window.viewer
     display = DisplayVolume(t1_volume)
@@ -122,7 +135,9 @@ def test_orientation_switch_shows_each_plane(qtbot, main_window, t1_path, t1_vol
     assert shown_image(viewer.views[Orientation.AXIAL]).shape == (256, 188)
 
 
-def test_three_plane_click_moves_other_planes(qtbot, main_window, t1_path, t1_volume) -> None:  # type: ignore[no-untyped-def]
+def test_three_plane_click_moves_other_planes(
+    qtbot: QtBot, main_window: MainWindow, t1_path: Path, t1_volume: Volume
+) -> None:
     open_and_wait(qtbot, main_window, [t1_path])
     viewer = main_window.viewer
     qtbot.keyClick(main_window, Qt.Key.Key_4)
@@ -158,14 +173,19 @@ def test_three_plane_click_moves_other_planes(qtbot, main_window, t1_path, t1_vo
     assert viewer.layout_mode == Layout.SINGLE
 
 
-def test_readout_names_voxel_world_and_value(qtbot, main_window, t1_path, t1_volume) -> None:  # type: ignore[no-untyped-def]
+def test_readout_names_voxel_world_and_value(
+    qtbot: QtBot, main_window: MainWindow, t1_path: Path, t1_volume: Volume
+) -> None:
     open_and_wait(qtbot, main_window, [t1_path])
     view = main_window.viewer.views[Orientation.AXIAL]
     display = main_window.viewer.display
     assert display is not None
     row, col = 100, 70
     hover(qtbot, view, view_point(view, row, col))
-    z, y, x = (int(v) for v in np.rint(display.display_to_voxel("axial", row, col, view.slice_index)))
+    z, y, x = (
+        int(v)
+        for v in np.rint(display.display_to_voxel(Orientation.AXIAL, row, col, view.slice_index))
+    )
     # stored RAS: display row 100 / col 70 are stored j = 255 - 100, i = 187 - 70
     assert (z, y, x) == (view.slice_index, 155, 117)
     value = t1_volume.voxels[z, y, x]
