@@ -47,16 +47,16 @@ def weights_sha256(module: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def save_model(
-    module: torch.nn.Module, card: ModelCard, path: str | os.PathLike[str]
-) -> ModelCard:
+def save_model(module: torch.nn.Module, card: ModelCard, path: str | os.PathLike[str]) -> ModelCard:
     """Script ``module`` (unless already scripted) and write it atomically with ``card`` inside.
 
     Returns the card as written, with ``sha256`` filled in from the weights.
     """
     with quiet_torchscript():
         scripted = (
-            module if isinstance(module, torch.jit.ScriptModule) else torch.jit.script(module.eval())
+            module
+            if isinstance(module, torch.jit.ScriptModule)
+            else torch.jit.script(module.eval())
         )
     card = replace(card, sha256=weights_sha256(scripted))
 
@@ -92,11 +92,10 @@ def export_model(
     """
     module = module.eval()
     example = torch.rand(1, card.in_channels, example_size, example_size)
-    height = torch.export.Dim("height", min=8, max=16384)
-    width = torch.export.Dim("width", min=8, max=16384)
-    program = torch.export.export(
-        module, (example,), dynamic_shapes=({2: height, 3: width},)
-    )
+    # DYNAMIC (AUTO before torch 2.6) accepts guards such as trunc(2.0 * h) == 2 * h that
+    # interpolation adds, and still fails if the model specialises to one tile size.
+    dim = getattr(torch.export.Dim, "DYNAMIC", None) or torch.export.Dim.AUTO
+    program = torch.export.export(module, (example,), dynamic_shapes=({2: dim, 3: dim},))
     card = replace(card, sha256=weights_sha256(module))
 
     def write(tmp: str) -> None:

@@ -64,27 +64,28 @@ class Tile:
     inner_edges: tuple[bool, bool, bool, bool]
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets along one axis so tiles of ``tile`` px cover ``length`` px.
+def tile_starts(length: int, tile: int, overlap: int) -> tuple[list[int], int]:
+    """Start offsets and the common tile length covering ``length`` px along one axis.
 
-    Consecutive tiles overlap by at least ``overlap``; the last one is shifted back to end at
-    ``length``. A length no larger than ``tile`` gives one tile.
+    Uses the fewest tiles of at most ``tile`` px that overlap by at least ``overlap``, then
+    shrinks them to the smallest equal length that still does and spaces them evenly, so no
+    pixels are computed more often than needed (512 px with 256/16 gives 3 tiles of 182 px,
+    not 3 of 256). A length no larger than ``tile`` gives one tile.
     """
     if tile <= overlap:
         raise ValueError(f"tile size {tile} must exceed the overlap {overlap}")
     if length <= tile:
-        return [0]
-    stride = tile - overlap
-    starts = list(range(0, length - tile, stride))
-    starts.append(length - tile)
-    return starts
+        return [0], length
+    count = -(-(length - overlap) // (tile - overlap))
+    size = min(tile, -(-(length + (count - 1) * overlap) // count))
+    starts = [(i * (length - size)) // (count - 1) for i in range(count)]
+    return starts, size
 
 
 def plan_tiles(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
-    """Row-major tiles of side ``min(tile, H or W)`` covering an ``height x width`` image."""
-    rows = tile_starts(height, tile, overlap)
-    cols = tile_starts(width, tile, overlap)
-    th, tw = min(tile, height), min(tile, width)
+    """Row-major tiles of at most ``tile`` px covering an ``height x width`` image."""
+    rows, th = tile_starts(height, tile, overlap)
+    cols, tw = tile_starts(width, tile, overlap)
     tiles: list[Tile] = []
     for r, y0 in enumerate(rows):
         for c, x0 in enumerate(cols):
