@@ -139,3 +139,26 @@ def test_seg_errors_are_clear(tmp_path: Path, flair_crop: tuple[Volume, LabelMap
     with pytest.raises(DicomSegError, match="empty"):
         write_dicom_seg(empty, sources, tmp_path / "empty.dcm")
     assert not (tmp_path / "empty.dcm").exists()
+
+
+def test_reads_labelmap_type_seg_from_highdicom(tmp_path: Path,
+                                                flair_crop: tuple[Volume, LabelMap]) -> None:
+    """A LABELMAP-type SEG (DICOM 2024c) written by highdicom itself reads back equal."""
+    import highdicom as hd
+
+    image, labels = flair_crop
+    sources = [pydicom.dcmread(p) for p in _write_series(image, tmp_path / "series")]
+    grid, ordered = series_grid(sources)
+    values = sorted(int(v) for v in np.unique(labels.labels) if v)
+    numbered = np.zeros(labels.labels.shape, np.uint8)
+    for number, value in enumerate(values, 1):
+        numbered[labels.labels == value] = number
+    tissue = hd.sr.CodedConcept("85756007", "SCT", "Tissue")
+    descriptions = [hd.seg.SegmentDescription(n, f"seg {n}", tissue, tissue, "MANUAL")
+                    for n in range(1, len(values) + 1)]
+    seg = hd.seg.Segmentation(ordered, numbered, "LABELMAP", descriptions, hd.UID(), 5,
+                              hd.UID(), 1, "other tool", "model", "1", "0")
+    seg.save_as(tmp_path / "labelmap.dcm")
+    back = read_dicom_seg(tmp_path / "labelmap.dcm")
+    assert np.array_equal(back.on_grid(grid).labels, numbered)
+    assert back.table.name(2) == "seg 2"

@@ -6,8 +6,9 @@ images, segment names and recommended display colours from the label table). Lab
 renumbered to consecutive DICOM segment numbers ``1..N`` as the standard requires; the original
 value is kept in each segment's Tracking ID as ``"label value <N>"`` so a round trip restores
 it exactly. Reading parses the standard attributes directly (per-frame plane positions and
-segment numbers), so SEG files from other tools load too; their segments become label values
-equal to their segment numbers.
+segment numbers; BINARY, FRACTIONAL (thresholded at one half) and LABELMAP segmentations), so
+SEG files from other tools load too; their segments become label values equal to their segment
+numbers.
 """
 
 from __future__ import annotations
@@ -210,8 +211,11 @@ def _parse_seg(ds: Dataset, source: Path) -> LabelMap:
         np.asarray(group(f, "PlanePositionSequence").ImagePositionPatient, float)
         for f in frames_fg
     ])
+    labelmap_type = ds.get("SegmentationType") == "LABELMAP"  # pixel value = segment number
     segment_numbers = [
-        int(group(f, "SegmentIdentificationSequence").ReferencedSegmentNumber) for f in frames_fg
+        0 if labelmap_type
+        else int(group(f, "SegmentIdentificationSequence").ReferencedSegmentNumber)
+        for f in frames_fg
     ]
     depth = positions @ normal
     order = np.unique(np.round(depth, 3))
@@ -227,7 +231,13 @@ def _parse_seg(ds: Dataset, source: Path) -> LabelMap:
     dtype = smallest_label_dtype(np.array(list(value_of.values()) or [0]))
     labels = np.zeros((int(slice_index.max()) + 1, int(ds.Rows), int(ds.Columns)), dtype=dtype)
     for frame, (z, number) in enumerate(zip(slice_index, segment_numbers, strict=True)):
-        labels[z][pixels[frame] > 0] = value_of.get(number, number)
+        if labelmap_type:
+            for seg_number in np.unique(pixels[frame]):
+                if seg_number:
+                    labels[z][pixels[frame] == seg_number] = value_of.get(int(seg_number),
+                                                                          int(seg_number))
+        else:
+            labels[z][pixels[frame] > 0] = value_of.get(number, number)
     affine = np.eye(4)
     affine[:3, 0] = iop[:3] * spacing[1]
     affine[:3, 1] = iop[3:] * spacing[0]
