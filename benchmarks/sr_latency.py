@@ -118,69 +118,70 @@ def test_slice() -> np.ndarray:
 def bench_device(device: torch.device, repeat: int, tmp: Path) -> None:
     """Print the latency table for one device."""
     image = test_slice()
-    x = torch.from_numpy(image)[None, None].to(device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     print(f"\n== {device.type.upper()}: one {SIDE}x{SIDE} input slice, median of {repeat} ==")
-    print(f"{'scale':<6}{'variant':<34}{'seconds':>9}{'x bicubic':>11}")
+    print(f"{'scale':<6}{'variant':<36}{'seconds':>9}{'x bicubic':>11}")
     for scale in (2, 4):
-        eager, origin, card = eager_model(scale)
-        eager = eager.to(device)
-        tile = card.tile_size if card else 256
-        overlap = card.tile_overlap if card else 16
-        with quiet_torchscript():
-            scripted = (
-                eager if isinstance(eager, torch.jit.ScriptModule) else torch.jit.script(eager)
-            )
-        base_card = card or ModelCard(name=f"bench-x{scale}", task="super_resolution", scale=scale)
-        rows: list[tuple[str, float]] = []
-
-        def run(module: nn.Module) -> Callable[[], object]:
-            def call() -> object:
-                with torch.inference_mode():
-                    out = module(x)
-                sync()
-                return out
-
-            return call
-
-        rows.append(("bicubic (F.interpolate)", timed(run(_Bicubic(scale)), repeat)))
-        rows.append((f"eager [{origin}]"[:34], timed(run(eager), repeat)))
-        rows.append(("scripted (TorchScript)", timed(run(scripted), repeat)))
-        try:
-            pt2 = tmp / f"x{scale}.pt2"
-            export_model(eager.cpu() if device.type == "cpu" else eager.cpu(), base_card, pt2)
-            exported = load_model(pt2, device=device).module
-            eager.to(device)
-            rows.append(("exported (torch.export .pt2)", timed(run(exported), repeat)))
-        except Exception as exc:  # noqa: BLE001 - some architectures may not export
-            print(f"  (torch.export failed: {exc.__class__.__name__})")
-            eager.to(device)
-        runner = TileRunner(scripted, device)
-        chw = image[None]
-
-        def engine(tile_side: int) -> Callable[[], object]:
-            def call() -> object:
-                gen = iter_tiled_inference(runner, chw, scale, 1, tile_side, overlap)
-                return list(gen)
-
-            return call
-
-        def first_tile() -> object:
-            gen = iter_tiled_inference(runner, chw, scale, 1, tile, overlap)
-            first = next(gen)
-            gen.close()
-            return first
-
-        rows.append((f"engine untiled ({SIDE}px)", timed(engine(SIDE), repeat)))
-        rows.append((f"engine tiled ({tile}px, overlap {overlap})", timed(engine(tile), repeat)))
-        rows.append((f"time to first tile ({tile}px)", timed(first_tile, repeat)))
+        rows = bench_scale(device, scale, image, repeat, tmp)
         bicubic = rows[0][1]
         for name, seconds in rows:
-            print(f"x{scale:<5}{name:<34}{seconds:>9.4f}{seconds / bicubic:>11.1f}")
-        # Keep the save path exercised (what the worker loads).
-        save_model(
-            scripted.cpu() if device.type == "cpu" else scripted, base_card, tmp / f"x{scale}.pt"
-        )
+            print(f"x{scale:<5}{name:<36}{seconds:>9.4f}{seconds / bicubic:>11.1f}")
+
+
+def bench_scale(
+    device: torch.device, scale: int, image: np.ndarray, repeat: int, tmp: Path
+) -> list[tuple[str, float]]:
+    """``(variant, median seconds)`` rows for one scale; the first row is bicubic."""
+    x = torch.from_numpy(image)[None, None].to(device)
+    eager, origin, card = eager_model(scale)
+    tile = card.tile_size if card else 256
+    overlap = card.tile_overlap if card else 16
+    base_card = card or ModelCard(name=f"bench-x{scale}", task="super_resolution", scale=scale)
+    exported: nn.Module | None = None
+    if not isinstance(eager, torch.jit.ScriptModule):
+        try:
+            export_model(eager.cpu(), base_card, tmp / f"x{scale}.pt2")
+            exported = load_model(tmp / f"x{scale}.pt2", device=device).module
+        except Exception as exc:  # noqa: BLE001 - some architectures may not export
+            print(f"  (torch.export failed: {exc.__class__.__name__})")
+    eager = eager.to(device)
+    with quiet_torchscript():
+        scripted = eager if isinstance(eager, torch.jit.ScriptModule) else torch.jit.script(eager)
+    if device.type == "cpu":
+        save_model(scripted, base_card, tmp / f"x{scale}.pt")  # what the GUI test loads
+
+    def run(module: nn.Module) -> Callable[[], object]:
+        def call() -> object:
+            with torch.inference_mode():
+                out = module(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            return out
+
+        return call
+
+    runner = TileRunner(scripted, device)
+    chw = image[None]
+
+    def engine(tile_side: int) -> Callable[[], object]:
+        return lambda: list(iter_tiled_inference(runner, chw, scale, 1, tile_side, overlap))
+
+    def first_tile() -> object:
+        gen = iter_tiled_inference(runner, chw, scale, 1, tile, overlap)
+        first = next(gen)
+        gen.close()
+        return first
+
+    rows = [
+        ("bicubic (F.interpolate)", timed(run(_Bicubic(scale).to(device)), repeat)),
+        (f"eager [{origin}]"[:36], timed(run(eager), repeat)),
+        ("scripted (TorchScript)", timed(run(scripted), repeat)),
+    ]
+    if exported is not None:
+        rows.append(("exported (torch.export .pt2)", timed(run(exported), repeat)))
+    rows.append((f"engine untiled ({SIDE}px)", timed(engine(SIDE), repeat)))
+    rows.append((f"engine tiled ({tile}px, overlap {overlap})", timed(engine(tile), repeat)))
+    rows.append((f"time to first tile ({tile}px)", timed(first_tile, repeat)))
+    return rows
 
 
 class _Bicubic(nn.Module):
