@@ -159,6 +159,7 @@ def test_reads_labelmap_type_seg_from_highdicom(tmp_path: Path,
     seg = hd.seg.Segmentation(ordered, numbered, "LABELMAP", descriptions, hd.UID(), 5,
                               hd.UID(), 1, "other tool", "model", "1", "0")
     seg.save_as(tmp_path / "labelmap.dcm")
+    assert pydicom.dcmread(tmp_path / "labelmap.dcm").SegmentationType == "LABELMAP"
     back = read_dicom_seg(tmp_path / "labelmap.dcm")
     assert np.array_equal(back.on_grid(grid).labels, numbered)
     assert back.table.name(2) == "seg 2"
