@@ -30,6 +30,8 @@ def register(subparsers: Any) -> None:
         p.add_argument("--checkpoint", type=Path, help="checkpoint file (default: OUT.ckpt)")
         p.add_argument("--checkpoint-every", type=int, default=250)
         p.add_argument("--resume", type=Path, help="continue from this checkpoint")
+        p.add_argument("--stop-at", type=int, help="stop after this step (checkpoint written); "
+                       "a later --resume run continues the same schedule")
         p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
         p.add_argument("--device", default="auto", help="cpu, cuda or auto")
         p.add_argument("--licence", default="", help="licence text for the card")
@@ -139,6 +141,7 @@ def run_sr(args: argparse.Namespace) -> int:
         seed=args.seed,
         val_every=args.val_every,
         checkpoint_every=args.checkpoint_every,
+        stop_at=args.stop_at,
         description=args.description,
         licence=args.licence,
         command=command_line(),
@@ -169,6 +172,7 @@ def run_enhance(args: argparse.Namespace) -> int:
         seed=args.seed,
         val_every=args.val_every,
         checkpoint_every=args.checkpoint_every,
+        stop_at=args.stop_at,
         description=args.description,
         licence=args.licence,
         command=command_line(),
@@ -220,6 +224,7 @@ def run_segment(args: argparse.Namespace) -> int:
         seed=args.seed,
         val_every=args.val_every,
         checkpoint_every=args.checkpoint_every,
+        stop_at=args.stop_at,
         description=args.description,
         licence=args.licence,
         command=command_line(),

@@ -19,6 +19,15 @@ from medsr_viewer.models.training.export import export_with_card
 from medsr_viewer.models.training.studies import load_study
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: on a loaded 2-core machine two OpenMP threads spin against each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def pd_volume(data_dir):
     return load_study(data_dir / "mri_ct" / "chris_PD.nii.gz")
@@ -39,12 +48,24 @@ def test_bicubic_baseline_matches_independent_computation(pd_volume, scale):
             continue
         used.append(z)
         lr = downscale_local_mean(hr, (scale, scale))
-        up = F.interpolate(torch.from_numpy(lr)[None, None], scale_factor=scale, mode="bicubic",
-                           align_corners=False)[0, 0].numpy()
+        up = F.interpolate(
+            torch.from_numpy(lr)[None, None],
+            scale_factor=scale,
+            mode="bicubic",
+            align_corners=False,
+        )[0, 0].numpy()
         ref, test = hr[b:-b, b:-b], up[b:-b, b:-b]
         p_ref.append(peak_signal_noise_ratio(ref, test, data_range=rng))
-        s_ref.append(structural_similarity(ref, test, data_range=rng, gaussian_weights=True,
-                                           sigma=1.5, use_sample_covariance=False))
+        s_ref.append(
+            structural_similarity(
+                ref,
+                test,
+                data_range=rng,
+                gaussian_weights=True,
+                sigma=1.5,
+                use_sample_covariance=False,
+            )
+        )
     assert res.slices == used and len(used) >= 5
     score = res.methods["bicubic"]
     np.testing.assert_allclose(score.slice_psnr, p_ref, rtol=0, atol=1e-6)
@@ -66,8 +87,12 @@ def test_baselines_rank_as_expected(pd_volume):
 
 def _tiny_sr(path, scale=2):
     torch.manual_seed(0)
-    card = ModelCard(name="tiny", task="super_resolution", scale=scale,
-                     normalisation=Normalisation("percentile", 0.0, 99.9))
+    card = ModelCard(
+        name="tiny",
+        task="super_resolution",
+        scale=scale,
+        normalisation=Normalisation("percentile", 0.0, 99.9),
+    )
     export_with_card(build_architecture("espcn", scale=scale, channels=8), card, path)
 
 
@@ -76,18 +101,25 @@ def test_cli_eval_sr_json_and_table(data_dir, tmp_path, capsys, monkeypatch):
     model = tmp_path / "tiny.pt"
     _tiny_sr(model)
     pd = str(data_dir / "mri_ct" / "chris_PD.nii.gz")
-    assert cli_main.main(["eval", "sr", "--model", str(model), "--data", pd,
-                          "--slice-step", "9", "--json"]) == 0
+    assert (
+        cli_main.main(
+            ["eval", "sr", "--model", str(model), "--data", pd, "--slice-step", "9", "--json"]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     vols = out["volumes"]
     assert set(vols) == {"chris_PD", "overall"}
     assert set(vols["chris_PD"]) == {"slices", "nearest", "bilinear", "bicubic", "lanczos", "model"}
-    expected = evaluate_sr_volume("pd", load_study(pd).voxels, 2, baselines=("bicubic",),
-                                  slice_step=9)
+    expected = evaluate_sr_volume(
+        "pd", load_study(pd).voxels, 2, baselines=("bicubic",), slice_step=9
+    )
     assert vols["overall"]["bicubic"]["psnr"] == pytest.approx(
-        expected.methods["bicubic"].psnr, abs=1e-9)
-    assert cli_main.main(["eval", "sr", "--model", str(model), "--data", pd,
-                          "--slice-step", "9"]) == 0
+        expected.methods["bicubic"].psnr, abs=1e-9
+    )
+    assert (
+        cli_main.main(["eval", "sr", "--model", str(model), "--data", pd, "--slice-step", "9"]) == 0
+    )
     table = capsys.readouterr().out
     assert "lanczos" in table and "overall" in table
 
@@ -96,8 +128,21 @@ def test_cli_eval_refuses_bad_inputs(data_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("train", "evaluate"))
     model = tmp_path / "tiny.pt"
     _tiny_sr(model)
-    assert cli_main.main(["eval", "segment", "--model", str(model), "--images", str(tmp_path),
-                          "--labels", str(tmp_path)]) == 2
+    assert (
+        cli_main.main(
+            [
+                "eval",
+                "segment",
+                "--model",
+                str(model),
+                "--images",
+                str(tmp_path),
+                "--labels",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "not 'segment'" in capsys.readouterr().err
     missing = tmp_path / "nothing.nii.gz"
     assert cli_main.main(["eval", "sr", "--model", str(model), "--data", str(missing)]) == 2

@@ -17,6 +17,15 @@ from medsr_viewer.models.training.sr_task import make_sr_batch
 from medsr_viewer.models.training.studies import load_study
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: on a loaded 2-core machine two OpenMP threads spin against each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def volume(data_dir):
     return load_study(data_dir / "mri_ct" / "chris_PD.nii.gz")
@@ -32,13 +41,28 @@ def _run(volume, steps, ckpt=None, resume=None, every=0, stop_at=None):
         return {"loss": float(F.l1_loss(m(fixed[0]), fixed[1]))}
 
     before = validate(model.eval())["loss"]
-    config = TrainConfig(steps=steps, lr=3e-3, val_every=steps, checkpoint_every=every,
-                         checkpoint_path=ckpt, log_every=1000, stop_at=stop_at)
-    result = train(model, lambda: make_sr_batch(sampler, 4, 2, torch.device("cpu")), F.l1_loss,
-                   validate, "loss", config, resume=resume, log=lambda s: None,
-                   higher_is_better=False,
-                   extra_state=lambda: {"rng": sampler.rng.bit_generator.state},
-                   restore_extra=lambda s: setattr(sampler.rng.bit_generator, "state", s["rng"]))
+    config = TrainConfig(
+        steps=steps,
+        lr=3e-3,
+        val_every=steps,
+        checkpoint_every=every,
+        checkpoint_path=ckpt,
+        log_every=1000,
+        stop_at=stop_at,
+    )
+    result = train(
+        model,
+        lambda: make_sr_batch(sampler, 4, 2, torch.device("cpu")),
+        F.l1_loss,
+        validate,
+        "loss",
+        config,
+        resume=resume,
+        log=lambda s: None,
+        higher_is_better=False,
+        extra_state=lambda: {"rng": sampler.rng.bit_generator.state},
+        restore_extra=lambda s: setattr(sampler.rng.bit_generator, "state", s["rng"]),
+    )
     return model, result, before
 
 
@@ -72,18 +96,27 @@ def test_bad_checkpoint_is_refused(tmp_path):
         load_checkpoint(bad)
 
 
-@pytest.mark.parametrize("arch,kwargs,task,scale,out_ch", [
-    ("edsr-lite", {"scale": 2, "channels": 8, "blocks": 1}, "super_resolution", 2, 1),
-    ("edsr-lite", {"scale": 4, "channels": 8, "blocks": 1}, "super_resolution", 4, 1),
-    ("espcn", {"scale": 2, "channels": 16}, "super_resolution", 2, 1),
-    ("dncnn", {"channels": 8, "depth": 4}, "enhance", 1, 1),
-    ("unet", {"classes": 2, "base": 4, "depth": 2}, "segment", 1, 2),
-])
+@pytest.mark.parametrize(
+    "arch,kwargs,task,scale,out_ch",
+    [
+        ("edsr-lite", {"scale": 2, "channels": 8, "blocks": 1}, "super_resolution", 2, 1),
+        ("edsr-lite", {"scale": 4, "channels": 8, "blocks": 1}, "super_resolution", 4, 1),
+        ("espcn", {"scale": 2, "channels": 16}, "super_resolution", 2, 1),
+        ("dncnn", {"channels": 8, "depth": 4}, "enhance", 1, 1),
+        ("unet", {"classes": 2, "base": 4, "depth": 2}, "segment", 1, 2),
+    ],
+)
 def test_export_load_infer_round_trip(volume, tmp_path, arch, kwargs, task, scale, out_ch):
     torch.manual_seed(0)
     module = build_architecture(arch, **kwargs).eval()
-    card = ModelCard(name="t", task=task, scale=scale, out_channels=out_ch, architecture=arch,
-                     normalisation=Normalisation("percentile", 0.0, 99.9))
+    card = ModelCard(
+        name="t",
+        task=task,
+        scale=scale,
+        out_channels=out_ch,
+        architecture=arch,
+        normalisation=Normalisation("percentile", 0.0, 99.9),
+    )
     written = export_with_card(module, card, tmp_path / "m.pt")
     loaded = load_model(tmp_path / "m.pt")
     assert loaded.card == written and len(written.sha256) == 64

@@ -45,6 +45,7 @@ class DenoiseTrainSpec:
     seed: int = 0
     val_every: int = 250
     checkpoint_every: int = 250
+    stop_at: int | None = None
     description: str = ""
     licence: str = ""
     command: str = ""
@@ -108,7 +109,7 @@ def train_denoise(
 
     config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
                          checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
-                         command=spec.command)
+                         command=spec.command, stop_at=spec.stop_at)
     started = time.perf_counter()
     def restore(state: dict[str, Any]) -> None:
         sampler.rng.bit_generator.state = state["sampler_rng"]

@@ -48,6 +48,7 @@ class SegTrainSpec:
     seed: int = 0
     val_every: int = 250
     checkpoint_every: int = 250
+    stop_at: int | None = None
     description: str = ""
     licence: str = ""
     command: str = ""
@@ -143,7 +144,7 @@ def train_segmentation(
 
     config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
                          checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
-                         command=spec.command,
+                         command=spec.command, stop_at=spec.stop_at,
                          log_every=25)
     started = time.perf_counter()
     result = train(model, make_batch, dice_ce_loss, validate, "dice", config, resume=resume,

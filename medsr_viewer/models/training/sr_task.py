@@ -59,6 +59,7 @@ class SRTrainSpec:
     seed: int = 0
     val_every: int = 250
     checkpoint_every: int = 250
+    stop_at: int | None = None
     description: str = ""
     licence: str = ""
     command: str = ""
@@ -132,7 +133,7 @@ def train_sr(
 
     config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
                          checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
-                         command=spec.command)
+                         command=spec.command, stop_at=spec.stop_at)
     started = time.perf_counter()
     result = train(
         model,
