@@ -151,3 +151,20 @@ def test_cli_eval_refuses_bad_inputs(data_dir, tmp_path, capsys, monkeypatch):
     junk.write_bytes(b"junk")
     assert cli_main.main(["eval", "sr", "--model", str(junk), "--data", str(missing)]) == 2
     assert "junk.pt" in capsys.readouterr().err
+
+
+def test_cli_eval_sr_writes_figure(data_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("train", "evaluate"))
+    model = tmp_path / "tiny.pt"
+    _tiny_sr(model)
+    pd = str(data_dir / "mri_ct" / "chris_PD.nii.gz")
+    fig = tmp_path / "fig.png"
+    assert cli_main.main(["eval", "sr", "--model", str(model), "--data", pd, "--slice-step", "20",
+                          "--figure", str(fig), "--figure-box", "27,64,48,64"]) == 0
+    from PIL import Image
+
+    with Image.open(fig) as img:
+        assert img.size[0] == 4 * 64 * 2 + 3 * 4 and img.size[1] == 64 * 2 + 22
+    assert cli_main.main(["eval", "sr", "--model", str(model), "--data", pd, "--slice-step", "20",
+                          "--figure", str(fig), "--figure-box", "27,63,48,64"]) == 2
+    assert "multiples of 2" in capsys.readouterr().err
