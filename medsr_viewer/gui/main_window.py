@@ -3,7 +3,7 @@
 Keyboard (also in the View and Window menus): 1/2/3 axial/coronal/sagittal, 4 three-plane
 layout, Up/Down one slice, PageUp/PageDown ten slices, Home/End first/last slice, R reset
 view and window, Ctrl+0, Ctrl+1 ... the Window menu presets in order, Ctrl+O open file,
-Ctrl+Shift+O open folder.
+Ctrl+Shift+O open folder, S super-resolution beside the original on/off.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.core.io import SeriesInfo
 from medsr_viewer.core.windowing import CT_PRESETS, Window, presets_for
 from medsr_viewer.gui import threads
+from medsr_viewer.gui.compare_panel import ComparePanel
 from medsr_viewer.gui.readout import format_window, position_text, slice_text
 from medsr_viewer.gui.series_picker import SeriesPickerDialog
 from medsr_viewer.gui.settings import RecentFiles
@@ -130,9 +131,13 @@ class MainWindow(QMainWindow):
     ----------
     settings
         Where recent files are stored (the user's settings file when omitted).
+    compare
+        The before/after panel (default: one with its own inference worker).
     """
 
-    def __init__(self, settings: QSettings | None = None) -> None:
+    def __init__(
+        self, settings: QSettings | None = None, compare: ComparePanel | None = None
+    ) -> None:
         super().__init__()
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
@@ -156,7 +161,22 @@ class MainWindow(QMainWindow):
         self.placeholder.setWordWrap(True)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.placeholder)
-        self.stack.addWidget(self.viewer)
+        self.compare = compare if compare is not None else ComparePanel(self.viewer)
+        study_area = QWidget(self)
+        row = QHBoxLayout(study_area)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(2)
+        original_column = QWidget(study_area)
+        original_layout = QVBoxLayout(original_column)
+        original_layout.setContentsMargins(0, 0, 0, 0)
+        original_layout.setSpacing(0)
+        original_layout.addWidget(self.compare.original_label)
+        original_layout.addWidget(self.viewer, 1)
+        self.compare.original_column = original_column
+        row.addWidget(original_column, 1)
+        row.addWidget(self.compare, 1)
+        self.study_area = study_area
+        self.stack.addWidget(study_area)
         central = QWidget(self)
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
@@ -180,6 +200,7 @@ class MainWindow(QMainWindow):
         self.viewer.windowChanged.connect(self._on_window_changed)
         self.viewer.activeViewChanged.connect(lambda _o: self._update_readout())
         self.viewer.hoverChanged.connect(self._on_hover)
+        self.compare.errorOccurred.connect(self.show_error)
         self.resize(1200, 800)
         self._update_enabled()
 
@@ -274,6 +295,13 @@ class MainWindow(QMainWindow):
             self._action("Last Slice", "End", lambda: viewer.go_to_end(last=True)),
         ]
         self.preset_actions: dict[str, QAction] = {}
+        self.sr_action = self._action(
+            "&Super-Resolution",
+            "S",
+            self.set_sr_enabled,
+            checkable=True,
+            tip="Show the model's result of the current slice beside the original",
+        )
 
     def _build_menus_and_toolbar(self) -> None:
         menu = self.menuBar()
@@ -293,6 +321,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.three_plane_action)
         view_menu.addSeparator()
         view_menu.addAction(self.reset_action)
+        view_menu.addAction(self.sr_action)
         view_menu.addSeparator()
         for action in self.slice_actions:
             view_menu.addAction(action)
@@ -315,6 +344,15 @@ class MainWindow(QMainWindow):
         self.preset_combo.textActivated.connect(self.apply_preset)
         toolbar.addWidget(self.preset_combo)
         self._rebuild_presets("OT", False)
+        sr_toolbar = self.addToolBar("Super-resolution")
+        sr_toolbar.setObjectName("srToolbar")
+        sr_toolbar.addAction(self.sr_action)
+        sr_toolbar.addWidget(self.compare.model_picker)
+        sr_toolbar.addWidget(self.compare.mode_combo)
+        sr_toolbar.addWidget(QLabel(" Original: ", self))
+        sr_toolbar.addWidget(self.compare.interp_combo)
+        sr_toolbar.addWidget(self.compare.device_label)
+        sr_toolbar.addWidget(self.compare.progress_bar)
 
     def _rebuild_presets(self, modality: str, has_stored: bool) -> None:
         for action in self.preset_actions.values():
@@ -423,8 +461,10 @@ class MainWindow(QMainWindow):
         volume = study.display.volume
         self._rebuild_presets(volume.modality, volume.window is not None)
         self._named_windows[study.window_name] = study.window
+        if self.compare.enabled:
+            self.set_sr_enabled(False)
         self.viewer.set_study(study.display, study.window)
-        self.stack.setCurrentWidget(self.viewer)
+        self.stack.setCurrentWidget(self.study_area)
         self.viewer.set_layout_mode(self.viewer.layout_mode)
         self.setWindowTitle(f"{APP_TITLE} — {volume.name or self._source_name()}")
         shape = "×".join(str(n) for n in volume.shape[::-1])
@@ -476,8 +516,20 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------- view controls
 
+    def set_sr_enabled(self, enabled: bool) -> None:
+        """Switch the before/after comparison (axial, single plane) on or off."""
+        if enabled:
+            self.set_orientation(Orientation.AXIAL)
+        problem = self.compare.set_enabled(enabled)
+        if problem:
+            self.show_error(problem)
+            enabled = False
+        self.sr_action.setChecked(enabled)
+
     def set_orientation(self, orientation: Orientation) -> None:
         """Single-plane layout showing ``orientation``."""
+        if Orientation(orientation) != Orientation.AXIAL and self.compare.enabled:
+            self.set_sr_enabled(False)
         self.viewer.set_orientation(orientation)
         self.orientation_actions[Orientation(orientation)].setChecked(True)
         self.three_plane_action.setChecked(False)
@@ -485,6 +537,8 @@ class MainWindow(QMainWindow):
 
     def set_three_plane(self, enabled: bool) -> None:
         """Switch the three-plane layout on or off."""
+        if enabled and self.compare.enabled:
+            self.set_sr_enabled(False)
         self.three_plane_action.setChecked(enabled)
         self.viewer.set_layout_mode(Layout.THREE_PLANE if enabled else Layout.SINGLE)
         self._update_readout()
@@ -545,5 +599,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop and wait for every background thread before the window goes away."""
         self.loader.shutdown()
+        self.compare.shutdown()
         threads.stop_all()
         super().closeEvent(event)

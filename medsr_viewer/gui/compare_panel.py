@@ -1,0 +1,490 @@
+"""Before/after comparison: the model's result of the current axial slice beside the original.
+
+The SR pane is a :class:`~medsr_viewer.gui.slice_view.SliceView` of the same study whose own
+image is hidden; the model output is drawn by an overlay ImageItem spanning the original's
+image rectangle. With ``align_corners=False`` geometry (what SR models and bicubic resampling
+use) an ``s`` times finer grid over the same pixel *edges* puts output pixel ``i`` at
+``(i + 0.5) * spacing / s`` mm: the pixel size is ``spacing / s`` and the half-voxel shift is
+taken care of by sharing the rectangle, so both panes line up in millimetres and can be linked
+for zoom and pan.
+
+The model runs on the study reoriented for display (:class:`DisplayVolume`), so displayed
+axial slice ``k`` is array slice ``k`` along axis 0 of the volume given to the worker.
+
+Compare modes: side by side; swipe (one pane, SR left of a draggable divider, original right);
+difference (SR minus bicubic of the original, diverging colour map, symmetric range).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+import torch.nn.functional as F
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from medsr_viewer.core.geometry import DisplayVolume, Orientation
+from medsr_viewer.core.volume import Volume
+from medsr_viewer.core.windowing import Window
+from medsr_viewer.gui.inference_worker import InferenceWorker
+from medsr_viewer.gui.model_picker import ModelPicker
+from medsr_viewer.gui.slice_view import SliceView
+from medsr_viewer.gui.study_viewer import StudyViewer
+from medsr_viewer.models.registry import ModelEntry, ModelRegistry
+
+#: Pane id of the SR pane's requests to the worker.
+SR_PANE = "sr"
+DIVIDER_COLOR = (0, 220, 255, 220)
+
+
+class CompareMode(str, Enum):
+    """How the original and the model result are shown."""
+
+    SIDE_BY_SIDE = "side-by-side"
+    SWIPE = "swipe"
+    DIFFERENCE = "difference"
+
+
+class Interpolation(str, Enum):
+    """How the original's native grid is drawn (for a fair comparison with SR)."""
+
+    NEAREST = "nearest"
+    BILINEAR = "bilinear"
+    BICUBIC = "bicubic"
+
+
+def upsample(image: np.ndarray, scale: int, mode: Interpolation | str) -> np.ndarray:
+    """``image`` resampled ``scale`` times finer over the same pixel edges.
+
+    Nearest repeats pixels; bilinear and bicubic use ``align_corners=False`` interpolation
+    (bicubic is exactly what the reference bicubic SR baseline computes).
+    """
+    mode = Interpolation(mode)
+    image = np.asarray(image, dtype=np.float32)
+    if scale == 1:
+        return image.copy()
+    if mode == Interpolation.NEAREST:
+        return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+    tensor = torch.from_numpy(np.ascontiguousarray(image))[None, None]
+    with torch.no_grad():
+        out = F.interpolate(
+            tensor, scale_factor=float(scale), mode=mode.value, align_corners=False
+        )
+    return out[0, 0].numpy()
+
+
+def diverging_lut() -> np.ndarray:
+    """A 256-entry blue-white-red lookup table (CET-D1) for signed differences."""
+    return pg.colormap.get("CET-D1").getLookupTable(nPts=256)
+
+
+def display_volume_for_model(display: DisplayVolume) -> Volume:
+    """The study as displayed (canonical orientation) so display slice k is array slice k."""
+    voxels = np.ascontiguousarray(display.voxels)
+    return display.volume.with_voxels(voxels, display.affine.copy())
+
+
+class ComparePanel(QWidget):
+    """The SR pane and its controls, driven by the study viewer's cursor and window.
+
+    Parameters
+    ----------
+    viewer
+        The study viewer whose axial pane is the "Original" pane.
+    worker
+        The inference thread (default: a new one with the default engine).
+    registry
+        Where the model picker finds models.
+    parent
+        Qt parent.
+
+    Signals
+    -------
+    errorOccurred(str)
+        A model request failed (the app keeps running).
+    progressChanged(int, int)
+        Tiles done and total for the current slice.
+    srReady(int)
+        The SR result of this slice is complete.
+    """
+
+    errorOccurred = Signal(str)
+    progressChanged = Signal(int, int)
+    srReady = Signal(int)
+
+    def __init__(
+        self,
+        viewer: StudyViewer,
+        worker: InferenceWorker | None = None,
+        registry: ModelRegistry | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.viewer = viewer
+        self.worker = worker if worker is not None else InferenceWorker(self)
+        self._mode = CompareMode.SIDE_BY_SIDE
+        self._interpolation = Interpolation.BICUBIC
+        self._enabled = False
+        self._display: DisplayVolume | None = None
+        self._model_volume: Volume | None = None
+        self._entry: ModelEntry | None = None
+        self._scale = 1
+        self._request_id = -1
+        self._slice = -1
+        self._buffer: np.ndarray | None = None
+        self._painted: np.ndarray | None = None
+        self.complete = False
+
+        # Controls (the main window puts them in its toolbar).
+        self.model_picker = ModelPicker(registry, self)
+        self.mode_combo = QComboBox(self)
+        self.mode_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.mode_combo.setToolTip("Compare mode")
+        for mode in CompareMode:
+            self.mode_combo.addItem(mode.value, mode)
+        self.interp_combo = QComboBox(self)
+        self.interp_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.interp_combo.setToolTip("How the original's native grid is drawn")
+        for interp in Interpolation:
+            self.interp_combo.addItem(interp.value, interp)
+        self.interp_combo.setCurrentIndex(list(Interpolation).index(self._interpolation))
+        self.device_label = QLabel(self)
+        self.device_label.setToolTip("Where the model runs")
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setMaximumWidth(140)
+        self.progress_bar.setFormat("SR %v/%m")
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self._update_device()
+
+        self.original_label = QLabel("Original", viewer)
+        self.title = QLabel("SR", self)
+        for label in (self.original_label, self.title):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setStyleSheet("background:#202020; color:#e0e0e0; padding:2px;")
+        self.original_label.hide()
+        #: The widget holding the original pane (hidden in swipe mode); the viewer by default.
+        self.original_column: QWidget = viewer
+        self.sr_view = SliceView(Orientation.AXIAL, self)
+        self.sr_view.image_item.setVisible(False)
+        self.sr_item = pg.ImageItem(axisOrder="row-major")
+        self.sr_view.add_overlay(self.sr_item, 5.0)
+        self.divider = pg.InfiniteLine(
+            angle=90, movable=True, pen=pg.mkPen(DIVIDER_COLOR, width=2)
+        )
+        self.divider.setVisible(False)
+        self.sr_view.add_overlay(self.divider, 25.0)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.title)
+        column.addWidget(self.sr_view, 1)
+        self.hide()
+
+        self.mode_combo.currentIndexChanged.connect(
+            lambda i: self.set_mode(self.mode_combo.itemData(i))
+        )
+        self.interp_combo.currentIndexChanged.connect(
+            lambda i: self.set_interpolation(self.interp_combo.itemData(i))
+        )
+        self.model_picker.currentIndexChanged.connect(self._on_model_changed)
+        self.divider.sigPositionChanged.connect(lambda _l: self._refresh_image())
+        self.sr_view.wheelSteps.connect(lambda n: self.viewer.step_slice(n, Orientation.AXIAL))
+        self.sr_view.windowDragged.connect(self.viewer.drag_window)
+        self.sr_view.pointClicked.connect(self._on_clicked)
+        self.original_view.pointClicked.connect(self._on_clicked)
+        viewer.cursorChanged.connect(self._on_cursor)
+        viewer.windowChanged.connect(self._on_window)
+        self.worker.tileReady.connect(self._on_tile)
+        self.worker.sliceReady.connect(self._on_slice)
+        self.worker.progress.connect(self._on_progress)
+        self.worker.failed.connect(self._on_failed)
+
+    # ---------------------------------------------------------------- state
+
+    @property
+    def original_view(self) -> SliceView:
+        """The viewer's axial pane, shown as "Original"."""
+        return self.viewer.views[Orientation.AXIAL]
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the comparison is on."""
+        return self._enabled
+
+    @property
+    def mode(self) -> CompareMode:
+        """The compare mode."""
+        return self._mode
+
+    @property
+    def interpolation(self) -> Interpolation:
+        """How the original is drawn."""
+        return self._interpolation
+
+    @property
+    def scale(self) -> int:
+        """The model's scale factor (1 for enhancement)."""
+        return self._scale
+
+    def sr_image(self) -> np.ndarray | None:
+        """The model result of the current slice so far (unpainted tiles are 0)."""
+        return None if self._buffer is None else self._buffer.copy()
+
+    def shown_image(self) -> np.ndarray | None:
+        """The array drawn in the SR pane (SR, swipe composite or difference)."""
+        image = self.sr_item.image
+        return None if image is None else np.asarray(image)
+
+    def original_upsampled(self, mode: Interpolation | str | None = None) -> np.ndarray | None:
+        """The displayed original slice on the SR grid (``mode`` default: the pane's)."""
+        if self._display is None:
+            return None
+        image = self._display.slice_array(Orientation.AXIAL, self.viewer.slice_index(
+            Orientation.AXIAL))
+        return upsample(image, self._scale, mode or self._interpolation)
+
+    # ---------------------------------------------------------------- on / off
+
+    def set_enabled(self, enabled: bool) -> str:
+        """Switch the comparison on (the viewer must show a study) or off.
+
+        Returns an empty string, or why it could not be switched on.
+        """
+        if not enabled:
+            self._enabled = False
+            self.worker.cancel(SR_PANE)
+            self.hide()
+            self.original_label.hide()
+            self.original_column.show()
+            self.original_view.set_crosshair_enabled(False)
+            self._show_original(Interpolation.NEAREST)
+            self.progress_bar.setValue(0)
+            return ""
+        display = self.viewer.display
+        if display is None:
+            return "Open a study before switching super-resolution on"
+        entry = self.model_picker.current_entry()
+        if entry is None or entry.card is None:
+            return "No super-resolution model: add one to the models folder"
+        self._enabled = True
+        self._set_display(display)
+        self._set_entry(entry)
+        self.show()
+        self.original_label.show()
+        self.sr_view.link_view(self.original_view)
+        self.sr_view.reset_view()
+        self.original_view.set_crosshair_enabled(True)
+        self.sr_view.set_crosshair_enabled(True)
+        self._apply_mode()
+        self._on_cursor(self.viewer.cursor_point)
+        return ""
+
+    def _set_display(self, display: DisplayVolume) -> None:
+        if display is not self._display:
+            self._display = display
+            self._model_volume = display_volume_for_model(display)
+            self._slice = -1
+        self.sr_view.set_display(display, self.viewer.display_window,
+                                 self.viewer.slice_index(Orientation.AXIAL))
+        self.sr_view.image_item.setVisible(False)
+
+    def _set_entry(self, entry: ModelEntry) -> None:
+        assert entry.card is not None
+        self._entry = entry
+        self._scale = max(int(entry.card.scale), 1)
+        self._slice = -1
+        self.title.setText(f"{entry.name} (x{self._scale} {entry.card.task})")
+
+    def _on_model_changed(self, _index: int) -> None:
+        entry = self.model_picker.current_entry()
+        if self._enabled and entry is not None and entry.card is not None:
+            self._set_entry(entry)
+            self._on_cursor(self.viewer.cursor_point)
+
+    # ---------------------------------------------------------------- modes
+
+    def set_mode(self, mode: CompareMode | str) -> None:
+        """Side by side, swipe or difference."""
+        self._mode = CompareMode(mode)
+        index = list(CompareMode).index(self._mode)
+        if self.mode_combo.currentIndex() != index:
+            self.mode_combo.setCurrentIndex(index)
+        self._apply_mode()
+
+    def set_interpolation(self, mode: Interpolation | str) -> None:
+        """How the original pane draws the native grid."""
+        self._interpolation = Interpolation(mode)
+        index = list(Interpolation).index(self._interpolation)
+        if self.interp_combo.currentIndex() != index:
+            self.interp_combo.setCurrentIndex(index)
+        if self._enabled:
+            self._show_original(self._interpolation)
+            self._refresh_image()
+
+    def set_divider(self, x_mm: float) -> None:
+        """Put the swipe divider at ``x_mm`` (view millimetres)."""
+        self.divider.setValue(x_mm)
+
+    def _apply_mode(self) -> None:
+        if not self._enabled:
+            return
+        swipe = self._mode == CompareMode.SWIPE
+        self.original_column.setVisible(not swipe)
+        self.divider.setVisible(swipe)
+        if swipe:
+            rect = self.sr_view.image_rect()
+            value = float(self.divider.value())
+            if not 0.0 < value < rect.width():
+                self.divider.setValue(rect.width() / 2.0)
+        if self._mode == CompareMode.DIFFERENCE:
+            self.sr_item.setLookupTable(diverging_lut())
+        else:
+            self.sr_item.setLookupTable(None)
+        self._refresh_image()
+
+    # ---------------------------------------------------------------- navigation
+
+    def _on_cursor(self, cursor: np.ndarray) -> None:
+        if not self._enabled or self._display is None:
+            return
+        index = self.viewer.slice_index(Orientation.AXIAL)
+        self.sr_view.set_slice(index)
+        self.sr_view.set_crosshair(cursor)
+        self.original_view.set_crosshair(cursor)
+        self._show_original(self._interpolation)
+        if index != self._slice:
+            self._request(index)
+
+    def _on_window(self, window: Window) -> None:
+        self.sr_view.set_window(window)
+        self._refresh_image()
+
+    def _on_clicked(self, canonical: np.ndarray) -> None:
+        if self._enabled:
+            self.viewer.set_cursor(canonical)
+
+    def _show_original(self, mode: Interpolation) -> None:
+        """Draw the original pane's slice nearest (native) or interpolated on the SR grid."""
+        view = self.original_view
+        if view.display is None:
+            return
+        image = view.display.slice_array(Orientation.AXIAL, view.slice_index)
+        native = mode == Interpolation.NEAREST or self._scale == 1
+        shown = image if native else upsample(image, self._scale, mode)
+        view.image_item.setImage(
+            np.ascontiguousarray(shown), autoLevels=False, levels=view.display_window.levels
+        )
+        view.image_item.setRect(view.image_rect())
+
+    # ---------------------------------------------------------------- requests and results
+
+    def _request(self, index: int) -> None:
+        assert self._display is not None and self._entry is not None
+        assert self._model_volume is not None and self._entry.card is not None
+        rows, cols = self._display.slice_shape(Orientation.AXIAL)
+        self._slice = index
+        self._buffer = np.zeros((rows * self._scale, cols * self._scale), np.float32)
+        self._painted = np.zeros(self._buffer.shape, bool)
+        self.complete = False
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self._request_id = self.worker.submit(
+            SR_PANE, self._model_volume, index, str(self._entry.path), axis=0,
+            task=self._entry.card.task,
+        )
+        self._refresh_image()
+
+    def _current(self, pane: str, request_id: int) -> bool:
+        return self._enabled and pane == SR_PANE and request_id == self._request_id
+
+    def _on_tile(self, pane: str, request_id: int, box: object, array: object) -> None:
+        if not self._current(pane, request_id) or self._buffer is None:
+            return
+        assert self._painted is not None
+        y0, x0, y1, x1 = (int(v) for v in box)  # type: ignore[attr-defined]
+        self._buffer[y0:y1, x0:x1] = np.asarray(array, dtype=np.float32)
+        self._painted[y0:y1, x0:x1] = True
+        self._refresh_image()
+
+    def _on_slice(self, pane: str, request_id: int, array: object, _from_cache: bool) -> None:
+        if not self._current(pane, request_id):
+            return
+        result = np.asarray(array, dtype=np.float32)
+        if self._buffer is None or result.shape != self._buffer.shape:
+            self._on_failed(pane, request_id,
+                            f"model output {result.shape} does not match the expected "
+                            f"{None if self._buffer is None else self._buffer.shape}")
+            return
+        self._buffer = result.copy()
+        assert self._painted is not None
+        self._painted[:] = True
+        self.complete = True
+        maximum = max(self.progress_bar.maximum(), 1)
+        self.progress_bar.setRange(0, maximum)
+        self.progress_bar.setValue(maximum)
+        self._update_device()
+        self._refresh_image()
+        self.srReady.emit(self._slice)
+
+    def _on_progress(self, pane: str, request_id: int, done: int, total: int) -> None:
+        if self._current(pane, request_id):
+            self.progress_bar.setRange(0, max(total, 1))
+            self.progress_bar.setValue(done)
+            self.progressChanged.emit(done, total)
+
+    def _on_failed(self, pane: str, request_id: int, message: str) -> None:
+        if pane != SR_PANE or request_id != self._request_id:
+            return
+        self.progress_bar.setValue(0)
+        self.errorOccurred.emit(message)
+
+    def _update_device(self) -> None:
+        try:
+            device = self.worker.engine.active_device.type
+        except Exception:  # noqa: BLE001 - the label is informative only
+            device = "cpu"
+        self.device_label.setText(f" {device.upper()} ")
+
+    # ---------------------------------------------------------------- drawing
+
+    def _refresh_image(self) -> None:
+        if not self._enabled or self._buffer is None:
+            return
+        window = self.viewer.display_window
+        if self._mode == CompareMode.DIFFERENCE:
+            base = self.original_upsampled(Interpolation.BICUBIC)
+            assert base is not None and self._painted is not None
+            diff = np.where(self._painted, self._buffer - base, 0.0).astype(np.float32)
+            limit = float(np.max(np.abs(diff))) if diff.size else 0.0
+            limit = max(limit, 1e-6)
+            self.sr_item.setImage(diff, autoLevels=False, levels=(-limit, limit))
+        elif self._mode == CompareMode.SWIPE:
+            original = self.original_upsampled()
+            assert original is not None
+            rect = self.sr_view.image_rect()
+            cols = self._buffer.shape[1]
+            column = int(round(float(self.divider.value()) / max(rect.width(), 1e-9) * cols))
+            column = int(np.clip(column, 0, cols))
+            composite = original.copy()
+            composite[:, :column] = self._buffer[:, :column]
+            self.sr_item.setImage(composite, autoLevels=False, levels=window.levels)
+        else:
+            self.sr_item.setImage(self._buffer, autoLevels=False, levels=window.levels)
+        self.sr_item.setRect(self.sr_view.image_rect())
+
+    def swipe_column(self) -> int:
+        """Column of the SR grid where the swipe divider is (SR left, original right)."""
+        if self._buffer is None:
+            return 0
+        rect = self.sr_view.image_rect()
+        cols = self._buffer.shape[1]
+        return int(np.clip(round(float(self.divider.value()) / max(rect.width(), 1e-9) * cols),
+                           0, cols))
+
+    def shutdown(self) -> None:
+        """Stop the inference thread (call before the window closes)."""
+        self.worker.stop()

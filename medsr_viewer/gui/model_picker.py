@@ -1,0 +1,87 @@
+"""A combo box of the models that can run beside the original (super-resolution, enhance)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QWidget
+
+from medsr_viewer.models.registry import ModelEntry, ModelRegistry
+
+#: Tasks whose output is an image on the original's (or a finer) grid.
+IMAGE_TASKS = ("super_resolution", "enhance")
+
+
+def card_tooltip(entry: ModelEntry) -> str:
+    """Task, scale, description and scores of a model, for a tooltip."""
+    card = entry.card
+    if card is None:
+        return f"{entry.path.name}: {entry.error}"
+    lines = [f"{card.name} ({entry.source})", f"task: {card.task}", f"scale: x{card.scale}"]
+    if card.description:
+        lines.append(card.description)
+    for key, value in card.scores.items():
+        lines.append(f"{key}: {value}")
+    lines.append(str(entry.path))
+    return "\n".join(lines)
+
+
+class ModelPicker(QComboBox):
+    """Lists the registry's super-resolution and enhancement models; data = file path.
+
+    Parameters
+    ----------
+    registry
+        Where models are found (default: bundled and user folders).
+    parent
+        Qt parent.
+    """
+
+    def __init__(self, registry: ModelRegistry | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.registry = registry if registry is not None else ModelRegistry()
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self._entries: list[ModelEntry] = []
+        self.currentIndexChanged.connect(self._update_tooltip)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the registry's folders (keeps explicitly added paths)."""
+        extra = [e for e in self._entries if e.source == "path"]
+        self.clear()
+        self._entries = []
+        for entry in [*self.registry.entries(), *extra]:
+            if entry.card is not None and entry.card.task in IMAGE_TASKS:
+                self._append(entry)
+        self._update_tooltip()
+
+    def _append(self, entry: ModelEntry) -> None:
+        self._entries.append(entry)
+        self.addItem(entry.name, str(entry.path))
+        self.setItemData(self.count() - 1, card_tooltip(entry), Qt.ItemDataRole.ToolTipRole)
+
+    def add_path(self, path: str | Path) -> ModelEntry:
+        """Add a model file by path (any task is listed only if it is an image task) and select it.
+
+        Raises
+        ------
+        medsr_viewer.models.registry.ModelRejected
+            When the path is not a model file.
+        """
+        from medsr_viewer.models.registry import describe
+
+        entry = describe(Path(self.registry.resolve(path)), "path")
+        self._append(entry)
+        self.setCurrentIndex(self.count() - 1)
+        return entry
+
+    def current_entry(self) -> ModelEntry | None:
+        """The selected model, or ``None`` when the list is empty."""
+        index = self.currentIndex()
+        return self._entries[index] if 0 <= index < len(self._entries) else None
+
+    def _update_tooltip(self, *_args: object) -> None:
+        entry = self.current_entry()
+        self.setToolTip(card_tooltip(entry) if entry else "No super-resolution model installed")
