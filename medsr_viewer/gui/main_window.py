@@ -43,11 +43,13 @@ from medsr_viewer.core.io import SeriesInfo
 from medsr_viewer.core.windowing import CT_PRESETS, Window, presets_for
 from medsr_viewer.gui import threads
 from medsr_viewer.gui.compare_panel import ComparePanel
+from medsr_viewer.gui.inference_worker import InferenceWorker
 from medsr_viewer.gui.readout import format_window, position_text, slice_text
 from medsr_viewer.gui.series_picker import SeriesPickerDialog
 from medsr_viewer.gui.settings import RecentFiles
 from medsr_viewer.gui.study_loader import LoadedStudy, LoadRequest, StudyLoader
 from medsr_viewer.gui.study_viewer import Layout, StudyViewer
+from medsr_viewer.models.registry import ModelRegistry
 
 APP_TITLE = "MedSR Viewer"
 #: File-dialog filter of the formats the loader reads (DICOM files often lack an extension).
@@ -131,12 +133,18 @@ class MainWindow(QMainWindow):
     ----------
     settings
         Where recent files are stored (the user's settings file when omitted).
-    compare
-        The before/after panel (default: one with its own inference worker).
+    worker
+        The thread that runs models for the before/after panel (default: a new one on the
+        ``auto`` device with the bundled and user models).
+    registry
+        Where the model picker lists models (default: bundled and user folders).
     """
 
     def __init__(
-        self, settings: QSettings | None = None, compare: ComparePanel | None = None
+        self,
+        settings: QSettings | None = None,
+        worker: InferenceWorker | None = None,
+        registry: ModelRegistry | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle(APP_TITLE)
@@ -161,7 +169,7 @@ class MainWindow(QMainWindow):
         self.placeholder.setWordWrap(True)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.placeholder)
-        self.compare = compare if compare is not None else ComparePanel(self.viewer)
+        self.compare = ComparePanel(self.viewer, worker, registry, self)
         study_area = QWidget(self)
         row = QHBoxLayout(study_area)
         row.setContentsMargins(0, 0, 0, 0)

@@ -1,0 +1,184 @@
+"""Before/after in the GUI: SR pane beside the original, acting as a user (issue #3)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from pytestqt.qtbot import QtBot
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+
+from gui_helpers import open_and_wait, wheel
+from model_zoo import export_zoo
+
+from medsr_viewer.core.geometry import Orientation
+from medsr_viewer.core.notify import Notifier
+from medsr_viewer.gui.compare_panel import CompareMode, Interpolation, upsample
+from medsr_viewer.gui.inference_worker import InferenceWorker
+from medsr_viewer.gui.main_window import MainWindow
+from medsr_viewer.models.registry import ModelRegistry
+from medsr_viewer.models.slice_engine import SliceEngine
+
+AXIAL = Orientation.AXIAL
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return export_zoo(tmp_path_factory.mktemp("compare-zoo"))
+
+
+@pytest.fixture(scope="module")
+def small_t1(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 72x80x6 crop of the real head MR, written as NIfTI (affine kept by the slicer)."""
+    image = nib.load(str(data_dir / "mri_ct" / "chris_t1.nii.gz"))
+    crop = image.slicer[50:122, 70:150, 90:96]  # type: ignore[attr-defined]
+    path = tmp_path_factory.mktemp("compare-data") / "t1_crop.nii.gz"
+    nib.save(nib.Nifti1Image(np.asarray(crop.dataobj, np.float32), crop.affine), str(path))
+    return path
+
+
+@pytest.fixture
+def window(qtbot: QtBot, tmp_path: Path, zoo: dict[str, Path]) -> Iterator[MainWindow]:
+    """A main window whose SR worker runs on the CPU and lists no bundled models."""
+    engine = SliceEngine(ModelRegistry([("user", tmp_path / "none")]), device="cpu",
+                         notifier=Notifier())
+    worker = InferenceWorker(engine=engine, notifier=engine.notifier)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings, worker=worker, registry=ModelRegistry([("user", zoo["raises"].parent)]))
+    qtbot.addWidget(win)
+    win.resize(1200, 600)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+    assert not worker.isRunning()
+
+
+def _choose(win: MainWindow, path: Path) -> None:
+    """Pick a model by explicit path, as "add model file" does."""
+    win.compare.model_picker.add_path(path)
+
+
+def _press_s_and_wait(qtbot: QtBot, win: MainWindow) -> None:
+    qtbot.keyClick(win, Qt.Key.Key_S)
+    assert win.sr_action.isChecked()
+    qtbot.waitUntil(lambda: win.compare.complete, timeout=10000)
+
+
+def _expected(win: MainWindow) -> np.ndarray:
+    display = win.viewer.display
+    assert display is not None
+    image = display.slice_array(AXIAL, win.viewer.slice_index(AXIAL))
+    return upsample(image, 2, Interpolation.BICUBIC)
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and float(np.max(np.abs(a - b))) <= 1e-3 * float(np.ptp(b) + 1)
+
+
+def test_sr_pane_shows_bicubic_x2_aligned_and_follows_slices(
+    qtbot: QtBot, window: MainWindow, small_t1: Path, zoo: dict[str, Path]
+) -> None:
+    open_and_wait(qtbot, window, [small_t1])
+    _choose(window, zoo["bicubic-x2"])
+    _press_s_and_wait(qtbot, window)
+    compare = window.compare
+    assert compare.isVisible() and compare.original_view.isVisible()
+    shown = compare.shown_image()
+    assert shown is not None and _close(shown, _expected(window))
+    # Same extent in mm as the original: pixel size is spacing / 2 over the same edges.
+    assert compare.sr_item.mapRectToParent(compare.sr_item.boundingRect()) == (
+        compare.original_view.image_rect()
+    )
+    assert compare.sr_view.image_rect() == compare.original_view.image_rect()
+    assert compare.device_label.text().strip() == "CPU"
+    assert compare.progress_bar.value() == compare.progress_bar.maximum() > 0
+    # Same levels as the original.
+    assert tuple(compare.sr_item.levels) == tuple(window.viewer.display_window.levels)
+
+    # Scroll with the wheel over the SR pane, then with the keyboard: SR follows.
+    start = window.viewer.slice_index(AXIAL)
+    wheel(compare.sr_view, 1)
+    assert window.viewer.slice_index(AXIAL) == start + 1
+    assert compare.sr_view.slice_index == start + 1
+    qtbot.waitUntil(lambda: compare.complete, timeout=10000)
+    assert _close(compare.shown_image(), _expected(window))  # type: ignore[arg-type]
+    qtbot.keyClick(window, Qt.Key.Key_Down)
+    qtbot.keyClick(window, Qt.Key.Key_Down)
+    assert window.viewer.slice_index(AXIAL) == start - 1
+    qtbot.waitUntil(
+        lambda: compare.complete and _close(compare.shown_image(), _expected(window)),
+        timeout=10000,
+    )
+
+    # Original pane drawn bicubic on the fine grid (default), nearest = native grid.
+    original = np.asarray(compare.original_view.image_item.image)
+    assert _close(original, _expected(window))
+    compare.set_interpolation(Interpolation.NEAREST)
+    native = window.viewer.display.slice_array(AXIAL, start - 1)  # type: ignore[union-attr]
+    assert np.array_equal(np.asarray(compare.original_view.image_item.image), native)
+
+    # Difference: SR minus bicubic is ~0 for the bicubic model, symmetric levels.
+    compare.set_mode(CompareMode.DIFFERENCE)
+    diff = compare.shown_image()
+    assert diff is not None and float(np.max(np.abs(diff))) <= 1e-3 * float(np.ptp(native))
+    low, high = compare.sr_item.levels
+    assert low == -high
+
+    # Swipe: one pane, SR left of the divider, original (nearest, as chosen) right.
+    compare.set_mode(CompareMode.SWIPE)
+    assert not compare.original_column.isVisible() and compare.divider.isVisible()
+    rect = compare.sr_view.image_rect()
+    compare.set_divider(rect.width() / 4)
+    column = compare.swipe_column()
+    assert column == pytest.approx(compare.sr_image().shape[1] / 4, abs=1)  # type: ignore[union-attr]
+    shown = compare.shown_image()
+    sr = compare.sr_image()
+    original_fine = upsample(native, 2, Interpolation.NEAREST)
+    assert shown is not None and sr is not None
+    assert np.array_equal(shown[:, :column], sr[:, :column])
+    assert np.array_equal(shown[:, column:], original_fine[:, column:])
+
+    # Off again: the original pane alone, native grid.
+    qtbot.keyClick(window, Qt.Key.Key_S)
+    assert not window.sr_action.isChecked() and not compare.isVisible()
+    assert compare.original_column.isVisible()
+
+
+def test_raising_model_shows_error_and_window_stays_usable(
+    qtbot: QtBot, window: MainWindow, small_t1: Path, zoo: dict[str, Path]
+) -> None:
+    open_and_wait(qtbot, window, [small_t1])
+    _choose(window, zoo["raises"])
+    qtbot.keyClick(window, Qt.Key.Key_S)
+    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=10000)
+    assert "deliberate failure" in window.error_banner.text()
+    start = window.viewer.slice_index(AXIAL)
+    qtbot.keyClick(window, Qt.Key.Key_Up)
+    assert window.viewer.slice_index(AXIAL) == start + 1
+    # Switching to a working model recovers.
+    _choose(window, zoo["bicubic-x2"])
+    qtbot.waitUntil(lambda: window.compare.complete, timeout=10000)
+    assert _close(window.compare.shown_image(), _expected(window))  # type: ignore[arg-type]
+
+
+def test_sr_needs_a_study(qtbot: QtBot, window: MainWindow) -> None:
+    qtbot.keyClick(window, Qt.Key.Key_S)
+    assert not window.sr_action.isChecked()
+    assert "Open a study" in window.error_banner.text()
+
+
+def test_other_orientation_switches_sr_off(
+    qtbot: QtBot, window: MainWindow, small_t1: Path, zoo: dict[str, Path]
+) -> None:
+    open_and_wait(qtbot, window, [small_t1])
+    _choose(window, zoo["bicubic-x2"])
+    _press_s_and_wait(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_2)
+    assert not window.sr_action.isChecked() and not window.compare.isVisible()
