@@ -23,7 +23,7 @@ import numpy as np
 import pyqtgraph as pg
 import torch
 import torch.nn.functional as F
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
@@ -70,9 +70,7 @@ def upsample(image: np.ndarray, scale: int, mode: Interpolation | str) -> np.nda
         return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
     tensor = torch.from_numpy(np.ascontiguousarray(image))[None, None]
     with torch.no_grad():
-        out = F.interpolate(
-            tensor, scale_factor=float(scale), mode=mode.value, align_corners=False
-        )
+        out = F.interpolate(tensor, scale_factor=float(scale), mode=mode.value, align_corners=False)
     return out[0, 0].numpy()
 
 
@@ -172,9 +170,7 @@ class ComparePanel(QWidget):
         self.sr_view.image_item.setVisible(False)
         self.sr_item = pg.ImageItem(axisOrder="row-major")
         self.sr_view.add_overlay(self.sr_item, 5.0)
-        self.divider = pg.InfiniteLine(
-            angle=90, movable=True, pen=pg.mkPen(DIVIDER_COLOR, width=2)
-        )
+        self.divider = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(DIVIDER_COLOR, width=2))
         self.divider.setVisible(False)
         self.sr_view.add_overlay(self.divider, 25.0)
         column = QVBoxLayout(self)
@@ -196,6 +192,15 @@ class ComparePanel(QWidget):
         self.sr_view.windowDragged.connect(self.viewer.drag_window)
         self.sr_view.pointClicked.connect(self._on_clicked)
         self.original_view.pointClicked.connect(self._on_clicked)
+        # Zoom/pan linked by copying the view rectangle (pyqtgraph's own Y link aligns panes
+        # by their screen position, which offsets panes whose tops differ by a few pixels).
+        self._syncing = False
+        self.sr_view.view_box.sigRangeChanged.connect(
+            lambda *_a: self._sync_range(self.sr_view, self.original_view)
+        )
+        self.original_view.view_box.sigRangeChanged.connect(
+            lambda *_a: self._sync_range(self.original_view, self.sr_view)
+        )
         viewer.cursorChanged.connect(self._on_cursor)
         viewer.windowChanged.connect(self._on_window)
         self.worker.tileReady.connect(self._on_tile)
@@ -243,8 +248,9 @@ class ComparePanel(QWidget):
         """The displayed original slice on the SR grid (``mode`` default: the pane's)."""
         if self._display is None:
             return None
-        image = self._display.slice_array(Orientation.AXIAL, self.viewer.slice_index(
-            Orientation.AXIAL))
+        image = self._display.slice_array(
+            Orientation.AXIAL, self.viewer.slice_index(Orientation.AXIAL)
+        )
         return upsample(image, self._scale, mode or self._interpolation)
 
     # ---------------------------------------------------------------- on / off
@@ -275,21 +281,38 @@ class ComparePanel(QWidget):
         self._set_entry(entry)
         self.show()
         self.original_label.show()
-        self.sr_view.link_view(self.original_view)
-        self.sr_view.reset_view()
+        self.fit_views()
+        QTimer.singleShot(0, self, self.fit_views)  # again once the panes have their sizes
         self.original_view.set_crosshair_enabled(True)
         self.sr_view.set_crosshair_enabled(True)
         self._apply_mode()
         self._on_cursor(self.viewer.cursor_point)
         return ""
 
+    def _sync_range(self, source: SliceView, target: SliceView) -> None:
+        if self._syncing or not self._enabled:
+            return
+        self._syncing = True
+        try:
+            target.view_box.setRange(rect=source.view_box.viewRect(), padding=0.0)
+        finally:
+            self._syncing = False
+
+    def fit_views(self) -> None:
+        """Fit the slice in both panes with one shared range (they are linked)."""
+        if not self._enabled:
+            return
+        self.original_view.reset_view()
+        self.sr_view.view_box.setRange(rect=self.original_view.view_box.viewRect(), padding=0.0)
+
     def _set_display(self, display: DisplayVolume) -> None:
         if display is not self._display:
             self._display = display
             self._model_volume = display_volume_for_model(display)
             self._slice = -1
-        self.sr_view.set_display(display, self.viewer.display_window,
-                                 self.viewer.slice_index(Orientation.AXIAL))
+        self.sr_view.set_display(
+            display, self.viewer.display_window, self.viewer.slice_index(Orientation.AXIAL)
+        )
         self.sr_view.image_item.setVisible(False)
 
     def _set_entry(self, entry: ModelEntry) -> None:
@@ -393,7 +416,11 @@ class ComparePanel(QWidget):
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self._request_id = self.worker.submit(
-            SR_PANE, self._model_volume, index, str(self._entry.path), axis=0,
+            SR_PANE,
+            self._model_volume,
+            index,
+            str(self._entry.path),
+            axis=0,
             task=self._entry.card.task,
         )
         self._refresh_image()
@@ -415,9 +442,12 @@ class ComparePanel(QWidget):
             return
         result = np.asarray(array, dtype=np.float32)
         if self._buffer is None or result.shape != self._buffer.shape:
-            self._on_failed(pane, request_id,
-                            f"model output {result.shape} does not match the expected "
-                            f"{None if self._buffer is None else self._buffer.shape}")
+            self._on_failed(
+                pane,
+                request_id,
+                f"model output {result.shape} does not match the expected "
+                f"{None if self._buffer is None else self._buffer.shape}",
+            )
             return
         self._buffer = result.copy()
         assert self._painted is not None
@@ -465,10 +495,7 @@ class ComparePanel(QWidget):
         elif self._mode == CompareMode.SWIPE:
             original = self.original_upsampled()
             assert original is not None
-            rect = self.sr_view.image_rect()
-            cols = self._buffer.shape[1]
-            column = int(round(float(self.divider.value()) / max(rect.width(), 1e-9) * cols))
-            column = int(np.clip(column, 0, cols))
+            column = self.swipe_column()
             composite = original.copy()
             composite[:, :column] = self._buffer[:, :column]
             self.sr_item.setImage(composite, autoLevels=False, levels=window.levels)
@@ -482,8 +509,9 @@ class ComparePanel(QWidget):
             return 0
         rect = self.sr_view.image_rect()
         cols = self._buffer.shape[1]
-        return int(np.clip(round(float(self.divider.value()) / max(rect.width(), 1e-9) * cols),
-                           0, cols))
+        return int(
+            np.clip(round(float(self.divider.value()) / max(rect.width(), 1e-9) * cols), 0, cols)
+        )
 
     def shutdown(self) -> None:
         """Stop the inference thread (call before the window closes)."""

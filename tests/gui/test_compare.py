@@ -46,11 +46,14 @@ def small_t1(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def window(qtbot: QtBot, tmp_path: Path, zoo: dict[str, Path]) -> Iterator[MainWindow]:
     """A main window whose SR worker runs on the CPU and lists no bundled models."""
-    engine = SliceEngine(ModelRegistry([("user", tmp_path / "none")]), device="cpu",
-                         notifier=Notifier())
+    engine = SliceEngine(
+        ModelRegistry([("user", tmp_path / "none")]), device="cpu", notifier=Notifier()
+    )
     worker = InferenceWorker(engine=engine, notifier=engine.notifier)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings, worker=worker, registry=ModelRegistry([("user", zoo["raises"].parent)]))
+    win = MainWindow(
+        settings, worker=worker, registry=ModelRegistry([("user", zoo["raises"].parent)])
+    )
     qtbot.addWidget(win)
     win.resize(1200, 600)
     win.show()
@@ -99,6 +102,20 @@ def test_sr_pane_shows_bicubic_x2_aligned_and_follows_slices(
     assert compare.sr_view.image_rect() == compare.original_view.image_rect()
     assert compare.device_label.text().strip() == "CPU"
     assert compare.progress_bar.value() == compare.progress_bar.maximum() > 0
+    # Linked zoom/pan: both panes show the same mm range.
+    qtbot.wait(20)
+    np.testing.assert_allclose(
+        compare.sr_view.view_box.viewRange(),
+        compare.original_view.view_box.viewRange(),
+        atol=0.05,
+    )
+    compare.sr_view.view_box.scaleBy(x=0.5, y=0.5)  # zoom in on the SR pane
+    compare.sr_view.view_box.translateBy(x=3.0, y=-2.0)
+    np.testing.assert_allclose(
+        compare.original_view.view_box.viewRange(),
+        compare.sr_view.view_box.viewRange(),
+        atol=0.05,
+    )
     # Same levels as the original.
     assert tuple(compare.sr_item.levels) == tuple(window.viewer.display_window.levels)
 

@@ -1,0 +1,115 @@
+"""Save a screenshot of the before/after comparison for the documentation.
+
+``python -m medsr_viewer.gui.compare_screenshot [--out docs/sr_compare.png] [--model sr-x2]
+[--study PATH] [--mode side-by-side|swipe|difference] [--size 1500x700]``
+
+Opens the demo study (or ``--study``) as a user would, switches super-resolution on with the
+chosen model (name or path), waits for the current slice's result and saves the window.
+Works headless with ``QT_QPA_PLATFORM=offscreen``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from medsr_viewer.gui.compare_panel import CompareMode
+from medsr_viewer.gui.main_window import MainWindow
+from medsr_viewer.gui.screenshot import wait_for_load
+
+
+def save_compare_screenshot(
+    out: Path,
+    model: str = "sr-x2",
+    study: Sequence[Path] | None = None,
+    mode: str = CompareMode.SIDE_BY_SIDE.value,
+    size: tuple[int, int] = (1500, 700),
+    timeout_s: float = 300.0,
+) -> Path:
+    """Show ``study`` (default: demo) with ``model`` beside it and save a PNG to ``out``.
+
+    Raises
+    ------
+    RuntimeError
+        Loading or the model failed, or the result did not arrive within ``timeout_s``.
+    """
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    with tempfile.TemporaryDirectory() as settings_dir:
+        settings = QSettings(str(Path(settings_dir) / "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(settings)
+        try:
+            window.resize(*size)
+            window.show()
+            window.open_paths(list(study)) if study else window.open_demo()
+            wait_for_load(app, window)
+            picker = window.compare.model_picker
+            index = picker.findText(model)
+            if index >= 0:
+                picker.setCurrentIndex(index)
+            else:
+                picker.add_path(model)
+            errors: list[str] = []
+            window.compare.errorOccurred.connect(errors.append)
+            window.set_sr_enabled(True)
+            window.compare.set_mode(mode)
+            deadline = time.monotonic() + timeout_s
+            while not window.compare.complete and not errors and time.monotonic() < deadline:
+                app.processEvents()
+                time.sleep(0.01)
+            if errors:
+                raise RuntimeError(errors[0])
+            if not window.compare.complete:
+                raise RuntimeError(f"no model result within {timeout_s:.0f} s")
+            window.statusBar().clearMessage()
+            for _ in range(5):
+                app.processEvents()
+                time.sleep(0.02)
+            image = window.grab()
+            out.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(suffix=".png", dir=out.parent)
+            os.close(fd)
+            try:
+                if not image.save(tmp_name, "PNG"):
+                    raise RuntimeError(f"{out}: could not write the PNG")
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp_name, 0o666 & ~umask)
+                os.replace(tmp_name, out)
+            finally:
+                if os.path.exists(tmp_name):
+                    os.unlink(tmp_name)
+        finally:
+            window.close()
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m medsr_viewer.gui.compare_screenshot")
+    parser.add_argument("--out", type=Path, default=Path("docs/sr_compare.png"))
+    parser.add_argument("--model", default="sr-x2", help="model name or path")
+    parser.add_argument("--study", type=Path, nargs="+", help="study to show (default: demo)")
+    parser.add_argument("--mode", choices=[m.value for m in CompareMode], default="side-by-side")
+    parser.add_argument("--size", default="1500x700", help="window size WIDTHxHEIGHT")
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    try:
+        path = save_compare_screenshot(args.out, args.model, args.study, args.mode, (width, height))
+    except RuntimeError as exc:
+        print(f"compare screenshot: {exc}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
