@@ -239,6 +239,10 @@ class ComparePanel(QWidget):
         """The model result of the current slice so far (unpainted tiles are 0)."""
         return None if self._buffer is None else self._buffer.copy()
 
+    def painted_fraction(self) -> float:
+        """Share of the current slice's SR grid painted so far (1.0 when complete)."""
+        return 0.0 if self._painted is None else float(np.mean(self._painted))
+
     def shown_image(self) -> np.ndarray | None:
         """The array drawn in the SR pane (SR, swipe composite or difference)."""
         image = self.sr_item.image

@@ -199,3 +199,32 @@ def test_other_orientation_switches_sr_off(
     _press_s_and_wait(qtbot, window)
     qtbot.keyClick(window, Qt.Key.Key_2)
     assert not window.sr_action.isChecked() and not window.compare.isVisible()
+
+
+def test_tiles_paint_progressively_and_window_and_crosshair_follow(
+    qtbot: QtBot, window: MainWindow, small_t1: Path, zoo: dict[str, Path]
+) -> None:
+    open_and_wait(qtbot, window, [small_t1])
+    compare = window.compare
+    _choose(window, zoo["bicubic-x2"])
+    painted: list[float] = []  # fraction of the SR grid painted after each tile
+    compare.worker.tileReady.connect(lambda *_a: painted.append(compare.painted_fraction()))
+    _press_s_and_wait(qtbot, window)
+    assert len(painted) >= 2 and painted[0] < 1.0 and painted == sorted(painted)
+
+    # Window/level: a right-drag on the SR pane changes both panes' levels.
+    before = window.viewer.display_window
+    compare.sr_view.windowDragged.emit(40.0, -20.0)
+    assert window.viewer.display_window != before
+    assert tuple(compare.sr_item.levels) == tuple(window.viewer.display_window.levels)
+    assert tuple(compare.original_view.image_item.levels) == tuple(compare.sr_item.levels)
+
+    # Crosshair: a click in the SR pane moves the shared point; both crosshairs follow.
+    display = window.viewer.display
+    assert display is not None
+    target = np.array([window.viewer.slice_index(AXIAL), 10.0, 20.0])
+    compare.sr_view.pointClicked.emit(target)
+    assert compare.sr_view.crosshair_position() == compare.original_view.crosshair_position()
+    x, y = compare.original_view.crosshair_position()
+    assert compare.original_view.view_to_canonical(x, y)[1:].tolist() == [10, 20]  # type: ignore[index]
+    assert compare.sr_view.h_line.isVisible() and compare.original_view.h_line.isVisible()
