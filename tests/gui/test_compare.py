@@ -228,3 +228,16 @@ def test_tiles_paint_progressively_and_window_and_crosshair_follow(
     x, y = compare.original_view.crosshair_position()
     assert compare.original_view.view_to_canonical(x, y)[1:].tolist() == [10, 20]  # type: ignore[index]
     assert compare.sr_view.h_line.isVisible() and compare.original_view.h_line.isVisible()
+
+
+def test_model_picker_lists_image_models_with_card_tooltips(qtbot: QtBot) -> None:
+    from medsr_viewer.gui.model_picker import ModelPicker
+
+    picker = ModelPicker()  # bundled and user folders
+    qtbot.addWidget(picker)
+    names = [picker.itemText(i) for i in range(picker.count())]
+    assert {"sr-x2", "sr-x4", "denoise"} <= set(names)
+    assert "seg-em-membrane" not in names  # segmentation is not an image-to-image model
+    picker.setCurrentIndex(names.index("sr-x4"))
+    tip = picker.toolTip()
+    assert "task: super_resolution" in tip and "scale: x4" in tip
