@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -13,6 +14,24 @@ from medsr_viewer.models.registry import ModelEntry, ModelRegistry
 IMAGE_TASKS = ("super_resolution", "enhance")
 
 
+#: Score lines shown in a tooltip at most (the card may hold many).
+MAX_SCORE_LINES = 12
+#: Longest text value shown in a tooltip line.
+MAX_TEXT = 80
+
+
+def _flatten(scores: object, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """``(dotted key, short text)`` for every leaf of a nested scores mapping."""
+    if isinstance(scores, dict):
+        for key, value in scores.items():
+            yield from _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(scores, float):
+        yield prefix, f"{scores:.4g}"
+    else:
+        text = str(scores)
+        yield prefix, text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
 def card_tooltip(entry: ModelEntry) -> str:
     """Task, scale, description and scores of a model, for a tooltip."""
     card = entry.card
@@ -21,8 +40,13 @@ def card_tooltip(entry: ModelEntry) -> str:
     lines = [f"{card.name} ({entry.source})", f"task: {card.task}", f"scale: x{card.scale}"]
     if card.description:
         lines.append(card.description)
-    for key, value in card.scores.items():
-        lines.append(f"{key}: {value}")
+    # The model's own numbers first, baselines (bicubic, ...) after.
+    scores = sorted(_flatten(card.scores), key=lambda kv: "model" not in kv[0].split("."))
+    if scores:
+        lines.append("scores:")
+        lines.extend(f"  {key}: {value}" for key, value in scores[:MAX_SCORE_LINES])
+        if len(scores) > MAX_SCORE_LINES:
+            lines.append(f"  … {len(scores) - MAX_SCORE_LINES} more (medsr models --json)")
     lines.append(str(entry.path))
     return "\n".join(lines)
 
