@@ -23,12 +23,12 @@ from typing import Any
 
 import platformdirs
 
+from medsr_viewer.core.atomic import write_text_atomic
 from medsr_viewer.core.labels.table import LabelTable
 from medsr_viewer.core.roi.serialize import (
     RoiFormatError,
     roi_to_dict,
     rois_from_data,
-    write_text_atomic,
 )
 from medsr_viewer.core.roi.shapes import Roi
 

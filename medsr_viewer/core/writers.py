@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import numpy as np
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+from medsr_viewer.core.atomic import atomic_write
 from medsr_viewer.core.volume import Volume
 
 #: LPS <-> RAS world conversion (its own inverse).
@@ -242,14 +242,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _atomic_write(target: Path, suffix: str, write: Callable[[str], object]) -> None:
     """``write(tmp)`` into a temp file beside ``target``, then move it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
-    os.close(fd)
     try:
-        try:
-            write(tmp)
-        except OSError as exc:
-            raise WriteError(target, f"could not be written ({exc})") from exc
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        atomic_write(target, write)
+    except OSError as exc:
+        raise WriteError(target, f"could not be written ({exc})") from exc

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from medsr_viewer.core.atomic import atomic_write
 from medsr_viewer.models.card import CARD_FILENAME, CardError, ModelCard
 
 
@@ -149,15 +149,7 @@ def is_exported_program(path: str | os.PathLike[str]) -> bool:
 
 def _atomic_write(target: Path, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` then move the temp file over ``target`` (same folder)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(target, write)
 
 
 def _card_text(path: Path) -> str:

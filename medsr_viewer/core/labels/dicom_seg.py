@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
+from medsr_viewer.core.atomic import atomic_write
 from medsr_viewer.core.labels.labelmap import LabelMap, smallest_label_dtype
 from medsr_viewer.core.labels.table import LabelEntry, LabelTable
 from medsr_viewer.core.roi.plane import GridSpec
@@ -127,16 +127,7 @@ def write_dicom_seg(
         )
     except (ValueError, TypeError, AttributeError) as exc:
         raise DicomSegError(f"{target}: cannot build a SEG for this series ({exc})") from exc
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".dcm", dir=target.parent)
-    os.close(fd)
-    try:
-        seg.save_as(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+    return atomic_write(target, seg.save_as)
 
 
 def _segment_description(number: int, value: int, entry: LabelEntry, algorithm_name: str | None,

@@ -11,7 +11,6 @@ file they were loaded from unless asked).
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from medsr_viewer.core.atomic import atomic_write
 from medsr_viewer.core.labels.table import (
     LabelTable,
     LabelTableError,
@@ -253,16 +253,7 @@ def save_label_map_nifti(
 
 
 def _atomic_write(target: Path, write: Callable[[str], object]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    suffix = ".nii.gz" if target.name.endswith(".nii.gz") else target.suffix
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(target, write)
 
 
 def _stem(path: Path) -> str:

@@ -31,7 +31,7 @@ from medsr_viewer.core.metrics.roi_stats import (
     roi_statistics,
 )
 from medsr_viewer.core.roi.rasterize import plane_slice_index
-from medsr_viewer.core.roi.serialize import write_text_atomic
+from medsr_viewer.core.atomic import write_text_atomic
 from medsr_viewer.core.roi.shapes import Roi
 from medsr_viewer.core.volume import Volume
 

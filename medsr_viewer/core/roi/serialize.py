@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from medsr_viewer.core.atomic import write_text_atomic
 from medsr_viewer.core.roi.plane import Plane
 from medsr_viewer.core.roi.shapes import (
     ROI_KINDS,
@@ -134,16 +134,3 @@ def load_rois(path: str | os.PathLike[str]) -> list[Roi]:
         return rois_from_json(text)
     except RoiFormatError as exc:
         raise RoiFormatError(f"{path}: {exc}") from exc
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -7,11 +7,12 @@ slice so differences in sharpness, not contrast, are what the eye sees.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from medsr_viewer.core.atomic import atomic_write
 
 
 def _to_uint8(image: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -54,14 +55,4 @@ def comparison_figure(
         x = i * (w + gap)
         canvas.paste(tile, (x, caption_h))
         draw.text((x + 4, 3), caption, fill=255, font=font)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=target.parent)
-    os.close(fd)
-    try:
-        canvas.save(tmp, format="PNG", optimize=True)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+    return atomic_write(path, lambda tmp: canvas.save(tmp, format="PNG", optimize=True))

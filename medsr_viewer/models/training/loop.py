@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +18,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from medsr_viewer.core.atomic import atomic_write
 
 #: (inputs, targets) for one optimisation step.
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -77,15 +77,7 @@ class TrainResult:
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` with ``torch.save`` atomically (temp file then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".ckpt", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
