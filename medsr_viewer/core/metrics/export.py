@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from medsr_viewer.core.atomic import write_text_atomic
 from medsr_viewer.core.labels.labelmap import LabelMap
 from medsr_viewer.core.metrics.overlap import OverlapMetrics, roi_label_overlap
 from medsr_viewer.core.metrics.roi_stats import (
@@ -31,7 +32,6 @@ from medsr_viewer.core.metrics.roi_stats import (
     roi_statistics,
 )
 from medsr_viewer.core.roi.rasterize import plane_slice_index
-from medsr_viewer.core.atomic import write_text_atomic
 from medsr_viewer.core.roi.shapes import Roi
 from medsr_viewer.core.volume import Volume
 
