@@ -14,6 +14,7 @@ def test_module_entry_reports_bad_input_in_one_line(tmp_path: Path) -> None:
         [sys.executable, "-m", "medsr_viewer.cli", "info", str(missing)],
         capture_output=True,
         text=True,
+        check=False,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
