@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from medsr_viewer.core.geometry import DisplayVolume, Orientation
+from medsr_viewer.core.geometry import PLANE_AXES, DisplayVolume, Orientation
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.windowing import Window
 from medsr_viewer.gui.inference_worker import InferenceWorker
@@ -124,6 +124,7 @@ class ComparePanel(QWidget):
         self.viewer = viewer
         self.worker = worker if worker is not None else InferenceWorker(self)
         self._mode = CompareMode.SIDE_BY_SIDE
+        self._orientation = Orientation.AXIAL
         self._interpolation = Interpolation.BICUBIC
         self._enabled = False
         self._display: DisplayVolume | None = None
@@ -188,19 +189,26 @@ class ComparePanel(QWidget):
         )
         self.model_picker.currentIndexChanged.connect(self._on_model_changed)
         self.divider.sigPositionChanged.connect(lambda _l: self._refresh_image())
-        self.sr_view.wheelSteps.connect(lambda n: self.viewer.step_slice(n, Orientation.AXIAL))
+        self.sr_view.wheelSteps.connect(lambda n: self.viewer.step_slice(n, self._orientation))
         self.sr_view.windowDragged.connect(self.viewer.drag_window)
         self.sr_view.pointClicked.connect(self._on_clicked)
-        self.original_view.pointClicked.connect(self._on_clicked)
         # Zoom/pan linked by copying the view rectangle (pyqtgraph's own Y link aligns panes
         # by their screen position, which offsets panes whose tops differ by a few pixels).
         self._syncing = False
         self.sr_view.view_box.sigRangeChanged.connect(
             lambda *_a: self._sync_range(self.sr_view, self.original_view)
         )
-        self.original_view.view_box.sigRangeChanged.connect(
-            lambda *_a: self._sync_range(self.original_view, self.sr_view)
-        )
+        for orientation, view in viewer.views.items():
+            view.pointClicked.connect(
+                lambda p, o=orientation: self._on_clicked(p) if o == self._orientation else None
+            )
+            view.view_box.sigRangeChanged.connect(
+                lambda *_a, o=orientation: (
+                    self._sync_range(self.original_view, self.sr_view)
+                    if o == self._orientation
+                    else None
+                )
+            )
         viewer.cursorChanged.connect(self._on_cursor)
         viewer.windowChanged.connect(self._on_window)
         self.worker.tileReady.connect(self._on_tile)
@@ -212,8 +220,13 @@ class ComparePanel(QWidget):
 
     @property
     def original_view(self) -> SliceView:
-        """The viewer's axial pane, shown as "Original"."""
-        return self.viewer.views[Orientation.AXIAL]
+        """The viewer's pane of the compared plane, shown as "Original"."""
+        return self.viewer.views[self._orientation]
+
+    @property
+    def orientation(self) -> Orientation:
+        """The plane compared (the viewer's single-layout plane when switched on)."""
+        return self._orientation
 
     @property
     def enabled(self) -> bool:
@@ -253,7 +266,7 @@ class ComparePanel(QWidget):
         if self._display is None:
             return None
         image = self._display.slice_array(
-            Orientation.AXIAL, self.viewer.slice_index(Orientation.AXIAL)
+            self._orientation, self.viewer.slice_index(self._orientation)
         )
         return upsample(image, self._scale, mode or self._interpolation)
 
@@ -281,6 +294,12 @@ class ComparePanel(QWidget):
         if entry is None or entry.card is None:
             return "No super-resolution model: add one to the models folder"
         self._enabled = True
+        if self.viewer.orientation != self._orientation:
+            self.original_view.set_crosshair_enabled(False)
+            self._show_original(Interpolation.NEAREST)
+            self._orientation = self.viewer.orientation
+            self.sr_view.set_orientation(self._orientation)
+            self._slice = -1
         self._set_display(display)
         self._set_entry(entry)
         self.show()
@@ -315,7 +334,7 @@ class ComparePanel(QWidget):
             self._model_volume = display_volume_for_model(display)
             self._slice = -1
         self.sr_view.set_display(
-            display, self.viewer.display_window, self.viewer.slice_index(Orientation.AXIAL)
+            display, self.viewer.display_window, self.viewer.slice_index(self._orientation)
         )
         self.sr_view.image_item.setVisible(False)
 
@@ -378,7 +397,7 @@ class ComparePanel(QWidget):
     def _on_cursor(self, cursor: np.ndarray) -> None:
         if not self._enabled or self._display is None:
             return
-        index = self.viewer.slice_index(Orientation.AXIAL)
+        index = self.viewer.slice_index(self._orientation)
         self.sr_view.set_slice(index)
         self.sr_view.set_crosshair(cursor)
         self.original_view.set_crosshair(cursor)
@@ -399,7 +418,7 @@ class ComparePanel(QWidget):
         view = self.original_view
         if view.display is None:
             return
-        image = view.display.slice_array(Orientation.AXIAL, view.slice_index)
+        image = view.display.slice_array(self._orientation, view.slice_index)
         native = mode == Interpolation.NEAREST or self._scale == 1
         shown = image if native else upsample(image, self._scale, mode)
         view.image_item.setImage(
@@ -412,7 +431,7 @@ class ComparePanel(QWidget):
     def _request(self, index: int) -> None:
         assert self._display is not None and self._entry is not None
         assert self._model_volume is not None and self._entry.card is not None
-        rows, cols = self._display.slice_shape(Orientation.AXIAL)
+        rows, cols = self._display.slice_shape(self._orientation)
         self._slice = index
         self._buffer = np.zeros((rows * self._scale, cols * self._scale), np.float32)
         self._painted = np.zeros(self._buffer.shape, bool)
@@ -424,10 +443,14 @@ class ComparePanel(QWidget):
             self._model_volume,
             index,
             str(self._entry.path),
-            axis=0,
+            axis=PLANE_AXES[self._orientation].slice_axis,
             task=self._entry.card.task,
         )
         self._refresh_image()
+
+    @property
+    def _row_flip(self) -> bool:
+        return PLANE_AXES[self._orientation].row_flip
 
     def _current(self, pane: str, request_id: int) -> bool:
         return self._enabled and pane == SR_PANE and request_id == self._request_id
@@ -437,7 +460,11 @@ class ComparePanel(QWidget):
             return
         assert self._painted is not None
         y0, x0, y1, x1 = (int(v) for v in box)  # type: ignore[attr-defined]
-        self._buffer[y0:y1, x0:x1] = np.asarray(array, dtype=np.float32)
+        tile = np.asarray(array, dtype=np.float32)
+        if self._row_flip:  # the plane is drawn upside down relative to the array
+            height = self._buffer.shape[0]
+            y0, y1, tile = height - y1, height - y0, tile[::-1]
+        self._buffer[y0:y1, x0:x1] = tile
         self._painted[y0:y1, x0:x1] = True
         self._refresh_image()
 
@@ -445,6 +472,8 @@ class ComparePanel(QWidget):
         if not self._current(pane, request_id):
             return
         result = np.asarray(array, dtype=np.float32)
+        if self._row_flip:
+            result = result[::-1]
         if self._buffer is None or result.shape != self._buffer.shape:
             self._on_failed(
                 pane,

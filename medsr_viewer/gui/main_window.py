@@ -525,9 +525,9 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- view controls
 
     def set_sr_enabled(self, enabled: bool) -> None:
-        """Switch the before/after comparison (axial, single plane) on or off."""
-        if enabled:
-            self.set_orientation(Orientation.AXIAL)
+        """Switch the before/after comparison (single-plane layout) on or off."""
+        if enabled and self.viewer.layout_mode != Layout.SINGLE:
+            self.set_three_plane(False)
         problem = self.compare.set_enabled(enabled)
         if problem:
             self.show_error(problem)
@@ -536,11 +536,11 @@ class MainWindow(QMainWindow):
 
     def set_orientation(self, orientation: Orientation) -> None:
         """Single-plane layout showing ``orientation``."""
-        if Orientation(orientation) != Orientation.AXIAL and self.compare.enabled:
-            self.set_sr_enabled(False)
         self.viewer.set_orientation(orientation)
         self.orientation_actions[Orientation(orientation)].setChecked(True)
         self.three_plane_action.setChecked(False)
+        if self.compare.enabled:
+            self.compare.set_enabled(True)  # compare the new plane
         self._update_readout()
 
     def set_three_plane(self, enabled: bool) -> None:

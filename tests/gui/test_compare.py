@@ -191,13 +191,32 @@ def test_sr_needs_a_study(qtbot: QtBot, window: MainWindow) -> None:
     assert "Open a study" in window.error_banner.text()
 
 
-def test_other_orientation_switches_sr_off(
+def test_coronal_and_sagittal_compare_and_three_planes_switch_off(
     qtbot: QtBot, window: MainWindow, small_t1: Path, zoo: dict[str, Path]
 ) -> None:
     open_and_wait(qtbot, window, [small_t1])
     _choose(window, zoo["bicubic-x2"])
     _press_s_and_wait(qtbot, window)
-    qtbot.keyClick(window, Qt.Key.Key_2)
+    compare = window.compare
+    display = window.viewer.display
+    assert display is not None
+    for key, orientation in (
+        (Qt.Key.Key_2, Orientation.CORONAL),
+        (Qt.Key.Key_3, Orientation.SAGITTAL),
+    ):
+        qtbot.keyClick(window, key)
+        assert window.sr_action.isChecked() and compare.orientation == orientation
+        qtbot.waitUntil(lambda: compare.complete, timeout=10000)
+        # These planes are drawn upside down relative to the array: the result must be too.
+        index = window.viewer.slice_index(orientation)
+        expected = upsample(display.slice_array(orientation, index), 2, Interpolation.BICUBIC)
+        assert _close(compare.shown_image(), expected)  # type: ignore[arg-type]
+        assert compare.sr_view.image_rect() == window.viewer.views[orientation].image_rect()
+        qtbot.keyClick(window, Qt.Key.Key_Up)
+        qtbot.waitUntil(lambda: compare.complete, timeout=10000)
+        expected = upsample(display.slice_array(orientation, index + 1), 2, Interpolation.BICUBIC)
+        assert _close(compare.shown_image(), expected)  # type: ignore[arg-type]
+    qtbot.keyClick(window, Qt.Key.Key_4)
     assert not window.sr_action.isChecked() and not window.compare.isVisible()
 
 
