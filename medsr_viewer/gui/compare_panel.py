@@ -1,4 +1,4 @@
-"""Before/after comparison: the model's result of the current axial slice beside the original.
+"""Before/after comparison: the model's result of the current slice beside the original.
 
 The SR pane is a :class:`~medsr_viewer.gui.slice_view.SliceView` of the same study whose own
 image is hidden; the model output is drawn by an overlay ImageItem spanning the original's
@@ -9,7 +9,9 @@ taken care of by sharing the rectangle, so both panes line up in millimetres and
 for zoom and pan.
 
 The model runs on the study reoriented for display (:class:`DisplayVolume`), so displayed
-axial slice ``k`` is array slice ``k`` along axis 0 of the volume given to the worker.
+slice ``k`` of a plane is array slice ``k`` along that plane's canonical slice axis of the
+volume given to the worker (axial: axis 0); coronal and sagittal planes are drawn with rows
+flipped, so the result (and every tile box) is flipped the same way.
 
 Compare modes: side by side; swipe (one pane, SR left of a draggable divider, original right);
 difference (SR minus bicubic of the original, diverging colour map, symmetric range).
@@ -164,6 +166,7 @@ class ComparePanel(QWidget):
         for label in (self.original_label, self.title):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             label.setStyleSheet("background:#202020; color:#e0e0e0; padding:2px;")
+        self.original_label.setText(f"Original ({self._interpolation.value} display)")
         self.original_label.hide()
         #: The widget holding the original pane (hidden in swipe mode); the viewer by default.
         self.original_column: QWidget = viewer
@@ -367,6 +370,7 @@ class ComparePanel(QWidget):
         index = list(Interpolation).index(self._interpolation)
         if self.interp_combo.currentIndex() != index:
             self.interp_combo.setCurrentIndex(index)
+        self.original_label.setText(f"Original ({self._interpolation.value} display)")
         if self._enabled:
             self._show_original(self._interpolation)
             self._refresh_image()
