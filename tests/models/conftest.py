@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,15 @@ from model_zoo import export_zoo
 def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every test model exported once per session with ``save_model``: name -> path."""
     return export_zoo(tmp_path_factory.mktemp("zoo"))
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """One torch thread per model test: on a loaded 2-core machine two OpenMP threads spin
+    against each other and run 5-15x slower (measured while training the bundled models)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

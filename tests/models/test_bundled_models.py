@@ -21,16 +21,6 @@ from medsr_viewer.models.evaluation.sr import evaluate_sr_volume, model_upscaler
 from medsr_viewer.models.training.patches import percentile_bounds
 from medsr_viewer.models.training.studies import load_image_pairs, load_study
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a loaded 2-core machine two OpenMP threads spin against each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 MODELS_DIR = Path(medsr_viewer.__file__).resolve().parents[1] / "resources" / "models"
 BUNDLED = sorted(MODELS_DIR.glob("*.pt"))
 #: Largest total size of the bundled model files.

@@ -18,15 +18,6 @@ from medsr_viewer.models.training.segment_task import PairSampler, dice_ce_loss
 from medsr_viewer.models.training.studies import StudyError, load_image_pairs, load_study
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a loaded 2-core machine two OpenMP threads spin against each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture()
 def cli(monkeypatch):
     monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("train", "evaluate"))

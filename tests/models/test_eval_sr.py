@@ -19,15 +19,6 @@ from medsr_viewer.models.training.export import export_with_card
 from medsr_viewer.models.training.studies import load_study
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a loaded 2-core machine two OpenMP threads spin against each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def pd_volume(data_dir):
     return load_study(data_dir / "mri_ct" / "chris_PD.nii.gz")

@@ -5,20 +5,10 @@ from __future__ import annotations
 import sys
 
 import pytest
-import torch
 
 from medsr_viewer.cli import main as cli_main
 from medsr_viewer.models.archive import load_model
 from medsr_viewer.models.training.loop import load_checkpoint
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a loaded 2-core machine two OpenMP threads spin against each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture()
