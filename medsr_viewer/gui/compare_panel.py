@@ -346,7 +346,18 @@ class ComparePanel(QWidget):
         self._entry = entry
         self._scale = max(int(entry.card.scale), 1)
         self._slice = -1
-        self.title.setText(f"{entry.name} (x{self._scale} {entry.card.task})")
+        self._update_title()
+
+    def _update_title(self) -> None:
+        entry = self._entry
+        if entry is None or entry.card is None:
+            return
+        name = f"{entry.name} (x{self._scale} {entry.card.task})"
+        if self._mode == CompareMode.SWIPE:
+            name = f"{name} ◂ divider ▸ original ({self._interpolation.value})"
+        elif self._mode == CompareMode.DIFFERENCE:
+            name = f"{entry.name} − bicubic original (blue < 0 < red)"
+        self.title.setText(name)
 
     def _on_model_changed(self, _index: int) -> None:
         entry = self.model_picker.current_entry()
@@ -371,6 +382,7 @@ class ComparePanel(QWidget):
         if self.interp_combo.currentIndex() != index:
             self.interp_combo.setCurrentIndex(index)
         self.original_label.setText(f"Original ({self._interpolation.value} display)")
+        self._update_title()
         if self._enabled:
             self._show_original(self._interpolation)
             self._refresh_image()
@@ -390,6 +402,7 @@ class ComparePanel(QWidget):
             value = float(self.divider.value())
             if not 0.0 < value < rect.width():
                 self.divider.setValue(rect.width() / 2.0)
+        self._update_title()
         if self._mode == CompareMode.DIFFERENCE:
             self.sr_item.setLookupTable(diverging_lut())
         else:
