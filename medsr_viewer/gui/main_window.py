@@ -44,12 +44,13 @@ from medsr_viewer.core.windowing import CT_PRESETS, Window, presets_for
 from medsr_viewer.gui import threads
 from medsr_viewer.gui.compare_panel import ComparePanel
 from medsr_viewer.gui.inference_worker import InferenceWorker
+from medsr_viewer.gui.model_picker import IMAGE_TASKS
 from medsr_viewer.gui.readout import format_window, position_text, slice_text
 from medsr_viewer.gui.series_picker import SeriesPickerDialog
 from medsr_viewer.gui.settings import RecentFiles
 from medsr_viewer.gui.study_loader import LoadedStudy, LoadRequest, StudyLoader
 from medsr_viewer.gui.study_viewer import Layout, StudyViewer
-from medsr_viewer.models.registry import ModelRegistry
+from medsr_viewer.models.registry import ModelRegistry, describe
 
 APP_TITLE = "MedSR Viewer"
 #: File-dialog filter of the formats the loader reads (DICOM files often lack an extension).
@@ -268,6 +269,12 @@ class MainWindow(QMainWindow):
         self.open_demo_action = self._action(
             "Open &Demo Study", None, self.open_demo, tip="MNI152 T1 brain template"
         )
+        self.open_model_action = self._action(
+            "Open &Model File…",
+            "Ctrl+M",
+            self.open_model_dialog,
+            tip="Add a model file with a card (.pt TorchScript or .pt2) to the model picker",
+        )
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
 
         self.orientation_group = QActionGroup(self)
@@ -320,6 +327,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._rebuild_recent_menu)
         self._rebuild_recent_menu()
         file_menu.addAction(self.open_demo_action)
+        file_menu.addAction(self.open_model_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -407,6 +415,35 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Open DICOM folder")
         if folder:
             self.open_paths([folder])
+
+    def open_model_dialog(self) -> None:
+        """Ask for a model file and add it to the model picker (see :meth:`open_model`)."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open model file", "", "Model files (*.pt *.pt2 *.ts);;All files (*)"
+        )
+        if path:
+            self.open_model(path)
+
+    def open_model(self, path: str | Path) -> bool:
+        """Add the model at ``path`` to the picker and select it, or show why it is refused.
+
+        Only the card is read here (no model code runs); the worker checks the model with a
+        dry run before its first real slice. Loading a model file can execute code: only open
+        files you trust.
+        """
+        entry = describe(Path(path))
+        if entry.card is None:
+            self.show_error(entry.error or f"{path}: not a model file with a card")
+            return False
+        if entry.card.task not in IMAGE_TASKS:
+            self.show_error(
+                f"{path}: model {entry.card.name!r} is a {entry.card.task!r} model; "
+                f"the compare view runs {' or '.join(IMAGE_TASKS)} models"
+            )
+            return False
+        self.compare.model_picker.add_path(path)
+        self.statusBar().showMessage(f"Model {entry.card.name} added", 5000)
+        return True
 
     def open_demo(self) -> None:
         """Open the built-in demo study (needs the ``demo`` extra)."""

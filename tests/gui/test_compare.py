@@ -260,3 +260,26 @@ def test_model_picker_lists_image_models_with_card_tooltips(qtbot: QtBot) -> Non
     picker.setCurrentIndex(names.index("sr-x4"))
     tip = picker.toolTip()
     assert "task: super_resolution" in tip and "scale: x4" in tip
+
+
+def test_open_model_file_adds_a_carded_model_and_refuses_others(
+    window: MainWindow, zoo: dict[str, Path], tmp_path: Path
+) -> None:
+    """File ▸ Open Model File: a card-bearing SR model is added and selected; a segmentation
+    model and a file without a card are refused with a message naming the file."""
+    picker = window.compare.model_picker
+    assert window.open_model(zoo["bicubic-x4"])
+    entry = picker.current_entry()
+    assert entry is not None and entry.card is not None and entry.card.scale == 4
+
+    count = picker.count()
+    assert not window.open_model(zoo["threshold-seg"])
+    assert picker.count() == count
+    assert window.error_banner.isVisible()
+    assert "segment" in window.error_banner.text() and "threshold-seg" in window.error_banner.text()
+
+    junk = tmp_path / "not-a-model.pt"
+    junk.write_bytes(b"no card here")
+    assert not window.open_model(junk)
+    assert picker.count() == count
+    assert str(junk) in window.error_banner.text()
