@@ -44,6 +44,7 @@ from medsr_viewer.core.windowing import CT_PRESETS, Window, presets_for
 from medsr_viewer.gui import threads
 from medsr_viewer.gui.compare_panel import ComparePanel
 from medsr_viewer.gui.inference_worker import InferenceWorker
+from medsr_viewer.gui.label_overlay import LabelOverlay, LabelOverlayControls
 from medsr_viewer.gui.model_picker import IMAGE_TASKS
 from medsr_viewer.gui.readout import format_window, position_text, slice_text
 from medsr_viewer.gui.series_picker import SeriesPickerDialog
@@ -171,6 +172,7 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.placeholder)
         self.compare = ComparePanel(self.viewer, worker, registry, self)
+        self.label_overlay = LabelOverlay(self.viewer)
         study_area = QWidget(self)
         row = QHBoxLayout(study_area)
         row.setContentsMargins(0, 0, 0, 0)
@@ -310,6 +312,7 @@ class MainWindow(QMainWindow):
             self._action("Last Slice", "End", lambda: viewer.go_to_end(last=True)),
         ]
         self.preset_actions: dict[str, QAction] = {}
+        self.label_controls = LabelOverlayControls(self.label_overlay, self, self.show_error)
         self.sr_action = self._action(
             "&Super-Resolution",
             "S",
@@ -328,6 +331,7 @@ class MainWindow(QMainWindow):
         self._rebuild_recent_menu()
         file_menu.addAction(self.open_demo_action)
         file_menu.addAction(self.open_model_action)
+        file_menu.addAction(self.label_controls.open_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -338,6 +342,7 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.reset_action)
         view_menu.addAction(self.sr_action)
+        view_menu.addAction(self.label_controls.toggle_action)
         view_menu.addSeparator()
         for action in self.slice_actions:
             view_menu.addAction(action)
@@ -369,6 +374,7 @@ class MainWindow(QMainWindow):
         sr_toolbar.addWidget(self.compare.interp_combo)
         sr_toolbar.addWidget(self.compare.device_label)
         sr_toolbar.addWidget(self.compare.progress_bar)
+        self.addToolBar(self.label_controls.toolbar)
 
     def _rebuild_presets(self, modality: str, has_stored: bool) -> None:
         for action in self.preset_actions.values():
@@ -445,6 +451,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Model {entry.card.name} added", 5000)
         return True
 
+    def open_label_map(self, path: str | Path) -> bool:
+        """Overlay a label map file on the study shown; ``False`` (and the banner) if not."""
+        return self.label_controls.open_label_map(path)
+
     def open_demo(self) -> None:
         """Open the built-in demo study (needs the ``demo`` extra)."""
         try:
@@ -508,6 +518,7 @@ class MainWindow(QMainWindow):
         self._named_windows[study.window_name] = study.window
         if self.compare.enabled:
             self.set_sr_enabled(False)
+        self.label_overlay.clear()
         self.viewer.set_study(study.display, study.window)
         self.stack.setCurrentWidget(self.study_area)
         self.viewer.set_layout_mode(self.viewer.layout_mode)
