@@ -150,6 +150,8 @@ def test_bad_label_file_shows_an_error_naming_it(
     flair, lesion = flair_pair
     bad = tmp_path / "broken.nii.gz"
     bad.write_bytes(b"not a nifti file")
+    file_menu = main_window.menuBar().actions()[0].menu()
+    assert main_window.label_controls.open_action in file_menu.actions()
     # No study yet: refused with a message.
     assert not main_window.open_label_map(lesion)
     assert main_window.error_banner.isVisible()
