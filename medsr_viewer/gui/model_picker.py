@@ -79,6 +79,11 @@ class ModelPicker(QComboBox):
         for entry in [*self.registry.entries(), *extra]:
             if entry.card is not None and entry.card.task in IMAGE_TASKS:
                 self._append(entry)
+        # The toggle is "Super-Resolution": start on an SR model, not the first name in order.
+        for index, entry in enumerate(self._entries):
+            if entry.card is not None and entry.card.task == "super_resolution":
+                self.setCurrentIndex(index)
+                break
         self._update_tooltip()
 
     def _append(self, entry: ModelEntry) -> None:

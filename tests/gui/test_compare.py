@@ -283,3 +283,21 @@ def test_open_model_file_adds_a_carded_model_and_refuses_others(
     assert not window.open_model(junk)
     assert picker.count() == count
     assert str(junk) in window.error_banner.text()
+
+
+def test_picker_starts_on_a_super_resolution_model(
+    qtbot: QtBot, zoo: dict[str, Path], tmp_path: Path
+) -> None:
+    """With an enhance model listed before an SR model, the picker starts on the SR one."""
+    import shutil
+
+    from medsr_viewer.gui.model_picker import ModelPicker
+
+    shutil.copy(zoo["smooth"], tmp_path / "a-smooth.pt")
+    shutil.copy(zoo["bicubic-x2"], tmp_path / "b-bicubic.pt")
+    picker = ModelPicker(ModelRegistry([("user", tmp_path)]))
+    qtbot.addWidget(picker)
+    assert [picker.itemText(i) for i in range(picker.count())] == ["smooth", "bicubic-x2"]
+    entry = picker.current_entry()
+    assert entry is not None and entry.card is not None
+    assert entry.card.task == "super_resolution"
