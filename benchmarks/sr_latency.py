@@ -71,6 +71,7 @@ def eager_model(scale: int) -> tuple[nn.Module, str, ModelCard | None]:
             from medsr_viewer.models.architectures import build_architecture
 
             kwargs = dict(card.training.get("arch_kwargs", {}))
+            kwargs.setdefault("scale", card.scale)  # the card's scale is not repeated in arch_kwargs
             module = build_architecture(card.architecture, **kwargs)
             module.load_state_dict(loaded.module.state_dict())
             return module.eval(), f"bundled {bundled.name} ({card.architecture})", card
