@@ -11,7 +11,6 @@ Works headless with ``QT_QPA_PLATFORM=offscreen``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from PySide6.QtWidgets import QApplication
 
 from medsr_viewer.gui.compare_panel import CompareMode
 from medsr_viewer.gui.main_window import MainWindow
-from medsr_viewer.gui.screenshot import wait_for_load
+from medsr_viewer.gui.screenshot import save_png_atomic, wait_for_load
 
 
 def save_compare_screenshot(
@@ -74,19 +73,7 @@ def save_compare_screenshot(
                 app.processEvents()
                 time.sleep(0.02)
             image = window.grab()
-            out.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(suffix=".png", dir=out.parent)
-            os.close(fd)
-            try:
-                if not image.save(tmp_name, "PNG"):
-                    raise RuntimeError(f"{out}: could not write the PNG")
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(tmp_name, 0o666 & ~umask)
-                os.replace(tmp_name, out)
-            finally:
-                if os.path.exists(tmp_name):
-                    os.unlink(tmp_name)
+            save_png_atomic(image, out)
         finally:
             window.close()
     return out

@@ -11,7 +11,6 @@ Works headless with ``QT_QPA_PLATFORM=offscreen``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -19,14 +18,26 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, QSettings
+from PySide6.QtGui import QPixmap
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from medsr_viewer.core.atomic import atomic_write
 from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.gui.main_window import MainWindow
 
 LAYOUTS = ("three-plane", *[o.value for o in Orientation])
 
+
+
+def save_png_atomic(image: QPixmap, out: Path) -> None:
+    """Save a grabbed widget image as PNG at ``out`` atomically (whole file or none)."""
+
+    def write(tmp: str) -> None:
+        if not image.save(tmp, "PNG"):
+            raise RuntimeError(f"{out}: could not write the PNG")
+
+    atomic_write(out, write)
 
 def wait_for_load(app: QApplication, window: MainWindow, timeout_s: float = 120.0) -> None:
     """Process events until the window's background load has finished.
@@ -100,19 +111,7 @@ def save_screenshot(
         window.statusBar().clearMessage()
         app.processEvents()
         image = window.grab()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(suffix=".png", dir=out.parent)
-        os.close(fd)
-        try:
-            if not image.save(tmp_name, "PNG"):
-                raise RuntimeError(f"{out}: could not write the PNG")
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp makes owner-only files
-            os.replace(tmp_name, out)
-        finally:
-            if os.path.exists(tmp_name):
-                os.unlink(tmp_name)
+        save_png_atomic(image, out)
         window.close()
     return out
 
