@@ -123,6 +123,24 @@ def _volumes(data: list[str], val: list[str]) -> tuple[list[Any], list[Any]]:
         raise CliError(str(exc)) from exc
 
 
+
+def _loop_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The training-spec fields every task takes from the shared command-line options."""
+    return {
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "patch_size": args.patch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "val_every": args.val_every,
+        "checkpoint_every": args.checkpoint_every,
+        "stop_at": args.stop_at,
+        "description": args.description,
+        "licence": args.licence,
+        "command": command_line(),
+        "data_description": args.data_description,
+    }
+
 def run_sr(args: argparse.Namespace) -> int:
     """Train an SR model (see :func:`medsr_viewer.models.training.sr_task.train_sr`)."""
     from medsr_viewer.models.training.sr_task import SRTrainSpec, train_sr
@@ -134,18 +152,7 @@ def run_sr(args: argparse.Namespace) -> int:
         scale=args.scale,
         arch=args.arch or "edsr-lite",
         arch_kwargs=parse_kwargs(args.arch_kwargs),
-        steps=args.steps,
-        batch_size=args.batch_size,
-        patch_size=args.patch_size,
-        lr=args.lr,
-        seed=args.seed,
-        val_every=args.val_every,
-        checkpoint_every=args.checkpoint_every,
-        stop_at=args.stop_at,
-        description=args.description,
-        licence=args.licence,
-        command=command_line(),
-        data_description=args.data_description,
+        **_loop_options(args),
     )
     try:
         train_sr(spec, train_vols, val_vols, args.out, ckpt, args.resume, device, log)
@@ -165,18 +172,7 @@ def run_enhance(args: argparse.Namespace) -> int:
         arch=args.arch or "dncnn",
         arch_kwargs=parse_kwargs(args.arch_kwargs),
         sigma_range=tuple(args.sigma_range),
-        steps=args.steps,
-        batch_size=args.batch_size,
-        patch_size=args.patch_size,
-        lr=args.lr,
-        seed=args.seed,
-        val_every=args.val_every,
-        checkpoint_every=args.checkpoint_every,
-        stop_at=args.stop_at,
-        description=args.description,
-        licence=args.licence,
-        command=command_line(),
-        data_description=args.data_description,
+        **_loop_options(args),
     )
     try:
         train_denoise(spec, train_vols, val_vols, args.out, ckpt, args.resume, device, log)
@@ -217,18 +213,7 @@ def run_segment(args: argparse.Namespace) -> int:
         label_mapping=mapping,
         arch=args.arch or "unet",
         arch_kwargs=parse_kwargs(args.arch_kwargs),
-        steps=args.steps,
-        batch_size=args.batch_size,
-        patch_size=args.patch_size,
-        lr=args.lr,
-        seed=args.seed,
-        val_every=args.val_every,
-        checkpoint_every=args.checkpoint_every,
-        stop_at=args.stop_at,
-        description=args.description,
-        licence=args.licence,
-        command=command_line(),
-        data_description=args.data_description,
+        **_loop_options(args),
     )
     try:
         train_segmentation(spec, pairs[: -args.val_count], pairs[-args.val_count:], args.out,
