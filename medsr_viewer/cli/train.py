@@ -63,6 +63,8 @@ def register(subparsers: Any) -> None:
                      help="stored label value -> class, e.g. '255:0,0:1'")
     seg.add_argument("--class-names", default="background,foreground",
                      help="names of classes 0, 1, ... for the card")
+    seg.add_argument("--elastic", type=float, default=0.0,
+                     help="largest elastic-deformation shift in pixels (0: off)")
     common(seg, 1500, 8, 128, 2e-3)
     seg.set_defaults(func=run_segment)
 
@@ -213,6 +215,7 @@ def run_segment(args: argparse.Namespace) -> int:
         label_mapping=mapping,
         arch=args.arch or "unet",
         arch_kwargs=parse_kwargs(args.arch_kwargs),
+        elastic=args.elastic,
         **_loop_options(args),
     )
     try:

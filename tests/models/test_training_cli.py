@@ -57,13 +57,14 @@ def test_train_segment_tiny(data_dir, tmp_path, cli):
     assert cli(["train", "segment", "--images", str(em / "images"), "--labels", str(em / "labels"),
                 "--val-count", "1", "--label-values", "255:0,0:1",
                 "--class-names", "background,membrane", "--arch-kwargs", "base=4,depth=2",
-                "--steps", "3", "--batch-size", "2", "--patch-size", "64", "--val-every", "3",
+                "--elastic", "6", "--steps", "3", "--batch-size", "2", "--patch-size", "64", "--val-every", "3",
                 "--out", str(out)]) == 0
     card = load_model(out).card
     assert card.task == "segment" and card.out_channels == 2
     assert [lab.name for lab in card.labels] == ["background", "membrane"]
     assert card.training["validation_images"] == ["23"]
     assert card.training["label_mapping"] == {"255": 0, "0": 1}
+    assert "elastic deformation (max shift 6 px" in card.training["augmentation"]
     assert 0.0 <= card.scores["validation"]["membrane"]["overall"]["dice"] <= 1.0
 
 
