@@ -39,7 +39,9 @@ from PySide6.QtWidgets import (
 
 from medsr_viewer.core.demo import DemoUnavailable, demo_study_path
 from medsr_viewer.core.geometry import Orientation
+from medsr_viewer.core.history import History
 from medsr_viewer.core.io import SeriesInfo
+from medsr_viewer.core.roi import RoiEditor, RoiSet
 from medsr_viewer.core.windowing import CT_PRESETS, Window, presets_for
 from medsr_viewer.gui import threads
 from medsr_viewer.gui.compare_panel import ComparePanel
@@ -173,6 +175,12 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.placeholder)
         self.compare = ComparePanel(self.viewer, worker, registry, self)
         self.label_overlay = LabelOverlay(self.viewer)
+        #: The ROI document of the open study, its undo history and the undoable editor
+        #: (core, Qt-free): the ROI tools edit through ``roi_editor``; the metrics panel,
+        #: exports and the session read ``rois``.
+        self.history = History()
+        self.rois = RoiSet()
+        self.roi_editor = RoiEditor(self.rois, self.history)
         study_area = QWidget(self)
         row = QHBoxLayout(study_area)
         row.setContentsMargins(0, 0, 0, 0)
