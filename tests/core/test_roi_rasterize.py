@@ -181,3 +181,26 @@ def test_plane_slab_mask_follows_the_rasterisation_rule() -> None:
     axial = Plane.from_slice(grid, 0, 4)
     assert np.flatnonzero(plane_slab_mask(axial, grid).any(axis=(1, 2))).tolist() == [4]
     assert plane_slab_mask(axial, grid)[4].all()
+
+
+def test_plane_slice_index_fast_path_agrees_with_the_slab_mask():
+    """Axis-aligned planes are located analytically; the answer equals the slab-mask one."""
+    from medsr_viewer.core.roi import plane_slab_mask, plane_slice_index
+    from medsr_viewer.core.roi.plane import GridSpec
+
+    affine = np.diag([0.9, 1.2, 2.0, 1.0])
+    affine[:3, 3] = (-5.0, 3.0, 7.0)
+    grid = GridSpec((9, 11, 13), affine)
+    fine = GridSpec((18, 11, 13), np.diag([0.9, 1.2, 1.0, 1.0]) @ np.eye(4))
+    fine.affine[:3, 3] = (-5.0, 3.0, 7.0 - 0.5)
+    for axis in range(3):
+        for index in (0, 4, 8):
+            plane = Plane.from_slice(grid, axis, index)
+            assert plane_slice_index(plane, grid) == (axis, index)
+            slab = plane_slab_mask(plane, grid)
+            taken = np.take(slab, index, axis=axis)
+            assert taken.all() and slab.sum() == taken.size
+    # a plane midway between two fine slices covers both: not one slice
+    plane = Plane.from_slice(grid, 0, 3)
+    assert plane_slab_mask(plane, fine).any(axis=(1, 2)).sum() == 2
+    assert plane_slice_index(plane, fine) is None

@@ -236,17 +236,18 @@ def roi_label_overlap(roi: Roi, labels: np.ndarray, value: int, grid: Grid) -> O
     if tuple(labels.shape) != tuple(grid.shape):
         raise ValueError(f"labels {labels.shape} do not fit the grid {tuple(grid.shape)}")
     mask = rasterize(roi, grid)
-    slab = plane_slab_mask(roi.plane, grid)
-    target = slab & (labels == value)
     spacing = tuple(float(s) for s in np.linalg.norm(np.asarray(grid.affine)[:3, :3],
                                                      axis=0)[::-1])
     on_slice = plane_slice_index(roi.plane, grid)
     if on_slice is not None:
+        # the slab is exactly this slice: compare there without whole-volume masks
         axis, position = on_slice
         index: list[slice | int] = [slice(None)] * 3
         index[axis] = position
         plane_spacing = tuple(s for i, s in enumerate(spacing) if i != axis)
-        return overlap_metrics(target[tuple(index)], mask[tuple(index)], plane_spacing)
+        return overlap_metrics(labels[tuple(index)] == value, mask[tuple(index)],
+                               plane_spacing)
+    target = plane_slab_mask(roi.plane, grid) & (labels == value)
     return overlap_metrics(target, mask, spacing)
 
 

@@ -99,6 +99,10 @@ def plane_slice_index(plane: Plane, grid: Grid) -> tuple[int, int] | None:
     ``None`` for oblique planes or planes between slices (e.g. an ROI drawn on a coarse slice,
     seen on a grid twice as fine through plane).
     """
+    aligned = _aligned_slices(plane, grid)
+    if aligned is not None:
+        axis, indices = aligned
+        return (axis, indices[0]) if len(indices) == 1 else None
     slab = plane_slab_mask(plane, grid)
     for axis in range(3):
         others = tuple(i for i in range(3) if i != axis)
@@ -109,6 +113,26 @@ def plane_slice_index(plane: Plane, grid: Grid) -> tuple[int, int] | None:
             if slab[tuple(index)].all():
                 return axis, int(occupied[0])
     return None
+
+
+def _aligned_slices(plane: Plane, grid: Grid) -> tuple[int, list[int]] | None:
+    """For a plane parallel to one family of grid slices: ``(axis, slab slice indices)``.
+
+    ``None`` when the plane is oblique to the grid. This is the common case (an ROI drawn on a
+    slice of the grid it is measured on) answered without building a whole-volume mask.
+    """
+    affine = np.asarray(grid.affine, dtype=np.float64)
+    coeff = plane.normal @ affine[:3, :3]  # signed-distance step per x, y, z index
+    total = float(np.abs(coeff).sum())
+    big = np.flatnonzero(np.abs(coeff) > 1e-9 * total)
+    if len(big) != 1:
+        return None
+    xyz_axis = int(big[0])
+    offset = float(plane.normal @ (affine[:3, 3] - np.asarray(plane.origin)))
+    half = 0.5 * total * (1 + _SLAB_RTOL)
+    n = int(grid.shape[2 - xyz_axis])
+    d = offset + coeff[xyz_axis] * np.arange(n)
+    return 2 - xyz_axis, [int(i) for i in np.flatnonzero(np.abs(d) <= half)]
 
 
 def slice_thickness(roi: Roi, grid: Grid) -> float:
