@@ -29,6 +29,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from medsr_viewer.core.geometry import PLANE_AXES, DisplayVolume, Orientation
+from medsr_viewer.core.pane_geometry import display_slice_volume
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.windowing import Window
 from medsr_viewer.gui.inference_worker import InferenceWorker
@@ -254,6 +255,28 @@ class ComparePanel(QWidget):
     def sr_image(self) -> np.ndarray | None:
         """The model result of the current slice so far (unpainted tiles are 0)."""
         return None if self._buffer is None else self._buffer.copy()
+
+    @property
+    def current_entry(self) -> ModelEntry | None:
+        """The model whose results the pane shows (``None`` before the first switch-on)."""
+        return self._entry
+
+    @property
+    def shown_slice(self) -> int:
+        """Slice index (of :attr:`orientation`) of the result in the pane; -1 when none."""
+        return self._slice
+
+    def sr_slice_volume(self) -> Volume | None:
+        """The complete model result of the shown slice on its world grid, else ``None``.
+
+        A one-slice :class:`Volume` lying exactly on the slice's plane (``scale`` times finer
+        in plane), so ROIs drawn on any pane can be measured on it.
+        """
+        if not self.complete or self._buffer is None or self._display is None or self._slice < 0:
+            return None
+        name = self._entry.name if self._entry is not None else "model"
+        return display_slice_volume(self._display, self._orientation, self._slice,
+                                    self._buffer, self._scale, name=f"{name} result")
 
     def painted_fraction(self) -> float:
         """Share of the current slice's SR grid painted so far (1.0 when complete)."""

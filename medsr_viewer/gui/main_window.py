@@ -23,6 +23,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QComboBox,
+    QDockWidget,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -41,15 +42,20 @@ from medsr_viewer.core.demo import DemoUnavailable, demo_study_path
 from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.core.history import History
 from medsr_viewer.core.io import SeriesInfo
+from medsr_viewer.core.labels import LabelMap
 from medsr_viewer.core.roi import RoiEditor, RoiSet
+from medsr_viewer.core.session import LabelMapRef
 from medsr_viewer.core.windowing import CT_PRESETS, Window, presets_for
 from medsr_viewer.gui import threads
 from medsr_viewer.gui.compare_panel import ComparePanel
 from medsr_viewer.gui.inference_worker import InferenceWorker
 from medsr_viewer.gui.label_overlay import LabelOverlay, LabelOverlayControls
+from medsr_viewer.gui.metrics_panel import MetricsPanel, context_record
 from medsr_viewer.gui.model_picker import IMAGE_TASKS
 from medsr_viewer.gui.readout import format_window, position_text, slice_text
+from medsr_viewer.gui.roi_files import RoiFileActions
 from medsr_viewer.gui.series_picker import SeriesPickerDialog
+from medsr_viewer.gui.session_controller import SessionController
 from medsr_viewer.gui.settings import RecentFiles
 from medsr_viewer.gui.study_loader import LoadedStudy, LoadRequest, StudyLoader
 from medsr_viewer.gui.study_viewer import Layout, StudyViewer
@@ -205,6 +211,18 @@ class MainWindow(QMainWindow):
         column.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
+        self.metrics_panel = MetricsPanel(
+            self.rois, self.viewer, self.compare, self.active_label_map,
+            lambda: context_record(self._paths, self.viewer.volume), self)
+        self.metrics_dock = QDockWidget("ROI Metrics", self)
+        self.metrics_dock.setObjectName("metricsDock")
+        self.metrics_dock.setWidget(self.metrics_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.metrics_dock)
+        self.roi_files = RoiFileActions(self, self.roi_editor, self.metrics_panel,
+                                        self.show_error)
+        self.session = SessionController(self)
+        column.insertWidget(2, self.session.recovery_bar)
+
         self._build_status_bar()
         self._build_actions()
         self._build_menus_and_toolbar()
@@ -220,6 +238,8 @@ class MainWindow(QMainWindow):
         self.viewer.activeViewChanged.connect(lambda _o: self._update_readout())
         self.viewer.hoverChanged.connect(self._on_hover)
         self.compare.errorOccurred.connect(self.show_error)
+        self.label_overlay.changed.connect(self.metrics_panel.rebuild_label_choices)
+        self.label_overlay.changed.connect(self.session.note_edit)
         self.resize(1200, 800)
         self._update_enabled()
 
@@ -341,6 +361,13 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.open_model_action)
         file_menu.addAction(self.label_controls.open_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.session.open_action)
+        file_menu.addAction(self.session.save_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.roi_files.import_rois_action)
+        file_menu.addAction(self.roi_files.export_rois_action)
+        file_menu.addAction(self.roi_files.export_metrics_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
         view_menu = menu.addMenu("&View")
@@ -351,6 +378,10 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.reset_action)
         view_menu.addAction(self.sr_action)
         view_menu.addAction(self.label_controls.toggle_action)
+        metrics_toggle = self.metrics_dock.toggleViewAction()
+        metrics_toggle.setShortcut(QKeySequence("Ctrl+Shift+M"))
+        self.addAction(metrics_toggle)
+        view_menu.addAction(metrics_toggle)
         view_menu.addSeparator()
         for action in self.slice_actions:
             view_menu.addAction(action)
@@ -521,6 +552,7 @@ class MainWindow(QMainWindow):
         dialog.open()  # window-modal but asynchronous: the event loop keeps running
 
     def _on_loaded(self, study: LoadedStudy) -> None:
+        self.session.before_study_change()
         volume = study.display.volume
         self._rebuild_presets(volume.modality, volume.window is not None)
         self._named_windows[study.window_name] = study.window
@@ -549,6 +581,43 @@ class MainWindow(QMainWindow):
             self.recent.add(study.paths[0].parent)
         self._update_enabled()
         self._update_readout()
+        self.metrics_panel.reset()
+        self.session.study_loaded(tuple(study.paths), str(volume.metadata.get("series_uid", "")))
+
+    # ---------------------------------------------------------------- layers and models
+
+    def active_label_map(self) -> LabelMap | None:
+        """The label map ROIs are compared with (on the study grid), or ``None``."""
+        return self.label_overlay.label_map
+
+    def label_layer_refs(self) -> list[LabelMapRef]:
+        """The label layers as session entries (file-backed layers only)."""
+        label_map = self.label_overlay.label_map
+        if label_map is None or label_map.source is None:
+            return []
+        return [LabelMapRef(str(label_map.source), label_map.name, self.label_overlay.visible,
+                            self.label_overlay.opacity, "fill", label_map.table.copy())]
+
+    def restore_label_layers(self, refs: Sequence[LabelMapRef]) -> list[str]:
+        """Show the label layers of a session; returns what could not be restored."""
+        problems = []
+        for ref in refs:
+            if not self.label_controls.open_label_map(ref.path):
+                problems.append(f"label map {ref.path} could not be opened")
+                continue
+            self.label_overlay.set_opacity(ref.opacity)
+            self.label_controls.toggle_action.setChecked(ref.visible)
+        return problems
+
+    def select_model(self, path: str | Path) -> bool:
+        """Choose the model at ``path`` in the picker (adding it if needed); ``False`` if absent."""
+        picker = self.compare.model_picker
+        wanted = Path(path).resolve()
+        for index in range(picker.count()):
+            if Path(str(picker.itemData(index))).resolve() == wanted:
+                picker.setCurrentIndex(index)
+                return True
+        return self.open_model(path) if Path(path).is_file() else False
 
     def show_error(self, message: str) -> None:
         """Report a problem without blocking: status bar plus the error banner."""
@@ -662,6 +731,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop and wait for every background thread before the window goes away."""
+        self.session.flush()
+        self.metrics_panel.shutdown()
         self.loader.shutdown()
         self.compare.shutdown()
         threads.stop_all()

@@ -1,0 +1,381 @@
+"""The ROI metrics panel: statistics, overlap with a label and SR − original deltas, live.
+
+Every ROI of the session is measured with :func:`medsr_viewer.core.metrics.export.measure_roi`
+(Qt-free, tested against scipy/scikit-image) on the original study and, when the model's
+result of the ROI's slice has been computed, on that result too, giving the paired
+``original`` / ``sr`` / ``delta`` rows. The rows the table shows are exactly the records the
+CSV/JSON export writes, so the two can never disagree. Edits re-measure only the ROI that
+changed; a new label choice, label layer or model result re-measures all.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from medsr_viewer.core.labels import LabelMap
+from medsr_viewer.core.metrics.export import (
+    MetricRecord,
+    measure_roi,
+    write_metrics_csv,
+    write_metrics_json,
+)
+from medsr_viewer.core.roi import Roi, RoiSet, plane_slice_index, rasterize
+from medsr_viewer.core.volume import Volume
+from medsr_viewer.gui.compare_panel import ComparePanel
+from medsr_viewer.gui.study_viewer import StudyViewer
+
+#: Shown columns: (header, record field or metric key, number format).
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("ROI", "roi_name", ""),
+    ("Grid", "grid", ""),
+    ("Slice", "slice", ""),
+    ("Label", "label", ""),
+    ("Pixels", "count", "{:.0f}"),
+    ("Area mm²", "area_mm2", "{:.1f}"),
+    ("Mean", "mean", "{:.2f}"),
+    ("SD", "sd", "{:.2f}"),
+    ("Min", "min", "{:.2f}"),
+    ("Max", "max", "{:.2f}"),
+    ("Median", "median", "{:.2f}"),
+    ("Dice", "dice", "{:.3f}"),
+    ("IoU", "iou", "{:.3f}"),
+    ("HD95 mm", "hd95_mm", "{:.2f}"),
+    ("HD max mm", "hd_max_mm", "{:.2f}"),
+)
+#: Model results kept for measuring ROIs on slices other than the one shown.
+SR_RESULTS_KEPT = 64
+#: Label choice meaning "the label the ROI overlaps most".
+AUTO_LABEL = "auto"
+
+
+def dominant_label(roi: Roi, grid: Volume, labels: np.ndarray) -> int | None:
+    """The non-zero label value covering most of the ROI's voxels on ``grid``, or ``None``."""
+    mask = rasterize(roi, grid)
+    values = np.asarray(labels)[mask]
+    values = values[values != 0]
+    if values.size == 0:
+        return None
+    found, counts = np.unique(values, return_counts=True)
+    return int(found[int(np.argmax(counts))])
+
+
+def format_cell(record: MetricRecord, key: str, fmt: str) -> str:
+    """Text of one table cell: a context field as is, a metric with its format, or blank."""
+    if not fmt:
+        return str(getattr(record, key, ""))
+    value = record.metrics.get(key)
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–" if key in record.metrics else ""
+    return fmt.format(value)
+
+
+class SrResults(QObject):
+    """The model results computed so far, by (orientation, slice), for the current model.
+
+    Parameters
+    ----------
+    compare
+        The before/after panel whose completed results are collected.
+    """
+
+    changed = Signal()
+
+    def __init__(self, compare: ComparePanel) -> None:
+        super().__init__(compare)
+        self._compare = compare
+        self._results: OrderedDict[tuple[str, str, int], Volume] = OrderedDict()
+        compare.srReady.connect(self._on_ready)
+
+    def _model_key(self) -> str:
+        entry = self._compare.current_entry
+        if entry is None:
+            return ""
+        return (entry.card.sha256 if entry.card is not None else "") or str(entry.path)
+
+    def _on_ready(self, _slice: int) -> None:
+        volume = self._compare.sr_slice_volume()
+        if volume is None:
+            return
+        key = (self._model_key(), self._compare.orientation.value, self._compare.shown_slice)
+        self._results[key] = volume
+        self._results.move_to_end(key)
+        while len(self._results) > SR_RESULTS_KEPT:
+            self._results.popitem(last=False)
+        self.changed.emit()
+
+    def clear(self) -> None:
+        """Forget every result (another study was opened)."""
+        self._results.clear()
+        self.changed.emit()
+
+    def for_roi(self, roi: Roi) -> Volume | None:
+        """The current model's result of the slice ``roi`` lies on, if computed."""
+        model = self._model_key()
+        for (key_model, _o, _s), volume in reversed(self._results.items()):
+            if key_model == model and plane_slice_index(roi.plane, volume) is not None:
+                return volume
+        return None
+
+
+class MetricsPanel(QWidget):
+    """Table of every ROI's metrics, updated as ROIs are drawn, edited or deleted.
+
+    Parameters
+    ----------
+    rois
+        The session's ROIs (the panel listens to their changes).
+    viewer
+        Gives the study the ROIs are measured on.
+    compare
+        The before/after panel (its results give the ``sr`` and ``delta`` rows).
+    label_source
+        Returns the label map ROIs are compared with (on the study grid), or ``None``.
+    context
+        Returns the export context (file, series) of the open study.
+
+    Signals
+    -------
+    roiActivated(str)
+        The user selected the rows of this ROI.
+    updated()
+        The records were recomputed.
+    """
+
+    roiActivated = Signal(str)
+    updated = Signal()
+
+    def __init__(
+        self,
+        rois: RoiSet,
+        viewer: StudyViewer,
+        compare: ComparePanel,
+        label_source: Callable[[], LabelMap | None],
+        context: Callable[[], MetricRecord],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.rois = rois
+        self._viewer = viewer
+        self._compare = compare
+        self._label_source = label_source
+        self._context = context
+        self.sr_results = SrResults(compare)
+        self._records: dict[str, list[MetricRecord]] = {}
+        self._dirty: set[str] = set()
+        self._errors: dict[str, str] = {}
+        self._label_choice: int | str | None = AUTO_LABEL
+        self._filling = False
+
+        self.label_combo = QComboBox(self)
+        self.label_combo.setToolTip("Label the ROIs are compared with (Dice, IoU, Hausdorff)")
+        self.label_combo.currentIndexChanged.connect(self._on_label_combo)
+        self.status = QLabel(self)
+        self.status.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels([c[0] for c in COLUMNS])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemSelectionChanged.connect(self._on_row_selected)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Compare with label:", self))
+        top.addWidget(self.label_combo, 1)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(2, 2, 2, 2)
+        column.addLayout(top)
+        column.addWidget(self.table, 1)
+        column.addWidget(self.status)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._recompute)
+        self._unsubscribe = rois.subscribe(self._on_roi_changed)
+        self.sr_results.changed.connect(self.invalidate_all)
+        self.rebuild_label_choices()
+
+    # ---------------------------------------------------------------- public API
+
+    @property
+    def label_choice(self) -> int | str | None:
+        """``"auto"``, a label value, or ``None`` (no overlap metrics)."""
+        return self._label_choice
+
+    def set_label_choice(self, choice: int | str | None) -> None:
+        """Compare ROIs with label ``choice`` (``"auto"``: the label each ROI overlaps most)."""
+        index = self.label_combo.findData(choice)
+        if index < 0:
+            raise ValueError(f"label {choice!r} is not in the label map")
+        self.label_combo.setCurrentIndex(index)
+        self._label_choice = choice
+        self.invalidate_all()
+
+    def rebuild_label_choices(self) -> None:
+        """Refill the label choices from the current label map (keeps the choice if present)."""
+        label_map = self._label_source()
+        self._filling = True
+        self.label_combo.clear()
+        self.label_combo.addItem("Auto (label the ROI overlaps most)", AUTO_LABEL)
+        self.label_combo.addItem("None", None)
+        if label_map is not None:
+            for value in label_map.present_values():
+                if value != 0:
+                    self.label_combo.addItem(f"{value} {label_map.table.name(value)}", value)
+        index = self.label_combo.findData(self._label_choice)
+        if index < 0:
+            self._label_choice = AUTO_LABEL
+            index = 0
+        self.label_combo.setCurrentIndex(index)
+        self.label_combo.setEnabled(label_map is not None)
+        self._filling = False
+        self.invalidate_all()
+
+    def reset(self) -> None:
+        """Forget cached results and records (another study was opened)."""
+        self.sr_results.clear()
+        self._records.clear()
+        self._errors.clear()
+        self.rebuild_label_choices()
+
+    def invalidate_all(self) -> None:
+        """Re-measure every ROI soon (label, model result or study changed)."""
+        self._dirty.update(self.rois.ids())
+        self._timer.start()
+
+    def records(self) -> list[MetricRecord]:
+        """All rows in ROI drawing order, measured now if anything is pending."""
+        self._recompute()
+        return [row for roi_id in self.rois.ids() for row in self._records.get(roi_id, [])]
+
+    def export(self, path: str | Path) -> Path:
+        """Write every ROI's metrics to ``path`` atomically: ``.json`` as JSON, else CSV."""
+        path = Path(path)
+        rows = self.records()
+        if path.suffix.lower() == ".json":
+            return write_metrics_json(rows, path)
+        return write_metrics_csv(rows, path)
+
+    def select_roi(self, roi_id: str) -> None:
+        """Highlight the rows of ``roi_id`` ("" clears the selection)."""
+        self._recompute()
+        rows = [r for r in range(self.table.rowCount())
+                if self.table.item(r, 0) is not None
+                and self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) == roi_id]
+        self.table.blockSignals(True)
+        self.table.clearSelection()
+        if rows:
+            self.table.selectRow(rows[0])
+            self.table.scrollToItem(self.table.item(rows[0], 0))
+        self.table.blockSignals(False)
+
+    def shutdown(self) -> None:
+        """Stop listening to the ROI set (the window is closing)."""
+        self._unsubscribe()
+        self._timer.stop()
+
+    # ---------------------------------------------------------------- measuring
+
+    def _on_roi_changed(self, roi_id: str) -> None:
+        self._dirty.add(roi_id)
+        self._timer.start()
+
+    def _on_label_combo(self, index: int) -> None:
+        if self._filling or index < 0:
+            return
+        self._label_choice = self.label_combo.itemData(index)
+        self.invalidate_all()
+
+    def _recompute(self) -> None:
+        self._timer.stop()
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        study = self._viewer.volume
+        label_map = self._label_source()
+        for roi_id in dirty:
+            self._records.pop(roi_id, None)
+            self._errors.pop(roi_id, None)
+            if roi_id not in self.rois or study is None:
+                continue
+            try:
+                self._records[roi_id] = self._measure(self.rois[roi_id], study, label_map)
+            except (ValueError, MemoryError) as exc:
+                self._errors[roi_id] = f"{self.rois[roi_id].name or roi_id}: {exc}"
+        self._fill_table()
+        self.updated.emit()
+
+    def _measure(self, roi: Roi, study: Volume, label_map: LabelMap | None) -> list[MetricRecord]:
+        value: int | None = None
+        if label_map is not None:
+            if self._label_choice == AUTO_LABEL:
+                value = dominant_label(roi, study, label_map.labels)
+            elif isinstance(self._label_choice, int):
+                value = self._label_choice
+        sr = self.sr_results.for_roi(roi)
+        base = self._context()
+        if sr is not None and self._compare.current_entry is not None:
+            entry = self._compare.current_entry
+            sha = entry.card.sha256 if entry.card is not None else ""
+            base = replace(base, model=entry.name, sha256=sha)
+        rows = measure_roi(roi, study, sr, label_map if value is not None else None, value,
+                           base)
+        if value is None and label_map is not None:
+            rows = [replace(r, label="(no label under the ROI)") for r in rows]
+        return rows
+
+    # ---------------------------------------------------------------- table
+
+    def _fill_table(self) -> None:
+        rows = [row for roi_id in self.rois.ids() for row in self._records.get(roi_id, [])]
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(rows))
+        for r, record in enumerate(rows):
+            for c, (_header, key, fmt) in enumerate(COLUMNS):
+                item = QTableWidgetItem(format_cell(record, key, fmt))
+                item.setData(Qt.ItemDataRole.UserRole, record.roi_id)
+                if fmt:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, c, item)
+        self.table.blockSignals(False)
+        notes = list(self._errors.values())
+        if self.rois.ids() and not any(r.grid == "sr" for r in rows):
+            notes.append("Switch super-resolution on (S) over an ROI's slice for SR rows "
+                         "and SR − original deltas.")
+        self.status.setText("\n".join(notes))
+
+    def _on_row_selected(self) -> None:
+        items = self.table.selectedItems()
+        if items:
+            roi_id = items[0].data(Qt.ItemDataRole.UserRole)
+            if roi_id:
+                self.roiActivated.emit(str(roi_id))
+
+
+def context_record(paths: Sequence[Path], study: Volume | None) -> MetricRecord:
+    """Export context of a study: its source path(s) and series (never patient data)."""
+    files = ";".join(str(p) for p in paths)
+    series = ""
+    if study is not None:
+        series = str(study.metadata.get("series_uid") or study.name or "")
+    return MetricRecord(file=files, series=series)

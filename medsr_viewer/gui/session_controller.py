@@ -1,0 +1,314 @@
+"""Session save/open, crash-recovery autosave and the "restore your work" bar.
+
+A session (``core.session.Session``) records the study, the model in the SR pane, the ROIs,
+the label layers and the view (plane, layout, slices, window, compare mode). Saving and
+opening are explicit (File ▸ Save Session / Open Session); on top of that every ROI or label
+edit is autosaved to the user's config folder (never the study's input folder) at most a few
+seconds apart, so a crash loses at most the last few seconds. Opening a study that has an
+autosave shows a bar offering to restore it; the autosave is moved aside (not deleted) until
+the user restores or discards it, so new edits never overwrite unrecovered work.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from medsr_viewer.core.geometry import Orientation
+from medsr_viewer.core.session import (
+    SESSION_SUFFIX,
+    Autosaver,
+    ModelRef,
+    Session,
+    SessionError,
+    autosave_path,
+    find_autosave,
+    load_session,
+    save_session,
+)
+from medsr_viewer.core.windowing import Window
+
+if TYPE_CHECKING:
+    from medsr_viewer.gui.main_window import MainWindow
+
+#: How often pending edits are checked for autosave (the autosaver's own interval applies).
+POLL_MS = 1000
+SESSION_FILTER = f"MedSR sessions (*{SESSION_SUFFIX});;All files (*)"
+
+
+def recovered_path(study_path: str | Path) -> Path:
+    """Where an autosave found on opening a study waits for the user's decision."""
+    path = autosave_path(study_path)
+    return path.with_name(path.name.replace(SESSION_SUFFIX, ".recovered" + SESSION_SUFFIX))
+
+
+class RecoveryBar(QFrame):
+    """A bar above the images: "Unsaved work from <time> was found: Restore / Discard"."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("recoveryBar")
+        self.setStyleSheet("#recoveryBar { background:#1f3b57; color:#ffffff; }"
+                           "QLabel { color:#ffffff; }")
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.restore_button = QPushButton("Restore", self)
+        self.discard_button = QPushButton("Discard", self)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 4, 8, 4)
+        row.addWidget(self.label, 1)
+        row.addWidget(self.restore_button)
+        row.addWidget(self.discard_button)
+        self.hide()
+
+
+class SessionController(QObject):
+    """Snapshots, saves, opens and autosaves the main window's session.
+
+    Parameters
+    ----------
+    window
+        The main window (its viewer, compare panel, ROIs, history and label layers).
+    interval_s
+        Minimum seconds between autosaves.
+
+    Signals
+    -------
+    restored()
+        A session (opened or recovered) has been applied to the loaded study.
+    """
+
+    restored = Signal()
+
+    def __init__(self, window: MainWindow, interval_s: float = 3.0) -> None:
+        super().__init__(window)
+        self._window = window
+        self.autosaver = Autosaver(interval_s=interval_s)
+        self._pending: Session | None = None  # to apply once its study has loaded
+        self._suspended = True  # no study yet
+        self._study_path = ""
+        self.recovery_bar = RecoveryBar(window)
+        self.recovery_bar.restore_button.clicked.connect(self.restore_recovered)
+        self.recovery_bar.discard_button.clicked.connect(self.discard_recovered)
+        self.save_action = QAction("&Save Session…", window)
+        self.save_action.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_action.setStatusTip("Save study, ROIs, label layers, model and view to a file")
+        self.save_action.triggered.connect(self._save_dialog)
+        self.open_action = QAction("Open &Session…", window)
+        self.open_action.setStatusTip("Reopen a saved session (study, ROIs, labels, view)")
+        self.open_action.triggered.connect(self._open_dialog)
+        for action in (self.save_action, self.open_action):
+            window.addAction(action)
+        window.history.subscribe(self._on_edit)
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self.autosaver.poll)
+        self._timer.start()
+
+    # ---------------------------------------------------------------- snapshot
+
+    @property
+    def study_path(self) -> str:
+        """The path that identifies the open study in sessions ("" when none)."""
+        return self._study_path
+
+    def snapshot(self) -> Session:
+        """The window's current state as a :class:`Session`."""
+        w = self._window
+        viewer = w.viewer
+        models = []
+        entry = w.compare.current_entry
+        if entry is not None:
+            card = entry.card
+            models.append(ModelRef(str(entry.path), entry.name, card.task if card else "",
+                                   card.sha256 if card else "", "sr"))
+        window = viewer.display_window
+        view_state: dict[str, Any] = {
+            "orientation": viewer.orientation.value,
+            "layout": viewer.layout_mode.value,
+            "slices": {o.value: viewer.slice_index(o) for o in Orientation},
+            "window": [window.center, window.width],
+            "sr_enabled": w.compare.enabled,
+            "compare_mode": w.compare.mode.value,
+            "interpolation": w.compare.interpolation.value,
+        }
+        label_choice = w.metrics_panel.label_choice
+        view_state["label_choice"] = label_choice
+        return Session(study_path=self._study_path, models=models, rois=list(w.rois),
+                       label_maps=w.label_layer_refs(), view_state=view_state)
+
+    # ---------------------------------------------------------------- explicit save/open
+
+    def save(self, path: str | Path) -> Path | None:
+        """Save the session to ``path`` (atomically); ``None`` after reporting a problem."""
+        if not self._study_path:
+            self._window.show_error("Open a study before saving a session")
+            return None
+        try:
+            written = save_session(self.snapshot(), path)
+        except SessionError as exc:
+            self._window.show_error(str(exc))
+            return None
+        self._window.history.mark_clean()
+        self._window.statusBar().showMessage(f"Session saved to {written}", 8000)
+        return written
+
+    def open(self, path: str | Path) -> bool:
+        """Open a session file: load its study, then apply ROIs, labels and view."""
+        try:
+            session = load_session(path)
+        except SessionError as exc:
+            message = str(exc)
+            self._window.show_error(message if str(path) in message else f"{path}: {message}")
+            return False
+        if not session.study_path or not Path(session.study_path).exists():
+            self._window.show_error(f"{path}: the session's study {session.study_path!r} "
+                                    "is missing")
+            return False
+        self._pending = session
+        self._window.open_paths([session.study_path],
+                                series_uid=session.view_state.get("series_uid"))
+        return True
+
+    def _save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self._window, "Save Session",
+                                              f"session{SESSION_SUFFIX}", SESSION_FILTER)
+        if path:
+            self.save(path)
+
+    def _open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self._window, "Open Session", "", SESSION_FILTER)
+        if path:
+            self.open(path)
+
+    # ---------------------------------------------------------------- study changes
+
+    def before_study_change(self) -> None:
+        """Called before a newly loaded study replaces the current one: save, then pause."""
+        self.autosaver.flush()
+        self._suspended = True
+
+    def study_loaded(self, paths: tuple[Path, ...], series_uid: str) -> None:
+        """Called once a study is shown: apply a pending session or offer a recovery."""
+        self._study_path = str(paths[0] if len(paths) == 1 else paths[0].parent)
+        self.recovery_bar.hide()
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            problems = self.apply(pending)
+            if problems:
+                self._window.show_error("; ".join(problems))
+        else:
+            self._offer_recovery()
+        self._suspended = False
+
+    def _offer_recovery(self) -> None:
+        found = find_autosave(self._study_path)
+        if found is None:
+            return
+        try:
+            session = load_session(found)
+        except SessionError:
+            return
+        if not session.rois and not session.label_maps:
+            return
+        aside = recovered_path(self._study_path)
+        found.replace(aside)
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(aside.stat().st_mtime))
+        n = len(session.rois)
+        self.recovery_bar.label.setText(
+            f"Unsaved work on this study from {stamp} was found: {n} ROI{'s' if n != 1 else ''}"
+            f", {len(session.label_maps)} label layer(s). Restore it?")
+        self.recovery_bar.show()
+
+    def restore_recovered(self) -> bool:
+        """Apply the autosave found for this study (the bar's Restore button)."""
+        aside = recovered_path(self._study_path)
+        self.recovery_bar.hide()
+        try:
+            session = load_session(aside)
+        except SessionError as exc:
+            self._window.show_error(str(exc))
+            return False
+        problems = self.apply(session)
+        if problems:
+            self._window.show_error("; ".join(problems))
+        aside.unlink(missing_ok=True)
+        self._on_edit()
+        return True
+
+    def discard_recovered(self) -> None:
+        """Delete the autosave found for this study (the bar's Discard button)."""
+        self.recovery_bar.hide()
+        recovered_path(self._study_path).unlink(missing_ok=True)
+
+    # ---------------------------------------------------------------- applying
+
+    def apply(self, session: Session) -> list[str]:
+        """Apply ``session`` to the loaded study; returns problems (missing files ...)."""
+        w = self._window
+        was_suspended, self._suspended = self._suspended, True
+        problems: list[str] = []
+        try:
+            for roi_id in w.rois.ids():
+                w.rois.remove(roi_id)
+            for roi in session.rois:
+                w.rois.insert(roi)
+            w.history.clear()
+            problems += w.restore_label_layers(session.label_maps)
+            self._apply_view(session.view_state, session.models, problems)
+        finally:
+            self._suspended = was_suspended
+        self.restored.emit()
+        return problems
+
+    def _apply_view(self, state: dict[str, Any], models: list[ModelRef],
+                    problems: list[str]) -> None:
+        w = self._window
+        viewer = w.viewer
+        try:
+            three = state.get("layout") == "three-plane"
+            w.set_orientation(Orientation(state.get("orientation", "axial")))
+            w.set_three_plane(three)
+            for name, index in dict(state.get("slices", {})).items():
+                viewer.set_slice(int(index), Orientation(name))
+            if "window" in state:
+                center, width = (float(v) for v in state["window"])
+                if np.isfinite(center) and width > 0:
+                    viewer.set_window(Window(center, width))
+            choice = state.get("label_choice", "auto")
+            try:
+                w.metrics_panel.set_label_choice(choice)
+            except ValueError:
+                problems.append(f"label {choice} of the session is not in the label map")
+            sr_model = next((m for m in models if m.role == "sr"), None)
+            if sr_model is not None and not w.select_model(sr_model.path):
+                problems.append(f"model {sr_model.path} is missing")
+            w.compare.set_mode(state.get("compare_mode", w.compare.mode.value))
+            w.compare.set_interpolation(state.get("interpolation", w.compare.interpolation.value))
+            if state.get("sr_enabled") and not three:
+                w.set_sr_enabled(True)
+        except (ValueError, TypeError, KeyError) as exc:
+            problems.append(f"view state not restored ({exc})")
+
+    # ---------------------------------------------------------------- autosave
+
+    def note_edit(self) -> None:
+        """Record that the session changed (ROI or label edit): autosave soon."""
+        self._on_edit()
+
+    def _on_edit(self) -> None:
+        if self._suspended or not self._study_path:
+            return
+        session = self.snapshot()
+        self.autosaver.changed(lambda: session)
+
+    def flush(self) -> None:
+        """Write pending edits now (on close)."""
+        self.autosaver.flush()
+        self._timer.stop()
