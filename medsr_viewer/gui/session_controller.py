@@ -250,15 +250,21 @@ class SessionController(QObject):
     # ---------------------------------------------------------------- applying
 
     def apply(self, session: Session) -> list[str]:
-        """Apply ``session`` to the loaded study; returns problems (missing files ...)."""
+        """Apply ``session`` to the loaded study; returns problems (missing files ...).
+
+        ROIs are merged into the current ones (nothing drawn meanwhile is lost); the undo
+        history starts afresh.
+        """
         w = self._window
         was_suspended, self._suspended = self._suspended, True
         problems: list[str] = []
         try:
-            for roi_id in w.rois.ids():
-                w.rois.remove(roi_id)
+            # merge: ROIs drawn since the study opened are kept, same ids are replaced
             for roi in session.rois:
-                w.rois.insert(roi)
+                if roi.roi_id in w.rois:
+                    w.rois.replace(roi)
+                else:
+                    w.rois.insert(roi)
             w.history.clear()
             problems += w.restore_label_layers(session.label_maps)
             self._apply_view(session.view_state, session.models, problems)

@@ -183,7 +183,7 @@ def test_sr_rows_deltas_and_exports_hold_the_table_numbers(
     qtbot: QtBot, window: MainWindow, flair_pair: tuple[Path, Path], tmp_path: Path
 ) -> None:
     open_flair_with_labels(qtbot, window, flair_pair)
-    roi, labels, image = lesion_roi(window)
+    roi, labels, _image = lesion_roi(window)
     window.roi_editor.add(roi)
     qtbot.keyClick(window, Qt.Key.Key_S)
     qtbot.waitUntil(lambda: window.compare.complete, timeout=10000)
