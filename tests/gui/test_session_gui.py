@@ -8,10 +8,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+from gui_helpers import open_and_wait
 from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
-
-from gui_helpers import open_and_wait
 
 from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.core.pane_geometry import display_plane
