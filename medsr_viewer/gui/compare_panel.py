@@ -266,6 +266,11 @@ class ComparePanel(QWidget):
         """Slice index (of :attr:`orientation`) of the result in the pane; -1 when none."""
         return self._slice
 
+    def model_scale(self) -> int:
+        """Scale of the model chosen in the picker (1 when none or not an SR model)."""
+        entry = self.model_picker.current_entry()
+        return max(int(entry.card.scale), 1) if entry is not None and entry.card else 1
+
     def sr_slice_volume(self) -> Volume | None:
         """The complete model result of the shown slice on its world grid, else ``None``.
 

@@ -39,13 +39,14 @@ from PySide6.QtWidgets import (
 )
 
 from medsr_viewer.core.demo import DemoUnavailable, demo_study_path
-from medsr_viewer.core.geometry import Orientation
+from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.history import History
 from medsr_viewer.core.io import SeriesInfo
 from medsr_viewer.core.labels import LabelMap
 from medsr_viewer.core.roi import RoiEditor, RoiSet
 from medsr_viewer.core.session import LabelMapRef
-from medsr_viewer.core.windowing import CT_PRESETS, Window, presets_for
+from medsr_viewer.core.volume import Volume
+from medsr_viewer.core.windowing import CT_PRESETS, Window, default_preset, presets_for
 from medsr_viewer.gui import threads
 from medsr_viewer.gui.compare_panel import ComparePanel
 from medsr_viewer.gui.inference_worker import InferenceWorker
@@ -53,6 +54,7 @@ from medsr_viewer.gui.label_overlay import LabelOverlay, LabelOverlayControls
 from medsr_viewer.gui.metrics_panel import MetricsPanel, context_record
 from medsr_viewer.gui.model_picker import IMAGE_TASKS
 from medsr_viewer.gui.readout import format_window, position_text, slice_text
+from medsr_viewer.gui.reference_actions import ReferenceActions
 from medsr_viewer.gui.roi_files import RoiFileActions
 from medsr_viewer.gui.series_picker import SeriesPickerDialog
 from medsr_viewer.gui.session_controller import SessionController
@@ -211,9 +213,13 @@ class MainWindow(QMainWindow):
         column.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
+        self.references = ReferenceActions(self, lambda: self.viewer.volume, self.show_volume,
+                                           lambda: self.compare.model_scale(), self.show_error)
         self.metrics_panel = MetricsPanel(
             self.rois, self.viewer, self.compare, self.active_label_map,
-            lambda: context_record(self._paths, self.viewer.volume), self)
+            lambda: context_record(self._paths, self.viewer.volume),
+            lambda: self.references.reference, self)
+        self.references.changed.connect(self.metrics_panel.reference_changed)
         self.metrics_dock = QDockWidget("ROI Metrics", self)
         self.metrics_dock.setObjectName("metricsDock")
         self.metrics_dock.setWidget(self.metrics_panel)
@@ -367,6 +373,10 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.roi_files.import_rois_action)
         file_menu.addAction(self.roi_files.export_rois_action)
         file_menu.addAction(self.roi_files.export_metrics_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.references.open_action)
+        file_menu.addAction(self.references.simulate_action)
+        file_menu.addAction(self.references.clear_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -551,15 +561,22 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(chosen)
         dialog.open()  # window-modal but asynchronous: the event loop keeps running
 
-    def _on_loaded(self, study: LoadedStudy) -> None:
-        self.session.before_study_change()
+    def _on_loaded(self, study: LoadedStudy, same_subject: bool = False) -> None:
+        """Show a loaded study; ``same_subject`` (a derived view of the same study, e.g.
+        simulate mode) keeps the ROIs, label layers and session."""
+        if not same_subject:
+            self.session.before_study_change()
         volume = study.display.volume
         self._rebuild_presets(volume.modality, volume.window is not None)
         self._named_windows[study.window_name] = study.window
         if self.compare.enabled:
             self.set_sr_enabled(False)
+        label_map = self.label_overlay.label_map
         self.label_overlay.clear()
         self.viewer.set_study(study.display, study.window)
+        if same_subject and label_map is not None:
+            self.label_overlay.set_label_map(label_map)
+        self.references.study_changed(volume, same_subject)
         self.stack.setCurrentWidget(self.study_area)
         self.viewer.set_layout_mode(self.viewer.layout_mode)
         self.setWindowTitle(f"{APP_TITLE} — {volume.name or self._source_name()}")
@@ -582,7 +599,16 @@ class MainWindow(QMainWindow):
         self._update_enabled()
         self._update_readout()
         self.metrics_panel.reset()
-        self.session.study_loaded(tuple(study.paths), str(volume.metadata.get("series_uid", "")))
+        if not same_subject:
+            self.session.study_loaded(tuple(study.paths),
+                                      str(volume.metadata.get("series_uid", "")))
+
+    def show_volume(self, volume: Volume) -> None:
+        """Show a volume made in memory from the open study (the simulated LR study, or the
+        real study again) in its place, keeping ROIs, label layers and the session."""
+        name, window = default_preset(volume)
+        self._on_loaded(LoadedStudy(DisplayVolume(volume), window, self._paths, name),
+                        same_subject=True)
 
     # ---------------------------------------------------------------- layers and models
 

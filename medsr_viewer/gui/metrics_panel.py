@@ -3,7 +3,10 @@
 Every ROI of the session is measured with :func:`medsr_viewer.core.metrics.export.measure_roi`
 (Qt-free, tested against scipy/scikit-image) on the original study and, when the model's
 result of the ROI's slice has been computed, on that result too, giving the paired
-``original`` / ``sr`` / ``delta`` rows. The rows the table shows are exactly the records the
+``original`` / ``sr`` / ``delta`` rows. With a reference volume (loaded, or the real study in
+simulate mode) the ``sr`` row also holds PSNR/SSIM of the result against the reference inside
+the ROI, and the ``original`` row those of the bicubic-upsampled original (the baseline), so
+``delta`` is the model's gain. The rows the table shows are exactly the records the
 CSV/JSON export writes, so the two can never disagree. Edits re-measure only the ROI that
 changed; a new label choice, label layer or model result re-measures all.
 """
@@ -29,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.core.labels import LabelMap
 from medsr_viewer.core.metrics.export import (
     MetricRecord,
@@ -36,9 +40,11 @@ from medsr_viewer.core.metrics.export import (
     write_metrics_csv,
     write_metrics_json,
 )
+from medsr_viewer.core.metrics.reference import roi_quality, slice_quality
 from medsr_viewer.core.roi import Roi, RoiSet, plane_slice_index, rasterize
+from medsr_viewer.core.simulate import resample_linear
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui.compare_panel import ComparePanel
+from medsr_viewer.gui.compare_panel import ComparePanel, Interpolation, upsample
 from medsr_viewer.gui.study_viewer import StudyViewer
 
 #: Shown columns: (header, record field or metric key, number format).
@@ -58,6 +64,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("IoU", "iou", "{:.3f}"),
     ("HD95 mm", "hd95_mm", "{:.2f}"),
     ("HD max mm", "hd_max_mm", "{:.2f}"),
+    ("PSNR dB", "psnr_db", "{:.2f}"),
+    ("SSIM", "ssim", "{:.4f}"),
 )
 #: Model results kept for measuring ROIs on slices other than the one shown.
 SR_RESULTS_KEPT = 64
@@ -101,6 +109,8 @@ class SrResults(QObject):
         super().__init__(compare)
         self._compare = compare
         self._results: OrderedDict[tuple[str, str, int], Volume] = OrderedDict()
+        #: (orientation, slice) of each kept result, by result identity.
+        self.where: dict[int, tuple[Orientation, int]] = {}
         compare.srReady.connect(self._on_ready)
 
     def _model_key(self) -> str:
@@ -115,15 +125,26 @@ class SrResults(QObject):
             return
         key = (self._model_key(), self._compare.orientation.value, self._compare.shown_slice)
         self._results[key] = volume
+        self.where[id(volume)] = (self._compare.orientation, self._compare.shown_slice)
         self._results.move_to_end(key)
         while len(self._results) > SR_RESULTS_KEPT:
-            self._results.popitem(last=False)
+            _key, dropped = self._results.popitem(last=False)
+            self.where.pop(id(dropped), None)
         self.changed.emit()
 
     def clear(self) -> None:
         """Forget every result (another study was opened)."""
         self._results.clear()
+        self.where.clear()
         self.changed.emit()
+
+    def latest(self) -> Volume | None:
+        """The current model's most recent complete result (the slice in the pane)."""
+        model = self._model_key()
+        for (key_model, _o, _s), volume in reversed(self._results.items()):
+            if key_model == model:
+                return volume
+        return None
 
     def for_roi(self, roi: Roi) -> Volume | None:
         """The current model's result of the slice ``roi`` lies on, if computed."""
@@ -149,6 +170,9 @@ class MetricsPanel(QWidget):
         Returns the label map ROIs are compared with (on the study grid), or ``None``.
     context
         Returns the export context (file, series) of the open study.
+    reference_source
+        Returns the reference volume for PSNR/SSIM (loaded, or the real study in simulate
+        mode), or ``None``.
 
     Signals
     -------
@@ -168,6 +192,7 @@ class MetricsPanel(QWidget):
         compare: ComparePanel,
         label_source: Callable[[], LabelMap | None],
         context: Callable[[], MetricRecord],
+        reference_source: Callable[[], Volume | None] = lambda: None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -176,6 +201,8 @@ class MetricsPanel(QWidget):
         self._compare = compare
         self._label_source = label_source
         self._context = context
+        self._reference_source = reference_source
+        self._reference_cache: dict[int, np.ndarray] = {}
         self.sr_results = SrResults(compare)
         self._records: dict[str, list[MetricRecord]] = {}
         self._dirty: set[str] = set()
@@ -188,6 +215,9 @@ class MetricsPanel(QWidget):
         self.label_combo.currentIndexChanged.connect(self._on_label_combo)
         self.status = QLabel(self)
         self.status.setWordWrap(True)
+        self.quality_label = QLabel(self)
+        self.quality_label.setWordWrap(True)
+        self.quality_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = QTableWidget(0, len(COLUMNS), self)
         self.table.setHorizontalHeaderLabels([c[0] for c in COLUMNS])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -203,6 +233,7 @@ class MetricsPanel(QWidget):
         column = QVBoxLayout(self)
         column.setContentsMargins(2, 2, 2, 2)
         column.addLayout(top)
+        column.addWidget(self.quality_label)
         column.addWidget(self.table, 1)
         column.addWidget(self.status)
 
@@ -212,6 +243,7 @@ class MetricsPanel(QWidget):
         self._timer.timeout.connect(self._recompute)
         self._unsubscribe = rois.subscribe(self._on_roi_changed)
         self.sr_results.changed.connect(self.invalidate_all)
+        self.sr_results.changed.connect(self._update_quality)
         self.rebuild_label_choices()
 
     # ---------------------------------------------------------------- public API
@@ -253,14 +285,36 @@ class MetricsPanel(QWidget):
     def reset(self) -> None:
         """Forget cached results and records (another study was opened)."""
         self.sr_results.clear()
+        self._reference_cache.clear()
         self._records.clear()
         self._errors.clear()
         self.rebuild_label_choices()
 
     def invalidate_all(self) -> None:
-        """Re-measure every ROI soon (label, model result or study changed)."""
+        """Re-measure every ROI soon (label, model result, reference or study changed)."""
         self._dirty.update(self.rois.ids())
         self._timer.start()
+
+    def reference_changed(self) -> None:
+        """The reference volume was loaded, replaced or removed: re-measure everything."""
+        self._reference_cache.clear()
+        self.invalidate_all()
+        self._update_quality()
+
+    def slice_quality(self) -> dict[str, dict[str, float]] | None:
+        """Whole-slice PSNR/SSIM against the reference of the result in the pane and of the
+        bicubic-upsampled original (``{"sr": ..., "bicubic": ...}``), or ``None``."""
+        reference = self._reference_source()
+        sr = self.sr_results.latest()
+        if reference is None or sr is None:
+            return None
+        ref_values = self._reference_on(sr, reference)
+        low, high = reference.value_range()
+        if high <= low:
+            return None
+        border = 2 * self._compare.scale
+        return {"sr": slice_quality(ref_values, sr.voxels[0], high - low, border),
+                "bicubic": slice_quality(ref_values, self._bicubic_on(sr), high - low, border)}
 
     def records(self) -> list[MetricRecord]:
         """All rows in ROI drawing order, measured now if anything is pending."""
@@ -339,9 +393,53 @@ class MetricsPanel(QWidget):
             base = replace(base, model=entry.name, sha256=sha)
         rows = measure_roi(roi, study, sr, label_map if value is not None else None, value,
                            base)
+        reference = self._reference_source()
+        if sr is not None and reference is not None and len(rows) == 3:
+            rows = self._with_reference_quality(rows, roi, sr, reference)
         if value is None and label_map is not None:
             rows = [replace(r, label="(no label under the ROI)") for r in rows]
         return rows
+
+    def _reference_on(self, sr: Volume, reference: Volume) -> np.ndarray:
+        key = id(sr)
+        if key not in self._reference_cache:
+            self._reference_cache[key] = resample_linear(reference, sr)[0]
+        return self._reference_cache[key]
+
+    def _bicubic_on(self, sr: Volume) -> np.ndarray:
+        display = self._viewer.display
+        orientation, index = self.sr_results.where[id(sr)]
+        assert display is not None
+        image = display.slice_array(orientation, index)
+        return upsample(image, self._compare.scale, Interpolation.BICUBIC)
+
+    def _with_reference_quality(self, rows: list[MetricRecord], roi: Roi, sr: Volume,
+                                reference: Volume) -> list[MetricRecord]:
+        low, high = reference.value_range()
+        if high <= low:
+            return rows
+        ref_values = self._reference_on(sr, reference)
+        mask = rasterize(roi, sr)[0]
+        model = roi_quality(ref_values, sr.voxels[0], mask, high - low)
+        baseline = roi_quality(ref_values, self._bicubic_on(sr), mask, high - low)
+        gain = {k: model[k] - baseline[k] for k in model}
+        return [replace(row, metrics={**row.metrics, **extra})
+                for row, extra in zip(rows, (baseline, model, gain), strict=True)]
+
+    def _update_quality(self) -> None:
+        quality = self.slice_quality()
+        reference = self._reference_source()
+        if quality is None or reference is None:
+            self.quality_label.setText(
+                "" if reference is None else
+                f"Reference: {reference.name}. Switch super-resolution on (S) for PSNR/SSIM.")
+            return
+        sr, bicubic = quality["sr"], quality["bicubic"]
+        self.quality_label.setText(
+            f"Slice vs reference ({reference.name}), border {2 * self._compare.scale} px "
+            f"removed: model PSNR {sr['psnr_db']:.2f} dB, SSIM {sr['ssim']:.4f} · bicubic "
+            f"{bicubic['psnr_db']:.2f} dB, {bicubic['ssim']:.4f} · gain "
+            f"{sr['psnr_db'] - bicubic['psnr_db']:+.2f} dB")
 
     # ---------------------------------------------------------------- table
 

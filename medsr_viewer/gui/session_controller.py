@@ -138,8 +138,10 @@ class SessionController(QObject):
             "compare_mode": w.compare.mode.value,
             "interpolation": w.compare.interpolation.value,
         }
-        label_choice = w.metrics_panel.label_choice
-        view_state["label_choice"] = label_choice
+        view_state["label_choice"] = w.metrics_panel.label_choice
+        study = viewer.volume
+        if study is not None and "simulated_scale" in study.metadata:
+            view_state["simulate_scale"] = int(study.metadata["simulated_scale"])
         return Session(study_path=self._study_path, models=models, rois=list(w.rois),
                        label_maps=w.label_layer_refs(), view_state=view_state)
 
@@ -297,6 +299,10 @@ class SessionController(QObject):
                 problems.append(f"model {sr_model.path} is missing")
             w.compare.set_mode(state.get("compare_mode", w.compare.mode.value))
             w.compare.set_interpolation(state.get("interpolation", w.compare.interpolation.value))
+            if state.get("simulate_scale"):
+                # after this load has finished: the LR study replaces the one being shown
+                scale = int(state["simulate_scale"])
+                QTimer.singleShot(0, self, lambda: w.references.simulate(scale))
             if state.get("sr_enabled") and not three:
                 w.set_sr_enabled(True)
         except (ValueError, TypeError, KeyError) as exc:
