@@ -607,8 +607,13 @@ class MainWindow(QMainWindow):
         """Show a volume made in memory from the open study (the simulated LR study, or the
         real study again) in its place, keeping ROIs, label layers and the session."""
         name, window = default_preset(volume)
-        self._on_loaded(LoadedStudy(DisplayVolume(volume), window, self._paths, name),
-                        same_subject=True)
+        before = self.viewer.display
+        world = None if before is None else before.canonical_to_world(self.viewer.cursor_point)
+        display = DisplayVolume(volume)
+        self._on_loaded(LoadedStudy(display, window, self._paths, name), same_subject=True)
+        if world is not None:  # stay at the same place in the patient
+            canonical = np.linalg.solve(display.affine, np.append(world, 1.0))[:3][::-1]
+            self.viewer.set_cursor(np.rint(canonical))
 
     # ---------------------------------------------------------------- layers and models
 

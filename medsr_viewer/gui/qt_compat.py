@@ -5,8 +5,10 @@ every emitted signal (ours and pyqtgraph's) decrements the reference count of ``
 Python 3.11, where ``True`` is not yet immortal, the count reaches zero after a few thousand
 emissions and the interpreter aborts ("Fatal Python error: bool_dealloc"). PySide6 6.11.3
 does not have the defect (pyproject excludes 6.12.0); for an environment that already has
-it, :func:`guard_bool_refcounts` does what Python 3.12 does for everyone: it makes ``True``
-and ``False`` effectively immortal by adding 2**40 to their reference counts. They are
+it, :func:`guard_bool_refcounts` does what Python 3.12 does for everyone: it makes ``True``,
+``False`` and ``None`` effectively immortal by adding 2**40 to their reference counts (the
+same release also drops references to ``None`` on some paths: "Fatal Python error:
+none_dealloc" was seen with a worker thread emitting while the GUI thread ran). They are
 static objects that are never freed, so the larger count has no other effect.
 """
 
@@ -37,7 +39,7 @@ def guard_bool_refcounts() -> bool:
     global _applied
     if _applied or not needs_bool_guard() or sys.implementation.name != "cpython":
         return _applied
-    for value in (True, False):
+    for value in (True, False, None):
         ctypes.c_ssize_t.from_address(id(value)).value += _BOOST
     _applied = True
     return True

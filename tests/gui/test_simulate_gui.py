@@ -141,3 +141,19 @@ def test_reference_file_errors_are_named(qtbot: QtBot, window: MainWindow, t1: P
     # another study ends the reference
     open_and_wait(qtbot, window, [t1])
     assert window.references.reference is None
+
+
+def test_switching_to_the_simulated_study_keeps_the_slice(
+    qtbot: QtBot, window: MainWindow, t1: Path, zoo: dict[str, Path]
+) -> None:
+    open_and_wait(qtbot, window, [t1])
+    window.compare.model_picker.add_path(zoo["bicubic-x2"])
+    window.viewer.set_slice(1, AXIAL)
+    hr_display = window.viewer.display
+    world = hr_display.canonical_to_world(window.viewer.cursor_point)
+    assert window.references.simulate()
+    lr_display = window.viewer.display
+    assert window.viewer.slice_index(AXIAL) == 1
+    shown = lr_display.canonical_to_world(window.viewer.cursor_point)
+    # same axial position; in plane within one LR voxel
+    assert np.max(np.abs(shown - world)) <= max(lr_display.pixel_spacing(AXIAL))
