@@ -332,14 +332,14 @@ class MetricsPanel(QWidget):
     def select_roi(self, roi_id: str) -> None:
         """Highlight the rows of ``roi_id`` ("" clears the selection)."""
         self._recompute()
-        rows = [r for r in range(self.table.rowCount())
-                if self.table.item(r, 0) is not None
-                and self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) == roi_id]
+        items = [self.table.item(r, 0) for r in range(self.table.rowCount())]
+        matching = [item for item in items
+                    if item is not None and item.data(Qt.ItemDataRole.UserRole) == roi_id]
         self.table.blockSignals(True)
         self.table.clearSelection()
-        if rows:
-            self.table.selectRow(rows[0])
-            self.table.scrollToItem(self.table.item(rows[0], 0))
+        if matching:
+            self.table.selectRow(matching[0].row())
+            self.table.scrollToItem(matching[0])
         self.table.blockSignals(False)
 
     def shutdown(self) -> None:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
-from medsr_viewer.core.history import MacroCommand
+from medsr_viewer.core.history import Command, MacroCommand
 from medsr_viewer.core.roi import RoiEditor, RoiFormatError, load_rois, save_rois
 from medsr_viewer.core.roi.collection import AddRoi, ReplaceRoi
 from medsr_viewer.gui.metrics_panel import MetricsPanel
@@ -89,8 +89,9 @@ class RoiFileActions(QObject):
             self._window.statusBar().showMessage(f"{path}: no ROIs in the file", 8000)
             return 0
         existing = self._editor.rois
-        commands = [ReplaceRoi(existing, roi, "Import ROI") if roi.roi_id in existing
-                    else AddRoi(existing, roi) for roi in rois]
+        commands: list[Command] = [ReplaceRoi(existing, roi, "Import ROI")
+                                   if roi.roi_id in existing else AddRoi(existing, roi)
+                                   for roi in rois]
         self._editor.history.push(MacroCommand(f"Import {len(rois)} ROIs", commands))
         self._window.statusBar().showMessage(f"Imported {len(rois)} ROIs from {path}", 8000)
         return len(rois)
