@@ -174,7 +174,7 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.placeholder)
         self.compare = ComparePanel(self.viewer, worker, registry, self)
-        self.label_overlay = LabelOverlay(self.viewer)
+        self.label_overlay = LabelOverlay(self.viewer, self.compare)
         #: The ROI document of the open study, its undo history and the undoable editor
         #: (core, Qt-free): the ROI tools edit through ``roi_editor``; the metrics panel,
         #: exports and the session read ``rois``.
