@@ -46,6 +46,7 @@ from medsr_viewer.core.windowing import CT_PRESETS, Window, presets_for
 from medsr_viewer.gui import threads
 from medsr_viewer.gui.compare_panel import ComparePanel
 from medsr_viewer.gui.inference_worker import InferenceWorker
+from medsr_viewer.gui.label_dock import LabelDock
 from medsr_viewer.gui.label_overlay import LabelOverlay, LabelOverlayControls
 from medsr_viewer.gui.model_picker import IMAGE_TASKS
 from medsr_viewer.gui.readout import format_window, position_text, slice_text
@@ -208,6 +209,11 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._build_menus_and_toolbar()
+        # Label layers (issue #4): the "Labels" dock and the Segmentation menu.
+        self.label_dock = LabelDock(self.label_overlay, self.compare.worker,
+                                    self.compare.model_picker.registry, self.show_error, self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.label_dock)
+        self.menuBar().addMenu(self.label_dock.menu)
 
         self.loader.progress.connect(self._on_progress)
         self.loader.loaded.connect(self._on_loaded)
@@ -340,6 +346,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.open_demo_action)
         file_menu.addAction(self.open_model_action)
         file_menu.addAction(self.label_controls.open_action)
+        file_menu.addAction(self.label_controls.save_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -351,6 +358,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.reset_action)
         view_menu.addAction(self.sr_action)
         view_menu.addAction(self.label_controls.toggle_action)
+        view_menu.addAction(self.label_controls.style_action)
         view_menu.addSeparator()
         for action in self.slice_actions:
             view_menu.addAction(action)
