@@ -3,13 +3,12 @@
 :class:`SegmentationRunner` sends slices to the application's
 :class:`~medsr_viewer.gui.inference_worker.InferenceWorker` (its own pane id
 :data:`SEGMENT_PANE`, beside the SR pane's), one after another: one slice for "Segment Current
-Slice", every slice of the plane for "Segment Volume". The model runs on the study as
-displayed (canonical orientation, see ``compare_panel.display_volume_for_model``) along the
-slice axis of the chosen plane, so each result slice is written straight into a canonical
-label array; slices not run stay 0. When the run finishes the array is put back on the
-study's grid (world-space nearest neighbour, an exact axis permutation here) and added to the
-:class:`~medsr_viewer.gui.label_overlay.LabelOverlay` as a new, active layer named after the
-model, with the card's label names and colours.
+Slice", every slice of the plane for "Segment Volume". The model runs on the study's voxel
+array as stored (as ``medsr run`` does, so GUI and command line agree), along the stored axis
+that is the chosen plane's slice axis, and each result slice is written into a label array
+on the study's own grid; slices not run stay 0. When the run finishes the labels are added to
+the :class:`~medsr_viewer.gui.label_overlay.LabelOverlay` as a new, active layer named after
+the model, with the card's label names and colours.
 
 Progress is reported per tile; :meth:`SegmentationRunner.cancel` stops the run at the next
 tile; a newer request supersedes the running one. Failures (a model of another task, a model
@@ -28,7 +27,6 @@ from PySide6.QtWidgets import QComboBox, QWidget
 from medsr_viewer.core.geometry import PLANE_AXES, DisplayVolume, Orientation
 from medsr_viewer.core.labels import LabelMap, LabelTable
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui.compare_panel import display_volume_for_model
 from medsr_viewer.gui.inference_worker import InferenceWorker
 from medsr_viewer.gui.label_overlay import LabelOverlay
 from medsr_viewer.gui.model_picker import card_tooltip
@@ -42,6 +40,19 @@ SEGMENT_TASK = "segment"
 DEFAULT_SEGMENT_MODEL = "seg-em-membrane"
 
 
+def stored_slice(display: DisplayVolume, orientation: Orientation, index: int) -> tuple[int, int]:
+    """The stored voxel axis ``(z, y, x)`` and index of displayed slice ``index`` of a plane.
+
+    The display reorients the study by axis permutations and flips only, so a displayed
+    plane is one slice of the stored array along one axis.
+    """
+    slice_axis = PLANE_AXES[Orientation(orientation)].slice_axis
+    column = np.abs(display.to_source[:3, 2 - slice_axis])
+    axis = 2 - int(np.argmax(column))
+    voxel = display.display_to_voxel(orientation, 0.0, 0.0, float(index))
+    return axis, round(float(voxel[axis]))
+
+
 @dataclass
 class SegmentationJob:
     """One run: which model, on which study and plane, which slices, and what is done."""
@@ -52,6 +63,7 @@ class SegmentationJob:
     orientation: Orientation
     axis: int
     indices: list[int]
+    shown_index: int
     labels: np.ndarray
     position: int = 0
     request_id: int = -1
@@ -111,7 +123,6 @@ class SegmentationRunner(QObject):
         self.worker = worker
         self.registry = registry if registry is not None else ModelRegistry()
         self._job: SegmentationJob | None = None
-        self._model_volumes: tuple[DisplayVolume, Volume] | None = None
         self._entries: list[ModelEntry] = []
         combo_parent = parent if isinstance(parent, QWidget) else None
         self.model_combo = QComboBox(combo_parent)
@@ -195,15 +206,21 @@ class SegmentationRunner(QObject):
         """
         viewer = self.overlay.viewer
         orientation = Orientation(orientation or viewer.active_orientation)
-        return self._start(orientation, [viewer.slice_index(orientation)])
+        display = viewer.display
+        if display is None:
+            return self._start(orientation, None)
+        _axis, index = stored_slice(display, orientation, viewer.slice_index(orientation))
+        return self._start(orientation, [index])
 
     def segment_volume(self, orientation: Orientation | None = None) -> bool:
         """Segment every slice of a plane (default: the active pane's) as a new layer."""
         viewer = self.overlay.viewer
         orientation = Orientation(orientation or viewer.active_orientation)
         display = viewer.display
-        count = display.n_slices(orientation) if display is not None else 0
-        return self._start(orientation, list(range(count)))
+        if display is None:
+            return self._start(orientation, None)
+        axis, _index = stored_slice(display, orientation, 0)
+        return self._start(orientation, list(range(display.volume.shape[axis])))
 
     def cancel(self) -> None:
         """Stop the running job (at the next tile); nothing is added."""
@@ -212,9 +229,10 @@ class SegmentationRunner(QObject):
         self.worker.cancel(SEGMENT_PANE)
         self._end()
 
-    def _start(self, orientation: Orientation, indices: list[int]) -> bool:
-        display = self.overlay.viewer.display
-        if display is None:
+    def _start(self, orientation: Orientation, indices: list[int] | None) -> bool:
+        viewer = self.overlay.viewer
+        display = viewer.display
+        if display is None or indices is None:
             self.failed.emit("Open a study before running a segmentation model")
             return False
         entry = self.current_model()
@@ -227,28 +245,23 @@ class SegmentationRunner(QObject):
             return False
         if self._job is not None:  # a newer request supersedes the running one
             self.worker.cancel(SEGMENT_PANE)
-        volume = self._model_volume(display)
+        axis, _index = stored_slice(display, orientation, 0)
         dtype = np.uint8 if max([0, *(lab.value for lab in entry.card.labels)]) < 256 \
             else np.uint16
         self._job = SegmentationJob(
             entry=entry,
             display=display,
-            volume=volume,
+            volume=display.volume,
             orientation=orientation,
-            axis=PLANE_AXES[orientation].slice_axis,
+            axis=axis,
             indices=indices,
-            labels=np.zeros(display.shape, dtype=dtype),
+            shown_index=viewer.slice_index(orientation),
+            labels=np.zeros(display.volume.shape, dtype=dtype),
         )
         self.busyChanged.emit(True)
         self.progressChanged.emit(0.0)
         self._submit()
         return True
-
-    def _model_volume(self, display: DisplayVolume) -> Volume:
-        """The study as displayed; one object per study, so normalisation is fitted once."""
-        if self._model_volumes is None or self._model_volumes[0] is not display:
-            self._model_volumes = (display, display_volume_for_model(display))
-        return self._model_volumes[1]
 
     def _submit(self) -> None:
         job = self._job
@@ -314,16 +327,15 @@ class SegmentationRunner(QObject):
     def _finish(self, job: SegmentationJob) -> None:
         card = job.entry.card
         assert card is not None
-        canonical = Volume(job.labels, job.display.affine.copy(), modality="SEG",
-                           name=card.name)
+        labels = Volume(job.labels, job.volume.affine.copy(), modality="SEG", name=card.name)
         table = LabelTable.from_card_labels(card.labels)
         name = card.name
         if len(job.indices) == 1:
-            name = f"{card.name} ({job.orientation.value} slice {job.indices[0] + 1})"
+            name = f"{card.name} ({job.orientation.value} slice {job.shown_index + 1})"
         self._end()
         try:
             layer = self.overlay.add_layer(
-                LabelMap(canonical, table, name), name, model=card.name
+                LabelMap(labels, table, name), name, model=card.name
             )
         except RuntimeError as exc:
             self.failed.emit(f"{job.entry.path}: {exc}")
