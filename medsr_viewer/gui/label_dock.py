@@ -1,7 +1,8 @@
 """The "Labels" dock: label layers, the active layer's labels, and segmentation runs.
 
 - Layer list: one checkable row per layer (check = visible), the selected row is the active
-  layer; a style combo (fill / outline / both) and a Remove button act on the active layer.
+  layer; a style combo (fill / outline / both), an opacity slider and a Remove button act on
+  the active layer.
 - Label table of the active layer's labels present: value, colour swatch (click to pick a
   colour), editable name, visibility checkbox. Every edit redraws the panes at once.
 - Segmentation: the segment-model combo, "Segment Slice", "Segment Volume", "Cancel" and a
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressBar,
     QPushButton,
+    QSlider,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -113,6 +115,14 @@ class LabelDock(QDockWidget):
         self.remove_button.setToolTip("Remove the active layer")
         row.addWidget(self.remove_button)
         column.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Opacity:", body))
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal, body)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.opacity_slider.setToolTip("Opacity of the active layer")
+        row.addWidget(self.opacity_slider, 1)
+        column.addLayout(row)
 
         self.table = QTableWidget(0, 4, body)
         self.table.setHorizontalHeaderLabels(["Value", "Colour", "Name", "Shown"])
@@ -171,6 +181,7 @@ class LabelDock(QDockWidget):
         self.layer_list.currentRowChanged.connect(self._on_row_changed)
         self.layer_list.itemChanged.connect(self._on_layer_item_changed)
         self.style_combo.currentIndexChanged.connect(self._on_style_chosen)
+        self.opacity_slider.valueChanged.connect(self._on_opacity)
         self.remove_button.clicked.connect(self.remove_active_layer)
         self.table.itemChanged.connect(self._on_table_item_changed)
         self.table.cellClicked.connect(self._on_cell_clicked)
@@ -258,9 +269,10 @@ class LabelDock(QDockWidget):
                     self._refresh_table()
             style_index = list(OverlayStyle).index(self.overlay.style)
             self.style_combo.setCurrentIndex(style_index)
+            self.opacity_slider.setValue(round(self.overlay.opacity * 100))
             has_layer = layer is not None
-            self.style_combo.setEnabled(has_layer)
-            self.remove_button.setEnabled(has_layer)
+            for widget in (self.style_combo, self.remove_button, self.opacity_slider):
+                widget.setEnabled(has_layer)
         finally:
             self._updating = False
 
@@ -332,6 +344,10 @@ class LabelDock(QDockWidget):
     def _on_style_chosen(self, index: int) -> None:
         if not self._updating and index >= 0:
             self.overlay.set_style(self.style_combo.itemData(index))
+
+    def _on_opacity(self, value: int) -> None:
+        if not self._updating and self.overlay.active_layer is not None:
+            self.overlay.set_opacity(value / 100.0)
 
     def _on_table_item_changed(self, item: QTableWidgetItem) -> None:
         if self._updating:

@@ -114,16 +114,16 @@ def test_layer_lut_follows_table_edits(lesion: LabelMap) -> None:
 def test_store_label_map_is_content_addressed(tmp_path: Path, lesion: LabelMap) -> None:
     small = LabelMap(lesion.volume.with_voxels(np.ascontiguousarray(lesion.labels[60:70])),
                      LabelTable([LabelEntry(1, "lesion one", (9, 8, 7))]), "seg model/run")
-    first = store_label_map(small, tmp_path)
+    first = store_label_map(small, tmp_path / "store")
     stamp = first.stat().st_mtime_ns
-    again = store_label_map(small, tmp_path)
+    again = store_label_map(small, tmp_path / "store")
     assert again == first and again.stat().st_mtime_ns == stamp
     assert first.name.startswith("seg_model_run-") and first.name.endswith(".nii.gz")
     reread = load_label_file(first)
     assert np.array_equal(reread.labels, small.labels)
     assert np.allclose(reread.volume.affine, small.volume.affine)
     changed = small.with_labels(np.where(small.labels == 1, 0, small.labels).astype(np.uint8))
-    other = store_label_map(changed, tmp_path)
+    other = store_label_map(changed, tmp_path / "store")
     assert other != first and first.is_file()
 
 

@@ -158,7 +158,7 @@ def _slug(name: str) -> str:
 def store_label_map(label_map: LabelMap, folder: str | os.PathLike[str]) -> Path:
     """Keep ``label_map`` as NIfTI in ``folder`` under a content-addressed name; the path.
 
-    The name is ``<name>-<first 16 hex digits of label_map_digest>.nii.gz``: an existing file
+    The folder is created if needed. The name is ``<name>-<first 16 hex digits of label_map_digest>.nii.gz``: an existing file
     of that name holds the same labels, so it is not written again; changed labels get a new
     file. Writing is atomic. Raises :class:`LabelMapError` when the file cannot be written.
     """
@@ -170,6 +170,7 @@ def store_label_map(label_map: LabelMap, folder: str | os.PathLike[str]) -> Path
     unsourced = LabelMap(label_map.volume.with_voxels(label_map.labels, metadata={}),
                          label_map.table, label_map.name, None)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         return save_label_map_nifti(unsourced, target, force=True)
     except OSError as exc:
         raise LabelMapError(f"{target}: cannot write the label layer ({exc})") from exc
