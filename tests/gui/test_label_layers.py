@@ -13,11 +13,11 @@ from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.labels import (
+    LabelEntry,
     LabelMap,
+    LabelTable,
     OverlayStyle,
     format_freesurfer_lut,
-    LabelEntry,
-    LabelTable,
     load_label_file,
     outline_mask,
 )
