@@ -328,3 +328,40 @@ def test_screenshot_of_layers(
     out = Path("/tmp/labels")
     out.mkdir(exist_ok=True)
     assert main_window.grab().save(str(out / "layers.png"))
+
+
+def test_dicom_seg_save_for_a_dicom_study_reloads(
+    qtbot: QtBot, main_window: MainWindow, data_dir: Path, tmp_path: Path
+) -> None:
+    folder = data_dir / "dicom" / "vs_seg_001_t1"
+    open_and_wait(qtbot, main_window, [folder], timeout=60000)
+    study = main_window.viewer.volume
+    assert study is not None and study.shape == (120, 512, 512)
+    # Labels from the real image: bright tissue in a block of slices, split in two values.
+    labels = np.zeros(study.shape, np.uint8)
+    block = study.voxels[58:62, 200:320, 200:320]
+    level = float(np.percentile(block, 70))
+    labels[58:62, 200:320, 200:260][block[:, :, :60] > level] = 1
+    labels[58:62, 200:320, 260:320][block[:, :, 60:] > level] = 4
+    table = LabelTable([LabelEntry(1, "bright left", (250, 30, 30)),
+                        LabelEntry(4, "bright right", (30, 30, 250))])
+    overlay = main_window.label_overlay
+    overlay.add_layer(LabelMap(Volume(labels, study.affine), table, "bright"))
+    controls = main_window.label_controls
+    # Never over the study's own files.
+    source = folder / "1-001.dcm"
+    before = source.stat().st_mtime_ns
+    assert not controls.save_active_layer(source)
+    assert "1-001.dcm" in main_window.error_banner.text()
+    assert source.stat().st_mtime_ns == before
+    out = tmp_path / "bright_seg.dcm"
+    assert controls.save_active_layer(out)
+    # File > Open Label Map reads the SEG back as a second layer on the study grid.
+    assert main_window.open_label_map(out)
+    again = overlay.active_layer
+    assert again is not None and again.source == out and len(overlay.layers) == 2
+    assert np.array_equal(again.labels, labels)
+    assert again.table.name(1) == "bright left" and again.table.name(4) == "bright right"
+    assert again.table.entry(4).color == pytest.approx((30, 30, 250), abs=3)
+    seg = load_label_file(out)
+    assert seg.volume.metadata["referenced_series_uid"] == study.metadata["series_uid"]
