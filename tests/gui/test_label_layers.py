@@ -365,3 +365,40 @@ def test_dicom_seg_save_for_a_dicom_study_reloads(
     assert again.table.entry(4).color == pytest.approx((30, 30, 250), abs=3)
     seg = load_label_file(out)
     assert seg.volume.metadata["referenced_series_uid"] == study.metadata["series_uid"]
+
+
+def test_freesurfer_parcellation_outlines_and_sr_screenshot(
+    qtbot: QtBot, main_window: MainWindow, data_dir: Path
+) -> None:
+    folder = data_dir / "labelled" / "freesurfer_subject"
+    open_and_wait(qtbot, main_window, [folder / "norm.mgz"], timeout=60000)
+    aparc = folder / "aparc.a2009s+aseg.mgz"
+    assert main_window.open_label_map(aparc)
+    overlay, dock = main_window.label_overlay, main_window.label_dock
+    layer = overlay.active_layer
+    assert layer is not None
+    values = layer.present_values()
+    assert len(values) > 150 and max(values) > 11000  # Destrieux cortical labels
+    assert dock.listed_values() == values
+    overlay.set_style("outline")
+    view = main_window.viewer.views[AXIAL]
+    shown = overlay.slice_labels(AXIAL)
+    assert shown is not None
+    rgba = drawn(main_window)
+    edge = outline_mask(shown)
+    lut = layer.lut()
+    assert np.all(rgba[edge, :3] == lut[shown[edge], :3]) and np.all(rgba[~edge] == 0)
+    assert np.array_equal(shown, shown_slice(main_window, load_label_file(aparc).on_grid(
+        main_window.viewer.volume).labels, view=view))  # type: ignore[arg-type]
+    compare = main_window.compare
+    compare.model_picker.setCurrentIndex(compare.model_picker.findText("sr-x2"))
+    with qtbot.waitSignal(compare.srReady, timeout=60000):
+        main_window.set_sr_enabled(True)
+    sr = np.asarray(overlay.sr_item.image)  # type: ignore[union-attr]
+    assert sr.shape[:2] == (2 * rgba.shape[0], 2 * rgba.shape[1])
+    assert np.array_equal(sr[..., 3] > 0, outline_mask(np.repeat(np.repeat(shown, 2, 0), 2, 1)))
+    compare.fit_views()
+    qtbot.wait(50)
+    out = Path("/tmp/labels")
+    out.mkdir(exist_ok=True)
+    assert main_window.grab().save(str(out / "freesurfer_sr.png"))
