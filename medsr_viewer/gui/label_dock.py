@@ -237,8 +237,12 @@ class LabelDock(QDockWidget):
 
     def listed_values(self) -> list[int]:
         """Label values listed in the table, top to bottom."""
-        return [int(self.table.item(r, VALUE_COLUMN).data(Qt.ItemDataRole.UserRole))
-                for r in range(self.table.rowCount())]
+        values = []
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, VALUE_COLUMN)
+            if item is not None:
+                values.append(int(item.data(Qt.ItemDataRole.UserRole)))
+        return values
 
     def set_label_colour(self, value: int, color: tuple[int, int, int]) -> None:
         """Give a label of the active layer another colour (what the colour dialog does)."""

@@ -129,6 +129,7 @@ class SegmentationRunner(QObject):
         self.model_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.model_combo.setToolTip("Segmentation model")
         self.refresh_models()
+        overlay.viewer.cursorChanged.connect(lambda _c: self._check_study())  # new study too
         worker.sliceReady.connect(self._on_slice)
         worker.progress.connect(self._on_progress)
         worker.failed.connect(self._on_failed)
@@ -228,6 +229,11 @@ class SegmentationRunner(QObject):
             return
         self.worker.cancel(SEGMENT_PANE)
         self._end()
+
+    def _check_study(self) -> None:
+        """Drop the running job when another study is shown."""
+        if self._job is not None and self.overlay.viewer.display is not self._job.display:
+            self.cancel()
 
     def _start(self, orientation: Orientation, indices: list[int] | None) -> bool:
         viewer = self.overlay.viewer

@@ -193,3 +193,19 @@ def test_wrong_or_failing_models_are_reported(
     with qtbot.waitSignal(dock.runner.finished, timeout=60000):
         dock.segment_current_slice()
     assert len(main_window.label_overlay.layers) == 1
+
+
+def test_opening_another_study_drops_a_running_segmentation(
+    qtbot: QtBot, main_window: MainWindow, em_stack: Path, em_crop: tuple[Path, np.ndarray]
+) -> None:
+    open_and_wait(qtbot, main_window, [em_stack])
+    runner = main_window.label_dock.runner
+    busy: list[bool] = []
+    runner.busyChanged.connect(busy.append)
+    assert runner.segment_volume()
+    open_and_wait(qtbot, main_window, [em_crop[0]])
+    assert busy == [True, False] and not runner.busy
+    qtbot.waitUntil(lambda: not runner.worker.busy, timeout=60000)
+    qtbot.wait(50)
+    assert main_window.label_overlay.layers == ()
+    assert not main_window.error_banner.isVisible()

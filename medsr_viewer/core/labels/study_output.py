@@ -54,7 +54,7 @@ def dicom_source_datasets(study: Volume) -> list[Dataset]:
     files = study_input_files(study)
     if not files:
         raise DicomSegError("the study's DICOM files are unknown")
-    datasets = []
+    datasets: list[Dataset] = []
     for file in files:
         try:
             datasets.append(pydicom.dcmread(str(file)))
