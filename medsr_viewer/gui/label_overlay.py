@@ -86,6 +86,8 @@ class LabelOverlay(QObject):
         self._compare = compare
         self._layers: list[LabelLayer] = []
         self._displays: dict[LabelLayer, DisplayVolume] = {}
+        #: Each layer's labels on their own grid (as loaded or last edited), for :meth:`regrid`.
+        self._natives: dict[LabelLayer, LabelMap] = {}
         self._active = -1
         self._visible = True
         #: Messages of the last :meth:`snapshot` (layers it could not store).
@@ -214,6 +216,7 @@ class LabelOverlay(QObject):
         )
         self._layers.append(layer)
         self._displays[layer] = DisplayVolume(on_grid.volume)
+        self._natives[layer] = label_map
         if activate or self._active < 0:
             self._active = len(self._layers) - 1
         self._changed()
@@ -225,6 +228,7 @@ class LabelOverlay(QObject):
             return
         layer = self._layers.pop(index)
         self._displays.pop(layer, None)
+        self._natives.pop(layer, None)
         if self._active >= len(self._layers) or index < self._active:
             self._active -= 1
         if self._active < 0 and self._layers:
@@ -242,6 +246,7 @@ class LabelOverlay(QObject):
         if self._layers:
             self._layers.clear()
             self._displays.clear()
+            self._natives.clear()
             self._active = -1
             self._changed()
 
@@ -260,8 +265,38 @@ class LabelOverlay(QObject):
             raise RuntimeError("open a study before a label map")
         self._layers.clear()
         self._displays.clear()
+        self._natives.clear()
         self._active = -1
         self.add_layer(label_map)
+
+    def regrid(self) -> None:
+        """Put every layer on the grid of the study now shown, keeping names, colours, styles.
+
+        For a study change within the same subject (e.g. the viewer switching between a
+        study and a simulated low-resolution version of it): call it after
+        ``viewer.set_study`` instead of :meth:`clear`. Each layer is resampled from its own
+        grid (as loaded, or as last edited), so going to a coarser grid and back is lossless.
+        """
+        study = self._viewer.volume
+        if study is None:
+            return
+        for layer in self._layers:
+            on_grid = self._natives.get(layer, layer.label_map).on_grid(study)
+            layer.set_grid(on_grid)
+            self._displays[layer] = DisplayVolume(on_grid.volume)
+        self._changed()
+
+    def set_layer_labels(self, labels: np.ndarray, index: int | None = None) -> None:
+        """Replace a layer's label array on the study grid (an edit; default: the active
+        layer). The layer is then stored by :meth:`snapshot` as a file of its own."""
+        layer = self._layer(index)
+        if layer is None:
+            return
+        layer.set_labels(labels)
+        self._displays[layer] = DisplayVolume(layer.label_map.volume)
+        self._natives[layer] = layer.label_map
+        self.table_revision += 1
+        self._changed()
 
     def _layer(self, index: int | None) -> LabelLayer | None:
         if index is None:
@@ -384,6 +419,7 @@ class LabelOverlay(QObject):
             return ["open a study before restoring label layers"] if refs else []
         self._layers.clear()
         self._displays.clear()
+        self._natives.clear()
         self._active = -1
         for ref in refs:
             try:

@@ -402,3 +402,40 @@ def test_freesurfer_parcellation_outlines_and_sr_screenshot(
     out = Path("/tmp/labels")
     out.mkdir(exist_ok=True)
     assert main_window.grab().save(str(out / "freesurfer_sr.png"))
+
+
+def test_layers_follow_a_same_subject_grid_change_and_edits_are_stored(
+    qtbot: QtBot, main_window: MainWindow, flair_pair: tuple[Path, Path], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MEDSR_CONFIG_DIR", str(tmp_path / "config"))
+    flair, lesion = flair_pair
+    open_and_wait(qtbot, main_window, [flair])
+    overlay = main_window.label_overlay
+    assert main_window.open_label_map(lesion)
+    overlay.update_label(1, name="renamed")
+    fine = main_window.viewer.display
+    assert fine is not None
+    original = overlay.layers[0].labels.copy()
+    # The same subject on a 2x coarser grid (as a simulated low-resolution study is).
+    hr = fine.volume
+    coarse_affine = hr.affine @ np.diag([2.0, 2.0, 2.0, 1.0])
+    coarse_affine[:3, 3] = hr.affine[:3, 3] + hr.affine[:3, :3] @ np.array([0.5, 0.5, 0.5])
+    coarse = Volume(np.ascontiguousarray(hr.voxels[::2, ::2, ::2]), coarse_affine)
+    main_window.viewer.set_study(DisplayVolume(coarse), main_window.viewer.display_window)
+    overlay.regrid()
+    layer = overlay.layers[0]
+    assert layer.labels.shape == coarse.shape and layer.table.name(1) == "renamed"
+    assert np.array_equal(layer.labels, load_label_file(lesion).on_grid(coarse).labels)
+    assert np.all(drawn(main_window)[shown_slice(main_window, layer.labels) > 0, 3] > 0)
+    main_window.viewer.set_study(fine, main_window.viewer.display_window)
+    overlay.regrid()
+    assert np.array_equal(overlay.layers[0].labels, original)  # back without loss
+    # An edited file layer is stored by the snapshot, not referred to by its file.
+    edited = original.copy()
+    edited[edited == 3] = 0
+    overlay.set_layer_labels(edited)
+    assert 3 not in overlay.layers[0].present_values()
+    ref = overlay.snapshot()[0]
+    assert Path(ref.path) != lesion and Path(ref.path).parent.name == "label_layers"
+    assert np.array_equal(load_label_file(ref.path).labels, edited)

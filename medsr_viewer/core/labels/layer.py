@@ -134,6 +134,13 @@ class LabelLayer:
         self._present = None
         self._lut = None
 
+    def set_grid(self, label_map: LabelMap) -> None:
+        """Replace the labels by the same labels on another grid (the table is kept)."""
+        self.label_map = LabelMap(label_map.volume, self.table, self.label_map.name,
+                                  self.label_map.source)
+        self._present = None
+        self._lut = None
+
     def render(self, labels: np.ndarray) -> np.ndarray:
         """RGBA of a 2-D slice of this layer's labels in its style and opacity."""
         return render_labels(labels, self.lut(), self.opacity, self.style)
