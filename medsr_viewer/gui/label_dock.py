@@ -8,6 +8,9 @@
 - Segmentation: the segment-model combo, "Segment Slice", "Segment Volume", "Cancel" and a
   progress bar; the same commands are in the Segmentation menu (:attr:`LabelDock.menu`).
 
+The dock starts hidden (the study panes keep their width) and appears with the first layer or
+segmentation run, or from Segmentation ▸ Labels.
+
 Every action is also a public method (tests and scripts call them).
 """
 
@@ -194,8 +197,12 @@ class LabelDock(QDockWidget):
         self.runner.failed.connect(report_error)
         self.runner.finished.connect(self._on_segmented)
         overlay.changed.connect(self.refresh)
+        self._had_layers = False
         self._on_busy(False)
         self.refresh()
+        # Hidden until there is something to show (a layer, a run), so the study panes keep
+        # their full width; Segmentation ▸ Labels shows it at any time.
+        self.hide()
 
     # ---------------------------------------------------------------- commands
 
@@ -275,6 +282,9 @@ class LabelDock(QDockWidget):
             self.style_combo.setCurrentIndex(style_index)
             self.opacity_slider.setValue(round(self.overlay.opacity * 100))
             has_layer = layer is not None
+            if has_layer and not self._had_layers:
+                self.show()
+            self._had_layers = has_layer
             for widget in (self.style_combo, self.remove_button, self.opacity_slider):
                 widget.setEnabled(has_layer)
         finally:
@@ -378,6 +388,8 @@ class LabelDock(QDockWidget):
                 self.choose_colour(int(value_item.data(Qt.ItemDataRole.UserRole)))
 
     def _on_busy(self, busy: bool) -> None:
+        if busy:
+            self.show()
         self.cancel_button.setEnabled(busy)
         self.cancel_segment_action.setEnabled(busy)
         if not busy and self.progress_bar.value() < PROGRESS_STEPS:

@@ -97,7 +97,9 @@ def test_two_layers_switch_active_style_and_visibility(
     flair, lesion = flair_pair
     open_and_wait(qtbot, main_window, [flair])
     overlay, dock = main_window.label_overlay, main_window.label_dock
+    assert not dock.isVisible()
     assert main_window.open_label_map(lesion)
+    assert dock.isVisible()  # the Labels dock appears with the first layer
     assert main_window.open_label_map(second_layer)
     assert [layer.name for layer in overlay.layers] == ["lesion", "regions"]
     assert overlay.active_layer_name == "regions" and dock.layer_list.currentRow() == 1

@@ -72,6 +72,9 @@ def test_segment_current_slice_of_an_em_image(
     runner = dock.runner
     assert runner.current_model() is not None
     assert runner.current_model().name == "seg-em-membrane"  # type: ignore[union-attr]
+    assert not dock.isVisible()
+    dock.toggleViewAction().trigger()  # Segmentation ▸ Labels
+    assert dock.isVisible()
     progress: list[float] = []
     runner.progressChanged.connect(progress.append)
     with qtbot.waitSignal(runner.finished, timeout=60000) as finished:
