@@ -50,6 +50,7 @@ from medsr_viewer.core.windowing import CT_PRESETS, Window, default_preset, pres
 from medsr_viewer.gui import threads
 from medsr_viewer.gui.compare_panel import ComparePanel
 from medsr_viewer.gui.inference_worker import InferenceWorker
+from medsr_viewer.gui.label_dock import LabelDock
 from medsr_viewer.gui.label_overlay import LabelOverlay, LabelOverlayControls
 from medsr_viewer.gui.metrics_panel import MetricsPanel, context_record
 from medsr_viewer.gui.model_picker import IMAGE_TASKS
@@ -182,7 +183,7 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.placeholder)
         self.compare = ComparePanel(self.viewer, worker, registry, self)
-        self.label_overlay = LabelOverlay(self.viewer)
+        self.label_overlay = LabelOverlay(self.viewer, self.compare)
         #: The ROI document of the open study, its undo history and the undoable editor
         #: (core, Qt-free): the ROI tools edit through ``roi_editor``; the metrics panel,
         #: exports and the session read ``rois``.
@@ -232,6 +233,11 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._build_menus_and_toolbar()
+        # Label layers (issue #4): the "Labels" dock and the Segmentation menu.
+        self.label_dock = LabelDock(self.label_overlay, self.compare.worker,
+                                    self.compare.model_picker.registry, self.show_error, self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.label_dock)
+        self.menuBar().addMenu(self.label_dock.menu)
 
         self.loader.progress.connect(self._on_progress)
         self.loader.loaded.connect(self._on_loaded)
@@ -366,6 +372,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.open_demo_action)
         file_menu.addAction(self.open_model_action)
         file_menu.addAction(self.label_controls.open_action)
+        file_menu.addAction(self.label_controls.save_action)
         file_menu.addSeparator()
         file_menu.addAction(self.session.open_action)
         file_menu.addAction(self.session.save_action)
@@ -388,6 +395,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.reset_action)
         view_menu.addAction(self.sr_action)
         view_menu.addAction(self.label_controls.toggle_action)
+        view_menu.addAction(self.label_controls.style_action)
         metrics_toggle = self.metrics_dock.toggleViewAction()
         metrics_toggle.setShortcut(QKeySequence("Ctrl+Shift+M"))
         self.addAction(metrics_toggle)
@@ -571,11 +579,11 @@ class MainWindow(QMainWindow):
         self._named_windows[study.window_name] = study.window
         if self.compare.enabled:
             self.set_sr_enabled(False)
-        label_map = self.label_overlay.label_map
-        self.label_overlay.clear()
+        if not same_subject:
+            self.label_overlay.clear()
         self.viewer.set_study(study.display, study.window)
-        if same_subject and label_map is not None:
-            self.label_overlay.set_label_map(label_map)
+        if same_subject:
+            self.label_overlay.regrid()  # every layer re-sampled from its own grid
         self.references.study_changed(volume, same_subject)
         self.stack.setCurrentWidget(self.study_area)
         self.viewer.set_layout_mode(self.viewer.layout_mode)
@@ -619,25 +627,25 @@ class MainWindow(QMainWindow):
 
     def active_label_map(self) -> LabelMap | None:
         """The label map ROIs are compared with (on the study grid), or ``None``."""
-        return self.label_overlay.label_map
+        return self.label_overlay.active_label_map()
 
     def label_layer_refs(self) -> list[LabelMapRef]:
         """The label layers as session entries (file-backed layers only)."""
-        label_map = self.label_overlay.label_map
-        if label_map is None or label_map.source is None:
-            return []
-        return [LabelMapRef(str(label_map.source), label_map.name, self.label_overlay.visible,
-                            self.label_overlay.opacity, "fill", label_map.table.copy())]
+        refs = self.label_overlay.snapshot()
+        for problem in self.label_overlay.snapshot_problems:
+            self.statusBar().showMessage(problem, 8000)
+        return refs
 
     def restore_label_layers(self, refs: Sequence[LabelMapRef]) -> list[str]:
-        """Show the label layers of a session; returns what could not be restored."""
-        problems = []
-        for ref in refs:
-            if not self.label_controls.open_label_map(ref.path):
-                problems.append(f"label map {ref.path} could not be opened")
-                continue
-            self.label_overlay.set_opacity(ref.opacity)
-            self.label_controls.toggle_action.setChecked(ref.visible)
+        """Show the label layers of a session; returns what could not be restored.
+
+        No references leaves the current layers as they are.
+        """
+        if not refs:
+            return []
+        problems = self.label_overlay.restore(list(refs))
+        if self.label_overlay.layers and not self.label_controls.toggle_action.isChecked():
+            self.label_controls.toggle_action.setChecked(True)
         return problems
 
     def select_model(self, path: str | Path) -> bool:

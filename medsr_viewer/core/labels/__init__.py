@@ -21,6 +21,26 @@ from medsr_viewer.core.labels.labelmap import (
     same_grid,
     save_label_map_nifti,
 )
+from medsr_viewer.core.labels.layer import (
+    LabelLayer,
+    label_map_digest,
+    load_label_file,
+    store_label_map,
+)
+from medsr_viewer.core.labels.render import (
+    OverlayStyle,
+    composite,
+    lut_array,
+    outline_mask,
+    render_labels,
+    upsample_labels,
+)
+from medsr_viewer.core.labels.study_output import (
+    dicom_source_datasets,
+    is_dicom_study,
+    save_label_layer,
+    study_input_files,
+)
 from medsr_viewer.core.labels.table import (
     LabelEntry,
     LabelTable,
@@ -35,21 +55,35 @@ from medsr_viewer.core.labels.table import (
 __all__ = [
     "DicomSegError",
     "LabelEntry",
+    "LabelLayer",
     "LabelMap",
     "LabelMapError",
     "LabelTable",
     "LabelTableError",
+    "OverlayStyle",
     "PaintLabels",
+    "composite",
     "default_color",
+    "dicom_source_datasets",
     "find_sidecar_table",
     "format_freesurfer_lut",
     "format_itksnap",
+    "is_dicom_study",
+    "label_map_digest",
+    "load_label_file",
     "load_label_map",
+    "lut_array",
+    "outline_mask",
     "read_colour_table",
     "read_dicom_seg",
+    "render_labels",
     "resample_labels",
     "same_grid",
+    "save_label_layer",
     "save_label_map_nifti",
     "series_grid",
+    "store_label_map",
+    "study_input_files",
+    "upsample_labels",
     "write_dicom_seg",
 ]

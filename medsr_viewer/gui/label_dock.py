@@ -1,0 +1,401 @@
+"""The "Labels" dock: label layers, the active layer's labels, and segmentation runs.
+
+- Layer list: one checkable row per layer (check = visible), the selected row is the active
+  layer; a style combo (fill / outline / both), an opacity slider and a Remove button act on
+  the active layer.
+- Label table of the active layer's labels present: value, colour swatch (click to pick a
+  colour), editable name, visibility checkbox. Every edit redraws the panes at once.
+- Segmentation: the segment-model combo, "Segment Slice", "Segment Volume", "Cancel" and a
+  progress bar; the same commands are in the Segmentation menu (:attr:`LabelDock.menu`).
+
+The dock starts hidden (the study panes keep their width) and appears with the first layer or
+segmentation run, or from Segmentation ▸ Labels.
+
+Every action is also a public method (tests and scripts call them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QColorDialog,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from medsr_viewer.core.labels import OverlayStyle
+from medsr_viewer.gui.inference_worker import InferenceWorker
+from medsr_viewer.gui.label_overlay import LabelOverlay
+from medsr_viewer.gui.segmentation import SegmentationRunner
+from medsr_viewer.models.registry import ModelRegistry
+
+#: Columns of the label table.
+VALUE_COLUMN, COLOUR_COLUMN, NAME_COLUMN, VISIBLE_COLUMN = range(4)
+#: Steps of the segmentation progress bar.
+PROGRESS_STEPS = 1000
+
+
+class LabelDock(QDockWidget):
+    """Dock listing the label layers and the active layer's labels, with segmentation runs.
+
+    Parameters
+    ----------
+    overlay
+        The label layers shown.
+    worker
+        The inference thread segmentation runs use.
+    registry
+        Where segment models are listed.
+    report_error
+        Shows problems (model refused or failed) without blocking.
+    parent
+        The main window.
+
+    Attributes
+    ----------
+    layer_list, style_combo, remove_button, table
+        The layer and label widgets.
+    runner
+        The :class:`SegmentationRunner`.
+    segment_slice_action, segment_volume_action, cancel_segment_action, open_model_action
+        The Segmentation menu's actions (:attr:`menu`).
+    """
+
+    def __init__(
+        self,
+        overlay: LabelOverlay,
+        worker: InferenceWorker,
+        registry: ModelRegistry | None,
+        report_error: Callable[[str], None],
+        parent: QMainWindow,
+    ) -> None:
+        super().__init__("Labels", parent)
+        self.setObjectName("labelDock")
+        self.overlay = overlay
+        self._window = parent
+        self._report_error = report_error
+        self._updating = False
+        self._keep_table = False
+        self._table_key: tuple[int, int, int] | None = None
+        self.runner = SegmentationRunner(overlay, worker, registry, self)
+
+        body = QWidget(self)
+        column = QVBoxLayout(body)
+        column.setContentsMargins(4, 4, 4, 4)
+        column.addWidget(QLabel("Layers (checked = shown, selected = active):", body))
+        self.layer_list = QListWidget(body)
+        self.layer_list.setMaximumHeight(110)
+        self.layer_list.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        column.addWidget(self.layer_list)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Style:", body))
+        self.style_combo = QComboBox(body)
+        self.style_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for style in OverlayStyle:
+            self.style_combo.addItem(style.value, style)
+        row.addWidget(self.style_combo, 1)
+        self.remove_button = QPushButton("Remove", body)
+        self.remove_button.setToolTip("Remove the active layer")
+        row.addWidget(self.remove_button)
+        column.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Opacity:", body))
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal, body)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.opacity_slider.setToolTip("Opacity of the active layer")
+        row.addWidget(self.opacity_slider, 1)
+        column.addLayout(row)
+
+        self.table = QTableWidget(0, 4, body)
+        self.table.setHorizontalHeaderLabels(["Value", "Colour", "Name", "Shown"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.Stretch)
+        for col in (VALUE_COLUMN, COLOUR_COLUMN, VISIBLE_COLUMN):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        column.addWidget(self.table, 1)
+
+        column.addWidget(QLabel("Segmentation model:", body))
+        column.addWidget(self.runner.model_combo)
+        buttons = QHBoxLayout()
+        self.segment_slice_button = QPushButton("Segment Slice", body)
+        self.segment_volume_button = QPushButton("Segment Volume", body)
+        self.cancel_button = QPushButton("Cancel", body)
+        for button in (self.segment_slice_button, self.segment_volume_button,
+                       self.cancel_button):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            buttons.addWidget(button)
+        column.addLayout(buttons)
+        self.progress_bar = QProgressBar(body)
+        self.progress_bar.setRange(0, PROGRESS_STEPS)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("%p%")
+        column.addWidget(self.progress_bar)
+        self.setWidget(body)
+
+        self.segment_slice_action = QAction("Segment Current &Slice", parent)
+        self.segment_slice_action.setStatusTip(
+            "Run the segmentation model on the slice shown; the result is a new label layer")
+        self.segment_slice_action.triggered.connect(lambda: self.segment_current_slice())
+        self.segment_volume_action = QAction("Segment &Volume", parent)
+        self.segment_volume_action.setStatusTip(
+            "Run the segmentation model on every slice of the plane shown")
+        self.segment_volume_action.triggered.connect(lambda: self.segment_volume())
+        self.cancel_segment_action = QAction("&Cancel Segmentation", parent)
+        self.cancel_segment_action.triggered.connect(self.runner.cancel)
+        self.open_model_action = QAction("Open Segmentation &Model…", parent)
+        self.open_model_action.setStatusTip("Add a segment model file (with a card)")
+        self.open_model_action.triggered.connect(self.open_model_dialog)
+        self.menu = QMenu("&Segmentation", parent)
+        for action in (self.segment_slice_action, self.segment_volume_action,
+                       self.cancel_segment_action):
+            self.menu.addAction(action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.open_model_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.toggleViewAction())
+
+        self.layer_list.currentRowChanged.connect(self._on_row_changed)
+        self.layer_list.itemChanged.connect(self._on_layer_item_changed)
+        self.style_combo.currentIndexChanged.connect(self._on_style_chosen)
+        self.opacity_slider.valueChanged.connect(self._on_opacity)
+        self.remove_button.clicked.connect(self.remove_active_layer)
+        self.table.itemChanged.connect(self._on_table_item_changed)
+        self.table.cellClicked.connect(self._on_cell_clicked)
+        self.segment_slice_button.clicked.connect(lambda: self.segment_current_slice())
+        self.segment_volume_button.clicked.connect(lambda: self.segment_volume())
+        self.cancel_button.clicked.connect(self.runner.cancel)
+        self.runner.progressChanged.connect(
+            lambda f: self.progress_bar.setValue(round(f * PROGRESS_STEPS)))
+        self.runner.busyChanged.connect(self._on_busy)
+        self.runner.failed.connect(report_error)
+        self.runner.finished.connect(self._on_segmented)
+        overlay.changed.connect(self.refresh)
+        self._had_layers = False
+        self._on_busy(False)
+        self.refresh()
+        # Hidden until there is something to show (a layer, a run), so the study panes keep
+        # their full width; Segmentation ▸ Labels shows it at any time.
+        self.hide()
+
+    # ---------------------------------------------------------------- commands
+
+    def segment_current_slice(self) -> bool:
+        """Run the selected model on the active pane's slice (see the runner)."""
+        return self.runner.segment_current_slice()
+
+    def segment_volume(self) -> bool:
+        """Run the selected model on every slice of the active pane's plane."""
+        return self.runner.segment_volume()
+
+    def open_model_dialog(self) -> None:
+        """Ask for a segment model file and add it to the model combo."""
+        path, _ = QFileDialog.getOpenFileName(
+            self._window, "Open segmentation model", "",
+            "Model files (*.pt *.pt2 *.ts);;All files (*)")
+        if path:
+            self.open_model(path)
+
+    def open_model(self, path: str | Path) -> bool:
+        """Add a segment model file (card checked) and select it; reports a refusal."""
+        problem = self.runner.add_model_path(path)
+        if problem:
+            self._report_error(problem)
+            return False
+        return True
+
+    def remove_active_layer(self) -> None:
+        """Remove the active layer."""
+        self.overlay.remove_layer(self.overlay.active_index)
+
+    def row_of(self, value: int) -> int:
+        """Table row of a label value (-1 when it is not listed)."""
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, VALUE_COLUMN)
+            if item is not None and int(item.data(Qt.ItemDataRole.UserRole)) == int(value):
+                return row
+        return -1
+
+    def listed_values(self) -> list[int]:
+        """Label values listed in the table, top to bottom."""
+        values = []
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, VALUE_COLUMN)
+            if item is not None:
+                values.append(int(item.data(Qt.ItemDataRole.UserRole)))
+        return values
+
+    def set_label_colour(self, value: int, color: tuple[int, int, int]) -> None:
+        """Give a label of the active layer another colour (what the colour dialog does)."""
+        self.overlay.update_label(value, color=tuple(int(c) for c in color))
+
+    def choose_colour(self, value: int) -> None:
+        """Pick a label's colour with a colour dialog."""
+        layer = self.overlay.active_layer
+        if layer is None:
+            return
+        current = QColor(*layer.table.entry(value).color)
+        chosen = QColorDialog.getColor(current, self, f"Colour of {layer.table.name(value)}")
+        if chosen.isValid():
+            self.set_label_colour(value, (chosen.red(), chosen.green(), chosen.blue()))
+
+    # ---------------------------------------------------------------- view of the overlay
+
+    def refresh(self) -> None:
+        """Rebuild the layer list and (when the active layer or its table changed) the table."""
+        self._updating = True
+        try:
+            self._refresh_layers()
+            layer = self.overlay.active_layer
+            key = (id(layer), self.overlay.table_revision, len(self.overlay.layers))
+            if key != self._table_key:
+                self._table_key = key
+                if not self._keep_table:
+                    self._refresh_table()
+            style_index = list(OverlayStyle).index(self.overlay.style)
+            self.style_combo.setCurrentIndex(style_index)
+            self.opacity_slider.setValue(round(self.overlay.opacity * 100))
+            has_layer = layer is not None
+            if has_layer and not self._had_layers:
+                self.show()
+            self._had_layers = has_layer
+            for widget in (self.style_combo, self.remove_button, self.opacity_slider):
+                widget.setEnabled(has_layer)
+        finally:
+            self._updating = False
+
+    def _refresh_layers(self) -> None:
+        layers = self.overlay.layers
+        self.layer_list.blockSignals(True)
+        try:
+            if self.layer_list.count() != len(layers):
+                self.layer_list.clear()
+                for _layer in layers:
+                    item = QListWidgetItem(self.layer_list)
+                    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            for row, layer in enumerate(layers):
+                item = self.layer_list.item(row)
+                label = layer.name + (" (model)" if layer.model else "")
+                if item.text() != label:
+                    item.setText(label)
+                state = Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked
+                if item.checkState() != state:
+                    item.setCheckState(state)
+                item.setToolTip(str(layer.source) if layer.source else f"model {layer.model}")
+            self.layer_list.setCurrentRow(self.overlay.active_index)
+        finally:
+            self.layer_list.blockSignals(False)
+
+    def _refresh_table(self) -> None:
+        layer = self.overlay.active_layer
+        self.table.blockSignals(True)
+        try:
+            self.table.setRowCount(0)
+            if layer is None:
+                return
+            values = layer.present_values()
+            self.table.setRowCount(len(values))
+            for row, value in enumerate(values):
+                entry = layer.table.entry(value)
+                value_item = QTableWidgetItem(str(value))
+                value_item.setData(Qt.ItemDataRole.UserRole, value)
+                value_item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                self.table.setItem(row, VALUE_COLUMN, value_item)
+                swatch = QTableWidgetItem("")
+                swatch.setBackground(QBrush(QColor(*entry.color)))
+                swatch.setToolTip(f"rgb{entry.color}: click to change")
+                swatch.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                self.table.setItem(row, COLOUR_COLUMN, swatch)
+                name = QTableWidgetItem(entry.name)
+                name.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsEditable)
+                self.table.setItem(row, NAME_COLUMN, name)
+                shown = QTableWidgetItem("")
+                shown.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+                shown.setCheckState(
+                    Qt.CheckState.Checked if entry.visible else Qt.CheckState.Unchecked)
+                self.table.setItem(row, VISIBLE_COLUMN, shown)
+        finally:
+            self.table.blockSignals(False)
+
+    # ---------------------------------------------------------------- user edits
+
+    def _on_row_changed(self, row: int) -> None:
+        if not self._updating and row >= 0:
+            self.overlay.set_active(row)
+
+    def _on_layer_item_changed(self, item: QListWidgetItem) -> None:
+        if self._updating:
+            return
+        row = self.layer_list.row(item)
+        self.overlay.set_layer_visible(row, item.checkState() == Qt.CheckState.Checked)
+
+    def _on_style_chosen(self, index: int) -> None:
+        if not self._updating and index >= 0:
+            self.overlay.set_style(self.style_combo.itemData(index))
+
+    def _on_opacity(self, value: int) -> None:
+        if not self._updating and self.overlay.active_layer is not None:
+            self.overlay.set_opacity(value / 100.0)
+
+    def _on_table_item_changed(self, item: QTableWidgetItem) -> None:
+        if self._updating:
+            return
+        value_item = self.table.item(item.row(), VALUE_COLUMN)
+        if value_item is None:
+            return
+        value = int(value_item.data(Qt.ItemDataRole.UserRole))
+        # The table already shows the edit: keep it instead of rebuilding it under the item.
+        self._keep_table = True
+        try:
+            if item.column() == NAME_COLUMN:
+                self.overlay.update_label(value, name=item.text())
+            elif item.column() == VISIBLE_COLUMN:
+                self.overlay.update_label(
+                    value, visible=item.checkState() == Qt.CheckState.Checked)
+        finally:
+            self._keep_table = False
+
+    def _on_cell_clicked(self, row: int, column: int) -> None:
+        if column == COLOUR_COLUMN:
+            value_item = self.table.item(row, VALUE_COLUMN)
+            if value_item is not None:
+                self.choose_colour(int(value_item.data(Qt.ItemDataRole.UserRole)))
+
+    def _on_busy(self, busy: bool) -> None:
+        if busy:
+            self.show()
+        self.cancel_button.setEnabled(busy)
+        self.cancel_segment_action.setEnabled(busy)
+        if not busy and self.progress_bar.value() < PROGRESS_STEPS:
+            self.progress_bar.setValue(0)
+
+    def _on_segmented(self, layer: object) -> None:
+        self.progress_bar.setValue(PROGRESS_STEPS)
+        name = getattr(layer, "name", "")
+        self._window.statusBar().showMessage(f"Segmentation done: layer {name}", 8000)
