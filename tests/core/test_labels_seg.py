@@ -163,3 +163,24 @@ def test_reads_labelmap_type_seg_from_highdicom(tmp_path: Path,
     back = read_dicom_seg(tmp_path / "labelmap.dcm")
     assert np.array_equal(back.on_grid(grid).labels, numbered)
     assert back.table.name(2) == "seg 2"
+
+
+def test_writing_a_seg_never_warns_with_the_patient_name(tmp_path, data_dir):
+    """highdicom's person-name warning quotes PatientName; it must not reach logs."""
+    import warnings
+
+    from medsr_viewer.core.io import load_volume
+    from medsr_viewer.core.labels import LabelMap, write_dicom_seg
+    from medsr_viewer.core.labels.table import LabelEntry, LabelTable
+
+    folder = data_dir / "dicom" / "vs_seg_001_t1"
+    volume = load_volume(folder)
+    labels = np.zeros(volume.shape, np.uint8)
+    labels[volume.shape[0] // 2, 10:20, 10:20] = 1
+    lm = LabelMap(volume.with_voxels(labels), LabelTable([LabelEntry(1, "box", (255, 0, 0))]))
+    sources = [pydicom.dcmread(f) for f in sorted(folder.glob("*.dcm"))]
+    name = str(sources[0].PatientName)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_dicom_seg(lm, sources, tmp_path / "seg.dcm")
+    assert not [w for w in caught if name and name in str(w.message)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -110,21 +111,24 @@ def write_dicom_seg(
                                                  algorithm_version))
     pixel_array = segment_of[labels].astype(np.uint16 if len(values) > 255 else np.uint8)
     try:
-        seg = hd.seg.Segmentation(
-            source_images=list(ordered),
-            pixel_array=pixel_array,
-            segmentation_type="BINARY",
-            segment_descriptions=descriptions,
-            series_instance_uid=hd.UID(),
-            series_number=series_number,
-            sop_instance_uid=hd.UID(),
-            instance_number=1,
-            manufacturer="MedSR Viewer",
-            manufacturer_model_name="MedSR Viewer",
-            software_versions=_software_version(),
-            device_serial_number="0",
-            series_description=series_description,
-        )
+        with warnings.catch_warnings():
+            # highdicom's person-name check quotes the patient's name: never let it be logged
+            warnings.filterwarnings("ignore", message=".*person name.*", category=UserWarning)
+            seg = hd.seg.Segmentation(
+                source_images=list(ordered),
+                pixel_array=pixel_array,
+                segmentation_type="BINARY",
+                segment_descriptions=descriptions,
+                series_instance_uid=hd.UID(),
+                series_number=series_number,
+                sop_instance_uid=hd.UID(),
+                instance_number=1,
+                manufacturer="MedSR Viewer",
+                manufacturer_model_name="MedSR Viewer",
+                software_versions=_software_version(),
+                device_serial_number="0",
+                series_description=series_description,
+            )
     except (ValueError, TypeError, AttributeError) as exc:
         raise DicomSegError(f"{target}: cannot build a SEG for this series ({exc})") from exc
     return atomic_write(target, seg.save_as)
