@@ -49,6 +49,7 @@ from medsr_viewer.gui.inference_worker import InferenceWorker
 from medsr_viewer.gui.label_overlay import LabelOverlay, LabelOverlayControls
 from medsr_viewer.gui.model_picker import IMAGE_TASKS
 from medsr_viewer.gui.readout import format_window, position_text, slice_text
+from medsr_viewer.gui.roi_tools import RoiTools
 from medsr_viewer.gui.series_picker import SeriesPickerDialog
 from medsr_viewer.gui.settings import RecentFiles
 from medsr_viewer.gui.study_loader import LoadedStudy, LoadRequest, StudyLoader
@@ -207,6 +208,10 @@ class MainWindow(QMainWindow):
 
         self._build_status_bar()
         self._build_actions()
+        # ROI tools (issue #4): drawing/editing on every pane, Edit menu, Tools menu, toolbar.
+        self.roi_tools = RoiTools(
+            self, [*self.viewer.views.values(), self.compare.sr_view], self.roi_editor
+        )
         self._build_menus_and_toolbar()
 
         self.loader.progress.connect(self._on_progress)
@@ -342,6 +347,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.label_controls.open_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+        menu.addMenu(self.roi_tools.edit_menu)  # ROI tools: Undo/Redo/Delete ROI
 
         view_menu = menu.addMenu("&View")
         for action in self.orientation_actions.values():
@@ -354,6 +360,7 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         for action in self.slice_actions:
             view_menu.addAction(action)
+        menu.addMenu(self.roi_tools.tools_menu)  # ROI tools
         self.window_menu = menu.addMenu("&Window")
 
         toolbar = self.addToolBar("Main")
@@ -383,6 +390,7 @@ class MainWindow(QMainWindow):
         sr_toolbar.addWidget(self.compare.device_label)
         sr_toolbar.addWidget(self.compare.progress_bar)
         self.addToolBar(self.label_controls.toolbar)
+        self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, self.roi_tools.toolbar)  # ROI tools
 
     def _rebuild_presets(self, modality: str, has_stored: bool) -> None:
         for action in self.preset_actions.values():
@@ -527,6 +535,7 @@ class MainWindow(QMainWindow):
         if self.compare.enabled:
             self.set_sr_enabled(False)
         self.label_overlay.clear()
+        self.roi_tools.reset()  # ROI tools: another study, no ROIs, no history
         self.viewer.set_study(study.display, study.window)
         self.stack.setCurrentWidget(self.study_area)
         self.viewer.set_layout_mode(self.viewer.layout_mode)
