@@ -390,7 +390,8 @@ class MainWindow(QMainWindow):
         sr_toolbar.addWidget(self.compare.device_label)
         sr_toolbar.addWidget(self.compare.progress_bar)
         self.addToolBar(self.label_controls.toolbar)
-        self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, self.roi_tools.toolbar)  # ROI tools
+        self.addToolBarBreak()  # ROI tools: a toolbar row of their own
+        self.addToolBar(self.roi_tools.toolbar)
 
     def _rebuild_presets(self, modality: str, has_stored: bool) -> None:
         for action in self.preset_actions.values():

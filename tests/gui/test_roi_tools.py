@@ -440,6 +440,9 @@ def test_tool_state_api_and_new_study_clears_rois_and_history(
     assert tools.undo() and rect.roi_id not in window.rois
     assert tools.redo() and rect.roi_id in window.rois
     tools.select(rect.roi_id)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)  # in Navigate: deselects
+    assert tools.selected_id == "" and not tools.delete_selected()
+    tools.select(rect.roi_id)
     assert tools.delete_selected() and not tools.delete_selected()
     assert tools.undo()
     with pytest.raises(KeyError):
