@@ -235,12 +235,26 @@ def test_polygon_by_clicks_and_double_click_enter_and_esc(
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert tools.tool == "navigate"
 
+    # A degenerate polygon (two vertices) makes no ROI.
+    tools.set_tool("polygon")
+    qtbot.wait(15)
+    qtbot.mouseClick(viewport, LEFT, pos=view_point(view, 2, 2))
+    double_click(qtbot, view, view_point(view, 2, 12))
+    assert len(window.rois) == 2 and tools.polygon_points == 0
+    assert "three vertices" in window.statusBar().currentMessage()
+
 
 def test_brush_stroke_then_eraser_stroke_change_the_mask(
     qtbot: QtBot, window: MainWindow
 ) -> None:
     tools = window.roi_tools
     view = window.viewer.views[AXIAL]
+    # The eraser with no brush ROI selected erases nothing and does not pan.
+    qtbot.keyClick(window, Qt.Key.Key_X)
+    before = view.view_box.viewRange()
+    drag(qtbot, view, LEFT, view_point(view, 10, 10), QPoint(50, 30))
+    assert len(window.rois) == 0 and view.view_box.viewRange() == before
+    assert "Select a brush ROI" in window.statusBar().currentMessage()
     qtbot.keyClick(window, Qt.Key.Key_B)
     assert tools.tool == "brush" and tools.brush_radius == 3.0
     qtbot.keyClick(window, Qt.Key.Key_BracketRight)
@@ -420,6 +434,31 @@ def test_axial_roi_shows_where_it_cuts_the_coronal_slice(
     assert window.roi_tools.selected_id == ""
 
 
+def test_drawings_are_cached_per_roi_and_slice(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medsr_viewer.gui import roi_layer
+
+    calls: list[str] = []
+    real = roi_layer.rasterize
+
+    def counting(roi: Roi, grid: object) -> np.ndarray:
+        calls.append(roi.roi_id)
+        return real(roi, grid)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(roi_layer, "rasterize", counting)
+    view = window.viewer.views[AXIAL]
+    _draw_rectangle(qtbot, window, view, (10, 10), (20, 20))
+    window.viewer.step_slice(1)
+    window.viewer.step_slice(-1)
+    first = len(calls)
+    assert first > 0  # the rectangle was rasterised for the other slices and planes
+    for _ in range(3):
+        window.viewer.step_slice(1)
+        window.viewer.step_slice(-1)
+    assert len(calls) == first  # nothing recomputed: every (ROI, slice) was cached
+
+
 def test_tool_state_api_and_new_study_clears_rois_and_history(
     qtbot: QtBot, window: MainWindow, study: Path
 ) -> None:
@@ -564,12 +603,12 @@ def test_screenshot_with_rois_in_three_planes(qtbot: QtBot, window: MainWindow) 
     assert [r.kind for r in window.rois] == ["rectangle", "ellipse", "polygon", "brush"]
     tools.set_tool("navigate")
     tools.select(list(window.rois)[1].roi_id)
-    cursor = window.viewer.cursor_point
-    cursor[1] = 30
-    window.viewer.set_cursor(cursor)
-    # The coronal brush ROI cuts the axial slice; the axial ROIs cut the coronal slice.
+    # The coronal brush ROI cuts the axial slice; the axial ellipse cuts the coronal slice,
+    # where the brush ROI shows as a filled mask.
     assert list(window.rois)[3].roi_id in tools.layer.shown(axial)
-    assert list(window.rois)[1].roi_id in tools.layer.shown(coronal)
+    shown = tools.layer.shown(coronal)
+    assert not shown[list(window.rois)[1].roi_id].in_slice
+    assert shown[list(window.rois)[3].roi_id].in_slice
     qtbot.wait(30)
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(SCREENSHOT_DIR / "roi_tools.png"))
