@@ -57,6 +57,7 @@ from medsr_viewer.gui.model_picker import IMAGE_TASKS
 from medsr_viewer.gui.readout import format_window, position_text, slice_text
 from medsr_viewer.gui.reference_actions import ReferenceActions
 from medsr_viewer.gui.roi_files import RoiFileActions
+from medsr_viewer.gui.roi_tools import RoiTools
 from medsr_viewer.gui.series_picker import SeriesPickerDialog
 from medsr_viewer.gui.session_controller import SessionController
 from medsr_viewer.gui.settings import RecentFiles
@@ -225,6 +226,10 @@ class MainWindow(QMainWindow):
         self.metrics_dock.setObjectName("metricsDock")
         self.metrics_dock.setWidget(self.metrics_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.metrics_dock)
+        # hidden until the first ROI: the images get the whole window until there is a table
+        self.metrics_dock.hide()
+        self._metrics_shown_once = False
+        self.rois.subscribe(lambda _id: self._show_metrics_once())
         self.roi_files = RoiFileActions(self, self.roi_editor, self.metrics_panel,
                                         self.show_error)
         self.session = SessionController(self)
@@ -232,6 +237,12 @@ class MainWindow(QMainWindow):
 
         self._build_status_bar()
         self._build_actions()
+        # ROI tools (issue #4): drawing/editing on every pane, Edit menu, Tools menu, toolbar.
+        self.roi_tools = RoiTools(
+            self, [*self.viewer.views.values(), self.compare.sr_view], self.roi_editor
+        )
+        self.roi_tools.selectionChanged.connect(self.metrics_panel.select_roi)
+        self.metrics_panel.roiActivated.connect(self.roi_tools.select)
         self._build_menus_and_toolbar()
         # Label layers (issue #4): the "Labels" dock and the Segmentation menu.
         self.label_dock = LabelDock(self.label_overlay, self.compare.worker,
@@ -386,6 +397,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.references.clear_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+        menu.addMenu(self.roi_tools.edit_menu)  # ROI tools: Undo/Redo/Delete ROI
 
         view_menu = menu.addMenu("&View")
         for action in self.orientation_actions.values():
@@ -403,6 +415,7 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         for action in self.slice_actions:
             view_menu.addAction(action)
+        menu.addMenu(self.roi_tools.tools_menu)  # ROI tools
         self.window_menu = menu.addMenu("&Window")
 
         toolbar = self.addToolBar("Main")
@@ -432,6 +445,8 @@ class MainWindow(QMainWindow):
         sr_toolbar.addWidget(self.compare.device_label)
         sr_toolbar.addWidget(self.compare.progress_bar)
         self.addToolBar(self.label_controls.toolbar)
+        self.addToolBarBreak()  # ROI tools: a toolbar row of their own
+        self.addToolBar(self.roi_tools.toolbar)
 
     def _rebuild_presets(self, modality: str, has_stored: bool) -> None:
         for action in self.preset_actions.values():
@@ -581,6 +596,7 @@ class MainWindow(QMainWindow):
             self.set_sr_enabled(False)
         if not same_subject:
             self.label_overlay.clear()
+            self.roi_tools.reset()  # another study: no ROIs, no history
         self.viewer.set_study(study.display, study.window)
         if same_subject:
             self.label_overlay.regrid()  # every layer re-sampled from its own grid
@@ -610,6 +626,11 @@ class MainWindow(QMainWindow):
         if not same_subject:
             self.session.study_loaded(tuple(study.paths),
                                       str(volume.metadata.get("series_uid", "")))
+
+    def _show_metrics_once(self) -> None:
+        if not self._metrics_shown_once and len(self.rois):
+            self._metrics_shown_once = True
+            self.metrics_dock.show()
 
     def show_volume(self, volume: Volume) -> None:
         """Show a volume made in memory from the open study (the simulated LR study, or the

@@ -236,6 +236,10 @@ class MetricsPanel(QWidget):
         column.addWidget(self.quality_label)
         column.addWidget(self.table, 1)
         column.addWidget(self.status)
+        # fixed two-line notes: text appearing must not resize the dock (and so the panes)
+        lines = 2 * self.fontMetrics().lineSpacing() + 4
+        for label in (self.quality_label, self.status):
+            label.setFixedHeight(lines)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)

@@ -8,10 +8,15 @@ pixel size, and panes can be linked with ``ViewBox.setXLink`` / ``setYLink``. Ov
 maps, ROIs) are added with :meth:`SliceView.add_overlay` in the same coordinates.
 
 Mouse: wheel = slice, Ctrl+wheel or middle-drag = zoom, left-drag = pan, left-click = point
-(crosshair), right-drag = window/level (horizontal = width, vertical = level).
+(crosshair), right-drag = window/level (horizontal = width, vertical = level). A left-button
+handler (:meth:`SliceView.set_mouse_handler`, used by the ROI tools) sees left drags and clicks
+first and may take them over (draw instead of pan).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 import pyqtgraph as pg
@@ -31,6 +36,22 @@ CROSSHAIR_COLOR = (255, 200, 0, 170)
 LABEL_COLOR = QColor(255, 220, 80)
 
 
+class SliceMouseHandler(Protocol):
+    """Takes over left-button gestures of a pane (e.g. ROI drawing); see ``set_mouse_handler``.
+
+    Each method gets the pane and pyqtgraph's event and returns ``True`` when it handled the
+    event (the pane then does nothing more), ``False`` to let the pane pan / set the point.
+    """
+
+    def slice_drag(self, view: SliceView, ev: Any) -> bool:
+        """A left-button drag event (start, moves, finish)."""
+        ...
+
+    def slice_click(self, view: SliceView, ev: Any) -> bool:
+        """A left-button click (``ev.double()`` for the second click of a double-click)."""
+        ...
+
+
 class SliceViewBox(pg.ViewBox):
     """A ViewBox with viewer mouse bindings instead of pyqtgraph's plot bindings.
 
@@ -45,6 +66,9 @@ class SliceViewBox(pg.ViewBox):
     def __init__(self) -> None:
         super().__init__(invertY=True, lockAspect=1.0, enableMenu=False)
         self._wheel_remainder = 0.0
+        #: Optional delegates for left drags / clicks; return ``True`` when they handled one.
+        self.left_drag_handler: Callable[[Any], bool] | None = None
+        self.left_click_handler: Callable[[Any], bool] | None = None
 
     def wheelEvent(self, ev, axis=None):  # type: ignore[no-untyped-def]
         """Ctrl+wheel zooms (pyqtgraph's default); the plain wheel pages through slices."""
@@ -62,6 +86,9 @@ class SliceViewBox(pg.ViewBox):
         """Left: pan. Middle: zoom about the press point (drag up = in). Right: window/level."""
         button = ev.button()
         if button == Qt.MouseButton.LeftButton:
+            if self.left_drag_handler is not None and self.left_drag_handler(ev):
+                ev.accept()
+                return
             super().mouseDragEvent(ev, axis)
             return
         ev.accept()
@@ -79,6 +106,8 @@ class SliceViewBox(pg.ViewBox):
         """A left click reports the clicked point in view (mm) coordinates."""
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
+            if self.left_click_handler is not None and self.left_click_handler(ev):
+                return
             self.sigClicked.emit(self.mapToView(ev.pos()))
         else:
             ev.ignore()
@@ -106,9 +135,12 @@ class SliceView(pg.GraphicsLayoutWidget):
         Mouse moved: canonical index under the mouse, or ``None`` when off the image.
     windowDragged(float, float)
         Right-drag by ``(dx, dy)`` screen pixels.
+    displayChanged()
+        A study was shown or cleared, or the plane changed (overlays redraw).
     """
 
     sliceChanged = Signal(int)
+    displayChanged = Signal()
     wheelSteps = Signal(int)
     pointClicked = Signal(object)
     pointHovered = Signal(object)
@@ -214,12 +246,14 @@ class SliceView(pg.GraphicsLayoutWidget):
             self.image_item.clear()
             self._slice = 0
             self._update_labels()
+            self.displayChanged.emit()
             return
         n = self.n_slices
         self._slice = n // 2 if slice_index < 0 else int(np.clip(slice_index, 0, n - 1))
         self._show_slice()
         self._update_labels()
         self.reset_view()
+        self.displayChanged.emit()
 
     def set_orientation(self, orientation: Orientation) -> None:
         """Switch the plane shown (keeps the study; opens the new plane at its middle)."""
@@ -280,6 +314,15 @@ class SliceView(pg.GraphicsLayoutWidget):
         """
         self.view_box.setXLink(other.view_box)
         self.view_box.setYLink(other.view_box)
+
+    def set_mouse_handler(self, handler: SliceMouseHandler | None) -> None:
+        """Let ``handler`` see left drags and clicks first (``None``: default pan / point)."""
+        if handler is None:
+            self.view_box.left_drag_handler = None
+            self.view_box.left_click_handler = None
+            return
+        self.view_box.left_drag_handler = lambda ev: handler.slice_drag(self, ev)
+        self.view_box.left_click_handler = lambda ev: handler.slice_click(self, ev)
 
     def add_overlay(self, item: QGraphicsItem, z_value: float = 10.0) -> None:
         """Add a graphics item drawn over the image in view (mm) coordinates.

@@ -162,7 +162,7 @@ def test_panel_matches_independent_overlap_and_stats_and_follows_edits(
     window.roi_editor.move(roi.roi_id, 3.0, 0.0)
     qtbot.waitUntil(lambda: window.metrics_panel.records()[0].metrics["dice"] != dice,
                     timeout=3000)
-    window.history.undo()
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: window.metrics_panel.records()[0].metrics["dice"] == dice,
                     timeout=3000)
 
@@ -239,3 +239,16 @@ def test_rois_export_and_reimport_exactly_as_one_undo_step(
     bad.write_text("{not json")
     assert window.roi_files.import_rois(bad) == -1
     assert str(bad) in window.error_banner.text()
+
+
+def test_metrics_dock_appears_with_the_first_roi(
+    qtbot: QtBot, window: MainWindow, flair_pair: tuple[Path, Path]
+) -> None:
+    open_flair_with_labels(qtbot, window, flair_pair)
+    assert not window.metrics_dock.isVisible()
+    roi, _labels, _image = lesion_roi(window)
+    window.roi_editor.add(roi)
+    assert window.metrics_dock.isVisible()
+    window.metrics_dock.hide()  # the user closes it: later ROIs do not force it back
+    window.roi_editor.add(EllipseRoi(roi.plane, cu=roi.cu, cv=roi.cv, ru=2.0, rv=2.0))
+    assert not window.metrics_dock.isVisible()
