@@ -208,6 +208,7 @@ class MetricsPanel(QWidget):
         self._dirty: set[str] = set()
         self._errors: dict[str, str] = {}
         self._label_choice: int | str | None = AUTO_LABEL
+        self._selected = ""
         self._filling = False
 
         self.label_combo = QComboBox(self)
@@ -335,7 +336,12 @@ class MetricsPanel(QWidget):
 
     def select_roi(self, roi_id: str) -> None:
         """Highlight the rows of ``roi_id`` ("" clears the selection)."""
+        self._selected = roi_id
         self._recompute()
+        self._show_selection()
+
+    def _show_selection(self) -> None:
+        roi_id = self._selected
         items = [self.table.item(r, 0) for r in range(self.table.rowCount())]
         matching = [item for item in items
                     if item is not None and item.data(Qt.ItemDataRole.UserRole) == roi_id]
@@ -460,6 +466,7 @@ class MetricsPanel(QWidget):
                                           | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, item)
         self.table.blockSignals(False)
+        self._show_selection()
         notes = list(self._errors.values())
         if self.rois.ids() and not any(r.grid == "sr" for r in rows):
             notes.append("Switch super-resolution on (S) over an ROI's slice for SR rows "
