@@ -52,6 +52,7 @@ from medsr_viewer.gui.compare_panel import ComparePanel
 from medsr_viewer.gui.inference_worker import InferenceWorker
 from medsr_viewer.gui.label_dock import LabelDock
 from medsr_viewer.gui.label_overlay import LabelOverlay, LabelOverlayControls
+from medsr_viewer.gui.layer_comparison import LayerComparison
 from medsr_viewer.gui.metrics_panel import MetricsPanel, context_record
 from medsr_viewer.gui.model_picker import IMAGE_TASKS
 from medsr_viewer.gui.readout import format_window, position_text, slice_text
@@ -222,6 +223,13 @@ class MainWindow(QMainWindow):
             lambda: context_record(self._paths, self.viewer.volume),
             lambda: self.references.reference, self)
         self.references.changed.connect(self.metrics_panel.reference_changed)
+        self.layer_comparison = LayerComparison(
+            lambda: [(layer.name, layer.label_map) for layer in self.label_overlay.layers],
+            lambda: (self.viewer.active_orientation,
+                     self.viewer.slice_index(self.viewer.active_orientation)),
+            lambda: context_record(self._paths, self.viewer.volume), self.metrics_panel)
+        self.metrics_panel.add_section(self.layer_comparison, lambda: self.layer_comparison.rows)
+        self.label_overlay.changed.connect(self.layer_comparison.refresh)
         self.metrics_dock = QDockWidget("ROI Metrics", self)
         self.metrics_dock.setObjectName("metricsDock")
         self.metrics_dock.setWidget(self.metrics_panel)
@@ -623,6 +631,7 @@ class MainWindow(QMainWindow):
         self._update_enabled()
         self._update_readout()
         self.metrics_panel.reset()
+        self.layer_comparison.clear()
         if not same_subject:
             self.session.study_loaded(tuple(study.paths),
                                       str(volume.metadata.get("series_uid", "")))

@@ -209,6 +209,7 @@ class MetricsPanel(QWidget):
         self._errors: dict[str, str] = {}
         self._label_choice: int | str | None = AUTO_LABEL
         self._selected = ""
+        self._extra_records: list[Callable[[], list[MetricRecord]]] = []
         self._filling = False
 
         self.label_combo = QComboBox(self)
@@ -321,15 +322,26 @@ class MetricsPanel(QWidget):
         return {"sr": slice_quality(ref_values, sr.voxels[0], high - low, border),
                 "bicubic": slice_quality(ref_values, self._bicubic_on(sr), high - low, border)}
 
+    def add_section(self, widget: QWidget, records: Callable[[], list[MetricRecord]]) -> None:
+        """Add a widget below the table whose ``records()`` join the export."""
+        layout = self.layout()
+        assert layout is not None
+        layout.addWidget(widget)
+        self._extra_records.append(records)
+
     def records(self) -> list[MetricRecord]:
-        """All rows in ROI drawing order, measured now if anything is pending."""
+        """All ROI rows in drawing order (measured now if anything is pending)."""
         self._recompute()
         return [row for roi_id in self.rois.ids() for row in self._records.get(roi_id, [])]
+
+    def all_records(self) -> list[MetricRecord]:
+        """What the export writes: the ROI rows, then the rows of added sections."""
+        return self.records() + [row for extra in self._extra_records for row in extra()]
 
     def export(self, path: str | Path) -> Path:
         """Write every ROI's metrics to ``path`` atomically: ``.json`` as JSON, else CSV."""
         path = Path(path)
-        rows = self.records()
+        rows = self.all_records()
         if path.suffix.lower() == ".json":
             return write_metrics_json(rows, path)
         return write_metrics_csv(rows, path)

@@ -103,7 +103,7 @@ def ellipse_mask(roi: EllipseRoi, shape: tuple[int, int], spacing: tuple[float, 
     return ((u - roi.cu) / roi.ru) ** 2 + ((v - roi.cv) / roi.rv) ** 2 <= 1
 
 
-def surface_points(mask: np.ndarray, spacing: tuple[float, float]) -> np.ndarray:
+def surface_points(mask: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
     edge = mask & ~binary_erosion(mask)
     return np.argwhere(edge) * np.asarray(spacing)
 
@@ -252,3 +252,41 @@ def test_metrics_dock_appears_with_the_first_roi(
     window.metrics_dock.hide()  # the user closes it: later ROIs do not force it back
     window.roi_editor.add(EllipseRoi(roi.plane, cu=roi.cu, cv=roi.cv, ru=2.0, rv=2.0))
     assert not window.metrics_dock.isVisible()
+
+
+def test_layer_against_layer_overlap_on_slice_and_volume_joins_the_export(
+    qtbot: QtBot, window: MainWindow, flair_pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from scipy.ndimage import binary_erosion as erode
+
+    open_flair_with_labels(qtbot, window, flair_pair)
+    reference = window.active_label_map()
+    assert reference is not None
+    eroded = np.where(erode(reference.labels == LESION), LESION, 0).astype(np.uint8)
+    window.label_overlay.add_layer(reference.with_labels(eroded), "eroded")
+    comparison = window.layer_comparison
+    assert comparison.isEnabled() and comparison.test_combo.currentText() == "eroded"
+    comparison.set_choice(0, 1, LESION)
+    qtbot.mouseClick(comparison.compare_button, Qt.MouseButton.LeftButton)
+    on_slice, volume = comparison.rows
+
+    ref3, test3 = reference.labels == LESION, eroded == LESION
+    assert volume.metrics["dice"] == pytest.approx(2 * (ref3 & test3).sum() / (ref3.sum()
+                                                                            + test3.sum()))
+    index = window.viewer.slice_index(AXIAL)
+    ref2 = np.asarray(DisplayVolume(reference.volume).slice_array(AXIAL, index)) == LESION
+    test2 = np.asarray(DisplayVolume(reference.with_labels(eroded).volume)
+                       .slice_array(AXIAL, index)) == LESION
+    assert on_slice.metrics["dice"] == pytest.approx(2 * (ref2 & test2).sum() / (ref2.sum()
+                                                                              + test2.sum()))
+    assert on_slice.slice == f"axial {index}" and volume.slice == "volume"
+    spacing = reference.volume.spacing
+    hd_max = max(directed_hausdorff(surface_points(ref3, spacing),
+                                    surface_points(test3, spacing))[0],
+                 directed_hausdorff(surface_points(test3, spacing),
+                                    surface_points(ref3, spacing))[0])
+    assert volume.metrics["hd_max_mm"] == pytest.approx(hd_max, abs=1e-6)
+    assert "Dice" in comparison.result.text()
+    rows = read_metrics_csv(window.roi_files.export_metrics(tmp_path / "m.csv"))
+    assert [r.grid for r in rows] == ["layers: eroded vs lesion"] * 2
+    assert rows[1].metrics["dice"] == pytest.approx(volume.metrics["dice"])
