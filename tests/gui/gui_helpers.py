@@ -82,3 +82,36 @@ def shown_image(view: SliceView) -> np.ndarray:
     image = view.image_item.image
     assert image is not None
     return np.asarray(image)
+
+
+def cpu_model_window(qtbot: QtBot, tmp_path: Path, models_dir: Path,
+                     size: tuple[int, int] = (1200, 800), show: bool = True) -> MainWindow:
+    """A main window whose SR worker runs on the CPU and lists the models in ``models_dir``.
+
+    Settings live in ``tmp_path`` (shared by windows made with the same ``tmp_path``, like
+    two runs of the app). Close it with :func:`close_model_window`.
+    """
+    from PySide6.QtCore import QSettings
+
+    from medsr_viewer.core.notify import Notifier
+    from medsr_viewer.gui.inference_worker import InferenceWorker
+    from medsr_viewer.models.registry import ModelRegistry
+    from medsr_viewer.models.slice_engine import SliceEngine
+
+    engine = SliceEngine(ModelRegistry([("user", tmp_path / "none")]), device="cpu",
+                         notifier=Notifier())
+    worker = InferenceWorker(engine=engine, notifier=engine.notifier)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings, worker=worker, registry=ModelRegistry([("user", models_dir)]))
+    qtbot.addWidget(win)
+    win.resize(*size)
+    if show:
+        win.show()
+        qtbot.waitExposed(win)
+    return win
+
+
+def close_model_window(win: MainWindow) -> None:
+    """Close a window from :func:`cpu_model_window`; its worker thread must have stopped."""
+    win.close()
+    assert not win.compare.worker.isRunning()

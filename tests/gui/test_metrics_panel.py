@@ -15,26 +15,22 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from scipy.ndimage import binary_erosion
 from scipy.spatial.distance import directed_hausdorff
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 
-from gui_helpers import open_and_wait
+from gui_helpers import close_model_window, cpu_model_window, open_and_wait
 from model_zoo import export_zoo
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.metrics.export import read_metrics_csv, read_metrics_json
-from medsr_viewer.core.notify import Notifier
 from medsr_viewer.core.pane_geometry import display_plane
 from medsr_viewer.core.roi import EllipseRoi, load_rois
-from medsr_viewer.gui.inference_worker import InferenceWorker
 from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.gui.metrics_panel import COLUMNS, format_cell
-from medsr_viewer.models.registry import ModelRegistry
-from medsr_viewer.models.slice_engine import SliceEngine
 
 AXIAL = Orientation.AXIAL
 LESION = 2
@@ -65,20 +61,9 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture
 def window(qtbot: QtBot, tmp_path: Path, zoo: dict[str, Path]) -> Iterator[MainWindow]:
-    engine = SliceEngine(
-        ModelRegistry([("user", tmp_path / "none")]), device="cpu", notifier=Notifier()
-    )
-    worker = InferenceWorker(engine=engine, notifier=engine.notifier)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings, worker=worker,
-                     registry=ModelRegistry([("user", zoo["bicubic-x2"].parent)]))
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
+    win = cpu_model_window(qtbot, tmp_path, zoo["bicubic-x2"].parent)
     yield win
-    win.close()
-    assert not worker.isRunning()
+    close_model_window(win)
 
 
 def lesion_roi(win: MainWindow) -> tuple[EllipseRoi, np.ndarray, np.ndarray]:

@@ -9,25 +9,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, Qt
 from pytestqt.qtbot import QtBot
 from skimage.measure import points_in_poly
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 
-from gui_helpers import view_point
+from gui_helpers import close_model_window, cpu_model_window, view_point
 from model_zoo import export_zoo
 from test_metrics_panel import LESION, flair_pair, open_flair_with_labels  # noqa: F401
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.metrics.export import read_metrics_csv
-from medsr_viewer.core.notify import Notifier
 from medsr_viewer.core.roi import FreehandRoi
-from medsr_viewer.gui.inference_worker import InferenceWorker
 from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.gui.slice_view import SliceView
-from medsr_viewer.models.registry import ModelRegistry
-from medsr_viewer.models.slice_engine import SliceEngine
 
 AXIAL = Orientation.AXIAL
 LEFT = Qt.MouseButton.LeftButton
@@ -42,20 +38,11 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture
 def windows(qtbot: QtBot, tmp_path: Path, zoo: dict[str, Path]) -> Iterator[list[MainWindow]]:
     """Two windows (a first run of the app, and a later one) sharing settings."""
-    made = []
-    for _ in range(2):
-        engine = SliceEngine(ModelRegistry([("user", tmp_path / "none")]), device="cpu",
-                             notifier=Notifier())
-        worker = InferenceWorker(engine=engine, notifier=engine.notifier)
-        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        win = MainWindow(settings, worker=worker,
-                         registry=ModelRegistry([("user", zoo["bicubic-x2"].parent)]))
-        qtbot.addWidget(win)
-        win.resize(1300, 850)
-        made.append(win)
+    made = [cpu_model_window(qtbot, tmp_path, zoo["bicubic-x2"].parent, (1300, 850), show=False)
+            for _ in range(2)]
     yield made
     for win in made:
-        win.close()
+        close_model_window(win)
 
 
 def lasso(qtbot: QtBot, view: SliceView, centre: tuple[float, float], radius: float) -> None:
