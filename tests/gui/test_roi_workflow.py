@@ -124,6 +124,12 @@ def test_freehand_on_the_sr_pane_metrics_export_undo_and_session(
     qtbot.waitUntil(lambda: win.metrics_panel.table.rowCount() == 0, timeout=3000)
     qtbot.keyClick(win, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
     assert list(win.rois) == [roi]
+    # the history survives a model run on another slice
+    win.viewer.step_slice(1)
+    qtbot.waitUntil(lambda: win.compare.complete, timeout=10000)
+    win.viewer.step_slice(-1)
+    qtbot.waitUntil(lambda: win.compare.complete, timeout=10000)
+    assert win.history.can_undo and win.history.undo_text == "Add freehand ROI"
 
     session = win.session.save(tmp_path / "review.medsr-session.json")
     assert session is not None
