@@ -3,7 +3,10 @@
 Keyboard (also in the View and Window menus): 1/2/3 axial/coronal/sagittal, 4 three-plane
 layout, Up/Down one slice, PageUp/PageDown ten slices, Home/End first/last slice, R reset
 view and window, Ctrl+0, Ctrl+1 ... the Window menu presets in order, Ctrl+O open file,
-Ctrl+Shift+O open folder, S super-resolution beside the original on/off.
+Ctrl+Shift+O open folder, S super-resolution beside the original on/off. ROI tools (Tools
+menu, see ``roi_tools``): N navigate, Q/E/P/F rectangle/ellipse/polygon/freehand, B/X brush/
+eraser, Ctrl+Z / Ctrl+Shift+Z undo/redo, Delete; O / Shift+O label layers shown / style;
+Ctrl+Shift+M the ROI Metrics dock; Ctrl+S save session.
 """
 
 from __future__ import annotations
