@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -108,9 +109,8 @@ class SrResults(QObject):
     def __init__(self, compare: ComparePanel) -> None:
         super().__init__(compare)
         self._compare = compare
-        self._results: OrderedDict[tuple[str, str, int], Volume] = OrderedDict()
-        #: (orientation, slice) of each kept result, by result identity.
-        self.where: dict[int, tuple[Orientation, int]] = {}
+        #: (model key, orientation, slice) -> result, oldest first.
+        self._results: OrderedDict[tuple[str, Orientation, int], Volume] = OrderedDict()
         compare.srReady.connect(self._on_ready)
 
     def _model_key(self) -> str:
@@ -123,20 +123,24 @@ class SrResults(QObject):
         volume = self._compare.sr_slice_volume()
         if volume is None:
             return
-        key = (self._model_key(), self._compare.orientation.value, self._compare.shown_slice)
+        key = (self._model_key(), self._compare.orientation, self._compare.shown_slice)
         self._results[key] = volume
-        self.where[id(volume)] = (self._compare.orientation, self._compare.shown_slice)
         self._results.move_to_end(key)
         while len(self._results) > SR_RESULTS_KEPT:
-            _key, dropped = self._results.popitem(last=False)
-            self.where.pop(id(dropped), None)
+            self._results.popitem(last=False)
         self.changed.emit()
 
     def clear(self) -> None:
         """Forget every result (another study was opened)."""
         self._results.clear()
-        self.where.clear()
         self.changed.emit()
+
+    def where(self, result: Volume) -> tuple[Orientation, int]:
+        """The ``(orientation, slice)`` a kept result was computed for."""
+        for (_model, orientation, index), volume in self._results.items():
+            if volume is result:
+                return orientation, index
+        raise KeyError("not a kept model result")
 
     def latest(self) -> Volume | None:
         """The current model's most recent complete result (the slice in the pane)."""
@@ -202,7 +206,8 @@ class MetricsPanel(QWidget):
         self._label_source = label_source
         self._context = context
         self._reference_source = reference_source
-        self._reference_cache: dict[int, np.ndarray] = {}
+        #: The reference resampled onto each result's grid (dropped with the result).
+        self._reference_cache: WeakKeyDictionary[Volume, np.ndarray] = WeakKeyDictionary()
         self.sr_results = SrResults(compare)
         self._records: dict[str, list[MetricRecord]] = {}
         self._dirty: set[str] = set()
@@ -423,14 +428,13 @@ class MetricsPanel(QWidget):
         return rows
 
     def _reference_on(self, sr: Volume, reference: Volume) -> np.ndarray:
-        key = id(sr)
-        if key not in self._reference_cache:
-            self._reference_cache[key] = resample_linear(reference, sr)[0]
-        return self._reference_cache[key]
+        if sr not in self._reference_cache:
+            self._reference_cache[sr] = resample_linear(reference, sr)[0]
+        return self._reference_cache[sr]
 
     def _bicubic_on(self, sr: Volume) -> np.ndarray:
         display = self._viewer.display
-        orientation, index = self.sr_results.where[id(sr)]
+        orientation, index = self.sr_results.where(sr)
         assert display is not None
         image = display.slice_array(orientation, index)
         return upsample(image, self._compare.scale, Interpolation.BICUBIC)
