@@ -105,7 +105,7 @@ class SessionController(QObject):
         self.open_action.triggered.connect(self._open_dialog)
         for action in (self.save_action, self.open_action):
             window.addAction(action)
-        window.history.subscribe(self._on_edit)
+        window.history.subscribe(self.note_edit)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.autosaver.poll)
@@ -241,7 +241,7 @@ class SessionController(QObject):
         if problems:
             self._window.show_error("; ".join(problems))
         aside.unlink(missing_ok=True)
-        self._on_edit()
+        self.note_edit()
         return True
 
     def discard_recovered(self) -> None:
@@ -311,14 +311,15 @@ class SessionController(QObject):
     # ---------------------------------------------------------------- autosave
 
     def note_edit(self) -> None:
-        """Record that the session changed (ROI or label edit): autosave soon."""
-        self._on_edit()
+        """Record that the session changed (ROI or label edit): autosave soon.
 
-    def _on_edit(self) -> None:
+        The snapshot is taken when the autosave is written (at most every few seconds), not
+        on every edit; a study change flushes pending edits first
+        (:meth:`before_study_change`), so a snapshot never mixes two studies.
+        """
         if self._suspended or not self._study_path:
             return
-        session = self.snapshot()
-        self.autosaver.changed(lambda: session)
+        self.autosaver.changed(self.snapshot)
 
     def flush(self) -> None:
         """Write pending edits now (on close)."""
