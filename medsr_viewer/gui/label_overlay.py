@@ -39,6 +39,7 @@ from medsr_viewer.core.labels import (
 )
 from medsr_viewer.core.labels.layer import DEFAULT_OPACITY
 from medsr_viewer.core.labels.render import render_labels
+from medsr_viewer.core.messages import naming_file
 from medsr_viewer.core.session import LabelMapRef, config_dir
 from medsr_viewer.gui.slice_view import SliceView
 from medsr_viewer.gui.study_viewer import StudyViewer
@@ -426,8 +427,7 @@ class LabelOverlay(QObject):
                 label_map = load_label_file(ref.path)
                 layer = self.add_layer(label_map, ref.name or None, source=Path(ref.path))
             except (LabelMapError, OSError, ValueError, MemoryError) as exc:
-                message = str(exc)
-                problems.append(message if ref.path in message else f"{ref.path}: {message}")
+                problems.append(naming_file(ref.path, exc))
                 continue
             layer.visible = bool(ref.visible)
             layer.opacity = float(np.clip(ref.opacity, 0.0, 1.0))
@@ -597,8 +597,7 @@ class LabelOverlayControls(QObject):
             self._report_error(f"{path}: {exc}")
             return False
         except (LabelMapError, OSError, ValueError, MemoryError) as exc:
-            message = str(exc)
-            self._report_error(message if str(path) in message else f"{path}: {message}")
+            self._report_error(naming_file(path, exc))
             return False
         if not self.toggle_action.isChecked():
             self.toggle_action.setChecked(True)
@@ -644,8 +643,7 @@ class LabelOverlayControls(QObject):
         try:
             written = save_label_layer(label_map, target, study, layer.model or None)
         except (LabelMapError, OSError, ValueError) as exc:
-            message = str(exc)
-            self._report_error(message if str(target) in message else f"{target}: {message}")
+            self._report_error(naming_file(target, exc))
             return False
         self._window.statusBar().showMessage(f"Label layer {layer.name} saved to {written}", 8000)
         return True

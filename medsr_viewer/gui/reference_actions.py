@@ -18,6 +18,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from medsr_viewer.core.io import LoadError, load_volume
+from medsr_viewer.core.messages import naming_file
 from medsr_viewer.core.simulate import simulate_low_resolution
 from medsr_viewer.core.volume import Volume
 
@@ -76,8 +77,7 @@ class ReferenceActions(QObject):
         try:
             volume = load_volume(Path(path))
         except (LoadError, OSError, ValueError) as exc:
-            message = str(exc)
-            self._report_error(message if str(path) in message else f"{path}: {message}")
+            self._report_error(naming_file(path, exc))
             return False
         low, high = volume.value_range()
         if high <= low:

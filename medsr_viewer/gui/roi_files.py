@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from medsr_viewer.core.history import Command, MacroCommand
+from medsr_viewer.core.messages import naming_file
 from medsr_viewer.core.roi import RoiEditor, RoiFormatError, load_rois, save_rois
 from medsr_viewer.core.roi.collection import AddRoi, ReplaceRoi
 from medsr_viewer.gui.metrics_panel import MetricsPanel
@@ -82,8 +83,7 @@ class RoiFileActions(QObject):
         try:
             rois = load_rois(path)
         except (RoiFormatError, OSError, ValueError) as exc:
-            message = str(exc)
-            self._report_error(message if str(path) in message else f"{path}: {message}")
+            self._report_error(naming_file(path, exc))
             return -1
         if not rois:
             self._window.statusBar().showMessage(f"{path}: no ROIs in the file", 8000)

@@ -21,6 +21,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from medsr_viewer.core.geometry import Orientation
+from medsr_viewer.core.messages import naming_file
 from medsr_viewer.core.session import (
     SESSION_SUFFIX,
     Autosaver,
@@ -166,8 +167,7 @@ class SessionController(QObject):
         try:
             session = load_session(path)
         except SessionError as exc:
-            message = str(exc)
-            self._window.show_error(message if str(path) in message else f"{path}: {message}")
+            self._window.show_error(naming_file(path, exc))
             return False
         if not session.study_path or not Path(session.study_path).exists():
             self._window.show_error(f"{path}: the session's study {session.study_path!r} "

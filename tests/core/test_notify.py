@@ -51,3 +51,10 @@ def test_posts_from_many_threads_all_arrive() -> None:
     for t in threads:
         t.join()
     assert len(got) == 200 and len(hub.history()) == 200
+
+
+def test_messages_name_the_file_once():
+    from medsr_viewer.core.messages import naming_file
+
+    assert naming_file("/x/a.nii", ValueError("bad header")) == "/x/a.nii: bad header"
+    assert naming_file("/x/a.nii", "/x/a.nii: truncated") == "/x/a.nii: truncated"
