@@ -115,3 +115,34 @@ def close_model_window(win: MainWindow) -> None:
     """Close a window from :func:`cpu_model_window`; its worker thread must have stopped."""
     win.close()
     assert not win.compare.worker.isRunning()
+
+
+def write_flair_crop(data_dir: Path, out: Path, box: tuple[slice, slice, slice]
+                     ) -> tuple[Path, Path]:
+    """Crop the real FLAIR and its lesion labels (``labelled/flair_lesion``) identically.
+
+    ``box`` indexes the stored (i, j, k) voxels; the affine follows the crop (nibabel's
+    slicer), so both files stay on one grid. Returns ``(FLAIR, lesion)`` paths in ``out``.
+    """
+    import nibabel as nib
+
+    folder = data_dir / "labelled" / "flair_lesion"
+    paths = []
+    for name in ("FLAIR", "lesion"):
+        crop = nib.load(str(folder / f"{name}.nii.gz")).slicer[box]
+        path = out / f"{name}.nii.gz"
+        nib.save(nib.Nifti1Image(np.asarray(crop.dataobj), crop.affine), str(path))
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def path_drag(qtbot: QtBot, view: SliceView, points: Sequence[QPoint],
+              button: Qt.MouseButton = Qt.MouseButton.LeftButton) -> None:
+    """Press at the first point, move through the others, release at the last."""
+    viewport = view.viewport()
+    qtbot.wait(15)  # pyqtgraph drops mouse moves closer than 10 ms to the previous one
+    qtbot.mousePress(viewport, button, pos=points[0])
+    for point in points[1:]:
+        qtbot.mouseMove(viewport, point)
+        qtbot.wait(12)
+    qtbot.mouseRelease(viewport, button, pos=points[-1])

@@ -9,21 +9,18 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 
-from gui_helpers import open_and_wait, wheel
+from gui_helpers import close_model_window, cpu_model_window, open_and_wait, wheel
 from model_zoo import export_zoo
 
 from medsr_viewer.core.geometry import Orientation
-from medsr_viewer.core.notify import Notifier
 from medsr_viewer.gui.compare_panel import CompareMode, Interpolation, upsample
-from medsr_viewer.gui.inference_worker import InferenceWorker
 from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.models.registry import ModelRegistry
-from medsr_viewer.models.slice_engine import SliceEngine
 
 AXIAL = Orientation.AXIAL
 
@@ -46,21 +43,9 @@ def small_t1(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def window(qtbot: QtBot, tmp_path: Path, zoo: dict[str, Path]) -> Iterator[MainWindow]:
     """A main window whose SR worker runs on the CPU and lists no bundled models."""
-    engine = SliceEngine(
-        ModelRegistry([("user", tmp_path / "none")]), device="cpu", notifier=Notifier()
-    )
-    worker = InferenceWorker(engine=engine, notifier=engine.notifier)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(
-        settings, worker=worker, registry=ModelRegistry([("user", zoo["raises"].parent)])
-    )
-    qtbot.addWidget(win)
-    win.resize(1200, 600)
-    win.show()
-    qtbot.waitExposed(win)
+    win = cpu_model_window(qtbot, tmp_path, zoo["raises"].parent, (1200, 600))
     yield win
-    win.close()
-    assert not worker.isRunning()
+    close_model_window(win)
 
 
 def _choose(win: MainWindow, path: Path) -> None:

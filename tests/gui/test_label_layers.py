@@ -7,7 +7,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from gui_helpers import open_and_wait, wheel
+from gui_helpers import open_and_wait, wheel, write_flair_crop
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -34,15 +34,7 @@ AXIAL = Orientation.AXIAL
 @pytest.fixture(scope="module")
 def flair_pair(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A small real FLAIR and its lesion labels, cropped identically (same grid)."""
-    folder = data_dir / "labelled" / "flair_lesion"
-    out = tmp_path_factory.mktemp("flair_layers")
-    paths = []
-    for name in ("FLAIR", "lesion"):
-        image = nib.load(str(folder / f"{name}.nii.gz")).slicer[CROP]
-        path = out / f"{name}.nii.gz"
-        nib.save(nib.Nifti1Image(np.asarray(image.dataobj), image.affine), str(path))
-        paths.append(path)
-    return paths[0], paths[1]
+    return write_flair_crop(data_dir, tmp_path_factory.mktemp("flair_layers"), CROP)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from scipy.spatial.distance import directed_hausdorff
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 
-from gui_helpers import close_model_window, cpu_model_window, open_and_wait
+from gui_helpers import close_model_window, cpu_model_window, open_and_wait, write_flair_crop
 from model_zoo import export_zoo
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
@@ -39,19 +39,10 @@ LESION = 2
 @pytest.fixture(scope="module")
 def flair_pair(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A 6-slice crop of the real FLAIR and its lesion label map (same grid)."""
-    folder = tmp_path_factory.mktemp("flair")
-    image = nib.load(str(data_dir / "labelled" / "flair_lesion" / "FLAIR.nii.gz"))
     labels = nib.load(str(data_dir / "labelled" / "flair_lesion" / "lesion.nii.gz"))
-    lab = np.asarray(labels.dataobj)
-    k = int(np.argmax((lab == LESION).sum((0, 1))))
+    k = int(np.argmax((np.asarray(labels.dataobj) == LESION).sum((0, 1))))
     box = (slice(20, 104), slice(30, 130), slice(k - 3, k + 3))
-    paths = []
-    for name, img, dtype in (("flair", image, np.float32), ("lesion", labels, np.uint8)):
-        crop = img.slicer[box]  # type: ignore[attr-defined]
-        path = folder / f"{name}.nii.gz"
-        nib.save(nib.Nifti1Image(np.asarray(crop.dataobj).astype(dtype), crop.affine), str(path))
-        paths.append(path)
-    return paths[0], paths[1]
+    return write_flair_crop(data_dir, tmp_path_factory.mktemp("flair"), box)
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,18 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from gui_helpers import drag, open_and_wait, view_point
-from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from gui_helpers import (
+    close_model_window,
+    cpu_model_window,
+    drag,
+    open_and_wait,
+    path_drag,
+    view_point,
+)
+from PySide6.QtCore import QPoint, QPointF, Qt
 from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.geometry import Orientation
-from medsr_viewer.core.notify import Notifier
 from medsr_viewer.core.pane_geometry import display_slice_volume, view_to_plane
 from medsr_viewer.core.roi import (
     BrushRoi,
@@ -29,13 +35,10 @@ from medsr_viewer.core.roi import (
     Roi,
     rasterize,
 )
-from medsr_viewer.gui.inference_worker import InferenceWorker
 from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.gui.roi_tools import Tool
 from medsr_viewer.gui.slice_view import SliceView
 from medsr_viewer.models.archive import save_model
-from medsr_viewer.models.registry import ModelRegistry
-from medsr_viewer.models.slice_engine import SliceEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 from model_zoo import BicubicUp, sr_card
@@ -85,17 +88,6 @@ def view_mm(view: SliceView, point: QPoint) -> tuple[float, float]:
 def uv_at(view: SliceView, point: QPoint) -> tuple[float, float]:
     """In-plane (u, v) of the pane's slice plane under a viewport pixel."""
     return view_to_plane(*view_mm(view, point), view.pixel_spacing)
-
-
-def path_drag(qtbot: QtBot, view: SliceView, points: list[QPoint]) -> None:
-    """Press at the first point, move through the others, release at the last."""
-    viewport = view.viewport()
-    qtbot.wait(15)
-    qtbot.mousePress(viewport, LEFT, pos=points[0])
-    for point in points[1:]:
-        qtbot.mouseMove(viewport, point)
-        qtbot.wait(12)
-    qtbot.mouseRelease(viewport, LEFT, pos=points[-1])
 
 
 def double_click(qtbot: QtBot, view: SliceView, pos: QPoint) -> None:
@@ -507,24 +499,14 @@ def sr_window(qtbot: QtBot, tmp_path: Path, study: Path) -> Iterator[MainWindow]
     model = tmp_path / "models" / "bicubic-x2.pt"
     model.parent.mkdir()
     save_model(BicubicUp(2), sr_card("bicubic-x2", 2), model)
-    engine = SliceEngine(
-        ModelRegistry([("user", tmp_path / "none")]), device="cpu", notifier=Notifier()
-    )
-    worker = InferenceWorker(engine=engine, notifier=engine.notifier)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings, worker=worker, registry=ModelRegistry([("user", model.parent)]))
-    qtbot.addWidget(win)
-    win.resize(1200, 650)
-    win.show()
-    qtbot.waitExposed(win)
+    win = cpu_model_window(qtbot, tmp_path, model.parent, (1200, 650))
     open_and_wait(qtbot, win, [study])
     win.compare.model_picker.add_path(model)
     qtbot.keyClick(win, Qt.Key.Key_S)
     qtbot.waitUntil(lambda: win.compare.complete, timeout=10000)
     qtbot.wait(30)
     yield win
-    win.close()
-    assert not worker.isRunning()
+    close_model_window(win)
 
 
 def test_roi_drawn_on_the_sr_pane_is_the_same_world_roi(

@@ -15,7 +15,7 @@ from skimage.measure import points_in_poly
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 
-from gui_helpers import close_model_window, cpu_model_window, view_point
+from gui_helpers import close_model_window, cpu_model_window, path_drag, view_point
 from model_zoo import export_zoo
 from test_metrics_panel import LESION, flair_pair, open_flair_with_labels  # noqa: F401
 
@@ -50,13 +50,7 @@ def lasso(qtbot: QtBot, view: SliceView, centre: tuple[float, float], radius: fl
     points: list[QPoint] = [
         view_point(view, centre[0] + radius * np.sin(t), centre[1] + radius * np.cos(t))
         for t in np.linspace(0, 2 * np.pi, 28)]
-    viewport = view.viewport()
-    qtbot.wait(15)
-    qtbot.mousePress(viewport, LEFT, pos=points[0])
-    for point in points[1:]:
-        qtbot.mouseMove(viewport, point)
-        qtbot.wait(12)
-    qtbot.mouseRelease(viewport, LEFT, pos=points[-1])
+    path_drag(qtbot, view, points)
 
 
 def inside(roi: FreehandRoi, shape: tuple[int, int], spacing: tuple[float, float],

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import nibabel as nib
-import numpy as np
 import pytest
-from gui_helpers import open_and_wait
+from gui_helpers import open_and_wait, write_flair_crop
 from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
@@ -26,15 +24,8 @@ AXIAL = Orientation.AXIAL
 @pytest.fixture(scope="module")
 def study(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A small real FLAIR crop and its lesion labels in their own folder (the input folder)."""
-    folder = tmp_path_factory.mktemp("session-study")
-    out = []
-    for name in ("FLAIR", "lesion"):
-        img = nib.load(str(data_dir / "labelled" / "flair_lesion" / f"{name}.nii.gz"))
-        crop = img.slicer[20:100, 30:120, 60:68]  # type: ignore[attr-defined]
-        path = folder / f"{name}.nii.gz"
-        nib.save(nib.Nifti1Image(np.asarray(crop.dataobj), crop.affine), str(path))
-        out.append(path)
-    return out[0], out[1]
+    return write_flair_crop(data_dir, tmp_path_factory.mktemp("session-study"),
+                            (slice(20, 100), slice(30, 120), slice(60, 68)))
 
 
 @pytest.fixture
