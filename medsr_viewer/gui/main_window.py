@@ -65,7 +65,7 @@ from medsr_viewer.gui.roi_tools import RoiTools
 from medsr_viewer.gui.series_picker import SeriesPickerDialog
 from medsr_viewer.gui.session_controller import SessionController
 from medsr_viewer.gui.settings import RecentFiles
-from medsr_viewer.gui.study_loader import LoadedStudy, LoadRequest, StudyLoader
+from medsr_viewer.gui.study_loader import LoadedStudy, LoadRequest, StudyLoader, study_source
 from medsr_viewer.gui.study_viewer import Layout, StudyViewer
 from medsr_viewer.models.registry import ModelRegistry, describe
 
@@ -627,10 +627,9 @@ class MainWindow(QMainWindow):
             )
         else:
             self.warning_banner.hide()
-        if len(study.paths) == 1:
-            self.recent.add(study.paths[0])
-        elif len({p.parent for p in study.paths}) == 1:
-            self.recent.add(study.paths[0].parent)
+        source = study_source(study.paths)
+        if source is not None:
+            self.recent.add(source)
         self._update_enabled()
         self._update_readout()
         self.metrics_panel.reset()

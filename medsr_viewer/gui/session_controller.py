@@ -34,6 +34,7 @@ from medsr_viewer.core.session import (
     save_session,
 )
 from medsr_viewer.core.windowing import Window
+from medsr_viewer.gui.study_loader import study_source
 
 if TYPE_CHECKING:
     from medsr_viewer.gui.main_window import MainWindow
@@ -94,6 +95,7 @@ class SessionController(QObject):
         self._pending: Session | None = None  # to apply once its study has loaded
         self._suspended = True  # no study yet
         self._study_path = ""
+        self._series_uid = ""  # picks the series again when the study is a folder
         self.recovery_bar = RecoveryBar(window)
         self.recovery_bar.restore_button.clicked.connect(self.restore_recovered)
         self.recovery_bar.discard_button.clicked.connect(self.discard_recovered)
@@ -140,6 +142,8 @@ class SessionController(QObject):
             "interpolation": w.compare.interpolation.value,
         }
         view_state["label_choice"] = w.metrics_panel.label_choice
+        if self._series_uid:
+            view_state["series_uid"] = self._series_uid
         study = viewer.volume
         if study is not None and "simulated_scale" in study.metadata:
             view_state["simulate_scale"] = int(study.metadata["simulated_scale"])
@@ -198,7 +202,8 @@ class SessionController(QObject):
 
     def study_loaded(self, paths: tuple[Path, ...], series_uid: str) -> None:
         """Called once a study is shown: apply a pending session or offer a recovery."""
-        self._study_path = str(paths[0] if len(paths) == 1 else paths[0].parent)
+        self._study_path = str(study_source(paths) or paths[0].parent)
+        self._series_uid = series_uid
         self.recovery_bar.hide()
         pending, self._pending = self._pending, None
         if pending is not None:

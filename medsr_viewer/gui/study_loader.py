@@ -56,6 +56,16 @@ class LoadRequest:
     series: SeriesInfo | None = None
 
 
+def study_source(paths: Sequence[Path]) -> Path | None:
+    """The one file or folder that names a study: the single path, or the folder holding
+    several files; ``None`` for files scattered over several folders."""
+    if len(paths) == 1:
+        return paths[0]
+    if paths and len({p.parent for p in paths}) == 1:
+        return paths[0].parent
+    return None
+
+
 def _describe(paths: Sequence[Path]) -> str:
     """A short name for an input (the path, or the first path and a count)."""
     if len(paths) == 1:

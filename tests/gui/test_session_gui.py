@@ -145,3 +145,20 @@ def test_discard_removes_the_recovered_work(
     assert again.session.recovery_bar.isVisible()
     qtbot.mouseClick(again.session.recovery_bar.discard_button, Qt.MouseButton.LeftButton)
     assert not recovered_path(study[0]).exists() and len(again.rois) == 0
+
+
+def test_session_of_a_dicom_folder_keeps_its_series(
+    qtbot: QtBot, make_window: Callable[[], MainWindow], data_dir: Path, tmp_path: Path,
+) -> None:
+    folder = data_dir / "dicom" / "vs_seg_001_t1"
+    win = make_window()
+    open_and_wait(qtbot, win, [folder])
+    uid = win.viewer.volume.metadata["series_uid"]
+    saved = win.session.save(tmp_path / "dicom.medsr-session.json")
+    assert saved is not None
+    session = load_session(saved)
+    assert session.study_path == str(folder) and session.view_state["series_uid"] == uid
+    other = make_window()
+    with qtbot.waitSignal(other.session.restored, timeout=60000):
+        assert other.session.open(saved)
+    assert other.viewer.volume.metadata["series_uid"] == uid
