@@ -157,7 +157,8 @@ def test_session_of_a_dicom_folder_keeps_its_series(
     saved = win.session.save(tmp_path / "dicom.medsr-session.json")
     assert saved is not None
     session = load_session(saved)
-    assert session.study_path == str(folder) and session.view_state["series_uid"] == uid
+    assert Path(session.study_path).resolve() == folder.resolve()
+    assert session.view_state["series_uid"] == uid
     other = make_window()
     with qtbot.waitSignal(other.session.restored, timeout=60000):
         assert other.session.open(saved)
