@@ -43,6 +43,11 @@ def register(subparsers: Any) -> None:
     sr.add_argument("--val", nargs="+", required=True,
                     help="validation volumes (other subjects than --data)")
     sr.add_argument("--scale", type=int, default=2)
+    sr.add_argument("--init-from", type=Path,
+                    help="start from the weights of this exported model (fine-tuning)")
+    sr.add_argument("--adversarial", type=float, default=0.0, metavar="WEIGHT",
+                    help="add an adversarial loss of this weight (SRGAN-style perceptual "
+                         "variant, labelled as such in its card; usually with --init-from)")
     common(sr, 2000, 16, 64, 1e-3)
     sr.set_defaults(func=run_sr)
 
@@ -154,6 +159,8 @@ def run_sr(args: argparse.Namespace) -> int:
         scale=args.scale,
         arch=args.arch or "edsr-lite",
         arch_kwargs=parse_kwargs(args.arch_kwargs),
+        init_from=args.init_from,
+        adversarial_weight=args.adversarial,
         **_loop_options(args),
     )
     try:

@@ -95,6 +95,7 @@ def test_bad_checkpoint_is_refused(tmp_path):
         ("espcn", {"scale": 2, "channels": 16}, "super_resolution", 2, 1),
         ("dncnn", {"channels": 8, "depth": 4}, "enhance", 1, 1),
         ("unet", {"classes": 2, "base": 4, "depth": 2}, "segment", 1, 2),
+        ("unet", {"classes": 2, "base": 4, "depth": 4, "max_width": 8}, "segment", 1, 2),
     ],
 )
 def test_export_load_infer_round_trip(volume, tmp_path, arch, kwargs, task, scale, out_ch):
@@ -118,3 +119,10 @@ def test_export_load_infer_round_trip(volume, tmp_path, arch, kwargs, task, scal
     assert tuple(b.shape) == (1, out_ch, 101 * scale, 75 * scale)
     torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
     assert torch.equal(b, c)
+
+
+def test_unet_max_width_caps_the_deep_levels():
+    capped = build_architecture("unet", classes=2, base=4, depth=4, max_width=8)
+    assert [block[0].out_channels for block in capped.down] == [4, 8, 8, 8, 8]
+    full = build_architecture("unet", classes=2, base=4, depth=4)
+    assert [block[0].out_channels for block in full.down] == [4, 8, 16, 32, 64]

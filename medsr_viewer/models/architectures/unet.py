@@ -32,12 +32,18 @@ class UNet(nn.Module):
         Channels at the first level, doubled at each level down.
     depth
         Number of 2x down-sampling steps.
+    max_width
+        Cap on the channels of the deeper levels, so that a deeper network (a wider field of
+        view) need not grow the file fourfold per level; ``None`` doubles without limit.
     """
 
-    def __init__(self, classes: int = 2, base: int = 16, depth: int = 3) -> None:
+    def __init__(self, classes: int = 2, base: int = 16, depth: int = 3,
+                 max_width: int | None = None) -> None:
         super().__init__()
         self.depth = depth
         widths = [base * 2**i for i in range(depth + 1)]
+        if max_width is not None:
+            widths = [min(w, max_width) for w in widths]
         self.down = nn.ModuleList([_double_conv(1, widths[0])])
         for i in range(depth):
             self.down.append(_double_conv(widths[i], widths[i + 1]))

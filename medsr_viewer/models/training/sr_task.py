@@ -21,6 +21,11 @@ from medsr_viewer.models.evaluation.sr import (
     model_upscaler,
     overall,
 )
+from medsr_viewer.models.training.adversarial import (
+    PERCEPTUAL_NOTE,
+    AdversarialLoss,
+    load_initial_weights,
+)
 from medsr_viewer.models.training.export import export_with_card
 from medsr_viewer.models.training.loop import TrainConfig, train
 from medsr_viewer.models.training.patches import (
@@ -64,6 +69,8 @@ class SRTrainSpec:
     licence: str = ""
     command: str = ""
     data_description: str = ""
+    init_from: Path | None = None
+    adversarial_weight: float = 0.0
 
 
 def make_sr_batch(sampler: PatchSampler, batch_size: int, scale: int,
@@ -119,6 +126,9 @@ def train_sr(
     torch.manual_seed(spec.seed)
     dev = torch.device(device)
     model = build_architecture(spec.arch, scale=spec.scale, **spec.arch_kwargs).to(dev)
+    if spec.init_from is not None:
+        load_initial_weights(model, spec.init_from, spec.arch, spec.scale)
+        log(f"starting from the weights of {spec.init_from}")
     sampler = PatchSampler(train_volumes, spec.patch_size, seed=spec.seed)
     log(f"training {spec.arch} x{spec.scale} on {len(sampler.volumes)} volumes "
         f"({', '.join(v.name for v in sampler.volumes)}), validating on "
@@ -134,18 +144,33 @@ def train_sr(
     config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
                          checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
                          command=spec.command, stop_at=spec.stop_at)
+    adversarial = (AdversarialLoss(spec.adversarial_weight, device=dev)
+                   if spec.adversarial_weight > 0 else None)
+
+    def extra_state() -> dict[str, Any]:
+        state: dict[str, Any] = {"sampler_rng": sampler.rng.bit_generator.state}
+        if adversarial is not None:
+            state["adversarial"] = adversarial.state_dict()
+        return state
+
+    def restore_extra(state: dict[str, Any]) -> None:
+        sampler.rng.bit_generator.state = state["sampler_rng"]
+        if adversarial is not None and "adversarial" in state:
+            adversarial.load_state_dict(state["adversarial"])
+
     started = time.perf_counter()
     result = train(
         model,
         lambda: make_sr_batch(sampler, spec.batch_size, spec.scale, dev),
-        F.l1_loss,
+        adversarial if adversarial is not None else F.l1_loss,
         validate,
-        "psnr",
+        # PSNR would pick the least adversarial weights; a GAN run keeps its last ones.
+        "step" if adversarial is not None else "psnr",
         config,
         resume=resume,
         log=log,
-        extra_state=lambda: {"sampler_rng": sampler.rng.bit_generator.state},
-        restore_extra=lambda s: setattr(sampler.rng.bit_generator, "state", s["sampler_rng"]),
+        extra_state=extra_state,
+        restore_extra=restore_extra,
     )
     elapsed = time.perf_counter() - started
     model.load_state_dict(result.best_state)
@@ -154,10 +179,13 @@ def train_sr(
     full = score_tables(val_volumes, spec.scale, model)
     subset = score_tables(val_volumes, spec.scale, model, SUBSET_STEP)
     latency = measure_latency(model, spec.scale)
+    description = spec.description
+    if adversarial is not None:
+        description = f"{PERCEPTUAL_NOTE}. {description}".strip()
     card = ModelCard(
         name=spec.name,
         task="super_resolution",
-        description=spec.description,
+        description=description,
         architecture=spec.arch,
         scale=spec.scale,
         normalisation=Normalisation("percentile", NORM_LOW_PERCENTILE, NORM_HIGH_PERCENTILE, False),
@@ -176,7 +204,10 @@ def train_sr(
             "batch_size": spec.batch_size,
             "patch_size_hr": spec.patch_size,
             "learning_rate": spec.lr,
-            "loss": "L1",
+            "loss": (f"L1 + {spec.adversarial_weight:g} x adversarial (patch discriminator, "
+                     "spectral norm)" if adversarial is not None else "L1"),
+            "initial_weights": str(spec.init_from) if spec.init_from is not None else None,
+            "variant": "perceptual (adversarial)" if adversarial is not None else "fidelity",
             "seed": spec.seed,
             "augmentation": "flips, 90-degree rotations, intensity scaling x0.75-1.25, slices "
                             "from every axis with near-square in-plane voxels",
