@@ -88,7 +88,8 @@ class ModelPicker(QComboBox):
 
     def _append(self, entry: ModelEntry) -> None:
         self._entries.append(entry)
-        self.addItem(entry.name, str(entry.path))
+        perceptual = entry.card is not None and entry.card.perceptual
+        self.addItem(f"{entry.name} (perceptual)" if perceptual else entry.name, str(entry.path))
         self.setItemData(self.count() - 1, card_tooltip(entry), Qt.ItemDataRole.ToolTipRole)
 
     def add_path(self, path: str | Path) -> ModelEntry:

@@ -84,6 +84,11 @@ class ModelCard:
         if self.tile_size < 8 or not 0 <= self.tile_overlap < self.tile_size // 2:
             raise CardError(f"bad tile size/overlap {self.tile_size}/{self.tile_overlap}")
 
+    @property
+    def perceptual(self) -> bool:
+        """Whether the model was trained adversarially (sharper, may invent detail)."""
+        return str(self.training.get("variant", "")).startswith("perceptual")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form of the card, with a MONAI-style ``network_data_format`` block."""
         data = asdict(self)

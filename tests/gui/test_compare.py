@@ -286,3 +286,28 @@ def test_picker_starts_on_a_super_resolution_model(
     entry = picker.current_entry()
     assert entry is not None and entry.card is not None
     assert entry.card.task == "super_resolution"
+
+
+def test_perceptual_models_are_marked_in_picker_and_pane(
+    qtbot: QtBot, window: MainWindow, zoo: dict[str, Path], small_t1: Path, tmp_path: Path
+) -> None:
+    """A model whose card says it was trained adversarially is never shown unmarked."""
+    import dataclasses
+
+    from medsr_viewer.models.archive import load_model
+    from medsr_viewer.models.training.export import export_with_card
+
+    plain = load_model(zoo["bicubic-x2"])
+    card = dataclasses.replace(plain.card, name="sharp-x2", sha256="",
+                               training={"variant": "perceptual (adversarial)"})
+    path = tmp_path / "sharp-x2.pt"
+    export_with_card(plain.module, card, path)
+    picker = window.compare.model_picker
+    _choose(window, path)
+    assert picker.itemText(picker.currentIndex()) == "sharp-x2 (perceptual)"
+    open_and_wait(qtbot, window, [small_t1])
+    _press_s_and_wait(qtbot, window)
+    assert window.compare.title.text() == "sharp-x2 (x2 perceptual: may invent detail)"
+    _choose(window, zoo["bicubic-x2"])
+    assert picker.itemText(picker.currentIndex()) == "bicubic-x2"
+    assert window.compare.title.text() == "bicubic-x2 (x2 super_resolution)"
