@@ -37,6 +37,9 @@ def register(subparsers: Any) -> None:
         p.add_argument("--licence", default="", help="licence text for the card")
         p.add_argument("--description", default="", help="card description")
         p.add_argument("--data-description", default="", help="training data for the card")
+        p.add_argument("--weights-dtype", choices=("float32", "float16"), default="float32",
+                       help="how the file stores the weights (float16: half the size; the "
+                            "card's scores are measured with the rounded weights)")
 
     sr = tasks.add_parser("sr", help="super-resolution from NIfTI/DICOM volumes")
     sr.add_argument("--data", nargs="+", required=True, help="training volumes or folders")
@@ -146,6 +149,7 @@ def _loop_options(args: argparse.Namespace) -> dict[str, Any]:
         "licence": args.licence,
         "command": command_line(),
         "data_description": args.data_description,
+        "weights_dtype": args.weights_dtype,
     }
 
 def run_sr(args: argparse.Namespace) -> int:

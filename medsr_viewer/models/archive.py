@@ -14,6 +14,7 @@ and :func:`export_model` writes the ``torch.export`` format that replaces it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import warnings
@@ -47,11 +48,25 @@ def weights_sha256(module: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+def round_weights(module: torch.nn.Module, weights_dtype: str) -> None:
+    """Round ``module``'s floating-point weights in place to what a file storing them as
+    ``weights_dtype`` gives back, so scores measured before export hold for the file."""
+    if weights_dtype == "float32":
+        return
+    stored = getattr(torch, weights_dtype)
+    with torch.no_grad():
+        for tensor in module.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.to(stored).to(tensor.dtype))
+
+
 def save_model(module: torch.nn.Module, card: ModelCard, path: str | os.PathLike[str]) -> ModelCard:
     """Script ``module`` (unless already scripted) and write it atomically with ``card`` inside.
 
     Returns the card as written, with ``sha256`` filled in from the weights.
     """
+    if card.weights_dtype == "float16":
+        module = copy.deepcopy(module).half()  # a copy: the caller's module stays float32
     with quiet_torchscript():
         scripted = (
             module
@@ -90,6 +105,8 @@ def export_model(
     example_size
         Height/width of the example input used for tracing.
     """
+    if card.weights_dtype != "float32":
+        raise CardError(f"{path}: torch.export archives store float32 weights only")
     module = module.eval()
     example = torch.rand(1, card.in_channels, example_size, example_size)
     # DYNAMIC (AUTO before torch 2.6) accepts guards such as trunc(2.0 * h) == 2 * h that
@@ -188,6 +205,8 @@ def _load(
         else:
             with quiet_torchscript():
                 module = torch.jit.load(str(path), map_location=map_location).eval()
+            if card.weights_dtype != "float32":
+                module = module.float()  # stored compactly, computed in float32
     except (RuntimeError, ValueError, OSError, KeyError, TypeError) as exc:
         raise CardError(f"{path}: not a loadable model ({exc.__class__.__name__}: {exc})") from exc
     return module, card

@@ -16,6 +16,8 @@ from typing import Any
 TASKS = ("super_resolution", "enhance", "segment", "classify")
 #: Intensity normalisation modes (see :class:`Normalisation`).
 NORM_MODES = ("percentile", "window", "none")
+#: How the weights are stored in the file; float16 halves the file and is cast back on load.
+WEIGHT_DTYPES = ("float32", "float16")
 #: File name of the card inside a model archive.
 CARD_FILENAME = "medsr_card.json"
 
@@ -67,6 +69,7 @@ class ModelCard:
     tile_size: int = 256
     tile_overlap: int = 16
     fp16: bool = False
+    weights_dtype: str = "float32"
     training: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, Any] = field(default_factory=dict)
     licence: str = ""
@@ -79,6 +82,9 @@ class ModelCard:
             raise CardError(f"unknown normalisation mode {self.normalisation.mode!r}")
         if self.scale < 1 or (self.task != "super_resolution" and self.scale != 1):
             raise CardError(f"scale {self.scale} does not fit task {self.task!r}")
+        if self.weights_dtype not in WEIGHT_DTYPES:
+            raise CardError(f"unknown weights_dtype {self.weights_dtype!r}; expected one of "
+                            f"{', '.join(WEIGHT_DTYPES)}")
         if self.in_channels < 1 or self.out_channels < 1:
             raise CardError("in_channels and out_channels must be positive")
         if self.tile_size < 8 or not 0 <= self.tile_overlap < self.tile_size // 2:

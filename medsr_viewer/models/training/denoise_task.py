@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from medsr_viewer.models.architectures import build_architecture
+from medsr_viewer.models.archive import round_weights
 from medsr_viewer.models.card import ModelCard, Normalisation
 from medsr_viewer.models.evaluation.denoise import evaluate_denoise_volume, model_denoiser
 from medsr_viewer.models.training.export import export_with_card
@@ -50,6 +51,7 @@ class DenoiseTrainSpec:
     licence: str = ""
     command: str = ""
     data_description: str = ""
+    weights_dtype: str = "float32"
 
 
 def noisy_batch(clean: torch.Tensor, sigma_range: tuple[float, float],
@@ -121,6 +123,7 @@ def train_denoise(
                    restore_extra=restore)
     elapsed = time.perf_counter() - started
     model.load_state_dict(result.best_state)
+    round_weights(model, spec.weights_dtype)  # score exactly what the file will hold
     model = model.cpu().eval()
 
     def pack(results: list[Any]) -> dict[str, Any]:
@@ -132,6 +135,7 @@ def train_denoise(
     full, subset = pack(evaluate(model, 1)), pack(evaluate(model, SUBSET_STEP))
     card = ModelCard(
         name=spec.name,
+        weights_dtype=spec.weights_dtype,
         task="enhance",
         description=spec.description,
         architecture=spec.arch,

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from medsr_viewer.models.architectures import build_architecture
+from medsr_viewer.models.archive import round_weights
 from medsr_viewer.models.card import Label, ModelCard, Normalisation
 from medsr_viewer.models.evaluation.segmentation import (
     map_labels,
@@ -53,6 +54,7 @@ class SegTrainSpec:
     licence: str = ""
     command: str = ""
     data_description: str = ""
+    weights_dtype: str = "float32"
     elastic: float = 0.0
 
 
@@ -194,10 +196,12 @@ def train_segmentation(
                                                    s["sampler_rng"]))
     elapsed = time.perf_counter() - started
     model.load_state_dict(result.best_state)
+    round_weights(model, spec.weights_dtype)  # score exactly what the file will hold
     model = model.cpu().eval()
     scores = evaluate(model)
     card = ModelCard(
         name=spec.name,
+        weights_dtype=spec.weights_dtype,
         task="segment",
         description=spec.description,
         architecture=spec.arch,

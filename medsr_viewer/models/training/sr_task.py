@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from medsr_viewer.models.architectures import build_architecture
+from medsr_viewer.models.archive import round_weights
 from medsr_viewer.models.card import ModelCard, Normalisation
 from medsr_viewer.models.evaluation.sr import (
     BASELINES,
@@ -69,6 +70,7 @@ class SRTrainSpec:
     licence: str = ""
     command: str = ""
     data_description: str = ""
+    weights_dtype: str = "float32"
     init_from: Path | None = None
     adversarial_weight: float = 0.0
 
@@ -174,6 +176,7 @@ def train_sr(
     )
     elapsed = time.perf_counter() - started
     model.load_state_dict(result.best_state)
+    round_weights(model, spec.weights_dtype)  # score exactly what the file will hold
     model = model.cpu().eval()
     log("scoring the best weights on the validation volumes (full protocol)")
     full = score_tables(val_volumes, spec.scale, model)
@@ -184,6 +187,7 @@ def train_sr(
         description = f"{PERCEPTUAL_NOTE}. {description}".strip()
     card = ModelCard(
         name=spec.name,
+        weights_dtype=spec.weights_dtype,
         task="super_resolution",
         description=description,
         architecture=spec.arch,
