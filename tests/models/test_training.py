@@ -75,7 +75,11 @@ def test_checkpoint_resume_continues_identically(volume, tmp_path):
     ckpt = tmp_path / "run.ckpt"
     _run(volume, 12, ckpt=ckpt, every=4, stop_at=6)
     assert load_checkpoint(ckpt)["step"] == 6
-    resumed, _res2, _ = _run(volume, 12, ckpt=tmp_path / "second.ckpt", resume=ckpt)
+    first_seconds = load_checkpoint(ckpt)["seconds"]
+    resumed, res2, _ = _run(volume, 12, ckpt=tmp_path / "second.ckpt", resume=ckpt)
+    # The run's training time adds up over its sessions.
+    assert 0 < first_seconds < res2.seconds
+    assert load_checkpoint(tmp_path / "second.ckpt")["seconds"] > first_seconds
     for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=k)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,7 +111,6 @@ def train_denoise(
     config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
                          checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
                          command=spec.command, stop_at=spec.stop_at)
-    started = time.perf_counter()
     def restore(state: dict[str, Any]) -> None:
         sampler.rng.bit_generator.state = state["sampler_rng"]
         gen.set_state(state["noise_rng"])
@@ -121,7 +119,6 @@ def train_denoise(
                    extra_state=lambda: {"sampler_rng": sampler.rng.bit_generator.state,
                                         "noise_rng": gen.get_state()},
                    restore_extra=restore)
-    elapsed = time.perf_counter() - started
     model.load_state_dict(result.best_state)
     round_weights(model, spec.weights_dtype)  # score exactly what the file will hold
     model = model.cpu().eval()
@@ -160,7 +157,7 @@ def train_denoise(
             "loss": "MSE",
             "seed": spec.seed,
             "augmentation": "flips, 90-degree rotations, intensity scaling x0.75-1.25",
-            "train_seconds": round(elapsed, 1),
+            "train_seconds": round(result.seconds, 1),
             "device": device,
             "torch": torch.__version__,
         },

@@ -73,6 +73,8 @@ class TrainResult:
     best_step: int
     history: list[dict[str, float]] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    #: Training wall time over all sessions of the run (resumed ones included).
+    seconds: float = 0.0
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -141,6 +143,7 @@ def train(
     best_step = 0
     history: list[dict[str, float]] = []
     commands: list[str] = []
+    earlier_seconds = 0.0
     if resume is not None:
         ckpt = load_checkpoint(resume)
         model.load_state_dict(ckpt["model"])
@@ -151,6 +154,7 @@ def train(
         best_step = int(ckpt.get("best_step", 0))
         history = list(ckpt.get("history", []))
         commands = list(ckpt.get("commands", []))
+        earlier_seconds = float(ckpt.get("seconds", 0.0))
         torch.set_rng_state(ckpt["torch_rng"])
         if restore_extra is not None and "extra" in ckpt:
             restore_extra(ckpt["extra"])
@@ -177,6 +181,7 @@ def train(
             "history": history,
             "commands": commands,
             "torch_rng": torch.get_rng_state(),
+            "seconds": earlier_seconds + time.perf_counter() - start,
         }
         if extra_state is not None:
             payload["extra"] = extra_state()
@@ -221,4 +226,5 @@ def train(
         if config.checkpoint_every and step % config.checkpoint_every == 0:
             checkpoint()
     checkpoint()
-    return TrainResult(best_state, best_metrics, best_step, history, commands)
+    return TrainResult(best_state, best_metrics, best_step, history, commands,
+                       earlier_seconds + time.perf_counter() - start)

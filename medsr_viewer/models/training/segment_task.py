@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,13 +187,11 @@ def train_segmentation(
                          checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
                          command=spec.command, stop_at=spec.stop_at,
                          log_every=25)
-    started = time.perf_counter()
     result = train(model, make_batch, dice_ce_loss, validate, "dice", config, resume=resume,
                    log=log,
                    extra_state=lambda: {"sampler_rng": sampler.rng.bit_generator.state},
                    restore_extra=lambda s: setattr(sampler.rng.bit_generator, "state",
                                                    s["sampler_rng"]))
-    elapsed = time.perf_counter() - started
     model.load_state_dict(result.best_state)
     round_weights(model, spec.weights_dtype)  # score exactly what the file will hold
     model = model.cpu().eval()
@@ -229,7 +226,7 @@ def train_segmentation(
                             + (f", elastic deformation (max shift {spec.elastic:g} px, "
                                f"smoothing {spec.patch_size / 10:g} px)" if spec.elastic else ""),
             "seed": spec.seed,
-            "train_seconds": round(elapsed, 1),
+            "train_seconds": round(result.seconds, 1),
             "device": device,
             "torch": torch.__version__,
         },

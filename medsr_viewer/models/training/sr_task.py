@@ -160,7 +160,6 @@ def train_sr(
         if adversarial is not None and "adversarial" in state:
             adversarial.load_state_dict(state["adversarial"])
 
-    started = time.perf_counter()
     result = train(
         model,
         lambda: make_sr_batch(sampler, spec.batch_size, spec.scale, dev),
@@ -174,7 +173,6 @@ def train_sr(
         extra_state=extra_state,
         restore_extra=restore_extra,
     )
-    elapsed = time.perf_counter() - started
     model.load_state_dict(result.best_state)
     round_weights(model, spec.weights_dtype)  # score exactly what the file will hold
     model = model.cpu().eval()
@@ -216,7 +214,7 @@ def train_sr(
             "augmentation": "flips, 90-degree rotations, intensity scaling x0.75-1.25, slices "
                             "from every axis with near-square in-plane voxels",
             "degradation": f"block mean {spec.scale}x{spec.scale}",
-            "train_seconds": round(elapsed, 1),
+            "train_seconds": round(result.seconds, 1),
             "device": device,
             "torch": torch.__version__,
         },
