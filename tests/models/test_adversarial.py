@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def test_loss_trains_the_discriminator_and_not_through_it():
     # The adversarial term is really in the loss: it differs from plain L1.
     l1 = torch.nn.functional.l1_loss(pred.detach(), target)
     assert abs(float(loss.detach()) - float(l1)) > 1e-4
+    assert loss_fn.report().startswith("D loss ") and loss_fn.report() == ""
 
 
 def test_adversarial_loss_state_round_trips():
@@ -79,7 +81,9 @@ def test_perceptual_fine_tune_from_an_exported_model(data_dir, tmp_path, cli, ca
     assert cli(common + ["--steps", "4", "--val-every", "2", "--checkpoint-every", "2",
                          "--init-from", str(base), "--adversarial", "0.01",
                          "--out", str(gan)]) == 0
-    assert f"starting from the weights of {base}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"starting from the weights of {base}" in out
+    assert re.search(r"step 4/4 loss [0-9.]+ lr \S+ \(.*\) D loss [0-9.]+ adversarial [0-9.]+", out)
     card = load_model(gan).card
     assert card.description.startswith(PERCEPTUAL_NOTE)
     assert card.training["variant"] == "perceptual (adversarial)"

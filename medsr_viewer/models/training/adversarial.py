@@ -80,6 +80,7 @@ class AdversarialLoss:
         self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=lr,
                                           betas=(0.5, 0.999))
         self.last_d_loss = float("nan")
+        self._sums = [0.0, 0.0, 0]  # discriminator loss, adversarial term, calls
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """One discriminator step, then the generator's loss for ``pred`` (differentiable)."""
@@ -100,7 +101,19 @@ class AdversarialLoss:
         finally:
             for p in disc.parameters():
                 p.requires_grad_(True)
+        self._sums[0] += self.last_d_loss
+        self._sums[1] += float(adv.detach())
+        self._sums[2] += 1
         return F.l1_loss(pred, target) + self.weight * adv
+
+    def report(self) -> str:
+        """Mean discriminator loss and adversarial term since the last report (then reset):
+        a discriminator loss near 0 means it has won and the generator learns nothing."""
+        d_sum, adv_sum, n = self._sums
+        self._sums = [0.0, 0.0, 0]
+        if not n:
+            return ""
+        return f"D loss {d_sum / n:.3f} adversarial {adv_sum / n:.3f}"
 
     def state_dict(self) -> dict[str, Any]:
         """Discriminator and optimiser state, for the run's checkpoint."""

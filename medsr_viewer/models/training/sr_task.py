@@ -160,6 +160,11 @@ def train_sr(
         if adversarial is not None and "adversarial" in state:
             adversarial.load_state_dict(state["adversarial"])
 
+    def progress(line: str) -> None:
+        if adversarial is not None and line.startswith("step "):
+            line = f"{line} {adversarial.report()}"
+        log(line)
+
     result = train(
         model,
         lambda: make_sr_batch(sampler, spec.batch_size, spec.scale, dev),
@@ -169,7 +174,7 @@ def train_sr(
         "step" if adversarial is not None else "psnr",
         config,
         resume=resume,
-        log=log,
+        log=progress,
         extra_state=extra_state,
         restore_extra=restore_extra,
     )
