@@ -117,23 +117,30 @@ def close_model_window(win: MainWindow) -> None:
     assert not win.compare.worker.isRunning()
 
 
+def write_nifti_crop(source: Path, box: tuple[slice, slice, slice], path: Path,
+                     dtype: type | None = None) -> Path:
+    """Write the ``box`` (stored i, j, k voxels) of the NIfTI ``source`` to ``path``.
+
+    The affine follows the crop (nibabel's slicer), so the crop keeps its place in the world;
+    ``dtype`` converts the voxels (``None`` keeps the stored type).
+    """
+    import nibabel as nib
+
+    crop = nib.load(str(source)).slicer[box]
+    nib.save(nib.Nifti1Image(np.asarray(crop.dataobj, dtype), crop.affine), str(path))
+    return path
+
+
 def write_flair_crop(data_dir: Path, out: Path, box: tuple[slice, slice, slice]
                      ) -> tuple[Path, Path]:
     """Crop the real FLAIR and its lesion labels (``labelled/flair_lesion``) identically.
 
-    ``box`` indexes the stored (i, j, k) voxels; the affine follows the crop (nibabel's
-    slicer), so both files stay on one grid. Returns ``(FLAIR, lesion)`` paths in ``out``.
+    ``box`` indexes the stored (i, j, k) voxels; both files stay on one grid. Returns
+    ``(FLAIR, lesion)`` paths in ``out``.
     """
-    import nibabel as nib
-
     folder = data_dir / "labelled" / "flair_lesion"
-    paths = []
-    for name in ("FLAIR", "lesion"):
-        crop = nib.load(str(folder / f"{name}.nii.gz")).slicer[box]
-        path = out / f"{name}.nii.gz"
-        nib.save(nib.Nifti1Image(np.asarray(crop.dataobj), crop.affine), str(path))
-        paths.append(path)
-    return paths[0], paths[1]
+    return (write_nifti_crop(folder / "FLAIR.nii.gz", box, out / "FLAIR.nii.gz"),
+            write_nifti_crop(folder / "lesion.nii.gz", box, out / "lesion.nii.gz"))
 
 
 def path_drag(qtbot: QtBot, view: SliceView, points: Sequence[QPoint],

@@ -6,7 +6,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -14,7 +13,13 @@ from pytestqt.qtbot import QtBot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 
-from gui_helpers import close_model_window, cpu_model_window, open_and_wait, wheel
+from gui_helpers import (
+    close_model_window,
+    cpu_model_window,
+    open_and_wait,
+    wheel,
+    write_nifti_crop,
+)
 from model_zoo import export_zoo
 
 from medsr_viewer.core.geometry import Orientation
@@ -33,11 +38,10 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def small_t1(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 72x80x6 crop of the real head MR, written as NIfTI (affine kept by the slicer)."""
-    image = nib.load(str(data_dir / "mri_ct" / "chris_t1.nii.gz"))
-    crop = image.slicer[50:122, 70:150, 90:96]  # type: ignore[attr-defined]
-    path = tmp_path_factory.mktemp("compare-data") / "t1_crop.nii.gz"
-    nib.save(nib.Nifti1Image(np.asarray(crop.dataobj, np.float32), crop.affine), str(path))
-    return path
+    return write_nifti_crop(data_dir / "mri_ct" / "chris_t1.nii.gz",
+                            np.s_[50:122, 70:150, 90:96],
+                            tmp_path_factory.mktemp("compare-data") / "t1_crop.nii.gz",
+                            np.float32)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pytest
 import torch
@@ -17,7 +16,7 @@ from pytestqt.qtbot import QtBot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 
-from gui_helpers import close_model_window, cpu_model_window, open_and_wait
+from gui_helpers import close_model_window, cpu_model_window, open_and_wait, write_nifti_crop
 from model_zoo import export_zoo
 
 from medsr_viewer.core.degrade import block_mean_downsample
@@ -32,11 +31,9 @@ AXIAL = Orientation.AXIAL
 @pytest.fixture(scope="module")
 def t1(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 64x72x4 crop of the real head MR."""
-    image = nib.load(str(data_dir / "mri_ct" / "chris_t1.nii.gz"))
-    crop = image.slicer[60:124, 80:152, 90:94]  # type: ignore[attr-defined]
-    path = tmp_path_factory.mktemp("simulate") / "t1.nii.gz"
-    nib.save(nib.Nifti1Image(np.asarray(crop.dataobj, np.float32), crop.affine), str(path))
-    return path
+    return write_nifti_crop(data_dir / "mri_ct" / "chris_t1.nii.gz",
+                            np.s_[60:124, 80:152, 90:94],
+                            tmp_path_factory.mktemp("simulate") / "t1.nii.gz", np.float32)
 
 
 @pytest.fixture(scope="module")
