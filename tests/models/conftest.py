@@ -29,3 +29,17 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def cli(monkeypatch: pytest.MonkeyPatch):
+    """``medsr train|eval`` as typed: the card records ``sys.argv``, so set it as a shell would."""
+    from medsr_viewer.cli import main as cli_main
+
+    monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("train", "evaluate"))
+
+    def run(argv: list[str]) -> int:
+        monkeypatch.setattr(sys, "argv", ["medsr", *argv])
+        return cli_main.main(argv)
+
+    return run

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
-import pytest
 import torch
 
-from medsr_viewer.cli import main as cli_main
 from medsr_viewer.models.archive import load_model
 from medsr_viewer.models.training.adversarial import (
     PERCEPTUAL_NOTE,
@@ -57,17 +54,6 @@ def test_adversarial_loss_state_round_trips():
     b.load_state_dict(a.state_dict())
     for x, y in zip(a.discriminator.state_dict().values(), b.discriminator.state_dict().values()):
         assert torch.equal(x, y)
-
-
-@pytest.fixture()
-def cli(monkeypatch):
-    monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("train", "evaluate"))
-
-    def run(argv):
-        monkeypatch.setattr(sys, "argv", ["medsr", *argv])
-        return cli_main.main(argv)
-
-    return run
 
 
 def test_perceptual_fine_tune_from_an_exported_model(data_dir, tmp_path, cli, capsys):

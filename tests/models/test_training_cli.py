@@ -2,25 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
-import pytest
-
-from medsr_viewer.cli import main as cli_main
 from medsr_viewer.models.archive import load_model
 from medsr_viewer.models.training.loop import load_checkpoint
-
-
-@pytest.fixture()
-def cli(monkeypatch):
-    """``medsr`` as typed: the card records ``sys.argv``, so set it as a shell would."""
-    monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("train", "evaluate"))
-
-    def run(argv):
-        monkeypatch.setattr(sys, "argv", ["medsr", *argv])
-        return cli_main.main(argv)
-
-    return run
 
 
 def test_train_sr_exports_scored_card_and_resumes(data_dir, tmp_path, cli, capsys):

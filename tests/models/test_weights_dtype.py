@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 import torch
 
-from medsr_viewer.cli import main as cli_main
 from medsr_viewer.models.architectures import build_architecture
 from medsr_viewer.models.archive import export_model, load_model, round_weights
 from medsr_viewer.models.card import CardError, ModelCard, Normalisation
@@ -49,9 +46,8 @@ def test_card_refuses_unknown_weight_dtype_and_export_refuses_float16():
         export_model(module, _card("float16"), "never-written.pt2")
 
 
-def test_resumed_run_re_exports_in_float16(data_dir, tmp_path, monkeypatch):
+def test_resumed_run_re_exports_in_float16(data_dir, tmp_path, cli):
     """A finished run's checkpoint can be exported again with compact weights."""
-    monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("train",))
     em = data_dir / "isbi2012_em"
     out = tmp_path / "seg.pt"
     argv = ["train", "segment", "--images", str(em / "images"), "--labels", str(em / "labels"),
@@ -59,12 +55,10 @@ def test_resumed_run_re_exports_in_float16(data_dir, tmp_path, monkeypatch):
             "background,membrane", "--arch-kwargs", "base=8,depth=2", "--steps", "2",
             "--batch-size", "2", "--patch-size", "64", "--val-every", "2", "--threads", "1",
             "--out", str(out)]
-    monkeypatch.setattr(sys, "argv", ["medsr", *argv])
-    assert cli_main.main(argv) == 0
+    assert cli(argv) == 0
     first = load_model(out)
     again = argv + ["--resume", str(out.with_suffix(".ckpt")), "--weights-dtype", "float16"]
-    monkeypatch.setattr(sys, "argv", ["medsr", *again])
-    assert cli_main.main(again) == 0
+    assert cli(again) == 0
     second = load_model(out)
     assert second.card.weights_dtype == "float16" and second.card.training["sessions"] == 2
     for a, b in zip(first.module.state_dict().values(), second.module.state_dict().values()):
