@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from medsr_viewer.cli.main import CliError
+from medsr_viewer.models.card import WEIGHT_DTYPES
 
 
 def register(subparsers: Any) -> None:
@@ -37,7 +38,7 @@ def register(subparsers: Any) -> None:
         p.add_argument("--licence", default="", help="licence text for the card")
         p.add_argument("--description", default="", help="card description")
         p.add_argument("--data-description", default="", help="training data for the card")
-        p.add_argument("--weights-dtype", choices=("float32", "float16"), default="float32",
+        p.add_argument("--weights-dtype", choices=WEIGHT_DTYPES, default=WEIGHT_DTYPES[0],
                        help="how the file stores the weights (float16: half the size; the "
                             "card's scores are measured with the rounded weights)")
 

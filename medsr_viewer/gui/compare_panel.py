@@ -380,9 +380,8 @@ class ComparePanel(QWidget):
         entry = self._entry
         if entry is None or entry.card is None:
             return
-        name = f"{entry.name} (x{self._scale} {entry.card.task})"
-        if entry.card.perceptual:
-            name = f"{entry.name} (x{self._scale} perceptual: may invent detail)"
+        kind = "perceptual: may invent detail" if entry.card.perceptual else entry.card.task
+        name = f"{entry.name} (x{self._scale} {kind})"
         if self._mode == CompareMode.SWIPE:
             name = f"{name} ◂ divider ▸ original ({self._interpolation.value})"
         elif self._mode == CompareMode.DIFFERENCE:

@@ -65,8 +65,9 @@ def save_model(module: torch.nn.Module, card: ModelCard, path: str | os.PathLike
 
     Returns the card as written, with ``sha256`` filled in from the weights.
     """
-    if card.weights_dtype == "float16":
-        module = copy.deepcopy(module).half()  # a copy: the caller's module stays float32
+    if card.weights_dtype != "float32":
+        # A copy: the caller's module stays float32.
+        module = copy.deepcopy(module).to(getattr(torch, card.weights_dtype))
     with quiet_torchscript():
         scripted = (
             module

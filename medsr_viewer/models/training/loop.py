@@ -168,6 +168,9 @@ def train(
         new, old = metrics[metric], best_metrics[metric]
         return new > old if higher_is_better else new < old
 
+    def total_seconds() -> float:
+        return earlier_seconds + time.perf_counter() - start
+
     def checkpoint() -> None:
         if config.checkpoint_path is None:
             return
@@ -181,7 +184,7 @@ def train(
             "history": history,
             "commands": commands,
             "torch_rng": torch.get_rng_state(),
-            "seconds": earlier_seconds + time.perf_counter() - start,
+            "seconds": total_seconds(),
         }
         if extra_state is not None:
             payload["extra"] = extra_state()
@@ -226,5 +229,4 @@ def train(
         if config.checkpoint_every and step % config.checkpoint_every == 0:
             checkpoint()
     checkpoint()
-    return TrainResult(best_state, best_metrics, best_step, history, commands,
-                       earlier_seconds + time.perf_counter() - start)
+    return TrainResult(best_state, best_metrics, best_step, history, commands, total_seconds())
