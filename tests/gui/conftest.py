@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,10 @@ from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.main_window import MainWindow
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+
+from model_zoo import export_zoo
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +30,12 @@ def t1_volume(t1_path: Path) -> Volume:
     from medsr_viewer.core.io import load_volume
 
     return load_volume(t1_path)
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The small test models (``tests/models/model_zoo``) exported once; tests only read it."""
+    return export_zoo(tmp_path_factory.mktemp("gui-zoo"))
 
 
 @pytest.fixture

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
-from pytestqt.qtbot import QtBot
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
-
 from gui_helpers import (
     close_model_window,
     cpu_model_window,
@@ -20,7 +14,8 @@ from gui_helpers import (
     wheel,
     write_nifti_crop,
 )
-from model_zoo import export_zoo
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.gui.compare_panel import CompareMode, Interpolation, upsample
@@ -28,11 +23,6 @@ from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.models.registry import ModelRegistry
 
 AXIAL = Orientation.AXIAL
-
-
-@pytest.fixture(scope="module")
-def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return export_zoo(tmp_path_factory.mktemp("compare-zoo"))
 
 
 @pytest.fixture(scope="module")

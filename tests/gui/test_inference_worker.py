@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from pytestqt.qtbot import QtBot
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
-
-from model_zoo import export_zoo
 
 from medsr_viewer.core.notify import Notice, Notifier
 from medsr_viewer.core.volume import Volume
@@ -22,11 +17,6 @@ from medsr_viewer.models.registry import ModelRegistry
 from medsr_viewer.models.slice_engine import SliceEngine
 from medsr_viewer.models.tiling import plan_tiles
 from medsr_viewer.models.volume_processing import VolumeProcessor
-
-
-@pytest.fixture(scope="module")
-def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return export_zoo(tmp_path_factory.mktemp("worker-zoo"))
 
 
 @pytest.fixture()

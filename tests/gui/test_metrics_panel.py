@@ -8,22 +8,17 @@ and JSON exports must hold the same numbers as the table.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
+from gui_helpers import close_model_window, cpu_model_window, open_and_wait, write_flair_crop
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from scipy.ndimage import binary_erosion
 from scipy.spatial.distance import directed_hausdorff
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
-
-from gui_helpers import close_model_window, cpu_model_window, open_and_wait, write_flair_crop
-from model_zoo import export_zoo
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.metrics.export import read_metrics_csv, read_metrics_json
@@ -43,11 +38,6 @@ def flair_pair(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
     k = int(np.argmax((np.asarray(labels.dataobj) == LESION).sum((0, 1))))
     box = (slice(20, 104), slice(30, 130), slice(k - 3, k + 3))
     return write_flair_crop(data_dir, tmp_path_factory.mktemp("flair"), box)
-
-
-@pytest.fixture(scope="module")
-def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return export_zoo(tmp_path_factory.mktemp("metrics-zoo"))
 
 
 @pytest.fixture

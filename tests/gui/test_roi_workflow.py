@@ -3,20 +3,15 @@ pane with the mouse, metrics read, CSV exported, undo/redo, session saved and re
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_helpers import close_model_window, cpu_model_window, path_drag, view_point
 from PySide6.QtCore import QPoint, Qt
 from pytestqt.qtbot import QtBot
 from skimage.measure import points_in_poly
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
-
-from gui_helpers import close_model_window, cpu_model_window, path_drag, view_point
-from model_zoo import export_zoo
 from test_metrics_panel import LESION, flair_pair, open_flair_with_labels  # noqa: F401
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
@@ -28,11 +23,6 @@ from medsr_viewer.gui.slice_view import SliceView
 AXIAL = Orientation.AXIAL
 LEFT = Qt.MouseButton.LeftButton
 CTRL = Qt.KeyboardModifier.ControlModifier
-
-
-@pytest.fixture(scope="module")
-def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return export_zoo(tmp_path_factory.mktemp("workflow-zoo"))
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,13 +10,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from gui_helpers import close_model_window, cpu_model_window, open_and_wait, write_nifti_crop
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
-
-from gui_helpers import close_model_window, cpu_model_window, open_and_wait, write_nifti_crop
-from model_zoo import export_zoo
 
 from medsr_viewer.core.degrade import block_mean_downsample
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
@@ -34,11 +29,6 @@ def t1(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_nifti_crop(data_dir / "mri_ct" / "chris_t1.nii.gz",
                             np.s_[60:124, 80:152, 90:94],
                             tmp_path_factory.mktemp("simulate") / "t1.nii.gz", np.float32)
-
-
-@pytest.fixture(scope="module")
-def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return export_zoo(tmp_path_factory.mktemp("simulate-zoo"))
 
 
 @pytest.fixture
