@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from medsr_viewer.core.atomic import sweep_stale_temp_files
+
 #: Subcommand modules under ``medsr_viewer.cli``, in help order.
 COMMAND_MODULES: tuple[str, ...] = ("info", "train", "evaluate", "models", "run_model", "metrics")
 
@@ -32,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``medsr`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     args = build_parser().parse_args(argv)
+    sweep_stale_temp_files()  # temp files of atomic writes killed mid-write (medsr sr ...)
     try:
         return int(args.func(args) or 0)
     except CliError as exc:

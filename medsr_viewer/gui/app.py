@@ -15,6 +15,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from medsr_viewer import __version__
+from medsr_viewer.core.atomic import sweep_stale_temp_files
+from medsr_viewer.core.recovery import autosave_dir
 from medsr_viewer.gui.main_window import APP_TITLE, MainWindow
 
 
@@ -58,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the application; returns the process exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     build_parser().parse_args(arguments)  # --help / --version / usage errors before Qt starts
+    sweep_stale_temp_files([autosave_dir()])  # left by writers killed mid-write
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName(APP_TITLE)
     app.setOrganizationName("medsr-viewer")
