@@ -5,18 +5,14 @@ Paths are stored absolute and, where possible, also relative to the session file
 folder moved together with its session still restores. Sessions are never written into the
 study's input folder unless the caller explicitly allows it.
 
-:class:`Autosaver` keeps a crash-recovery copy in the user config folder
-(``$MEDSR_CONFIG_DIR/autosave`` or the platform config dir), writing at most once every few
-seconds, so a crash loses at most the last few seconds of edits.
+Crash-recovery autosaves (written through this module's :func:`save_session`) are kept by
+:mod:`medsr_viewer.core.recovery`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +32,6 @@ SESSION_FORMAT = "medsr-session"
 SESSION_VERSION = 1
 #: File-name suffix of session files.
 SESSION_SUFFIX = ".medsr.json"
-#: Default minimum seconds between two autosaves.
-AUTOSAVE_INTERVAL_S = 3.0
 
 
 class SessionError(ValueError):
@@ -211,101 +205,6 @@ def load_session(path: str | os.PathLike[str]) -> Session:
         return session_from_dict(data, source.resolve().parent)
     except SessionError as exc:
         raise SessionError(f"{source}: {exc}") from exc
-
-
-def autosave_path(study_path: str | os.PathLike[str]) -> Path:
-    """Where the autosave of a study goes: the config folder, keyed by the study's path."""
-    key = hashlib.sha256(str(Path(study_path).expanduser().resolve()).encode()).hexdigest()[:16]
-    return config_dir() / "autosave" / f"{key}{SESSION_SUFFIX}"
-
-
-def find_autosave(study_path: str | os.PathLike[str]) -> Path | None:
-    """The autosave left for a study (e.g. after a crash), if any."""
-    path = autosave_path(study_path)
-    return path if path.is_file() else None
-
-
-class Autosaver:
-    """Writes a crash-recovery session at most every ``interval_s`` seconds.
-
-    Call :meth:`changed` after every edit with a function returning the current
-    :class:`Session`; it saves at once if the last save is older than ``interval_s``, otherwise
-    it marks the session pending. Call :meth:`poll` from a timer (about once a second) to save
-    pending changes once the interval has passed, :meth:`flush` to save now, and
-    :meth:`discard` on a clean exit to remove the recovery file.
-
-    Parameters
-    ----------
-    path
-        Autosave file; defaults to :func:`autosave_path` of the session's study. A path inside
-        the study's input folder is refused unless ``allow_input_folder``.
-    interval_s
-        Minimum seconds between writes.
-    clock
-        Monotonic clock (injectable for tests).
-    """
-
-    def __init__(self, path: str | os.PathLike[str] | None = None,
-                 interval_s: float = AUTOSAVE_INTERVAL_S,
-                 clock: Callable[[], float] = time.monotonic,
-                 allow_input_folder: bool = False) -> None:
-        self._path = Path(path) if path is not None else None
-        self.interval_s = float(interval_s)
-        self._clock = clock
-        self._allow_input_folder = allow_input_folder
-        self._pending: Callable[[], Session] | None = None
-        self._last_save = -float("inf")
-        self.saves = 0
-        self.last_error: str = ""
-
-    def path_for(self, session: Session) -> Path:
-        """The file this autosaver writes for ``session``."""
-        if self._path is not None:
-            return self._path
-        return autosave_path(session.study_path or "untitled")
-
-    def changed(self, snapshot: Callable[[], Session]) -> bool:
-        """Record an edit; saves now if allowed by the interval. Returns whether it saved."""
-        self._pending = snapshot
-        return self.poll()
-
-    def poll(self) -> bool:
-        """Save pending changes if the interval has passed. Returns whether it saved."""
-        if self._pending is None or self._clock() - self._last_save < self.interval_s:
-            return False
-        return self.flush()
-
-    def flush(self) -> bool:
-        """Save pending changes now. Returns whether it saved.
-
-        A failed write is recorded in :attr:`last_error` (and retried on the next call)
-        rather than raised: autosave must never interrupt the user's work.
-        """
-        if self._pending is None:
-            return False
-        session = self._pending()
-        try:
-            save_session(session, self.path_for(session), self._allow_input_folder)
-        except SessionError as exc:
-            self.last_error = str(exc)
-            return False
-        self._pending = None
-        self._last_save = self._clock()
-        self.saves += 1
-        self.last_error = ""
-        return True
-
-    @property
-    def pending(self) -> bool:
-        """Whether there are edits not yet autosaved."""
-        return self._pending is not None
-
-    def discard(self, session: Session) -> None:
-        """Remove the autosave file (after a clean save or exit)."""
-        self._pending = None
-        path = self.path_for(session)
-        if path.is_file():
-            path.unlink()
 
 
 def _path_entry(path: str, base: Path | None) -> dict[str, str]:

@@ -4,14 +4,16 @@ A session (``core.session.Session``) records the study, the model in the SR pane
 the label layers and the view (plane, layout, slices, window, compare mode). Saving and
 opening are explicit (File ▸ Save Session / Open Session); on top of that every ROI or label
 edit is autosaved to the user's config folder (never the study's input folder) at most a few
-seconds apart, so a crash loses at most the last few seconds. Opening a study that has an
-autosave shows a bar offering to restore it; the autosave is moved aside (not deleted) until
-the user restores or discards it, so new edits never overwrite unrecovered work.
+seconds apart, so a crash loses at most the last few seconds. Each running instance writes
+its own autosave file (``core.recovery``), so new edits never overwrite unrecovered work.
+Opening a study shows a bar listing every autosave of it left by instances that are no
+longer running (crashed, killed, or an unanswered copy from an earlier crash); Restore
+merges them all, Discard deletes them, and until then they stay, whatever happens. Saving
+the session or closing the window cleanly retires this instance's own autosave only.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +24,19 @@ from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QPushBut
 
 from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.core.messages import naming_file
+from medsr_viewer.core.recovery import (
+    Autosaver,
+    Recovery,
+    describe_recoveries,
+    merge_sessions,
+    pending_recoveries,
+    retire_recoveries,
+)
 from medsr_viewer.core.session import (
     SESSION_SUFFIX,
-    Autosaver,
     ModelRef,
     Session,
     SessionError,
-    autosave_path,
-    find_autosave,
     load_session,
     save_session,
 )
@@ -44,14 +51,9 @@ POLL_MS = 1000
 SESSION_FILTER = f"MedSR sessions (*{SESSION_SUFFIX});;All files (*)"
 
 
-def recovered_path(study_path: str | Path) -> Path:
-    """Where an autosave found on opening a study waits for the user's decision."""
-    path = autosave_path(study_path)
-    return path.with_name(path.name.replace(SESSION_SUFFIX, ".recovered" + SESSION_SUFFIX))
-
-
 class RecoveryBar(QFrame):
-    """A bar above the images: "Unsaved work from <time> was found: Restore / Discard"."""
+    """A bar above the images: "Unsaved work ... was found: <what each autosave holds>",
+    with Restore / Discard."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -93,6 +95,7 @@ class SessionController(QObject):
         self._window = window
         self.autosaver = Autosaver(interval_s=interval_s)
         self._pending: Session | None = None  # to apply once its study has loaded
+        self._recoveries: list[Recovery] = []  # offered by the bar, not yet answered
         self._suspended = True  # no study yet
         self._study_path = ""
         self._series_uid = ""  # picks the series again when the study is a folder
@@ -163,6 +166,7 @@ class SessionController(QObject):
             self._window.show_error(str(exc))
             return None
         self._window.history.mark_clean()
+        self.autosaver.discard(Session(study_path=self._study_path))  # the session covers it
         self._window.statusBar().showMessage(f"Session saved to {written}", 8000)
         return written
 
@@ -196,63 +200,81 @@ class SessionController(QObject):
     # ---------------------------------------------------------------- study changes
 
     def before_study_change(self) -> None:
-        """Called before a newly loaded study replaces the current one: save, then pause."""
+        """Called before a newly loaded study replaces the current one: save, then pause.
+
+        The autosave of the study being closed is handed over to recovery (offered again
+        when that study is next opened), and an unanswered recovery bar goes away (its
+        autosaves stay on disk).
+        """
         self.autosaver.flush()
+        if self._study_path:
+            self.autosaver.release(self._study_path)
+        self._recoveries = []
+        self.recovery_bar.hide()
         self._suspended = True
 
     def study_loaded(self, paths: tuple[Path, ...], series_uid: str) -> None:
-        """Called once a study is shown: apply a pending session or offer a recovery."""
+        """Called once a study is shown: apply a pending session, offer pending recoveries."""
         self._study_path = str(study_source(paths) or paths[0].parent)
         self._series_uid = series_uid
-        self.recovery_bar.hide()
         pending, self._pending = self._pending, None
         if pending is not None:
             problems = self.apply(pending)
             if problems:
                 self._window.show_error("; ".join(problems))
-        else:
-            self._offer_recovery()
+        self._offer_recovery()
         self._suspended = False
 
+    @property
+    def recoveries(self) -> list[Recovery]:
+        """The autosaves the recovery bar offers (empty when it is hidden)."""
+        return list(self._recoveries)
+
     def _offer_recovery(self) -> None:
-        found = find_autosave(self._study_path)
-        if found is None:
+        found = pending_recoveries(self._study_path)
+        retire_recoveries(r for r in found if r.is_empty)  # nothing in them to lose
+        self._recoveries = [r for r in found if not r.is_empty]
+        if not self._recoveries:
+            self.recovery_bar.hide()
             return
-        try:
-            session = load_session(found)
-        except SessionError:
-            return
-        if not session.rois and not session.label_maps:
-            return
-        aside = recovered_path(self._study_path)
-        found.replace(aside)
-        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(aside.stat().st_mtime))
-        n = len(session.rois)
-        self.recovery_bar.label.setText(
-            f"Unsaved work on this study from {stamp} was found: {n} ROI{'s' if n != 1 else ''}"
-            f", {len(session.label_maps)} label layer(s). Restore it?")
+        self.recovery_bar.label.setText(describe_recoveries(self._recoveries))
         self.recovery_bar.show()
 
     def restore_recovered(self) -> bool:
-        """Apply the autosave found for this study (the bar's Restore button)."""
-        aside = recovered_path(self._study_path)
+        """Apply every autosave the bar offers, merged (the bar's Restore button).
+
+        The restored work is written to this instance's autosave before the offered files
+        are deleted, so a crash at any moment loses nothing. Unreadable autosaves are
+        reported and stay offered. Returns whether anything was restored.
+        """
+        recoveries, self._recoveries = self._recoveries, []
         self.recovery_bar.hide()
-        try:
-            session = load_session(aside)
-        except SessionError as exc:
-            self._window.show_error(str(exc))
-            return False
-        problems = self.apply(session)
+        readable = [r for r in recoveries if r.session is not None]
+        problems = [r.error for r in recoveries if r.session is None]
+        sessions = [r.session for r in readable if r.session is not None]
+        if any(s.label_maps for s in sessions) and self._window.label_overlay.layers:
+            # restoring label layers replaces the shown ones: keep those shown now as well
+            sessions.insert(0, Session(label_maps=self._window.label_layer_refs()))
+        if sessions:
+            problems += self.apply(merge_sessions(sessions))
+            self.autosaver.changed(self.snapshot)
+            self.autosaver.flush()
+            if self.autosaver.pending:
+                problems.append(f"restored work not autosaved ({self.autosaver.last_error}); "
+                                "its autosaves are kept")
+            else:
+                problems += retire_recoveries(readable)
         if problems:
             self._window.show_error("; ".join(problems))
-        aside.unlink(missing_ok=True)
-        self.note_edit()
-        return True
+        return bool(sessions)
 
     def discard_recovered(self) -> None:
-        """Delete the autosave found for this study (the bar's Discard button)."""
+        """Delete every autosave the bar offers (the bar's Discard button)."""
+        recoveries, self._recoveries = self._recoveries, []
         self.recovery_bar.hide()
-        recovered_path(self._study_path).unlink(missing_ok=True)
+        problems = retire_recoveries(recoveries)
+        if problems:
+            self._window.show_error("; ".join(problems))
 
     # ---------------------------------------------------------------- applying
 
@@ -327,6 +349,9 @@ class SessionController(QObject):
         self.autosaver.changed(self.snapshot)
 
     def flush(self) -> None:
-        """Write pending edits now (on close)."""
-        self.autosaver.flush()
+        """A clean exit (the window closes): retire this instance's own autosaves.
+
+        Recoveries offered but not answered are left for the next opening of their study.
+        """
         self._timer.stop()
+        self.autosaver.retire()

@@ -1,4 +1,4 @@
-"""Session files save and restore exactly; autosave is rate-limited and stays out of input folders."""
+"""Session files save and restore exactly and stay out of input folders (autosave: test_recovery)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,10 @@ import pytest
 from medsr_viewer.core.labels import LabelEntry, LabelTable
 from medsr_viewer.core.roi import BrushRoi, BrushStroke, EllipseRoi, FreehandRoi, Plane
 from medsr_viewer.core.session import (
-    Autosaver,
     LabelMapRef,
     ModelRef,
     Session,
     SessionError,
-    autosave_path,
-    find_autosave,
     load_session,
     save_session,
 )
@@ -96,38 +93,6 @@ def test_bad_session_files_name_the_file(tmp_path: Path) -> None:
     broken.write_text(json.dumps({"format": "medsr-session", "rois": [{"kind": "blob"}]}))
     with pytest.raises(SessionError, match="broken.medsr.json: bad ROI"):
         load_session(broken)
-
-
-def test_autosave_is_rate_limited_and_lives_in_config_dir(
-    tmp_path: Path, study: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MEDSR_CONFIG_DIR", str(tmp_path / "config"))
-    now = [100.0]
-    saver = Autosaver(interval_s=3.0, clock=lambda: now[0])
-    session = _session(study)
-    assert saver.changed(lambda: session)  # first edit saves immediately
-    path = autosave_path(study)
-    assert path.is_relative_to(tmp_path / "config") and find_autosave(study) == path
-    assert not path.is_relative_to(study.parent)
-    session.rois.pop()
-    now[0] += 1.0
-    assert not saver.changed(lambda: session) and saver.pending  # too soon: pending
-    now[0] += 1.0
-    assert not saver.poll()
-    assert len(load_session(path).rois) == 3  # crash now would lose <= 3 s of edits
-    now[0] += 1.5
-    assert saver.poll() and not saver.pending
-    assert len(load_session(path).rois) == 2
-    assert saver.saves == 2
-    saver.discard(session)
-    assert find_autosave(study) is None
-
-
-def test_autosave_into_input_folder_is_refused_without_raising(study: Path) -> None:
-    saver = Autosaver(path=study.parent / "auto.medsr.json", interval_s=0.0)
-    assert not saver.changed(lambda: _session(study))
-    assert "input folder" in saver.last_error and saver.pending
-    assert not (study.parent / "auto.medsr.json").exists()
 
 
 def test_view_state_must_be_json(tmp_path: Path, study: Path) -> None:
