@@ -115,3 +115,31 @@ def test_unreadable_input_exit_2_one_line(
     assert len(lines) == 1, captured.err
     assert lines[0].startswith(f"medsr info: {target}: ")
     assert "Traceback" not in captured.err
+
+
+def test_a_command_start_sweeps_temp_files_of_killed_writers(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A ``medsr sr`` killed mid-write left a journalled temp file: the next command removes it."""
+    import os
+    import subprocess
+    import sys
+
+    from medsr_viewer.core.atomic import JOURNAL_DIR, TEMP_MARK
+
+    monkeypatch.setenv("MEDSR_CONFIG_DIR", str(tmp_path / "config"))
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout)
+    token = "0123456789abcdef"
+    stale = tmp_path / "out" / f".sr.nii.gz.{dead}.{token}{TEMP_MARK}.nii.gz"
+    stale.parent.mkdir()
+    stale.write_bytes(b"half a volume")
+    record = tmp_path / "config" / JOURNAL_DIR / f"{dead}-{token}.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"pid": dead, "path": str(stale)}))
+    live = stale.with_name(f".x.nii.gz.{os.getpid()}.{token}{TEMP_MARK}.nii.gz")
+    live.write_bytes(b"being written")
+    (record.parent / f"{os.getpid()}-{token}.json").write_text(json.dumps({"path": str(live)}))
+    _info_json(capsys, str(data_dir / "mri_ct" / "chris_PD.nii.gz"))
+    assert not stale.exists() and not record.exists() and live.is_file()
