@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
     tasks = parser.add_subparsers(dest="task", required=True, metavar="TASK")
 
     def common(p: argparse.ArgumentParser, steps: int, batch: int, patch: int, lr: float) -> None:
-        p.add_argument("--out", required=True, type=Path, help="model file to write (.pt)")
+        p.add_argument("--out", required=True, type=Path, help="model file to write (.safetensors: card + weights, cannot run code)")
         p.add_argument("--name", help="model name in the card (default: the file stem)")
         p.add_argument("--arch", help="architecture name from the registry")
         p.add_argument("--arch-kwargs", default="", help="e.g. 'channels=32,blocks=6'")

@@ -1,21 +1,27 @@
-"""Model archives: a TorchScript or ``torch.export`` file with its :class:`ModelCard` inside.
+"""Model files: the safe format, and TorchScript / ``torch.export`` archives from trusted places.
 
-The card lives in the archive as ``medsr_card.json`` (``torch.jit.save(..., _extra_files=...)``
-for TorchScript ``.pt``; ``torch.export.save(..., extra_files=...)`` for ``.pt2``), so a model
-is one self-describing file. Both formats are zip files holding the card at
-``<root>/extra/medsr_card.json``, so :func:`read_card` reads it with :mod:`zipfile` alone and
-never runs model code. Loading a model file can execute code; callers only load from the
-bundled folder, the user's models folder, or a path the user named.
+Three kinds of file carry a model with its :class:`ModelCard`:
+
+- the project's own format, ``*.safetensors`` (:mod:`medsr_viewer.models.safe_format`): card
+  plus weights, the network rebuilt from the architecture registry. It cannot execute code;
+  everything ``medsr train`` writes and every bundled model uses it.
+- TorchScript (``.pt``/``.ts``) and ``torch.export`` (``.pt2``) archives, which researchers
+  bring: zip files holding the card at ``<root>/extra/medsr_card.json``. Loading them runs
+  code from the file, so :func:`load_model` loads them only when the file is trusted
+  (:mod:`medsr_viewer.models.trust`) and otherwise raises :class:`UntrustedModel`.
+
+:func:`read_card` reads only the card of any kind (a header or one size-checked zip member)
+and never runs model code. A file is read into memory once, hashed, and loaded from those
+bytes, so the bytes checked (trust, identity) are the bytes run.
 
 TorchScript is deprecated as of torch 2.13 and warns on every script/save/load; those
-deprecation warnings are silenced here on purpose (the format is still what most users have),
-and :func:`export_model` writes the ``torch.export`` format that replaces it.
+deprecation warnings are silenced here on purpose (it stays an input format).
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
+import io
 import os
 import warnings
 import zipfile
@@ -27,25 +33,75 @@ from pathlib import Path
 import torch
 
 from medsr_viewer.core.atomic import atomic_write
+from medsr_viewer.core.notify import notifier
 from medsr_viewer.models.card import CARD_FILENAME, CardError, ModelCard
+from medsr_viewer.models.card_schema import MAX_CARD_BYTES
+from medsr_viewer.models.identity import bytes_sha256, weights_sha256
+from medsr_viewer.models.safe_format import (
+    is_safe_model_file,
+    load_safe_model,
+    read_safe_card,
+    save_safe_model,
+)
+from medsr_viewer.models.trust import TrustStore
+
+__all__ = [
+    "LoadedModel",
+    "UntrustedModel",
+    "export_model",
+    "is_exported_program",
+    "load_model",
+    "read_card",
+    "round_weights",
+    "runs_code",
+    "save_model",
+    "save_torchscript",
+    "weights_sha256",
+]
+
+#: Largest model file loaded into memory (a guard against absurd files, not a model limit).
+MAX_MODEL_BYTES = 4 * 1024**3
+
+
+class UntrustedModel(CardError):
+    """A model file that can run code was not trusted; nothing from it was executed.
+
+    Attributes
+    ----------
+    path
+        The file.
+    sha256
+        The SHA-256 of its bytes (what the user is asked to trust).
+    """
+
+    def __init__(self, path: Path, sha256: str, name: str = "") -> None:
+        self.path = Path(path)
+        self.sha256 = sha256
+        self.model_name = name
+        kind = "torch.export" if is_exported_program(path) else "TorchScript"
+        super().__init__(
+            f"{path}: model file can run code ({kind} archive) and is not trusted; check where "
+            f"it came from, then trust it with `medsr trust {path}` (sha256 {sha256[:16]}…) "
+            "or put it in your models folder"
+        )
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A ready-to-run model: the module, its card and where it came from."""
+    """A ready-to-run model: the module, its card, where it came from and what it is.
+
+    ``sha256`` is the hash of the file's bytes as loaded: the model's identity for caching.
+    """
 
     module: torch.nn.Module
     card: ModelCard
     path: Path
+    sha256: str = ""
 
 
-def weights_sha256(module: torch.nn.Module) -> str:
-    """SHA-256 over the module's state-dict tensors (names and bytes, in order)."""
-    digest = hashlib.sha256()
-    for key, tensor in module.state_dict().items():
-        digest.update(key.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
+def runs_code(path: str | os.PathLike[str]) -> bool:
+    """Whether loading ``path`` could execute code (anything but the safe format)."""
+    return not is_safe_model_file(path)
 
 
 def round_weights(module: torch.nn.Module, weights_dtype: str) -> None:
@@ -61,9 +117,21 @@ def round_weights(module: torch.nn.Module, weights_dtype: str) -> None:
 
 
 def save_model(module: torch.nn.Module, card: ModelCard, path: str | os.PathLike[str]) -> ModelCard:
-    """Script ``module`` (unless already scripted) and write it atomically with ``card`` inside.
+    """Write ``module`` in the safe format (card + safetensors weights), atomically.
 
-    Returns the card as written, with ``sha256`` filled in from the weights.
+    ``module`` must be an instance of the card's registered ``architecture``. Returns the
+    card as written, with ``arch_kwargs`` completed and ``sha256`` filled in.
+    """
+    return save_safe_model(module, card, path)
+
+
+def save_torchscript(
+    module: torch.nn.Module, card: ModelCard, path: str | os.PathLike[str]
+) -> ModelCard:
+    """Script ``module`` (unless already scripted) and write it with ``card`` inside, atomically.
+
+    For handing a model to tools that want TorchScript; such a file runs code when loaded
+    and needs trust (:mod:`medsr_viewer.models.trust`). Returns the card as written.
     """
     if card.weights_dtype != "float32":
         # A copy: the caller's module stays float32.
@@ -94,6 +162,7 @@ def export_model(
 
     The program is exported with dynamic height and width (batch fixed at 1) so it runs on
     tiles of any size, like a TorchScript model. Returns the card as written, with ``sha256``.
+    Such a file runs code when loaded and needs trust.
 
     Parameters
     ----------
@@ -124,22 +193,42 @@ def export_model(
 
 
 def read_card(path: str | os.PathLike[str]) -> ModelCard:
-    """Read only the card of a model archive, without loading (or running) the model.
+    """Read only the card of a model file, without loading (or running) the model.
 
-    Raises :class:`CardError` naming the file when it is unreadable, not a model archive,
-    has no card, or the card is malformed.
+    Raises :class:`CardError` naming the file when it is unreadable, not a model file,
+    has no card, or the card is malformed or too large.
     """
-    return _parse_card(Path(path))
+    target = Path(path)
+    if is_safe_model_file(target):
+        return read_safe_card(target)
+    return _parse_card(target, _card_text(target))
 
 
-def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> LoadedModel:
-    """Load a model archive and its card; raises :class:`CardError` naming the file and problem.
+def load_model(
+    path: str | os.PathLike[str],
+    device: str | torch.device = "cpu",
+    trust: TrustStore | None = None,
+) -> LoadedModel:
+    """Load a model file and its card; raises :class:`CardError` naming the file and problem.
 
-    ``.pt2`` files (and any zip holding a ``torch.export`` program) load through
-    ``torch.export.load``; everything else through ``torch.jit.load``.
+    The safe format always loads. TorchScript and ``torch.export`` archives load only when
+    ``trust`` (default: the user's :class:`~medsr_viewer.models.trust.TrustStore`) trusts the
+    file; otherwise :class:`UntrustedModel` is raised before any of its code runs. For them
+    the card's weights ``sha256`` is checked too, with a warning on mismatch (the user
+    trusted the file, not its card).
     """
-    module, card = _load(path, map_location=device)
-    return LoadedModel(module=module, card=card, path=Path(path))
+    target = Path(path)
+    data = _read_bytes(target)
+    digest = bytes_sha256(data)
+    if is_safe_model_file(target) and _looks_safe(data):
+        module, card = load_safe_model(target, data, device=device)
+        return LoadedModel(module=module, card=card, path=target, sha256=digest)
+    card = _parse_card(target, _card_text(target, data))
+    store = trust if trust is not None else TrustStore()
+    if not store.is_trusted(target, digest):
+        raise UntrustedModel(target, digest, card.name)
+    module = _load_code_archive(target, data, card, device)
+    return LoadedModel(module=module, card=card, path=target, sha256=digest)
 
 
 @contextmanager
@@ -153,13 +242,13 @@ def quiet_torchscript() -> Iterator[None]:
         yield
 
 
-def is_exported_program(path: str | os.PathLike[str]) -> bool:
+def is_exported_program(path: str | os.PathLike[str], data: bytes | None = None) -> bool:
     """Whether ``path`` is a ``torch.export`` archive (by suffix or by its zip layout)."""
     target = Path(path)
     if target.suffix == ".pt2":
         return True
     try:
-        with zipfile.ZipFile(target) as archive:
+        with zipfile.ZipFile(io.BytesIO(data) if data is not None else target) as archive:
             return any(n.endswith("/models/model.json") for n in archive.namelist())
     except (OSError, zipfile.BadZipFile):
         return False
@@ -170,22 +259,50 @@ def _atomic_write(target: Path, write: Callable[[str], None]) -> None:
     atomic_write(target, write)
 
 
-def _card_text(path: Path) -> str:
-    """The raw card JSON stored in the archive at ``path`` (zip member ``*/extra/<card>``)."""
+def _looks_safe(data: bytes) -> bool:
+    return len(data) > 9 and data[8:9] == b"{" and not data.startswith(b"PK")
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The whole file, size-checked first (raises :class:`CardError` naming the file)."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if n.endswith(f"/extra/{CARD_FILENAME}")]
-            if not names:
-                raise CardError(f"{path}: model file has no {CARD_FILENAME} card inside")
-            return archive.read(names[0]).decode("utf-8")
+        size = path.stat().st_size
+        if size > MAX_MODEL_BYTES:
+            raise CardError(f"{path}: model file of {size} bytes exceeds the "
+                            f"{MAX_MODEL_BYTES} allowed")
+        return path.read_bytes()
     except FileNotFoundError as exc:
         raise CardError(f"{path}: no such model file") from exc
-    except (OSError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        raise CardError(f"{path}: not a model archive ({exc.__class__.__name__}: {exc})") from exc
+    except OSError as exc:
+        raise CardError(f"{path}: cannot read the model file ({exc})") from exc
 
 
-def _parse_card(path: Path) -> ModelCard:
-    text = _card_text(path)
+def _card_text(path: Path, data: bytes | None = None) -> str:
+    """The raw card JSON stored in the archive (zip member ``*/extra/<card>``), size-checked."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data) if data is not None else path) as archive:
+            suffix = f"/extra/{CARD_FILENAME}"
+            infos = [i for i in archive.infolist() if i.filename.endswith(suffix)]
+            if not infos:
+                raise CardError(f"{path}: model file has no {CARD_FILENAME} card inside")
+            info = infos[0]
+            if info.file_size > MAX_CARD_BYTES:
+                raise CardError(f"{path}: its {CARD_FILENAME} card is {info.file_size} bytes, "
+                                f"more than the {MAX_CARD_BYTES} allowed")
+            with archive.open(info) as member:
+                raw = member.read(MAX_CARD_BYTES + 1)  # the size field may lie
+            if len(raw) > MAX_CARD_BYTES:
+                raise CardError(f"{path}: its card exceeds {MAX_CARD_BYTES} bytes")
+            return raw.decode("utf-8")
+    except FileNotFoundError as exc:
+        raise CardError(f"{path}: no such model file") from exc
+    except (OSError, zipfile.BadZipFile, UnicodeDecodeError, EOFError, ValueError) as exc:
+        if isinstance(exc, CardError):
+            raise
+        raise CardError(f"{path}: not a model file ({exc.__class__.__name__}: {exc})") from exc
+
+
+def _parse_card(path: Path, text: str) -> ModelCard:
     if not text.strip():
         raise CardError(f"{path}: model file has an empty {CARD_FILENAME} card")
     try:
@@ -194,20 +311,28 @@ def _parse_card(path: Path) -> ModelCard:
         raise CardError(f"{path}: {exc}") from exc
 
 
-def _load(
-    path: str | os.PathLike[str], map_location: str | torch.device
-) -> tuple[torch.nn.Module, ModelCard]:
-    card = _parse_card(Path(path))
+def _load_code_archive(
+    path: Path, data: bytes, card: ModelCard, map_location: str | torch.device
+) -> torch.nn.Module:
+    """Load a trusted TorchScript / ``torch.export`` archive from its bytes."""
     try:
-        if is_exported_program(path):
-            program = torch.export.load(str(path))
+        if is_exported_program(path, data):
+            program = torch.export.load(io.BytesIO(data))
             # Exported programs are captured in eval mode and refuse ``.eval()``.
             module = program.module().to(map_location)
         else:
             with quiet_torchscript():
-                module = torch.jit.load(str(path), map_location=map_location).eval()
-            if card.weights_dtype != "float32":
-                module = module.float()  # stored compactly, computed in float32
+                module = torch.jit.load(io.BytesIO(data), map_location=map_location).eval()
     except (RuntimeError, ValueError, OSError, KeyError, TypeError) as exc:
         raise CardError(f"{path}: not a loadable model ({exc.__class__.__name__}: {exc})") from exc
-    return module, card
+    if card.sha256:
+        actual = weights_sha256(module)
+        if actual != card.sha256:
+            notifier.warning(
+                f"{path}: the weights do not match the card's sha256 claim "
+                f"({card.sha256[:12]}… vs {actual[:12]}…); loaded because you trusted this file",
+                source="models",
+            )
+    if card.weights_dtype != "float32":
+        module = module.float()  # stored compactly, computed in float32
+    return module

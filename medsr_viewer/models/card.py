@@ -12,6 +12,13 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from medsr_viewer.models.card_schema import (
+    CardSchemaError,
+    json_safe,
+    parse_card_json,
+    validate_card_dict,
+)
+
 #: Tasks a card may declare.
 TASKS = ("super_resolution", "enhance", "segment", "classify")
 #: Intensity normalisation modes (see :class:`Normalisation`).
@@ -20,6 +27,8 @@ NORM_MODES = ("percentile", "window", "none")
 WEIGHT_DTYPES = ("float32", "float16")
 #: File name of the card inside a model archive.
 CARD_FILENAME = "medsr_card.json"
+#: Seconds one tile may take before a run is stopped (a card may set its own).
+DEFAULT_TILE_TIMEOUT_S = 120.0
 
 
 class CardError(ValueError):
@@ -59,6 +68,7 @@ class ModelCard:
     version: str = "0.1.0"
     description: str = ""
     architecture: str = ""
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
     scale: int = 1
     in_channels: int = 1
     out_channels: int = 1
@@ -70,6 +80,7 @@ class ModelCard:
     tile_overlap: int = 16
     fp16: bool = False
     weights_dtype: str = "float32"
+    tile_timeout_s: float = DEFAULT_TILE_TIMEOUT_S
     training: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, Any] = field(default_factory=dict)
     licence: str = ""
@@ -89,6 +100,14 @@ class ModelCard:
             raise CardError("in_channels and out_channels must be positive")
         if self.tile_size < 8 or not 0 <= self.tile_overlap < self.tile_size // 2:
             raise CardError(f"bad tile size/overlap {self.tile_size}/{self.tile_overlap}")
+        if not self.tile_timeout_s > 0:
+            raise CardError(f"bad tile_timeout_s {self.tile_timeout_s}")
+        norm = self.normalisation
+        if norm.mode == "percentile" and not 0.0 <= norm.low < norm.high <= 100.0:
+            raise CardError(f"percentile normalisation needs 0 <= low < high <= 100, "
+                            f"got {norm.low} .. {norm.high}")
+        if norm.mode == "window" and not norm.low < norm.high:
+            raise CardError(f"window normalisation needs low < high, got {norm.low} .. {norm.high}")
 
     @property
     def perceptual(self) -> bool:
@@ -121,19 +140,24 @@ class ModelCard:
         return data
 
     def to_json(self) -> str:
-        """Serialise to indented JSON."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        """Serialise to indented, valid JSON (non-finite scores are written as ``null``)."""
+        return json.dumps(json_safe(self.to_dict()), indent=2, sort_keys=True, allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelCard:
-        """Parse a card dict; raises :class:`CardError` naming the problem."""
-        if not isinstance(data, dict):
-            raise CardError("model card is not a JSON object")
+        """Parse a card dict after validating it against the card schema.
+
+        Raises
+        ------
+        CardError
+            Naming the first problem (see :mod:`medsr_viewer.models.card_schema`).
+        """
+        try:
+            validate_card_dict(data)
+        except CardSchemaError as exc:
+            raise CardError(str(exc)) from exc
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
-        for required in ("name", "task"):
-            if required not in kwargs:
-                raise CardError(f"model card lacks the required field {required!r}")
         try:
             if "normalisation" in kwargs:
                 kwargs["normalisation"] = Normalisation(**kwargs["normalisation"])
@@ -145,6 +169,9 @@ class ModelCard:
             if kwargs.get("spacing_range_mm") is not None:
                 kwargs["spacing_range_mm"] = tuple(kwargs["spacing_range_mm"])
             kwargs["modalities"] = tuple(kwargs.get("modalities", ()))
+            legacy = kwargs.get("training", {}).get("arch_kwargs")
+            if "arch_kwargs" not in kwargs and isinstance(legacy, dict):
+                kwargs["arch_kwargs"] = dict(legacy)  # cards written before the field existed
             return cls(**kwargs)
         except CardError:
             raise
@@ -153,9 +180,9 @@ class ModelCard:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ModelCard:
-        """Parse card JSON; raises :class:`CardError` on invalid JSON or fields."""
+        """Parse card JSON; raises :class:`CardError` on invalid JSON, size or fields."""
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CardError(f"model card is not valid JSON: {exc}") from exc
+            data = parse_card_json(text)
+        except CardSchemaError as exc:
+            raise CardError(str(exc)) from exc
         return cls.from_dict(data)

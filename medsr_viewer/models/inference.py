@@ -8,23 +8,96 @@ updates. The Qt worker, the CLI and the tests all drive the same generator.
 Out-of-memory errors are handled per tile: the tile is re-split into smaller tiles (blended
 the same way, so the result does not change); when even the smallest tile fails on CUDA the
 model moves to the CPU and a warning is posted through :mod:`medsr_viewer.core.notify`.
+
+Every model call is bounded (:func:`call_bounded`): it runs in a short-lived daemon thread
+while the caller waits at most the card's per-tile time limit, and can be interrupted (the
+viewer closing), so a slow or hung model never blocks the caller's thread. Every tile's
+output is checked: a wrong shape or any NaN/infinite value stops the run with an
+:class:`InferenceError` rather than showing or writing a wrong image.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
 
 from medsr_viewer.core.notify import Notifier
 from medsr_viewer.core.notify import notifier as default_notifier
+from medsr_viewer.models.card import DEFAULT_TILE_TIMEOUT_S
 from medsr_viewer.models.tiling import Box, TileBlender, plan_tiles
+
+T = TypeVar("T")
+#: How often a waiting caller checks for an interrupt, in seconds.
+_POLL_S = 0.05
 
 
 class InferenceError(RuntimeError):
     """A model could not be run on an image (wrong output shape, out of memory on CPU ...)."""
+
+
+class InferenceTimeout(InferenceError):
+    """A model call took longer than its time limit; the run was stopped."""
+
+
+class InferenceCancelled(InferenceError):
+    """A model call was interrupted (the application is closing)."""
+
+
+def call_bounded(
+    fn: Callable[[], T],
+    timeout_s: float,
+    interrupted: threading.Event | None = None,
+    what: str = "model call",
+) -> T:
+    """``fn()`` in a daemon thread, waiting at most ``timeout_s`` seconds for it.
+
+    The caller returns as soon as ``fn`` finishes, raises, ``interrupted`` is set, or the
+    time is up. A call that is abandoned keeps running in its daemon thread (Python cannot
+    stop a thread inside a torch kernel) but nobody waits for it, and it dies with the
+    process.
+
+    Raises
+    ------
+    InferenceTimeout
+        After ``timeout_s`` seconds.
+    InferenceCancelled
+        When ``interrupted`` was set.
+    BaseException
+        Whatever ``fn`` raised.
+    """
+    box: dict[str, object] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    if interrupted is not None and interrupted.is_set():
+        raise InferenceCancelled(f"{what} interrupted")
+    thread = threading.Thread(target=target, name="medsr-model-call", daemon=True)
+    deadline = time.monotonic() + timeout_s
+    thread.start()
+    while not done.wait(max(0.0, min(_POLL_S, deadline - time.monotonic()))):
+        if interrupted is not None and interrupted.is_set():
+            raise InferenceCancelled(f"{what} interrupted")
+        if time.monotonic() >= deadline:
+            raise InferenceTimeout(
+                f"{what} took longer than {timeout_s:g} s and was stopped (the per-tile time "
+                "limit: tile_timeout_s in the card, --tile-timeout on the command line)"
+            )
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -54,6 +127,8 @@ class TileRunner:
         Model name used in notices.
     notifier
         Where the CPU-fallback warning goes.
+    timeout_s
+        Longest one call may take (:func:`call_bounded`); the card's ``tile_timeout_s``.
     """
 
     def __init__(
@@ -63,14 +138,21 @@ class TileRunner:
         fp16: bool = False,
         name: str = "model",
         notifier: Notifier | None = None,
+        timeout_s: float = DEFAULT_TILE_TIMEOUT_S,
     ) -> None:
         self.module = module
         self._device = torch.device(device)
         self.name = name
         self.notifier = notifier if notifier is not None else default_notifier
+        self.timeout_s = float(timeout_s)
+        self.interrupted = threading.Event()
         self.fp16 = bool(fp16) and self._device.type == "cuda"
         if self.fp16:
             self.module = self.module.half()
+
+    def interrupt(self) -> None:
+        """Make the running call (and every later one) raise :class:`InferenceCancelled`."""
+        self.interrupted.set()
 
     @property
     def device(self) -> torch.device:
@@ -78,18 +160,30 @@ class TileRunner:
         return self._device
 
     def __call__(self, patch: np.ndarray) -> np.ndarray:
-        """Model output ``(C_out, H_out, W_out)`` float32 for ``patch`` ``(C, h, w)``."""
+        """Model output ``(C_out, H_out, W_out)`` float32 for ``patch`` ``(C, h, w)``.
+
+        Raises
+        ------
+        InferenceTimeout, InferenceCancelled
+            See :func:`call_bounded`.
+        """
         dtype = torch.float16 if self.fp16 else torch.float32
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(patch, dtype=np.float32))[None]
-            y = self.module(x.to(device=self._device, dtype=dtype))
-            if isinstance(y, (tuple, list)):
-                y = y[0]
-            if not isinstance(y, torch.Tensor):
-                raise InferenceError(
-                    f"{self.name}: model returned {type(y).__name__}, not a tensor"
-                )
-            return y.detach().float().cpu().numpy()[0]
+        module, device = self.module, self._device
+
+        def call() -> np.ndarray:
+            with torch.inference_mode():
+                x = torch.from_numpy(np.ascontiguousarray(patch, dtype=np.float32))[None]
+                y = module(x.to(device=device, dtype=dtype))
+                if isinstance(y, (tuple, list)):
+                    y = y[0]
+                if not isinstance(y, torch.Tensor):
+                    raise InferenceError(
+                        f"{self.name}: model returned {type(y).__name__}, not a tensor"
+                    )
+                return y.detach().float().cpu().numpy()[0]  # type: ignore[no-any-return]
+
+        shape = "x".join(str(n) for n in patch.shape[1:])
+        return call_bounded(call, self.timeout_s, self.interrupted, f"{self.name}: a {shape} tile")
 
     def fall_back_to_cpu(self, reason: str) -> None:
         """Move the model to the CPU (full precision) and post a visible warning."""
@@ -245,6 +339,12 @@ def _predict_patch(
             f"model output shape {tuple(output.shape)} does not match its card: "
             f"expected {expected} for input {tuple(patch.shape)} (scale {scale}, "
             f"{out_channels} output channel(s))"
+        )
+    if not np.isfinite(output).all():
+        bad = int(np.size(output) - np.count_nonzero(np.isfinite(output)))
+        raise InferenceError(
+            f"model output has {bad} NaN or infinite value(s) in a {patch.shape[1]}x"
+            f"{patch.shape[2]} tile; the run was stopped (nothing is shown or written)"
         )
     return output
 

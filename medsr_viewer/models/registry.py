@@ -7,10 +7,13 @@ Models are found in three places, in this order:
    ``<platform user config dir>/medsr-viewer/models``,
 3. an explicit file path the user typed or picked.
 
-Loading a model file can execute code, so nothing else is ever searched. Listing reads only
-the cards (zip members, no code runs); :meth:`ModelRegistry.load` then refuses, with a reason
-naming the file, a file without a card, a malformed card, a task that does not fit the
-request, and a model whose output shape disagrees with its card on a tiny dry run.
+Listing reads only the cards (a header or a size-checked zip member; no code runs), and one
+unreadable or malformed card is listed with its reason without affecting the others.
+:meth:`ModelRegistry.load` then refuses, with a reason naming the file, a file without a
+card, a malformed card, a task that does not fit the request, a TorchScript/``torch.export``
+file that is not trusted (:class:`ModelNeedsTrust`: nothing from it ran; see
+:mod:`medsr_viewer.models.trust`), weights that do not match the card's hash, and a model
+whose output shape disagrees with its card on a tiny, time-limited dry run.
 """
 
 from __future__ import annotations
@@ -22,16 +25,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import platformdirs
 import torch
 
-import medsr_viewer
-from medsr_viewer.models.archive import LoadedModel, load_model, read_card
+from medsr_viewer.models.archive import LoadedModel, UntrustedModel, load_model, read_card
 from medsr_viewer.models.card import CardError, ModelCard
-from medsr_viewer.models.inference import describe_exception
+from medsr_viewer.models.inference import InferenceError, call_bounded, describe_exception
+from medsr_viewer.models.locations import bundled_models_dir, user_models_dir
+from medsr_viewer.models.trust import TrustStore
 
-#: File suffixes treated as model archives (TorchScript ``.pt``/``.ts``, ``torch.export`` ``.pt2``).
-MODEL_SUFFIXES = (".pt", ".ts", ".pt2")
+__all__ = [
+    "MODEL_SUFFIXES",
+    "ModelEntry",
+    "ModelNeedsTrust",
+    "ModelRegistry",
+    "ModelRejected",
+    "bundled_models_dir",
+    "check_task",
+    "describe",
+    "dry_run",
+    "load_checked",
+    "user_models_dir",
+]
+
+#: File suffixes treated as model files: the safe format, TorchScript, ``torch.export``.
+MODEL_SUFFIXES = (".safetensors", ".pt", ".ts", ".pt2")
 #: Height and width of the dry-run input.
 DRY_RUN_SIZE = 16
 
@@ -40,16 +57,20 @@ class ModelRejected(CardError):
     """A model cannot be used for the request; the message names the file and the reason."""
 
 
-def bundled_models_dir() -> Path:
-    """``resources/models`` at the repository / installation root beside the package."""
-    return Path(medsr_viewer.__file__).resolve().parents[1] / "resources" / "models"
+class ModelNeedsTrust(ModelRejected):
+    """A model file that can run code is not trusted (nothing from it was executed).
 
+    Attributes
+    ----------
+    path, sha256, model_name
+        The file, the hash of its bytes (what a user confirms), the name its card gives.
+    """
 
-def user_models_dir() -> Path:
-    """The user's models folder (``$MEDSR_CONFIG_DIR/models`` or the platform config dir)."""
-    base = os.environ.get("MEDSR_CONFIG_DIR")
-    root = Path(base) if base else Path(platformdirs.user_config_dir("medsr-viewer"))
-    return root / "models"
+    def __init__(self, untrusted: UntrustedModel) -> None:
+        super().__init__(str(untrusted))
+        self.path = untrusted.path
+        self.sha256 = untrusted.sha256
+        self.model_name = untrusted.model_name
 
 
 @dataclass(frozen=True)
@@ -197,9 +218,20 @@ def check_task(card: ModelCard, task: str | None, path: Path) -> None:
 
 
 def load_checked(
-    path: str | os.PathLike[str], task: str | None = None, device: str | torch.device = "cpu"
+    path: str | os.PathLike[str],
+    task: str | None = None,
+    device: str | torch.device = "cpu",
+    trust: TrustStore | None = None,
 ) -> LoadedModel:
-    """Load ``path`` after checking its card and task, then dry-run it (see :func:`dry_run`)."""
+    """Load ``path`` after checking its card, task and trust, then dry-run it (:func:`dry_run`).
+
+    Raises
+    ------
+    ModelNeedsTrust
+        A TorchScript / ``torch.export`` file that is not trusted.
+    ModelRejected
+        Every other reason a model cannot be used, naming the file.
+    """
     target = Path(path)
     try:
         card = read_card(target)
@@ -207,9 +239,13 @@ def load_checked(
         raise ModelRejected(str(exc)) from exc
     check_task(card, task, target)
     try:
-        loaded = load_model(target, device=device)
+        loaded = load_model(target, device=device, trust=trust)
+    except UntrustedModel as exc:
+        raise ModelNeedsTrust(exc) from exc
     except CardError as exc:
         raise ModelRejected(str(exc)) from exc
+    if loaded.card != card:
+        raise ModelRejected(f"{target}: the file changed while it was being loaded")
     dry_run(loaded, device)
     return loaded
 
@@ -234,9 +270,14 @@ def dry_run(loaded: LoadedModel, device: str | torch.device = "cpu") -> None:
     x = torch.from_numpy(
         np.linspace(0.0, 1.0, card.in_channels * size * size, dtype=np.float32)
     ).reshape(1, card.in_channels, size, size)
-    try:
+    def call() -> Any:
         with torch.inference_mode():
-            y = loaded.module(x.to(device))
+            return loaded.module(x.to(device))
+
+    try:
+        y = call_bounded(call, card.tile_timeout_s, what=f"{path}: dry run")
+    except InferenceError as exc:
+        raise ModelRejected(str(exc)) from exc
     except Exception as exc:
         raise ModelRejected(
             f"{path}: dry run on a {size}x{size} input failed ({describe_exception(exc)})"

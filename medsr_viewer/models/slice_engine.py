@@ -7,7 +7,8 @@ generator, and remembers everything that is expensive to redo:
 - one :class:`~medsr_viewer.models.volume_processing.VolumeProcessor` per (model, volume),
   holding the intensity normalisation fitted on the whole volume,
 - finished slices in a :class:`~medsr_viewer.models.result_cache.ByteLRUCache`, keyed by
-  ``(model sha256, volume id, axis, slice)``.
+  ``(model file sha256, volume id, axis, slice)``: the hash of the model file's bytes, never
+  the card's claim, so two different files cannot share results.
 
 Models that were refused are remembered too, so a bad model fails fast on every later request
 instead of being reloaded. The Qt worker (:mod:`medsr_viewer.gui.inference_worker`) adds only
@@ -33,26 +34,37 @@ from medsr_viewer.core.volume import Volume
 from medsr_viewer.models.archive import LoadedModel, read_card
 from medsr_viewer.models.card import CardError, ModelCard
 from medsr_viewer.models.device import configure_cpu_threads, select_device
-from medsr_viewer.models.inference import TileRunner, TileUpdate
-from medsr_viewer.models.registry import ModelRegistry, ModelRejected, check_task, load_checked
+from medsr_viewer.models.identity import file_sha256
+from medsr_viewer.models.inference import InferenceTimeout, TileRunner, TileUpdate
+from medsr_viewer.models.registry import (
+    ModelNeedsTrust,
+    ModelRegistry,
+    ModelRejected,
+    check_task,
+    load_checked,
+)
 from medsr_viewer.models.result_cache import ByteLRUCache
 from medsr_viewer.models.volume_processing import VolumeProcessor
 
-#: ``(model sha256, volume id, axis, slice index)``.
+#: ``(model file sha256, volume id, axis, slice index)``.
 CacheKey = tuple[str, int, int, int]
 
 
 @dataclass(frozen=True)
 class ModelRef:
-    """A resolved model request: the file, its card, and the identity used for caching."""
+    """A resolved model request: the file, its card, and the identity used for caching.
+
+    ``sha256`` is the hash of the file's bytes when it was resolved.
+    """
 
     path: Path
     card: ModelCard
+    sha256: str
 
     @property
     def key(self) -> str:
-        """Cache identity: the weights' sha256 (the path when the card has none)."""
-        return self.card.sha256 or str(self.path)
+        """Cache identity: the SHA-256 of the model file's bytes."""
+        return self.sha256
 
 
 class SliceEngine:
@@ -71,6 +83,8 @@ class SliceEngine:
         Memory bound of the result cache.
     notifier
         Where CPU-fallback notices go.
+    tile_timeout_s
+        Per-tile time limit overriding every card's ``tile_timeout_s`` (``None``: the card's).
     """
 
     def __init__(
@@ -79,14 +93,17 @@ class SliceEngine:
         device: str = "auto",
         cache_bytes: int = 512 * 1024 * 1024,
         notifier: Notifier | None = None,
+        tile_timeout_s: float | None = None,
     ) -> None:
         self.registry = registry if registry is not None else ModelRegistry()
+        self.tile_timeout_s = tile_timeout_s
+        self._interrupted = False
         self.device: torch.device = select_device(device)
         self.cache = ByteLRUCache(cache_bytes)
         self.notifier = notifier if notifier is not None else default_notifier
         self._lock = threading.Lock()
         self._paths: dict[str, Path] = {}
-        self._refs: dict[tuple[str, float], ModelRef] = {}
+        self._refs: dict[tuple[str, int, int], ModelRef] = {}
         self._models: dict[tuple[Path, str], tuple[LoadedModel, TileRunner]] = {}
         self._rejected: dict[tuple[Path, str, str | None], str] = {}
         self._processors: dict[tuple[str, int], VolumeProcessor] = {}
@@ -119,18 +136,21 @@ class SliceEngine:
             with self._lock:
                 self._paths[text] = path
         try:
-            mtime = path.stat().st_mtime
+            stat = path.stat()
         except OSError as exc:
             raise ModelRejected(f"{path}: cannot read the model file ({exc})") from exc
+        stamp = (str(path), stat.st_mtime_ns, stat.st_size)
         with self._lock:
-            ref = self._refs.get((str(path), mtime))
+            ref = self._refs.get(stamp)
         if ref is None:
             try:
-                ref = ModelRef(path, read_card(path))
+                ref = ModelRef(path, read_card(path), file_sha256(path))
             except CardError as exc:
                 raise ModelRejected(str(exc)) from exc
+            except OSError as exc:
+                raise ModelRejected(f"{path}: cannot read the model file ({exc})") from exc
             with self._lock:
-                self._refs[(str(path), mtime)] = ref
+                self._refs[stamp] = ref
         return ref
 
     def refresh(self) -> None:
@@ -165,14 +185,37 @@ class SliceEngine:
                 configure_cpu_threads()
             try:
                 loaded = load_checked(ref.path, task=task, device=self.device)
+                if loaded.sha256 != ref.sha256:
+                    raise ModelRejected(f"{ref.path}: the file changed while it was being loaded")
+            except ModelNeedsTrust:
+                raise  # not remembered: the user may trust the file and ask again
             except ModelRejected as exc:
                 self._rejected[rejected_key] = str(exc)
                 raise
             runner = TileRunner(
-                loaded.module, self.device, loaded.card.fp16, loaded.card.name, self.notifier
+                loaded.module,
+                self.device,
+                loaded.card.fp16,
+                loaded.card.name,
+                self.notifier,
+                timeout_s=self.tile_timeout_s or loaded.card.tile_timeout_s,
             )
+            if self._interrupted:
+                runner.interrupt()
             self._models[model_key] = (loaded, runner)
         return self._models[model_key]
+
+    def reject(self, ref: ModelRef, task: str | None, reason: str) -> None:
+        """Refuse ``ref`` from now on (e.g. after it timed out or produced NaN)."""
+        self._rejected[(ref.path, ref.key, task)] = reason
+        self._models.pop((ref.path, ref.key), None)
+        self._processors = {k: v for k, v in self._processors.items() if k[0] != ref.key}
+
+    def interrupt(self) -> None:
+        """Stop every running model call at once (the application is closing)."""
+        self._interrupted = True
+        for _loaded, runner in list(self._models.values()):
+            runner.interrupt()
 
     def processor(
         self, ref: ModelRef, task: str | None, volume: Volume, tile: int | None = None
@@ -208,7 +251,12 @@ class SliceEngine:
         if hit is not None:
             return hit
         proc = self.processor(ref, task, volume, tile)
-        result = yield from proc.iter_slice(index, axis)
+        try:
+            result = yield from proc.iter_slice(index, axis)
+        except InferenceTimeout as exc:
+            # Its call may still be running in an abandoned thread: never run it again.
+            self.reject(ref, task, f"{ref.path}: {exc}")
+            raise
         self.cache.put(key, result)
         return result
 

@@ -124,6 +124,8 @@ class VolumeProcessor:
     runner
         A :class:`TileRunner` shared with other processors of the same model (so a CPU
         fallback applies to all of them); made here when omitted.
+    tile_timeout_s
+        Per-tile time limit of a runner made here (default: the card's ``tile_timeout_s``).
 
     Raises
     ------
@@ -139,6 +141,7 @@ class VolumeProcessor:
         tile: int | None = None,
         notifier: Notifier | None = None,
         runner: TileRunner | None = None,
+        tile_timeout_s: float | None = None,
     ) -> None:
         card = loaded.card
         if card.task not in IMAGE_TASKS:
@@ -165,7 +168,14 @@ class VolumeProcessor:
             if target.type == "cpu":
                 configure_cpu_threads()
             module = loaded.module.to(target)
-            runner = TileRunner(module, target, card.fp16, card.name, notifier)
+            runner = TileRunner(
+                module,
+                target,
+                card.fp16,
+                card.name,
+                notifier,
+                timeout_s=tile_timeout_s or card.tile_timeout_s,
+            )
         self.runner = runner
         self.device = runner.device
         self.tile = initial_tile_size(
@@ -255,6 +265,7 @@ class VolumeProcessor:
             "model": card.name,
             "model_version": card.version,
             "sha256": card.sha256,
+            "file_sha256": self.loaded.sha256,
             "task": card.task,
             "scale": self.scale,
             "model_file": self.loaded.path.name,

@@ -14,6 +14,7 @@ from gui_helpers import (
     wheel,
     write_nifti_crop,
 )
+from model_zoo import trust_folder_for_tests
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -288,14 +289,14 @@ def test_perceptual_models_are_marked_in_picker_and_pane(
     """A model whose card says it was trained adversarially is never shown unmarked."""
     import dataclasses
 
-    from medsr_viewer.models.archive import load_model
-    from medsr_viewer.models.training.export import export_with_card
+    from medsr_viewer.models.archive import load_model, save_torchscript
 
     plain = load_model(zoo["bicubic-x2"])
     card = dataclasses.replace(plain.card, name="sharp-x2", sha256="",
                                training={"variant": "perceptual (adversarial)"})
     path = tmp_path / "sharp-x2.pt"
-    export_with_card(plain.module, card, path)
+    save_torchscript(plain.module, card, path)
+    trust_folder_for_tests(tmp_path)  # TorchScript runs code: the test trusts its own file
     picker = window.compare.model_picker
     _choose(window, path)
     assert picker.itemText(picker.currentIndex()) == "sharp-x2 (perceptual)"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from gui_helpers import open_and_wait
+from model_zoo import trust_folder_for_tests
 from PIL import Image
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
@@ -18,7 +19,7 @@ from medsr_viewer.core.io import load_volume
 from medsr_viewer.gui.label_dock import NAME_COLUMN
 from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.gui.segmentation import SegmentationRunner
-from medsr_viewer.models.archive import save_model
+from medsr_viewer.models.archive import save_torchscript
 from medsr_viewer.models.card import Label, ModelCard
 from medsr_viewer.models.registry import bundled_models_dir, load_checked
 from medsr_viewer.models.volume_processing import VolumeProcessor
@@ -26,7 +27,7 @@ from medsr_viewer.models.volume_processing import VolumeProcessor
 #: Held-out validation images of the bundled model, and the crop used (rows, cols).
 EM_IMAGES = ("20", "21", "22")
 BOX = (slice(96, 224), slice(160, 288))
-MODEL = bundled_models_dir() / "seg-em-membrane.pt"
+MODEL = bundled_models_dir() / "seg-em-membrane.safetensors"
 
 
 @pytest.fixture(scope="module")
@@ -174,16 +175,17 @@ def test_wrong_or_failing_models_are_reported(
     assert "Open a study" in main_window.error_banner.text()
     open_and_wait(qtbot, main_window, [path])
     # A super-resolution model is refused, naming the file.
-    sr_model = bundled_models_dir() / "sr-x2.pt"
+    sr_model = bundled_models_dir() / "sr-x2.safetensors"
     assert not dock.open_model(sr_model)
-    assert "sr-x2.pt" in main_window.error_banner.text()
+    assert "sr-x2.safetensors" in main_window.error_banner.text()
     assert "not a segment model" in main_window.error_banner.text()
     # A segment model that fails while running: reported, the app keeps going.
     card = ModelCard(name="fails-large", task="segment", out_channels=2, tile_size=64,
                      tile_overlap=8,
                      labels=(Label(0, "background", (0, 0, 0)), Label(1, "thing", (0, 255, 0))))
     broken = tmp_path / "fails_large.pt"
-    save_model(_FailsOnLargeTiles(), card, broken)
+    save_torchscript(_FailsOnLargeTiles(), card, broken)
+    trust_folder_for_tests(tmp_path)  # TorchScript runs code: this test trusts its own file
     assert dock.open_model(broken)
     assert dock.runner.current_model().name == "fails-large"  # type: ignore[union-attr]
     with qtbot.waitSignal(dock.runner.failed, timeout=60000) as failed:

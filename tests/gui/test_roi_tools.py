@@ -38,10 +38,10 @@ from medsr_viewer.core.roi import (
 from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.gui.roi_tools import Tool
 from medsr_viewer.gui.slice_view import SliceView
-from medsr_viewer.models.archive import save_model
+from medsr_viewer.models.archive import save_torchscript
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
-from model_zoo import BicubicUp, sr_card
+from model_zoo import BicubicUp, sr_card, trust_folder_for_tests
 
 AXIAL, CORONAL = Orientation.AXIAL, Orientation.CORONAL
 SPACING_XYZ = (0.8, 1.2, 2.5)
@@ -498,7 +498,8 @@ def sr_window(qtbot: QtBot, tmp_path: Path, study: Path) -> Iterator[MainWindow]
     """A main window with an exactly bicubic x2 "SR model" run on the CPU, showing the phantom."""
     model = tmp_path / "models" / "bicubic-x2.pt"
     model.parent.mkdir()
-    save_model(BicubicUp(2), sr_card("bicubic-x2", 2), model)
+    save_torchscript(BicubicUp(2), sr_card("bicubic-x2", 2), model)
+    trust_folder_for_tests(model.parent)
     win = cpu_model_window(qtbot, tmp_path, model.parent, (1200, 650))
     open_and_wait(qtbot, win, [study])
     win.compare.model_picker.add_path(model)

@@ -15,7 +15,7 @@ from model_zoo import export_zoo
 
 @pytest.fixture(scope="session")
 def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every test model exported once per session with ``save_model``: name -> path."""
+    """Every test model exported once per session (``model_zoo.export_zoo``): name -> path."""
     return export_zoo(tmp_path_factory.mktemp("zoo"))
 
 

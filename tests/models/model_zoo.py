@@ -1,4 +1,9 @@
-"""Small, exactly-known models the tests export through the project's own ``save_model``.
+"""Small, exactly-known models the tests export as TorchScript (``save_torchscript``).
+
+Most are not registry architectures (bicubic, models that fail on purpose), so they are
+TorchScript files, which run code when loaded: :func:`export_zoo` writes them into a folder
+it adds to ``$MEDSR_TRUSTED_MODEL_DIRS`` (see :mod:`medsr_viewer.models.trust`). Tests of the
+untrusted path copy a file elsewhere.
 
 Shared by tests/models, tests/cli and tests/gui (import as ``tests.models.model_zoo`` or via
 the fixtures in tests/models/conftest.py).
@@ -6,14 +11,16 @@ the fixtures in tests/models/conftest.py).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from medsr_viewer.models.archive import save_model
+from medsr_viewer.models.archive import save_torchscript
 from medsr_viewer.models.card import Label, ModelCard, Normalisation
+from medsr_viewer.models.trust import TRUSTED_DIRS_ENV
 
 
 class BicubicUp(nn.Module):
@@ -108,14 +115,22 @@ def sr_card(name: str = "bicubic-x2", scale: int = 2, **kw: object) -> ModelCard
     return ModelCard(name=name, task=task, scale=scale, **fields)  # type: ignore[arg-type]
 
 
+def trust_folder_for_tests(folder: Path) -> None:
+    """Add ``folder`` to ``$MEDSR_TRUSTED_MODEL_DIRS`` for this test process."""
+    known = [p for p in os.environ.get(TRUSTED_DIRS_ENV, "").split(os.pathsep) if p]
+    if str(folder) not in known:
+        os.environ[TRUSTED_DIRS_ENV] = os.pathsep.join([*known, str(folder)])
+
+
 def export_zoo(folder: Path) -> dict[str, Path]:
-    """Write every test model into ``folder``; returns name -> path."""
+    """Write every test model into ``folder`` (then trusted); returns name -> path."""
     folder.mkdir(parents=True, exist_ok=True)
+    trust_folder_for_tests(folder)
     paths: dict[str, Path] = {}
 
     def put(name: str, module: nn.Module, card: ModelCard) -> None:
         path = folder / f"{name}.pt"
-        save_model(module, card, path)
+        save_torchscript(module, card, path)
         paths[name] = path
 
     put("bicubic-x2", BicubicUp(2), sr_card("bicubic-x2", 2))

@@ -61,9 +61,9 @@ def test_perceptual_fine_tune_from_an_exported_model(data_dir, tmp_path, cli, ca
     common = ["train", "sr", "--data", str(mri / "CT_pitch.nii.gz"), "--val",
               str(mri / "chris_PD.nii.gz"), "--scale", "2", "--arch-kwargs", "channels=4,blocks=1",
               "--batch-size", "2", "--patch-size", "32", "--threads", "1"]
-    base = tmp_path / "base.pt"
+    base = tmp_path / "base.safetensors"
     assert cli(common + ["--steps", "4", "--val-every", "4", "--out", str(base)]) == 0
-    gan = tmp_path / "gan.pt"
+    gan = tmp_path / "gan.safetensors"
     assert cli(common + ["--steps", "4", "--val-every", "2", "--checkpoint-every", "2",
                          "--init-from", str(base), "--adversarial", "0.01",
                          "--out", str(gan)]) == 0
@@ -83,8 +83,8 @@ def test_perceptual_fine_tune_from_an_exported_model(data_dir, tmp_path, cli, ca
 
 def test_init_from_a_model_of_another_architecture_is_refused(data_dir, tmp_path, cli, capsys):
     mri = data_dir / "mri_ct"
-    seg = Path(__file__).resolve().parents[2] / "resources" / "models" / "seg-em-membrane.pt"
-    out = tmp_path / "m.pt"
+    seg = Path(__file__).resolve().parents[2] / "resources" / "models" / "seg-em-membrane.safetensors"
+    out = tmp_path / "m.safetensors"
     assert cli(["train", "sr", "--data", str(mri / "CT_pitch.nii.gz"), "--val",
                 str(mri / "chris_PD.nii.gz"), "--steps", "1", "--init-from", str(seg),
                 "--out", str(out)]) == 2

@@ -22,7 +22,7 @@ from medsr_viewer.models.training.patches import percentile_bounds
 from medsr_viewer.models.training.studies import load_image_pairs, load_study
 
 MODELS_DIR = Path(medsr_viewer.__file__).resolve().parents[1] / "resources" / "models"
-BUNDLED = sorted(MODELS_DIR.glob("*.pt"))
+BUNDLED = sorted(MODELS_DIR.glob("*.safetensors"))
 #: Largest total size of the bundled model files.
 MAX_TOTAL_BYTES = 8 * 1024 * 1024
 

@@ -11,6 +11,7 @@ from PIL import Image
 
 from medsr_viewer.cli import main as cli_main
 from medsr_viewer.models.architectures import build_architecture
+from medsr_viewer.models.archive import load_model
 from medsr_viewer.models.card import Label, ModelCard, Normalisation
 from medsr_viewer.models.evaluation.denoise import evaluate_denoise_volume
 from medsr_viewer.models.training.export import export_with_card
@@ -38,7 +39,7 @@ def _tiny_unet(path):
 
 
 def test_eval_segment_matches_direct_dice(data_dir, tmp_path, capsys, cli):
-    model = tmp_path / "seg.pt"
+    model = tmp_path / "seg.safetensors"
     _tiny_unet(model)
     em = data_dir / "isbi2012_em"
     assert (
@@ -65,7 +66,7 @@ def test_eval_segment_matches_direct_dice(data_dir, tmp_path, capsys, cli):
     lo, hi = np.percentile(image, [0.0, 99.9])
     x = torch.from_numpy((image - lo) / (hi - lo))[None, None].float()
     with torch.inference_mode():
-        pred = torch.jit.load(str(model))(x)[0].argmax(0).numpy() == 1
+        pred = load_model(model).module(x)[0].argmax(0).numpy() == 1
     dice = 2 * (pred & ref).sum() / (pred.sum() + ref.sum())
     assert got["23"]["dice"] == pytest.approx(dice, abs=1e-9)
     assert got["overall"]["dice"] == pytest.approx(dice, abs=1e-9)
@@ -107,7 +108,7 @@ def test_eval_enhance_identity_model_scores_as_noisy(data_dir, tmp_path, capsys,
     card = ModelCard(
         name="identity", task="enhance", normalisation=Normalisation("percentile", 0.0, 99.9)
     )
-    export_with_card(module, card, tmp_path / "id.pt")
+    export_with_card(module, card, tmp_path / "id.safetensors")
     pd = data_dir / "mri_ct" / "chris_PD.nii.gz"
     assert (
         cli(
@@ -115,7 +116,7 @@ def test_eval_enhance_identity_model_scores_as_noisy(data_dir, tmp_path, capsys,
                 "eval",
                 "enhance",
                 "--model",
-                str(tmp_path / "id.pt"),
+                str(tmp_path / "id.safetensors"),
                 "--data",
                 str(pd),
                 "--slice-step",

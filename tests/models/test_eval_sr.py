@@ -89,7 +89,7 @@ def _tiny_sr(path, scale=2):
 
 def test_cli_eval_sr_json_and_table(data_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("train", "evaluate"))
-    model = tmp_path / "tiny.pt"
+    model = tmp_path / "tiny.safetensors"
     _tiny_sr(model)
     pd = str(data_dir / "mri_ct" / "chris_PD.nii.gz")
     assert (
@@ -117,7 +117,7 @@ def test_cli_eval_sr_json_and_table(data_dir, tmp_path, capsys, monkeypatch):
 
 def test_cli_eval_refuses_bad_inputs(data_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("train", "evaluate"))
-    model = tmp_path / "tiny.pt"
+    model = tmp_path / "tiny.safetensors"
     _tiny_sr(model)
     assert (
         cli_main.main(
@@ -146,7 +146,7 @@ def test_cli_eval_refuses_bad_inputs(data_dir, tmp_path, capsys, monkeypatch):
 
 def test_cli_eval_sr_writes_figure(data_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("train", "evaluate"))
-    model = tmp_path / "tiny.pt"
+    model = tmp_path / "tiny.safetensors"
     _tiny_sr(model)
     pd = str(data_dir / "mri_ct" / "chris_PD.nii.gz")
     fig = tmp_path / "fig.png"

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from model_zoo import BicubicUp, sr_card
+from model_zoo import BicubicUp, sr_card, trust_folder_for_tests
 
 from medsr_viewer.models.archive import export_model, load_model, read_card
 from medsr_viewer.models.card import CARD_FILENAME, CardError
 from medsr_viewer.models.registry import (
+    ModelNeedsTrust,
     ModelRegistry,
     ModelRejected,
     bundled_models_dir,
@@ -91,11 +92,11 @@ def test_malformed_card_is_refused(zoo: dict[str, Path], tmp_path: Path) -> None
             if item.filename.endswith(CARD_FILENAME):
                 data = b'{"name": "x", "task": "paint"}'
             zout.writestr(item, data)
-    with pytest.raises(ModelRejected, match=r"bad-card\.pt: unknown task 'paint'"):
+    with pytest.raises(ModelRejected, match=r"bad-card\.pt: model card field task: 'paint' is not"):
         ModelRegistry([]).load(bad)
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a zip at all")
-    with pytest.raises(CardError, match=r"garbage\.pt: not a model archive"):
+    with pytest.raises(CardError, match=r"garbage\.pt: not a model file"):
         read_card(garbage)
 
 
@@ -103,6 +104,9 @@ def test_torch_export_archive_with_card(tmp_path: Path) -> None:
     path = tmp_path / "exported.pt2"
     card = export_model(BicubicUp(2), sr_card("exported-x2"), path)
     assert read_card(path).sha256 == card.sha256 != ""
+    with pytest.raises(ModelNeedsTrust, match=r"exported\.pt2: model file can run code"):
+        ModelRegistry([("path", tmp_path)]).load(path)
+    trust_folder_for_tests(tmp_path)
     loaded = ModelRegistry([("user", tmp_path)]).load("exported-x2", task="super_resolution")
     x = torch.rand(1, 1, 40, 24)
     expected = torch.nn.functional.interpolate(x, scale_factor=2.0, mode="bicubic")

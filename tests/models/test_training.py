@@ -113,13 +113,13 @@ def test_export_load_infer_round_trip(volume, tmp_path, arch, kwargs, task, scal
         architecture=arch,
         normalisation=Normalisation("percentile", 0.0, 99.9),
     )
-    written = export_with_card(module, card, tmp_path / "m.pt")
-    loaded = load_model(tmp_path / "m.pt")
+    written = export_with_card(module, card, tmp_path / "m.safetensors")
+    loaded = load_model(tmp_path / "m.safetensors")
     assert loaded.card == written and len(written.sha256) == 64
     plane = volume.voxels[27, :101, :75]  # odd sizes on purpose
     x = torch.from_numpy((plane / plane.max()).astype(np.float32))[None, None]
     with torch.inference_mode():
-        a, b, c = module(x), loaded.module(x), load_model(tmp_path / "m.pt").module(x)
+        a, b, c = module(x), loaded.module(x), load_model(tmp_path / "m.safetensors").module(x)
     assert tuple(b.shape) == (1, out_ch, 101 * scale, 75 * scale)
     torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
     assert torch.equal(b, c)

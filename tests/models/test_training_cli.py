@@ -8,7 +8,7 @@ from medsr_viewer.models.training.loop import load_checkpoint
 
 def test_train_sr_exports_scored_card_and_resumes(data_dir, tmp_path, cli, capsys):
     mri = data_dir / "mri_ct"
-    out = tmp_path / "tiny-x2.pt"
+    out = tmp_path / "tiny-x2.safetensors"
     base = ["train", "sr", "--data", str(mri / "CT_pitch.nii.gz"), "--val",
             str(mri / "chris_PD.nii.gz"), "--scale", "2", "--arch-kwargs", "channels=4,blocks=1",
             "--steps", "6", "--batch-size", "2", "--patch-size", "32", "--val-every", "3",
@@ -29,14 +29,14 @@ def test_train_sr_exports_scored_card_and_resumes(data_dir, tmp_path, cli, capsy
 
 def test_train_refuses_validation_in_training_data(data_dir, tmp_path, cli, capsys):
     pd = str(data_dir / "mri_ct" / "chris_PD.nii.gz")
-    assert cli(["train", "sr", "--data", pd, "--val", pd, "--out", str(tmp_path / "m.pt")]) == 2
+    assert cli(["train", "sr", "--data", pd, "--val", pd, "--out", str(tmp_path / "m.safetensors")]) == 2
     assert "also in the training data" in capsys.readouterr().err
-    assert not (tmp_path / "m.pt").exists()
+    assert not (tmp_path / "m.safetensors").exists()
 
 
 def test_train_segment_tiny(data_dir, tmp_path, cli):
     em = data_dir / "isbi2012_em"
-    out = tmp_path / "seg.pt"
+    out = tmp_path / "seg.safetensors"
     assert cli(["train", "segment", "--images", str(em / "images"), "--labels", str(em / "labels"),
                 "--val-count", "1", "--label-values", "255:0,0:1",
                 "--class-names", "background,membrane", "--arch-kwargs", "base=4,depth=2",
@@ -53,7 +53,7 @@ def test_train_segment_tiny(data_dir, tmp_path, cli):
 
 def test_train_enhance_tiny(data_dir, tmp_path, cli):
     mri = data_dir / "mri_ct"
-    out = tmp_path / "dn.pt"
+    out = tmp_path / "dn.safetensors"
     assert cli(["train", "enhance", "--data", str(mri / "CT_pitch.nii.gz"), "--val",
                 str(mri / "chris_PD.nii.gz"), "--arch-kwargs", "channels=4,depth=3",
                 "--steps", "3", "--batch-size", "2", "--patch-size", "32", "--val-every", "3",

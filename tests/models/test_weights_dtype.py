@@ -19,16 +19,16 @@ def _card(dtype: str) -> ModelCard:
 def test_float16_storage_halves_the_file_and_computes_in_float32(tmp_path):
     torch.manual_seed(0)
     module = build_architecture("unet", classes=2, base=16, depth=2).eval()
-    full = export_with_card(module, _card("float32"), tmp_path / "full.pt")
+    full = export_with_card(module, _card("float32"), tmp_path / "full.safetensors")
     x = torch.rand(1, 1, 40, 56)
     with torch.inference_mode():
         before = module(x)
     round_weights(module, "float16")
-    half = export_with_card(module, _card("float16"), tmp_path / "half.pt")
+    half = export_with_card(module, _card("float16"), tmp_path / "half.safetensors")
     assert half.weights_dtype == "float16" and half.sha256 != full.sha256
-    size_full = (tmp_path / "full.pt").stat().st_size
-    assert (tmp_path / "half.pt").stat().st_size < 0.6 * size_full
-    loaded = load_model(tmp_path / "half.pt").module
+    size_full = (tmp_path / "full.safetensors").stat().st_size
+    assert (tmp_path / "half.safetensors").stat().st_size < 0.6 * size_full
+    loaded = load_model(tmp_path / "half.safetensors").module
     assert {p.dtype for p in loaded.parameters()} == {torch.float32}
     with torch.inference_mode():
         after, got = module(x), loaded(x)
@@ -49,7 +49,7 @@ def test_card_refuses_unknown_weight_dtype_and_export_refuses_float16():
 def test_resumed_run_re_exports_in_float16(data_dir, tmp_path, cli):
     """A finished run's checkpoint can be exported again with compact weights."""
     em = data_dir / "isbi2012_em"
-    out = tmp_path / "seg.pt"
+    out = tmp_path / "seg.safetensors"
     argv = ["train", "segment", "--images", str(em / "images"), "--labels", str(em / "labels"),
             "--val-count", "1", "--label-values", "255:0,0:1", "--class-names",
             "background,membrane", "--arch-kwargs", "base=8,depth=2", "--steps", "2",

@@ -1,7 +1,9 @@
 """Registry of trainable network architectures: a name in a card -> an ``nn.Module`` class.
 
-Cards record ``architecture`` (the registry name) and ``training["arch_kwargs"]`` so a model
-can be rebuilt for fine-tuning; exported files are TorchScript and do not need this registry.
+Cards record ``architecture`` (the registry name) and ``arch_kwargs``, and the project's own
+model format (:mod:`medsr_viewer.models.safe_format`) rebuilds the network from them: a model
+file holds weights only, never code. :func:`build_architecture` remembers on the module how
+it was built (:func:`built_as`), so exporting it fills in the card.
 """
 
 from __future__ import annotations
@@ -36,7 +38,17 @@ def build_architecture(name: str, **kwargs: Any) -> nn.Module:
     except KeyError:
         known = ", ".join(sorted(ARCHITECTURES))
         raise KeyError(f"unknown architecture {name!r}; known: {known}") from None
-    return cls(**kwargs)
+    module = cls(**kwargs)
+    module.medsr_built_as = (name, dict(kwargs))  # plain attribute: survives deepcopy
+    return module
+
+
+def built_as(module: nn.Module) -> tuple[str, dict[str, Any]] | None:
+    """``(architecture name, keyword arguments)`` of a module made by :func:`build_architecture`."""
+    value = getattr(module, "medsr_built_as", None)
+    if isinstance(value, tuple) and len(value) == 2:
+        return str(value[0]), dict(value[1])
+    return None
 
 
 def architectures_for(task: str) -> list[str]:
@@ -52,4 +64,5 @@ __all__ = [
     "UNet",
     "architectures_for",
     "build_architecture",
+    "built_as",
 ]

@@ -1,4 +1,4 @@
-"""Export of trained weights as a model archive with its card, verified by a round trip."""
+"""Export of trained weights in the safe model format with its card, verified by a round trip."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def export_with_card(
     path: str | os.PathLike[str],
     probe_shape: tuple[int, int] = (48, 40),
 ) -> ModelCard:
-    """Script ``module`` and write it with ``card``; reload it and check it computes the same.
+    """Write ``module`` and ``card`` in the safe format; reload it and check it computes the same.
 
     The probe is a random ``(1, in_channels, *probe_shape)`` input; the reloaded archive must
     give exactly the eager module's output shape and values within 1e-5, and the output size
@@ -46,6 +46,6 @@ def export_with_card(
 
 
 def default_out_path(out: str | os.PathLike[str]) -> Path:
-    """The output path with a ``.pt`` suffix added when it has none."""
+    """The output path with a ``.safetensors`` suffix added when it has none."""
     p = Path(out)
-    return p if p.suffix else p.with_suffix(".pt")
+    return p if p.suffix else p.with_suffix(".safetensors")
