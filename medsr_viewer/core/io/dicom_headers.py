@@ -18,7 +18,13 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+
+from medsr_viewer.core.io.errors import describe_exception, is_fatal
 
 #: Pixel data larger than this is deferred (not read) while scanning headers.
 DEFER_SIZE = 512
@@ -31,6 +37,20 @@ OTHER_FORMAT_SUFFIXES = (".nii", ".nii.gz", ".mgz", ".mgh", ".png", ".tif", ".ti
                          ".bmp")
 #: (0x7FE0, 0x0010) Pixel Data, and the float/double float variants.
 PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+#: Deflated syntax: pixel offsets found while parsing refer to the inflated stream, not the file.
+DEFLATED_SYNTAX = str(DeflatedExplicitVRLittleEndian)
+#: Photometric interpretations whose stored values are intensities (read without pydicom).
+GRAYSCALE_PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2")
+#: Largest plausible pixel or slice spacing (mm); larger values are treated as absent.
+MAX_PLAUSIBLE_SPACING_MM = 1000.0
+#: Largest plausible |coordinate| of ImagePositionPatient (mm); larger is treated as absent.
+MAX_PLAUSIBLE_POSITION_MM = 1.0e6
+#: Largest |RescaleSlope| / |RescaleIntercept| kept: float32 holds nothing larger.
+MAX_RESCALE = float(np.finfo(np.float32).max)
+#: Smallest bytes per frame of encapsulated (compressed) pixel data: one item header.
+MIN_ENCAPSULATED_FRAME_BYTES = 8
+#: Accepted BitsAllocated values.
+VALID_BITS_ALLOCATED = (1, 8, 16, 32, 64)
 
 
 class SkippedFile(Exception):
@@ -62,7 +82,10 @@ class DicomFileHeader:
     """What discovery learned about one DICOM image file (no patient identifiers).
 
     ``pixel_offset``/``pixel_length`` locate the native pixel bytes in the file (``None``
-    when deferred reading did not give them); ``planes`` lists every frame.
+    when deferred reading did not give them); ``planes`` lists every frame. ``notes`` are
+    problems found in the header that the loader reports when it uses the file (a corrected
+    NumberOfFrames, an ignored RescaleSlope ...); ``modality_lut`` is true when a Modality LUT
+    Sequence (rather than RescaleSlope/Intercept) maps stored values.
     """
 
     path: Path
@@ -86,6 +109,8 @@ class DicomFileHeader:
     pixel_length: int | None
     file_size: int
     planes: tuple[PlaneHeader, ...]
+    notes: tuple[str, ...] = ()
+    modality_lut: bool = False
 
     @property
     def n_frames(self) -> int:
@@ -112,6 +137,8 @@ class DicomFileHeader:
         return (
             self.transfer_syntax in RAW_SYNTAXES
             and self.samples_per_pixel == 1
+            and self.photometric.upper() in GRAYSCALE_PHOTOMETRICS
+            and not self.modality_lut
             and self.bits_allocated in (8, 16, 32)
             and (self.pixel_representation == 0 or self.bits_stored == self.bits_allocated)
             and self.pixel_offset is not None
@@ -122,10 +149,13 @@ class DicomFileHeader:
 
     @property
     def geometry_key(self) -> tuple[Any, ...]:
-        """Planes with the same key can be stacked: same size, colour layout and orientation."""
+        """Planes with the same key can be stacked: same size, pixel layout and orientation.
+
+        ``(rows, cols, orientation rounded to 1e-3, bits allocated, samples per pixel)``.
+        """
         orientation = self.planes[0].orientation if self.planes else None
         rounded = None if orientation is None else tuple(round(v, 3) for v in orientation)
-        return (self.rows, self.cols, rounded)
+        return (self.rows, self.cols, rounded, self.bits_allocated, self.samples_per_pixel)
 
 
 def _float(value: Any) -> float | None:
@@ -157,11 +187,33 @@ def _floats(value: Any, count: int) -> tuple[float, ...] | None:
 
 
 def _spacing(value: Any) -> tuple[float, float] | None:
-    """A PixelSpacing-like pair, ``None`` unless both values are positive."""
+    """A PixelSpacing-like pair, ``None`` unless both values are positive and plausible."""
     pair = _floats(value, 2)
-    if pair is None or min(pair) <= 0:
+    if pair is None or min(pair) <= 0 or max(pair) > MAX_PLAUSIBLE_SPACING_MM:
         return None
     return (pair[0], pair[1])
+
+
+def _position(value: Any) -> tuple[float, float, float] | None:
+    """An ImagePositionPatient triplet, ``None`` when absent, malformed or implausibly far."""
+    triplet = _floats(value, 3)
+    if triplet is None or max(abs(v) for v in triplet) > MAX_PLAUSIBLE_POSITION_MM:
+        return None
+    return (triplet[0], triplet[1], triplet[2])
+
+
+def _orientation(value: Any) -> tuple[float, float, float, float, float, float] | None:
+    """ImageOrientationPatient, ``None`` unless it is two (nearly) orthogonal unit vectors."""
+    six = _floats(value, 6)
+    if six is None:
+        return None
+    row, col = np.asarray(six[:3]), np.asarray(six[3:])
+    row_norm, col_norm = float(np.linalg.norm(row)), float(np.linalg.norm(col))
+    if not (0.9 < row_norm < 1.1 and 0.9 < col_norm < 1.1):
+        return None
+    if abs(float(np.dot(row, col))) > 0.05 * row_norm * col_norm:
+        return None
+    return (six[0], six[1], six[2], six[3], six[4], six[5])
 
 
 def _int(value: Any) -> int | None:
@@ -190,14 +242,30 @@ def _functional_item(ds: Dataset, frame: int, sequence: str) -> Dataset | None:
     return None
 
 
-def _plane_headers(ds: Dataset, n_frames: int) -> tuple[PlaneHeader, ...]:
-    """One :class:`PlaneHeader` per frame from functional groups, falling back to top level."""
-    top_position = _floats(ds.get("ImagePositionPatient"), 3)
-    top_orientation = _floats(ds.get("ImageOrientationPatient"), 6)
+def _rescale(value: Any, keyword: str, notes: list[str]) -> float | None:
+    """RescaleSlope/Intercept as float; values float32 cannot hold are noted and ignored."""
+    number = _float(value)
+    if number is not None and abs(number) > MAX_RESCALE:
+        notes.append(f"{keyword} {number:g} is out of range; ignored")
+        return None
+    return number
+
+
+def _plane_headers(
+    ds: Dataset, n_frames: int, notes: list[str], modality_lut: bool = False
+) -> tuple[PlaneHeader, ...]:
+    """One :class:`PlaneHeader` per frame from functional groups, falling back to top level.
+
+    Problems found (ignored rescale values ...) are appended to ``notes``. With a Modality
+    LUT the stored values are mapped by the LUT when decoding, so slope 1 and intercept 0
+    are recorded.
+    """
+    top_position = _position(ds.get("ImagePositionPatient"))
+    top_orientation = _orientation(ds.get("ImageOrientationPatient"))
     top_spacing = _spacing(ds.get("PixelSpacing")) or _spacing(ds.get("ImagerPixelSpacing"))
     top_thickness = _float(ds.get("SliceThickness"))
-    top_slope = _float(ds.get("RescaleSlope"))
-    top_intercept = _float(ds.get("RescaleIntercept"))
+    top_slope = _rescale(ds.get("RescaleSlope"), "RescaleSlope", notes)
+    top_intercept = _rescale(ds.get("RescaleIntercept"), "RescaleIntercept", notes)
     if top_slope is None and _text(ds, "Modality") == "RTDOSE":
         top_slope = _float(ds.get("DoseGridScaling"))
     top_window = _window(ds)
@@ -223,20 +291,22 @@ def _plane_headers(ds: Dataset, n_frames: int) -> tuple[PlaneHeader, ...]:
             position = (float(moved[0]), float(moved[1]), float(moved[2]))
         item = _functional_item(ds, frame, "PlanePositionSequence")
         if item is not None:
-            position = _floats(item.get("ImagePositionPatient"), 3) or position
+            position = _position(item.get("ImagePositionPatient")) or position
         item = _functional_item(ds, frame, "PlaneOrientationSequence")
         if item is not None:
-            orientation = _floats(item.get("ImageOrientationPatient"), 6) or orientation
+            orientation = _orientation(item.get("ImageOrientationPatient")) or orientation
         item = _functional_item(ds, frame, "PixelMeasuresSequence")
         if item is not None:
             spacing = _spacing(item.get("PixelSpacing")) or spacing
             thickness = _float(item.get("SliceThickness")) or thickness
         item = _functional_item(ds, frame, "PixelValueTransformationSequence")
         if item is not None:
-            slope = _float(item.get("RescaleSlope")) if "RescaleSlope" in item else slope
-            intercept = (
-                _float(item.get("RescaleIntercept")) if "RescaleIntercept" in item else intercept
-            )
+            if "RescaleSlope" in item:
+                slope = _rescale(item.get("RescaleSlope"), "RescaleSlope", notes)
+            if "RescaleIntercept" in item:
+                intercept = _rescale(item.get("RescaleIntercept"), "RescaleIntercept", notes)
+        if modality_lut:
+            slope, intercept = 1.0, 0.0
         item = _functional_item(ds, frame, "FrameVOILUTSequence")
         if item is not None:
             window = _window(item) or window
@@ -273,8 +343,12 @@ def _read_dataset(path: Path) -> Dataset:
         pass
     except PermissionError as exc:
         raise SkippedFile("permission denied") from exc
-    except Exception as exc:  # pydicom raises many types for corrupt input
-        raise SkippedFile(f"unreadable or corrupt DICOM ({type(exc).__name__}: {exc})") from exc
+    except BaseException as exc:  # pydicom raises many types for corrupt input
+        if is_fatal(exc):
+            raise
+        if isinstance(exc, MemoryError):
+            raise SkippedFile("corrupt DICOM (header needs more memory than available)") from exc
+        raise SkippedFile(f"unreadable or corrupt DICOM ({describe_exception(exc)})") from exc
     # No "DICM" preamble: files named like other formats are not DICOM; others may be
     # raw datasets (no preamble), accepted only if they look like images.
     suffix = path.suffix.lower()
@@ -284,7 +358,9 @@ def _read_dataset(path: Path) -> Dataset:
         raise SkippedFile("not a DICOM file")
     try:
         ds = pydicom.dcmread(path, defer_size=DEFER_SIZE, force=True)
-    except Exception as exc:
+    except BaseException as exc:
+        if is_fatal(exc):
+            raise
         raise SkippedFile("not a DICOM file") from exc
     if "Rows" not in ds or "SOPClassUID" not in ds:
         raise SkippedFile("not a DICOM file")
@@ -305,8 +381,10 @@ def read_dicom_header(path: str | os.PathLike[str]) -> DicomFileHeader:
         return _summarise(path, ds)
     except SkippedFile:
         raise
-    except Exception as exc:  # malformed values inside an otherwise parseable file
-        raise SkippedFile(f"invalid DICOM header ({type(exc).__name__}: {exc})") from exc
+    except BaseException as exc:  # malformed values inside an otherwise parseable file
+        if is_fatal(exc):
+            raise
+        raise SkippedFile(f"invalid DICOM header ({describe_exception(exc)})") from exc
 
 
 def _summarise(path: Path, ds: Dataset) -> DicomFileHeader:
@@ -328,11 +406,34 @@ def _summarise(path: Path, ds: Dataset) -> DicomFileHeader:
     syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
     if not syntax:
         syntax = str(ImplicitVRLittleEndian)
-    n_frames = max(1, _int(ds.get("NumberOfFrames")) or 1)
-    # Only integer Pixel Data may be read directly; float variants go through pydicom.
-    native = pixel_tag == PIXEL_DATA_TAGS[0]
-    offset = getattr(pixel_element, "value_tell", None) if native else None
-    length = getattr(pixel_element, "length", None) if native else None
+    bits_allocated = _int(ds.get("BitsAllocated")) or 16
+    bits_stored = _int(ds.get("BitsStored")) or bits_allocated
+    samples = _int(ds.get("SamplesPerPixel")) or 1
+    if bits_allocated not in VALID_BITS_ALLOCATED:
+        raise SkippedFile(f"invalid BitsAllocated {bits_allocated}")
+    if not 0 < bits_stored <= bits_allocated:
+        raise SkippedFile(f"BitsStored {bits_stored} does not fit BitsAllocated {bits_allocated}")
+    if samples not in (1, 3, 4):
+        raise SkippedFile(f"invalid SamplesPerPixel {samples}")
+    file_size = path.stat().st_size
+    element_offset = getattr(pixel_element, "value_tell", None)
+    element_length = getattr(pixel_element, "length", None)
+    notes: list[str] = []
+    n_frames = _frame_count(
+        ds,
+        frame_bits=rows * cols * samples * bits_allocated,
+        pixel_length=element_length if isinstance(element_length, int) else None,
+        room=file_size - (element_offset if isinstance(element_offset, int) else 0),
+        deflated=syntax == DEFLATED_SYNTAX,
+        notes=notes,
+    )
+    # Only integer Pixel Data may be read directly; float variants go through pydicom, and
+    # so does deflated data (its offsets refer to the inflated stream, not to the file).
+    native = pixel_tag == PIXEL_DATA_TAGS[0] and syntax != DEFLATED_SYNTAX
+    offset = element_offset if native else None
+    length = element_length if native else None
+    modality_lut = "ModalityLUTSequence" in ds and len(ds.ModalityLUTSequence) > 0
+    planes = _plane_headers(ds, n_frames, notes, modality_lut)
     return DicomFileHeader(
         path=path,
         sop_uid=_text(ds, "SOPInstanceUID"),
@@ -344,15 +445,90 @@ def _summarise(path: Path, ds: Dataset) -> DicomFileHeader:
         transfer_syntax=syntax,
         rows=rows,
         cols=cols,
-        samples_per_pixel=_int(ds.get("SamplesPerPixel")) or 1,
+        samples_per_pixel=samples,
         photometric=_text(ds, "PhotometricInterpretation") or "MONOCHROME2",
-        bits_allocated=_int(ds.get("BitsAllocated")) or 16,
-        bits_stored=_int(ds.get("BitsStored")) or _int(ds.get("BitsAllocated")) or 16,
+        bits_allocated=bits_allocated,
+        bits_stored=bits_stored,
         pixel_representation=_int(ds.get("PixelRepresentation")) or 0,
         rescale_type=_text(ds, "RescaleType"),
         spacing_between_slices=_float(ds.get("SpacingBetweenSlices")),
         pixel_offset=int(offset) if isinstance(offset, int) else None,
         pixel_length=int(length) if isinstance(length, int) else None,
-        file_size=path.stat().st_size,
-        planes=_plane_headers(ds, n_frames),
+        file_size=file_size,
+        planes=planes,
+        notes=tuple(dict.fromkeys(notes)),
+        modality_lut=modality_lut,
     )
+
+
+def _frame_count(
+    ds: Dataset,
+    *,
+    frame_bits: int,
+    pixel_length: int | None,
+    room: int,
+    deflated: bool,
+    notes: list[str],
+) -> int:
+    """Number of frames, checked against the pixel data before any per-frame work.
+
+    Native (uncompressed) pixel data must hold exactly NumberOfFrames frames of
+    Rows x Columns x SamplesPerPixel x BitsAllocated (plus at most one padding byte); when it
+    holds a whole number of frames that disagrees with a missing, garbled or wrong
+    NumberOfFrames, the pixel data wins and a note says so. Encapsulated (compressed) data
+    needs at least an item header per frame, which bounds NumberOfFrames by the file size.
+
+    Raises
+    ------
+    SkippedFile
+        The pixel data cannot hold even one frame, or NumberOfFrames is impossible.
+    """
+    present = "NumberOfFrames" in ds
+    claimed = _int(ds.get("NumberOfFrames")) if present else 1
+    garbled = claimed is None or claimed < 1
+    undefined = pixel_length is None or pixel_length == 0xFFFFFFFF
+    if undefined:  # encapsulated: at least one item header (8 bytes) per frame
+        most = max(1, room // MIN_ENCAPSULATED_FRAME_BYTES)
+        if garbled:
+            notes.append(f"NumberOfFrames {ds.get('NumberOfFrames')!r} is invalid; 1 frame used")
+            return 1
+        assert claimed is not None
+        if claimed > most:
+            raise SkippedFile(
+                f"NumberOfFrames {claimed} cannot fit in the {room} bytes of compressed pixel "
+                "data (corrupt header)"
+            )
+        return claimed
+    assert pixel_length is not None
+    frame_bytes = -(-frame_bits // 8)
+    if frame_bytes <= 0:
+        raise SkippedFile("no pixels (Rows or Columns is 0)")
+    holds = pixel_length // frame_bytes
+    spare = pixel_length - holds * frame_bytes
+    exact = spare <= 1 or (deflated and spare < frame_bytes)
+    if holds == 0:
+        raise SkippedFile(
+            f"pixel data holds {pixel_length} bytes, less than one {ds.get('Rows')}x"
+            f"{ds.get('Columns')} frame of {ds.get('BitsAllocated')}-bit pixels "
+            f"({frame_bytes} bytes): Rows, Columns or BitsAllocated is wrong"
+        )
+    if not garbled and claimed == holds:
+        return holds
+    if not present:
+        if holds == 1:
+            return 1
+        raise SkippedFile(
+            f"pixel data holds {pixel_length} bytes, {holds} times a {ds.get('Rows')}x"
+            f"{ds.get('Columns')} frame of {ds.get('BitsAllocated')}-bit pixels: Rows, Columns "
+            "or BitsAllocated is wrong"
+        )
+    if not exact:
+        raise SkippedFile(
+            f"pixel data holds {pixel_length} bytes, not a whole number of {frame_bytes}-byte "
+            f"frames (NumberOfFrames {ds.get('NumberOfFrames')!r}): corrupt header"
+        )
+    what = "is invalid" if garbled else f"says {claimed}"
+    notes.append(
+        f"NumberOfFrames {what} but the pixel data holds {holds} frames; {holds} used"
+    )
+    return holds

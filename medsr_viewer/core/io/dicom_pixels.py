@@ -3,8 +3,12 @@
 Uncompressed little-endian grayscale data is read straight from the file at the offset found
 during discovery (no second header parse); everything else (JPEG, JPEG-LS, JPEG 2000, RLE,
 big endian, colour) goes through pydicom's pixel-data handlers (pylibjpeg and its plugins).
-Colour planes are reduced to luminance. Rescale and MONOCHROME1 inversion are applied later,
-per plane, by the volume builder.
+Colour planes (PALETTE COLOR after its palette is applied) are reduced to luminance. A Modality
+LUT Sequence is applied here; rescale slope/intercept and MONOCHROME1 inversion are applied
+later, per plane, by the volume builder.
+
+Decoders may fail in any way on corrupt data, including Rust panics (pyo3 ``PanicException``,
+a :class:`BaseException`): every such failure becomes a :class:`PixelDecodeError`.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pydicom
-from pydicom.pixels import apply_color_lut
+from pydicom.pixels import apply_color_lut, apply_modality_lut
 
 from medsr_viewer.core.io.colour import is_gray_rgb, rgb_to_luminance
 from medsr_viewer.core.io.dicom_headers import DicomFileHeader
+from medsr_viewer.core.io.errors import describe_exception, is_fatal
 
 
 class PixelDecodeError(Exception):
@@ -45,10 +50,14 @@ def _read_raw(header: DicomFileHeader, frames: Sequence[int]) -> np.ndarray:
 def _decode_with_pydicom(header: DicomFileHeader) -> tuple[np.ndarray, bool]:
     """All frames via pydicom, as ``(frames, rows, cols)`` grayscale; flag when colour dropped."""
     ds = pydicom.dcmread(header.path)
+    if header.n_frames > 1 or "NumberOfFrames" in ds:
+        ds.NumberOfFrames = header.n_frames  # corrected from the pixel data length if needed
     array = ds.pixel_array
     photometric = header.photometric.upper()
     if photometric == "PALETTE COLOR":
         array = apply_color_lut(array, ds)
+    elif header.modality_lut and header.samples_per_pixel == 1:
+        array = apply_modality_lut(array, ds)
     colour = photometric == "PALETTE COLOR" or header.samples_per_pixel > 1
     if colour:
         if array.ndim == 3:
@@ -84,8 +93,10 @@ def decode_planes(header: DicomFileHeader, frames: Sequence[int]) -> tuple[np.nd
         raise
     except MemoryError:
         raise
-    except Exception as exc:  # pydicom/plugins raise many types for corrupt data
-        raise PixelDecodeError(f"could not decode pixel data ({type(exc).__name__}: {exc})") from exc
+    except BaseException as exc:  # pydicom/plugins raise many types (even Rust panics)
+        if is_fatal(exc):
+            raise
+        raise PixelDecodeError(f"could not decode pixel data ({describe_exception(exc)})") from exc
     if planes.shape[0] <= max(frames) or planes.shape[1:] != (header.rows, header.cols):
         raise PixelDecodeError(
             f"decoded pixel data has shape {planes.shape}, expected "

@@ -145,7 +145,8 @@ def _build_series(
         if header.sop_uid:
             by_sop[header.sop_uid] = header
         unique.append(header)
-    # Planes of different size or orientation cannot be stacked: keep the largest group.
+    # Planes of different size, pixel layout or orientation cannot be stacked: the largest
+    # group is the series' consensus; every other file is named and skipped.
     groups: dict[tuple[object, ...], list[DicomFileHeader]] = defaultdict(list)
     for header in unique:
         groups[header.geometry_key].append(header)
@@ -155,8 +156,8 @@ def _build_series(
             continue
         for header in members:
             warnings.append(
-                f"{header.path}: skipped, {header.rows}x{header.cols} plane with a different "
-                "size or orientation from the rest of the series"
+                f"{header.path}: skipped, {_difference(key, main_key)} from the rest of the "
+                "series"
             )
     kept = groups[main_key]
     first = kept[0]
@@ -172,6 +173,24 @@ def _build_series(
         series_number=first.series_number,
         headers=tuple(kept),
     )
+
+
+def _difference(key: tuple[object, ...], main: tuple[object, ...]) -> str:
+    """What makes a file's :attr:`DicomFileHeader.geometry_key` differ from the consensus."""
+    rows, cols, orientation, bits, samples = key
+    parts = []
+    if (rows, cols) != main[:2]:
+        parts.append(f"{rows}x{cols} plane (the series has {main[0]}x{main[1]})")
+    if orientation != main[2]:
+        parts.append(
+            "no valid ImageOrientationPatient" if orientation is None
+            else "a different ImageOrientationPatient"
+        )
+    if bits != main[3]:
+        parts.append(f"BitsAllocated {bits} (the series has {main[3]})")
+    if samples != main[4]:
+        parts.append(f"SamplesPerPixel {samples} (the series has {main[4]})")
+    return ", ".join(parts) or "a different geometry"
 
 
 def discover_series(

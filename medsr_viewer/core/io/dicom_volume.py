@@ -6,6 +6,13 @@ median gap between sorted positions (SliceThickness is not a spacing). Where who
 missing (a gap larger than 1.5 times the median) blank slices are inserted so that every real
 slice keeps its true world position; each gap, each unreadable file and any uneven spacing is
 reported in :attr:`Volume.warnings`.
+
+Geometry is decided by the consensus of the planes, never by one file: rows/columns, pixel
+layout and orientation are agreed in :func:`~medsr_viewer.core.io.dicom_series.discover_series`;
+here planes without a valid position (when most have one), with a pixel spacing other than
+the most common one, or far off the stack (along the normal or sideways) are skipped, each
+file named in a warning. So a single bad file can blank its own slice but never mirror, move
+or rescale the others. Voxels that the rescale makes non-finite are replaced and reported.
 """
 
 from __future__ import annotations
@@ -17,11 +24,17 @@ from pathlib import Path
 import numpy as np
 from pydicom.uid import UID
 
-from medsr_viewer.core.io.dicom_headers import DicomFileHeader, PlaneHeader
+from medsr_viewer.core.io.dicom_headers import (
+    MAX_PLAUSIBLE_SPACING_MM,
+    DicomFileHeader,
+    PlaneHeader,
+)
 from medsr_viewer.core.io.dicom_pixels import PixelDecodeError, decode_planes
 from medsr_viewer.core.io.dicom_series import SeriesInfo
 from medsr_viewer.core.io.errors import LoadError
+from medsr_viewer.core.io.limits import check_volume_bytes
 from medsr_viewer.core.io.progress import CancelCallback, ProgressCallback, ProgressTracker
+from medsr_viewer.core.io.voxel_checks import replace_non_finite
 from medsr_viewer.core.volume import Volume
 
 #: Two planes closer than this along the normal (mm) are duplicates.
@@ -32,6 +45,17 @@ MISSING_GAP_FACTOR = 1.5
 UNEVEN_TOLERANCE = 0.1
 #: Modalities where missing pixel spacing is expected (no physical scale).
 UNSCALED_MODALITIES = frozenset({"OT", "SC", "US", "XC", "ES", "GM", "SM", "DOC"})
+#: Cross-sectional modalities whose lone images are expected to carry a patient position.
+SECTIONAL_MODALITIES = frozenset({"CT", "MR", "PT", "NM"})
+#: Planes separated from the rest of the stack by a gap of more than this many median
+#: spacings form a separate cluster; small clusters are outliers.
+OUTLIER_GAP_FACTOR = 10.0
+#: A cluster off the main stack is an outlier when it holds at most this fraction of planes.
+OUTLIER_FRACTION = 0.25
+#: Pixel spacings agreeing to this relative tolerance are the same.
+SPACING_REL_TOLERANCE = 1e-3
+#: A plane further than this many pixels sideways from the stack's line is an outlier.
+LATERAL_OUTLIER_PIXELS = 2.0
 
 
 @dataclass(frozen=True)
@@ -62,16 +86,183 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _fallback_spacing(first: _Plane) -> float:
-    """Slice spacing when positions cannot give one: SpacingBetweenSlices, thickness, or 1."""
-    for candidate in (first.file.spacing_between_slices, first.plane.slice_thickness):
-        if candidate is not None and candidate > 0:
-            return float(candidate)
+def _fallback_spacing(planes: list[_Plane], warnings: list[str]) -> float:
+    """Slice spacing when positions cannot give one: SpacingBetweenSlices, thickness, or 1.
+
+    Each is the median over the planes of the plausible values (positive, at most
+    :data:`MAX_PLAUSIBLE_SPACING_MM`), so one file cannot set the spacing of the others;
+    implausible values are reported in ``warnings``.
+    """
+    sources = (
+        ("SpacingBetweenSlices", [p.file.spacing_between_slices for p in planes]),
+        ("SliceThickness", [p.plane.slice_thickness for p in planes]),
+    )
+    for keyword, values in sources:
+        given = [float(v) for v in values if v is not None]
+        plausible = [v for v in given if 0 < v <= MAX_PLAUSIBLE_SPACING_MM]
+        rejected = sorted({v for v in given if v not in plausible})
+        if rejected:
+            listed = ", ".join(_fmt(v) for v in rejected[:3])
+            warnings.append(f"implausible {keyword} ({listed} mm) ignored")
+        if plausible:
+            return float(np.median(plausible))
+    if len(planes) == 1 and any(v is not None for _, vs in sources for v in vs):
+        warnings.append("no plausible SliceThickness or SpacingBetweenSlices: 1 mm assumed")
     return 1.0
 
 
-def _layout_by_position(planes: list[_Plane]) -> _Layout:
-    """Sort planes along the slice normal, drop duplicates, find gaps and uneven spacing."""
+def _where(plane: _Plane) -> str:
+    """The file (and frame of a multi-frame file) a plane comes from, for warnings."""
+    return f"{plane.file.path} frame {plane.plane.frame + 1}" if plane.file.n_frames > 1 else (
+        str(plane.file.path)
+    )
+
+
+def _skip_warnings(planes: list[_Plane], reason: str) -> list[str]:
+    """One "skipped" warning per file (frames of a multi-frame file are counted)."""
+    by_file: dict[Path, list[_Plane]] = defaultdict(list)
+    for plane in planes:
+        by_file[plane.file.path].append(plane)
+    lines = []
+    for path, members in by_file.items():
+        n_frames = members[0].file.n_frames
+        if n_frames > 1:
+            where = f"{path} ({len(members)} of {n_frames} frames)"
+        else:
+            where = str(path)
+        lines.append(f"{where}: skipped, {reason}")
+    return lines
+
+
+def _without(planes: list[_Plane], dropped: list[_Plane]) -> list[_Plane]:
+    """``planes`` less the (identical objects in) ``dropped``, order kept."""
+    gone = {id(p) for p in dropped}
+    return [p for p in planes if id(p) not in gone]
+
+
+def _consensus(
+    planes: list[_Plane], modality: str
+) -> tuple[list[_Plane], tuple[float, float] | None, list[str]]:
+    """The planes that agree on position availability, orientation and pixel spacing.
+
+    Returns the agreeing planes, the consensus pixel spacing (``None`` when no plane has
+    one) and warnings naming every file left out.
+    """
+    warnings: list[str] = []
+    positioned = [p for p in planes if p.plane.position is not None
+                  and p.plane.orientation is not None]
+    if positioned and len(positioned) < len(planes) and 2 * len(positioned) >= len(planes):
+        lost = [p for p in planes if p.plane.position is None or p.plane.orientation is None]
+        warnings += _skip_warnings(
+            lost, "no valid ImagePositionPatient/ImageOrientationPatient while the rest of the "
+            "series has them (its slice position is unknown)"
+        )
+        planes = positioned
+    oriented = [p for p in planes if p.plane.orientation is not None]
+    if oriented:
+        counts: dict[tuple[float, ...], int] = defaultdict(int)
+        for p in oriented:
+            counts[tuple(round(v, 3) for v in p.plane.orientation)] += 1  # type: ignore[union-attr]
+        main = max(counts, key=lambda key: counts[key])
+        odd = [p for p in oriented
+               if tuple(round(v, 3) for v in p.plane.orientation) != main]  # type: ignore[union-attr]
+        if odd and len(odd) < len(oriented) - len(odd):
+            warnings += _skip_warnings(odd, "ImageOrientationPatient differs from the series")
+            planes = _without(planes, odd)
+    spaced = [p for p in planes if p.plane.pixel_spacing is not None]
+    if not spaced:
+        return planes, None, warnings
+    groups: list[tuple[tuple[float, float], list[_Plane]]] = []
+    for p in spaced:
+        spacing = p.plane.pixel_spacing
+        assert spacing is not None
+        for key, members in groups:
+            if np.allclose(spacing, key, rtol=SPACING_REL_TOLERANCE, atol=0):
+                members.append(p)
+                break
+        else:
+            groups.append((spacing, [p]))
+    main_spacing, agreeing = max(groups, key=lambda group: len(group[1]))
+    others = [p for key, members in groups if key != main_spacing for p in members]
+    lacking = [p for p in planes if p.plane.pixel_spacing is None]
+    if others and len(others) < len(agreeing):
+        reason = (f"PixelSpacing differs from the {_fmt(main_spacing[0])} x "
+                  f"{_fmt(main_spacing[1])} mm of the rest of the series")
+        warnings += _skip_warnings(others, reason)
+        planes = _without(planes, others)
+    if lacking and 2 * len(agreeing) >= len(planes):
+        warnings += _skip_warnings(
+            lacking, "no valid PixelSpacing while the rest of the series has "
+            f"{_fmt(main_spacing[0])} x {_fmt(main_spacing[1])} mm pixels"
+        )
+        planes = [p for p in planes if p.plane.pixel_spacing is not None]
+    elif lacking and modality not in UNSCALED_MODALITIES:
+        warnings.append(
+            f"{len(lacking)} of {len(planes)} images have no valid PixelSpacing: "
+            f"{_fmt(main_spacing[0])} x {_fmt(main_spacing[1])} mm assumed from the others"
+        )
+    return planes, main_spacing, warnings
+
+
+def _stack_outliers(
+    planes: list[_Plane], depth: dict[int, float], normal: np.ndarray, pixel: float
+) -> tuple[list[_Plane], list[str]]:
+    """Drop small clusters far along the normal and planes shifted sideways off the stack.
+
+    ``planes`` are sorted by ``depth``. The main stack is the largest run of planes whose
+    gaps stay within :data:`OUTLIER_GAP_FACTOR` median gaps; other runs holding at most
+    :data:`OUTLIER_FRACTION` of the planes are outliers. Sideways, positions must follow the
+    stack's (possibly tilted) line within :data:`LATERAL_OUTLIER_PIXELS` pixels.
+    """
+    warnings: list[str] = []
+    if len(planes) < 3:
+        return planes, warnings
+    d = np.array([depth[id(p)] for p in planes])
+    gaps = np.diff(d)
+    positive = gaps[gaps >= DUPLICATE_TOLERANCE_MM]
+    if positive.size:
+        typical = float(np.median(positive))
+        runs: list[list[_Plane]] = [[planes[0]]]
+        for gap, plane in zip(gaps, planes[1:], strict=True):
+            if gap > OUTLIER_GAP_FACTOR * typical:
+                runs.append([])
+            runs[-1].append(plane)
+        if len(runs) > 1:
+            main = max(runs, key=len)
+            far = [p for run in runs if run is not main for p in run]
+            if len(far) <= OUTLIER_FRACTION * len(planes):
+                lo, hi = depth[id(main[0])], depth[id(main[-1])]
+                warnings += _skip_warnings(
+                    far, f"slice position far off the stack of the other images ({_fmt(lo)} to "
+                    f"{_fmt(hi)} mm along the normal)"
+                )
+                planes = main
+    if len(planes) < 3:
+        return planes, warnings
+    d = np.array([depth[id(p)] for p in planes])
+    positions = np.array([p.plane.position for p in planes], dtype=np.float64)
+    lateral = positions - np.outer(positions @ normal, normal)
+    steps = np.diff(d)
+    usable = steps > DUPLICATE_TOLERANCE_MM
+    if not usable.any():
+        return planes, warnings
+    slope = np.median(np.diff(lateral, axis=0)[usable] / steps[usable, None], axis=0)
+    intercept = np.median(lateral - np.outer(d, slope), axis=0)
+    residual = np.linalg.norm(lateral - intercept - np.outer(d, slope), axis=1)
+    limit = max(LATERAL_OUTLIER_PIXELS * pixel, 0.01)
+    off = [p for p, r in zip(planes, residual, strict=True) if r > limit]
+    if off and 2 * len(off) < len(planes):
+        worst = float(residual.max())
+        warnings += _skip_warnings(
+            off, f"ImagePositionPatient lies up to {_fmt(worst)} mm sideways off the stack of "
+            "the other images"
+        )
+        planes = _without(planes, off)
+    return planes, warnings
+
+
+def _layout_by_position(planes: list[_Plane], pixel: float) -> _Layout:
+    """Sort planes along the slice normal, drop outliers and duplicates, find gaps."""
     warnings: list[str] = []
     orientation = planes[0].plane.orientation
     assert orientation is not None
@@ -91,6 +282,8 @@ def _layout_by_position(planes: list[_Plane]) -> _Layout:
             p.plane.frame,
         ),
     )
+    ordered, outlier_warnings = _stack_outliers(ordered, depth, normal, pixel)
+    warnings += outlier_warnings
     kept: list[_Plane] = []
     for plane in ordered:
         if kept and depth[id(plane)] - depth[id(kept[-1])] < DUPLICATE_TOLERANCE_MM:
@@ -104,8 +297,8 @@ def _layout_by_position(planes: list[_Plane]) -> _Layout:
     d = np.array([depth[id(p)] for p in kept])
     origin = np.asarray(kept[0].plane.position, dtype=np.float64)
     if len(kept) == 1:
-        return _Layout([(0, kept[0])], 1, _fallback_spacing(kept[0]), row, col, normal, origin,
-                       [], warnings)
+        return _Layout([(0, kept[0])], 1, _fallback_spacing(kept, warnings), row, col, normal,
+                       origin, [], warnings)
     gaps = np.diff(d)
     spacing = float(np.median(gaps))
     steps = np.ones(len(gaps), dtype=int)
@@ -128,7 +321,6 @@ def _layout_by_position(planes: list[_Plane]) -> _Layout:
         )
     lateral = np.asarray(kept[-1].plane.position) - origin
     lateral = lateral - normal * float(np.dot(lateral, normal))
-    pixel = min(kept[0].plane.pixel_spacing or (1.0, 1.0))
     if np.linalg.norm(lateral) > 0.5 * pixel:
         warnings.append(
             f"slice positions shift {_fmt(float(np.linalg.norm(lateral)))} mm sideways across the "
@@ -141,7 +333,7 @@ def _layout_by_position(planes: list[_Plane]) -> _Layout:
     return _Layout(slots, n_slices, spacing, row, col, normal, origin, missing, warnings)
 
 
-def _layout_without_position(planes: list[_Plane]) -> _Layout:
+def _layout_without_position(planes: list[_Plane], modality: str) -> _Layout:
     """Planes lacking position or orientation: file/frame order or InstanceNumber order."""
     warnings: list[str] = []
     single_file = len({p.file.path for p in planes}) == 1
@@ -156,7 +348,12 @@ def _layout_without_position(planes: list[_Plane]) -> _Layout:
                 p.plane.frame,
             ),
         )
-    spacing = _fallback_spacing(ordered[0])
+    spacing = _fallback_spacing(ordered, warnings)
+    if len(ordered) == 1 and modality in SECTIONAL_MODALITIES:
+        warnings.append(
+            "no valid ImagePositionPatient/ImageOrientationPatient: the image's position and "
+            "orientation in the patient are unknown"
+        )
     if len(ordered) > 1:
         order = "frame order" if single_file else "InstanceNumber order"
         warnings.append(
@@ -228,10 +425,18 @@ def load_series(
     if not info.headers:
         raise LoadError(origin_path, "no DICOM image data")
     planes = [_Plane(h, p) for h in info.headers for p in h.planes]
+    modality = info.modality or "OT"
+    planes, pixel_spacing, consensus_warnings = _consensus(planes, modality)
     positioned = all(p.plane.position is not None and p.plane.orientation is not None
                      for p in planes)
-    layout = _layout_by_position(planes) if positioned else _layout_without_position(planes)
-    warnings = list(info.warnings) + layout.warnings
+    if positioned:
+        layout = _layout_by_position(planes, min(pixel_spacing or (1.0, 1.0)))
+    else:
+        layout = _layout_without_position(planes, modality)
+    warnings = list(info.warnings) + consensus_warnings + layout.warnings
+    used_files = {plane.file.path: plane.file for _, plane in layout.slots}
+    for used in used_files.values():
+        warnings += [f"{used.path}: {note}" for note in used.notes]
 
     first_file, first_plane = layout.slots[0][1].file, layout.slots[0][1].plane
     invert = first_file.photometric.upper() == "MONOCHROME1"
@@ -241,6 +446,7 @@ def load_series(
     for slot, plane in layout.slots:
         by_file[plane.file.path].append((slot, plane))
     tracker.set_remaining(len(by_file))
+    check_volume_bytes(origin_path, (layout.n_slices, info.rows, info.cols), 4)
     try:
         voxels = np.empty((layout.n_slices, info.rows, info.cols), dtype=np.float32)
     except MemoryError as exc:
@@ -276,16 +482,20 @@ def load_series(
             if invert:
                 values = np.float32(inv_lo + inv_hi) - values
             voxels[slot] = values
-            decoded_min = min(decoded_min, float(values.min()))
+            finite = values[np.isfinite(values)]
+            if finite.size:
+                decoded_min = min(decoded_min, float(finite.min()))
         tracker.step()
     if len(blank) >= layout.n_slices:
         reason = errors[0] if errors else "no image data"
         raise LoadError(origin_path, reason)
     if blank:
-        voxels[sorted(blank)] = decoded_min
+        voxels[sorted(blank)] = decoded_min if np.isfinite(decoded_min) else 0.0
+    voxels, finite_warning = replace_non_finite(voxels)
+    if finite_warning:
+        warnings.append(f"{finite_warning} (rescaled values out of range)")
     if colour:
         warnings.append(f"colour images ({first_file.photometric}) converted to grayscale")
-    pixel_spacing = first_plane.pixel_spacing
     if pixel_spacing is None:
         pixel_spacing = (1.0, 1.0)
         if first_file.modality not in UNSCALED_MODALITIES:

@@ -26,5 +26,27 @@ class LoadError(Exception):
         super().__init__(f"{self.path}: {reason}")
 
 
+#: Exceptions that must end a load as they are: never reported as a :class:`LoadError`.
+FATAL_EXCEPTIONS: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """True for interrupts and exits, which loaders re-raise instead of wrapping.
+
+    Decoders written in Rust (pyo3) raise ``PanicException``, a :class:`BaseException` that
+    is not an :class:`Exception`; loaders catch ``BaseException`` to turn such failures into
+    a :class:`LoadError` and use this test to let interrupts and exits through.
+    """
+    return isinstance(exc, FATAL_EXCEPTIONS)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``"TypeName: message"`` of an exception, on one line, for a LoadError reason."""
+    text = " ".join(str(exc).split())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class LoadCancelled(Exception):
     """Loading was stopped because the caller's ``cancelled()`` callback returned true."""
