@@ -2,13 +2,15 @@
 
 Prints the geometry (shape, spacing, origin, orientation codes), modality, value range, default
 window, the DICOM series found in a folder, and every loading warning. ``--json`` prints the
-same facts as one JSON object for scripts. No patient-identifying attribute is ever shown.
+same facts as one strict JSON object for scripts (a non-finite number, which JSON cannot
+hold, is printed as ``null``). No patient-identifying attribute is ever shown.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,24 @@ def describe(volume: Volume, series: list[SeriesInfo]) -> dict[str, Any]:
     }
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (and numpy scalar) made JSON-representable."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def to_json(facts: dict[str, Any]) -> str:
+    """One line of strict JSON (no NaN/Infinity: such numbers become ``null``)."""
+    return json.dumps(_json_safe(facts), allow_nan=False)
+
+
 def _fmt_triplet(values: list[float], unit: str = "") -> str:
     """``a x b x c`` with compact numbers."""
     return " x ".join(f"{v:.6g}" for v in values) + unit
@@ -131,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     facts = describe(volume, series)
     if args.json:
-        print(json.dumps(facts))
+        print(to_json(facts))
     else:
         print(format_text(facts))
     return 0

@@ -3,6 +3,12 @@
 Geometry is kept exactly: nibabel's voxel array ``(i, j, k)`` becomes ``(z, y, x) = (k, j, i)``
 so the :class:`Volume` affine columns (x, y, z) are the file's (i, j, k) columns; the RAS world
 of these formats becomes LPS by negating the first two affine rows.
+
+Nothing is trusted before it is checked: the header's dimensions are compared with the file
+size (for gzip files with a maximum compression ratio) and with the memory limit before any
+voxel is read; a singular or non-finite affine is replaced by a warned diagonal one from the
+voxel sizes (as nibabel and dcm2niix do without a usable qform/sform); disagreeing qform and
+sform are reported; complex data becomes its magnitude and RGB data its luminance, warned.
 """
 
 from __future__ import annotations
@@ -14,7 +20,14 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from medsr_viewer.core.io.errors import LoadError
+from medsr_viewer.core.io.colour import rgb_to_luminance
+from medsr_viewer.core.io.errors import LoadError, describe_exception, is_fatal
+from medsr_viewer.core.io.limits import (
+    check_claimed_bytes,
+    check_volume_bytes,
+    file_size,
+    shape_bytes,
+)
 from medsr_viewer.core.io.voxel_checks import largest_spacing_axis, replace_non_finite
 from medsr_viewer.core.volume import Volume
 
@@ -24,6 +37,10 @@ NIFTI_SUFFIXES = (".nii", ".nii.gz", ".mgz", ".mgh")
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 #: NIfTI intent code of label maps (NIFTI_INTENT_LABEL).
 INTENT_LABEL = 1002
+#: File-name endings of gzip-compressed files.
+COMPRESSED_SUFFIXES = (".gz", ".mgz")
+#: qform and sform mapping some grid corner further apart than this (mm) disagree.
+QFORM_SFORM_TOLERANCE_MM = 0.01
 
 _MODALITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("CT", re.compile(r"\bCT\b", re.IGNORECASE)),
@@ -79,47 +96,178 @@ def _display_window(header: Any) -> tuple[float, float] | None:
     return ((lo + hi) / 2.0, hi - lo)
 
 
+def _check_size(path: Path, image: Any, shape: tuple[int, ...]) -> None:
+    """Refuse headers claiming more voxels than the file can hold or memory allows.
+
+    Only the first volume is read, so only its bytes are checked.
+
+    Raises
+    ------
+    LoadError
+        Naming the file and the sizes.
+    """
+    first = shape[:3]
+    dtype = np.dtype(image.get_data_dtype())
+    claimed = shape_bytes(first, dtype.itemsize)
+    offset = int(getattr(image.dataobj, "offset", 0) or 0)
+    available = file_size(path) - (0 if path.name.lower().endswith(COMPRESSED_SUFFIXES)
+                                   else offset)
+    check_claimed_bytes(
+        path, claimed, available,
+        compressed=path.name.lower().endswith(COMPRESSED_SUFFIXES), what="the header",
+    )
+    # The float32 volume, plus the stored array and nibabel's float64 scaling while reading.
+    check_volume_bytes(path, tuple(reversed(first)), 4)
+
+
+def _read_first_volume(image: Any, shape: tuple[int, ...], warnings: list[str]) -> np.ndarray:
+    """The voxels of the first 3-D volume as nibabel gives them (scaled, any dtype)."""
+    if len(shape) > 3:
+        extra = shape[3:]
+        warnings.append(
+            f"{len(shape)}-D image {shape}: showing the first of {int(np.prod(extra))} volumes"
+        )
+        return np.asanyarray(image.dataobj[(slice(None),) * 3 + (0,) * len(extra)])
+    return np.asanyarray(image.dataobj)
+
+
+def _as_real(data: np.ndarray, warnings: list[str]) -> np.ndarray:
+    """Complex data as its magnitude, RGB(A) records as luminance (warned); others unchanged."""
+    if data.dtype.names:
+        names = [n for n in ("R", "G", "B") if n in data.dtype.names]
+        if len(names) != 3:
+            raise ValueError(f"unsupported record data type {data.dtype}")
+        rgb = np.stack([data[n] for n in names], axis=-1)
+        warnings.append(
+            f"colour image ({'RGBA' if 'A' in data.dtype.names else 'RGB'}) converted to "
+            "grayscale luminance"
+        )
+        return rgb_to_luminance(rgb)
+    if np.iscomplexobj(data):
+        warnings.append("complex data: showing the magnitude")
+        return np.abs(data)
+    return data
+
+
+def _usable_affine(affine: np.ndarray) -> bool:
+    """True when ``affine`` is finite and its 3x3 part invertible."""
+    if affine.shape != (4, 4) or not np.isfinite(affine).all():
+        return False
+    linear = affine[:3, :3]
+    scale = float(np.abs(linear).max())
+    return scale > 0 and abs(float(np.linalg.det(linear))) > 1e-9 * scale**3
+
+
+def _checked_affine(image: Any, shape: tuple[int, ...], warnings: list[str]) -> np.ndarray:
+    """The image's RAS affine, or a warned diagonal one from the voxel sizes when unusable.
+
+    Also warns when a NIfTI file's qform and sform (both set) disagree.
+    """
+    try:
+        affine = np.asarray(image.affine, dtype=np.float64)
+    except BaseException as exc:
+        if is_fatal(exc):
+            raise
+        affine = np.full((4, 4), np.nan)
+    header = image.header
+    if _usable_affine(affine):
+        _compare_qform_sform(header, shape, warnings)
+        return affine
+    try:
+        zooms = [float(z) for z in header.get_zooms()[:3]]
+    except BaseException as exc:
+        if is_fatal(exc):
+            raise
+        zooms = []
+    zooms += [1.0] * (3 - len(zooms))
+    sizes = [abs(z) if np.isfinite(z) and z != 0 else 1.0 for z in zooms]
+    fallback = np.diag(sizes + [1.0])
+    centre = (np.array((list(shape[:3]) + [1, 1, 1])[:3], dtype=np.float64) - 1) / 2
+    fallback[:3, 3] = -centre * np.array(sizes)
+    guessed = "" if sizes == zooms else " (invalid voxel sizes replaced by 1 mm)"
+    warnings.append(
+        "the header's affine is singular or not finite: a diagonal affine from the voxel sizes "
+        f"({' x '.join(f'{v:.4g}' for v in sizes)} mm){guessed} is used; the orientation and "
+        "position in the patient are unknown"
+    )
+    return fallback
+
+
+def _compare_qform_sform(header: Any, shape: tuple[int, ...], warnings: list[str]) -> None:
+    """Warn when a NIfTI header's qform and sform (both coded) map the grid differently."""
+    if not (hasattr(header, "get_qform") and hasattr(header, "get_sform")):
+        return
+    try:
+        qform, qcode = header.get_qform(coded=True)
+        sform, scode = header.get_sform(coded=True)
+    except BaseException as exc:
+        if is_fatal(exc):
+            raise
+        return
+    if qform is None or sform is None or not qcode or not scode:
+        return
+    if not (np.isfinite(qform).all() and np.isfinite(sform).all()):
+        return
+    last = [max(0, n - 1) for n in (list(shape[:3]) + [1, 1, 1])[:3]]
+    corners = np.array([[i, j, k, 1.0] for i in (0, last[0]) for j in (0, last[1])
+                        for k in (0, last[2])])
+    distance = float(np.abs(corners @ qform.T - corners @ sform.T)[:, :3].max())
+    if distance > QFORM_SFORM_TOLERANCE_MM:
+        warnings.append(
+            f"the header's qform and sform disagree (by up to {distance:.3g} mm); the sform is "
+            "used"
+        )
+
+
 def load_nifti(path: str | Path) -> Volume:
     """Load a NIfTI-1/2 or MGH/MGZ file as a float32 :class:`Volume` (first volume of 4-D data).
 
     Raises
     ------
     LoadError
-        The file is missing, not readable by nibabel, or holds no image data.
+        The file is missing, not readable by nibabel, holds no image data, claims more data
+        than the file can hold, or exceeds the memory limit
+        (:func:`~medsr_viewer.core.io.limits.max_volume_bytes`).
     """
     path = Path(path)
     if not path.is_file():
         raise LoadError(path, "not found")
     try:
         image = nib.load(str(path))
-    except Exception as exc:  # nibabel raises many types for corrupt files
-        raise LoadError(path, f"not a readable NIfTI/MGH file ({exc})") from exc
+    except BaseException as exc:  # nibabel raises many types for corrupt files
+        if is_fatal(exc):
+            raise
+        raise LoadError(path, f"not a readable NIfTI/MGH file ({describe_exception(exc)})") from exc
     if not isinstance(image, nib.spatialimages.SpatialImage):
         raise LoadError(path, "not a supported image file")
     warnings: list[str] = []
     shape = tuple(int(n) for n in image.shape)
-    if len(shape) == 0 or min(shape, default=0) == 0:
+    if len(shape) == 0 or min(shape, default=0) <= 0:
         raise LoadError(path, f"no image data (shape {shape})")
+    _check_size(path, image, shape)
     try:
-        if len(shape) > 3:
-            extra = shape[3:]
-            warnings.append(
-                f"{len(shape)}-D image {shape}: showing the first of "
-                f"{int(np.prod(extra))} volumes"
-            )
-            data = np.asanyarray(image.dataobj[(slice(None),) * 3 + (0,) * len(extra)])
-        else:
-            data = np.asanyarray(image.dataobj)
-    except Exception as exc:
-        raise LoadError(path, f"corrupt or truncated image data ({exc})") from exc
-    source_dtype = np.dtype(image.get_data_dtype()).name
+        data = _as_real(_read_first_volume(image, shape, warnings), warnings)
+    except LoadError:
+        raise
+    except MemoryError as exc:
+        raise LoadError(path, "not enough memory to read the image data") from exc
+    except BaseException as exc:
+        if is_fatal(exc):
+            raise
+        raise LoadError(
+            path, f"corrupt or truncated image data ({describe_exception(exc)})"
+        ) from exc
+    stored = np.dtype(image.get_data_dtype())
+    source_dtype = stored.name if stored.names is None else (
+        "RGBA32" if "A" in stored.names else "RGB24"
+    )
     while data.ndim < 3:
         data = data[..., np.newaxis]
     voxels = np.ascontiguousarray(data.transpose(2, 1, 0), dtype=np.float32)
     voxels, finite_warning = replace_non_finite(voxels)
     if finite_warning:
         warnings.append(finite_warning)
-    affine = RAS_TO_LPS @ np.asarray(image.affine, dtype=np.float64)
+    affine = RAS_TO_LPS @ _checked_affine(image, shape, warnings)
     header = image.header
     volume = Volume(
         voxels=voxels,
