@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from medsr_viewer.core.atomic import sweep_stale_temp_files
 
 #: Subcommand modules under ``medsr_viewer.cli``, in help order.
-COMMAND_MODULES: tuple[str, ...] = ("info", "train", "evaluate", "models", "run_model", "metrics")
+COMMAND_MODULES: tuple[str, ...] = (
+    "info", "train", "evaluate", "models", "run_model", "metrics", "trust"
+)
 
 
 class CliError(Exception):
@@ -49,5 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
 
 
+def entry() -> None:
+    """The ``medsr`` console script: :func:`main`, then a safe process exit
+    (:func:`medsr_viewer.core.process_exit.exit_process`)."""
+    from medsr_viewer.core.process_exit import exit_process
+
+    exit_process(main())
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

@@ -51,6 +51,13 @@ def register(subparsers: Any) -> None:
             help="slice axis 0=z 1=y 2=x (default: the acquired slice axis)",
         )
         parser.add_argument("--tile", type=int, default=None, metavar="N", help="tile size (px)")
+        parser.add_argument(
+            "--tile-timeout",
+            type=float,
+            default=None,
+            metavar="S",
+            help="stop when one tile takes longer than S seconds (default: the card's)",
+        )
         parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
         parser.add_argument("--force", action="store_true", help="overwrite an existing OUT")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -107,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     if args.tile is not None and args.tile < 16:
         raise CliError(f"--tile {args.tile}: tile size must be at least 16")
+    if args.tile_timeout is not None and not args.tile_timeout > 0:
+        raise CliError(f"--tile-timeout {args.tile_timeout}: must be a positive number of seconds")
     try:
         device = select_device(args.device)
     except DeviceError as exc:
@@ -134,10 +143,14 @@ def run(args: argparse.Namespace) -> int:
     unsubscribe = notifier.subscribe(show)
     try:
         try:
-            processor = VolumeProcessor(loaded, volume, device=device, tile=args.tile)
+            processor = VolumeProcessor(
+                loaded, volume, device=device, tile=args.tile, tile_timeout_s=args.tile_timeout
+            )
         except InferenceError as exc:
             raise CliError(str(exc)) from exc
         bar = None if args.quiet else ProgressBar(sys.stderr, f"{args.command} {loaded.card.name}")
+        if bar is not None:
+            bar.update(0.0, f"slice 1/{volume.voxels.shape[axis]}")  # before the first tile
         gen = processor.iter_volume(axis)
         try:
             while True:

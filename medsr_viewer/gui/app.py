@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from medsr_viewer import __version__
 from medsr_viewer.core.atomic import sweep_stale_temp_files
+from medsr_viewer.core.process_exit import exit_process
 from medsr_viewer.core.recovery import autosave_dir
 from medsr_viewer.gui.main_window import APP_TITLE, MainWindow
 
@@ -74,5 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(app.exec())
 
 
+def entry() -> None:
+    """The ``medsr-viewer`` console script: :func:`main`, then a safe process exit (a model
+    call abandoned at close must not abort the process: ``core.process_exit``)."""
+    exit_process(main())
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

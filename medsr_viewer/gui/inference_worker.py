@@ -13,7 +13,7 @@ and never blocks. The worker thread computes slices tile by tile through a
 
 Latest wins: a newer request for the same pane supersedes any older one, pending or running
 (checked between tiles), so scrolling fast only computes the slice the user stops on. Finished
-slices are cached by (model sha256, volume, axis, slice); a cache hit is answered on the next
+slices are cached by (model file sha256, volume, axis, slice); a cache hit is answered on the next
 event-loop turn without touching the worker. When idle, the worker can prefetch the
 neighbouring slices of each pane's last request.
 
@@ -120,7 +120,7 @@ class InferenceWorker(QThread):
         self._stopping = False
         self._busy = False
         self._prefetch_failures: set[tuple[str, int, int, int]] = set()
-        threads.register(self)
+        threads.register(self, stop=self.request_stop)
 
     # -- GUI-thread API ----------------------------------------------------------------------
     def submit(
@@ -173,14 +173,20 @@ class InferenceWorker(QThread):
         with self._cond:
             return self._latest.get(pane_id) == request_id
 
-    def stop(self, timeout_ms: int = 5000) -> bool:
-        """Cancel everything, end the thread and wait for it; returns whether it ended."""
+    def request_stop(self) -> None:
+        """Cancel everything without waiting: pending requests are dropped, an idle thread is
+        woken, and a model call in progress is interrupted at once (its result discarded)."""
         with self._cond:
             self._stopping = True
             self._pending.clear()
             self._cond.notify_all()
+        self.engine.interrupt()
         self.requestInterruption()
         self.quit()
+
+    def stop(self, timeout_ms: int = 5000) -> bool:
+        """Cancel everything, end the thread and wait for it; returns whether it ended."""
+        self.request_stop()
         return self.wait(timeout_ms)
 
     @property
@@ -294,6 +300,8 @@ class InferenceWorker(QThread):
                     self.tileReady.emit(pane, rid, update.box.as_tuple(), update.array)
                     self.progress.emit(pane, rid, update.done, update.total)
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none kills the app
+            if self._stopping:
+                return  # interrupted because the application is closing: nothing to report
             if request.prefetch:
                 self._prefetch_failures.add(self._prefetch_key(request))
                 return

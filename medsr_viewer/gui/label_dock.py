@@ -47,6 +47,7 @@ from medsr_viewer.core.labels import OverlayStyle
 from medsr_viewer.gui.inference_worker import InferenceWorker
 from medsr_viewer.gui.label_overlay import LabelOverlay
 from medsr_viewer.gui.segmentation import SegmentationRunner
+from medsr_viewer.gui.trust_prompt import TrustPrompt
 from medsr_viewer.models.registry import ModelRegistry
 
 #: Columns of the label table.
@@ -88,8 +89,10 @@ class LabelDock(QDockWidget):
         registry: ModelRegistry | None,
         report_error: Callable[[str], None],
         parent: QMainWindow,
+        trust_prompt: TrustPrompt | None = None,
     ) -> None:
         super().__init__("Labels", parent)
+        self.trust_prompt = trust_prompt if trust_prompt is not None else TrustPrompt(parent)
         self.setObjectName("labelDock")
         self.overlay = overlay
         self._window = parent
@@ -218,13 +221,14 @@ class LabelDock(QDockWidget):
         """Ask for a segment model file and add it to the model combo."""
         path, _ = QFileDialog.getOpenFileName(
             self._window, "Open segmentation model", "",
-            "Model files (*.pt *.pt2 *.ts);;All files (*)")
+            "Model files (*.safetensors *.pt *.pt2 *.ts);;All files (*)")
         if path:
             self.open_model(path)
 
     def open_model(self, path: str | Path) -> bool:
-        """Add a segment model file (card checked) and select it; reports a refusal."""
-        problem = self.runner.add_model_path(path)
+        """Add a segment model file (card checked, trust asked) and select it; reports a refusal.
+        """
+        problem = self.runner.add_model_path(path, self.trust_prompt.allow)
         if problem:
             self._report_error(problem)
             return False

@@ -65,6 +65,7 @@ from medsr_viewer.gui.session_controller import SessionController
 from medsr_viewer.gui.settings import RecentFiles
 from medsr_viewer.gui.study_loader import LoadedStudy, LoadRequest, StudyLoader, study_source
 from medsr_viewer.gui.study_viewer import Layout, StudyViewer
+from medsr_viewer.gui.trust_prompt import TrustPrompt
 from medsr_viewer.models.registry import ModelRegistry, describe
 
 #: File-dialog filter of the formats the loader reads (DICOM files often lack an extension).
@@ -104,6 +105,8 @@ class MainWindow(QMainWindow):
         self.loader = StudyLoader(self)
         self.viewer = StudyViewer(self)
         self.series_dialog: SeriesPickerDialog | None = None
+        #: Asked before any model file that can run code is used (once per file content).
+        self.trust_prompt = TrustPrompt(self)
         self._paths: tuple[Path, ...] = ()
         self._hover: tuple[Orientation, np.ndarray | None] | None = None
         #: Windows with a name (presets applied so far, the default), to label the combo box.
@@ -190,7 +193,8 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         # Label layers (issue #4): the "Labels" dock and the Segmentation menu.
         self.label_dock = LabelDock(self.label_overlay, self.compare.worker,
-                                    self.compare.model_picker.registry, self.show_error, self)
+                                    self.compare.model_picker.registry, self.show_error, self,
+                                    self.trust_prompt)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.label_dock)
         self.menuBar().addMenu(self.label_dock.menu)
 
@@ -270,7 +274,7 @@ class MainWindow(QMainWindow):
             "Open &Model File…",
             "Ctrl+M",
             self.open_model_dialog,
-            tip="Add a model file with a card (.pt TorchScript or .pt2) to the model picker",
+            tip="Add a model file with a card (.safetensors; .pt/.pt2 only if trusted) to the picker",
         )
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
 
@@ -441,7 +445,7 @@ class MainWindow(QMainWindow):
     def open_model_dialog(self) -> None:
         """Ask for a model file and add it to the model picker (see :meth:`open_model`)."""
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open model file", "", "Model files (*.pt *.pt2 *.ts);;All files (*)"
+            self, "Open model file", "", "Model files (*.safetensors *.pt *.pt2 *.ts);;All files (*)"
         )
         if path:
             self.open_model(path)
@@ -450,8 +454,9 @@ class MainWindow(QMainWindow):
         """Add the model at ``path`` to the picker and select it, or show why it is refused.
 
         Only the card is read here (no model code runs); the worker checks the model with a
-        dry run before its first real slice. Loading a model file can execute code: only open
-        files you trust.
+        dry run before its first real slice. A TorchScript / ``torch.export`` file, which runs
+        code when loaded, is used only once trusted: :attr:`trust_prompt` asks the user,
+        naming the file and its hash, unless its folder or content is trusted already.
         """
         entry = describe(Path(path))
         if entry.card is None:
@@ -462,6 +467,9 @@ class MainWindow(QMainWindow):
                 f"{path}: model {entry.card.name!r} is a {entry.card.task!r} model; "
                 f"the compare view runs {' or '.join(IMAGE_TASKS)} models"
             )
+            return False
+        if not self.trust_prompt.allow(path):
+            self.show_error(self.trust_prompt.last_problem)
             return False
         self.compare.model_picker.add_path(path)
         self.statusBar().showMessage(f"Model {entry.card.name} added", 5000)

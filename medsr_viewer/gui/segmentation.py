@@ -17,6 +17,7 @@ that raises) are reported through :attr:`SegmentationRunner.failed` and the app 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,11 +173,14 @@ class SegmentationRunner(QObject):
         self.model_combo.setCurrentIndex(names.index(name))
         return True
 
-    def add_model_path(self, path: str | Path) -> str:
+    def add_model_path(
+        self, path: str | Path, allow: Callable[[Path], bool] | None = None
+    ) -> str:
         """Add a model file (its card is read, no code runs) and select it.
 
-        Returns ``""``, or why it is refused (no card, or a task other than ``segment``),
-        naming the file.
+        ``allow`` is asked last (the trust question for files that can run code).
+        Returns ``""``, or why it is refused (no card, a task other than ``segment``, not
+        allowed), naming the file.
         """
         entry = describe(Path(path))
         if entry.card is None:
@@ -184,6 +188,8 @@ class SegmentationRunner(QObject):
         if entry.card.task != SEGMENT_TASK:
             return (f"{path}: model {entry.card.name!r} is a {entry.card.task!r} model, "
                     "not a segment model")
+        if allow is not None and not allow(Path(path)):
+            return f"{path}: not loaded – the model file can run code and was not trusted"
         self._append(entry)
         self.model_combo.setCurrentIndex(self.model_combo.count() - 1)
         return ""

@@ -322,15 +322,20 @@ class SessionController(QObject):
             except ValueError:
                 problems.append(f"label {choice} of the session is not in the label map")
             sr_model = next((m for m in models if m.role == "sr"), None)
+            model_ok = True
             if sr_model is not None and not w.select_model(sr_model.path):
-                problems.append(f"model {sr_model.path} is missing")
+                model_ok = False
+                if not Path(sr_model.path).is_file():
+                    problems.append(f"model {sr_model.path} is missing")
+                else:  # refused (not trusted, bad card): open_model has said why
+                    problems.append(f"model {sr_model.path} of the session was not loaded")
             w.compare.set_mode(state.get("compare_mode", w.compare.mode.value))
             w.compare.set_interpolation(state.get("interpolation", w.compare.interpolation.value))
             if state.get("simulate_scale"):
                 # after this load has finished: the LR study replaces the one being shown
                 scale = int(state["simulate_scale"])
                 QTimer.singleShot(0, self, lambda: w.references.simulate(scale))
-            if state.get("sr_enabled") and not three:
+            if state.get("sr_enabled") and not three and model_ok:
                 w.set_sr_enabled(True)
         except (ValueError, TypeError, KeyError) as exc:
             problems.append(f"view state not restored ({exc})")

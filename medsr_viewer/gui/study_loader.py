@@ -209,9 +209,10 @@ class StudyLoader(QObject):
         if self._current is not None:
             self._current.cancel()
         request = LoadRequest(tuple(Path(p) for p in paths), series_uid, series)
-        thread = threads.register(QThread())
+        thread = QThread()
         thread.setObjectName(f"medsr-load {_describe(request.paths)}")
         worker = LoadWorker(request)
+        threads.register(thread, stop=worker.cancel)
         worker.moveToThread(thread)
         self._current = worker
         self._running[worker] = thread

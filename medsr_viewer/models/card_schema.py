@@ -162,9 +162,9 @@ def validate_card_dict(data: Any) -> None:
         first = errors[0]
         where = ".".join(str(p) for p in first.path) or "card"
         raise CardSchemaError(f"model card field {where}: {_short(first.message)}")
-    where = _non_finite(data)
-    if where is not None:
-        raise CardSchemaError(f"model card field {where}: not a finite number")
+    bad = _non_finite(data)
+    if bad is not None:
+        raise CardSchemaError(f"model card field {bad}: not a finite number")
 
 
 #: Informational blocks that may hold non-finite numbers (written as ``null``).

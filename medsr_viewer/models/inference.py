@@ -29,6 +29,7 @@ import torch
 
 from medsr_viewer.core.notify import Notifier
 from medsr_viewer.core.notify import notifier as default_notifier
+from medsr_viewer.core.process_exit import abandon
 from medsr_viewer.models.card import DEFAULT_TILE_TIMEOUT_S
 from medsr_viewer.models.tiling import Box, TileBlender, plan_tiles
 
@@ -59,8 +60,9 @@ def call_bounded(
 
     The caller returns as soon as ``fn`` finishes, raises, ``interrupted`` is set, or the
     time is up. A call that is abandoned keeps running in its daemon thread (Python cannot
-    stop a thread inside a torch kernel) but nobody waits for it, and it dies with the
-    process.
+    stop a thread inside a torch kernel) but nobody waits for it; it is recorded with
+    :func:`medsr_viewer.core.process_exit.abandon` so the process ends without running the
+    native finalisers under it.
 
     Raises
     ------
@@ -89,8 +91,10 @@ def call_bounded(
     thread.start()
     while not done.wait(max(0.0, min(_POLL_S, deadline - time.monotonic()))):
         if interrupted is not None and interrupted.is_set():
+            abandon(thread)
             raise InferenceCancelled(f"{what} interrupted")
         if time.monotonic() >= deadline:
+            abandon(thread)
             raise InferenceTimeout(
                 f"{what} took longer than {timeout_s:g} s and was stopped (the per-tile time "
                 "limit: tile_timeout_s in the card, --tile-timeout on the command line)"
@@ -129,6 +133,9 @@ class TileRunner:
         Where the CPU-fallback warning goes.
     timeout_s
         Longest one call may take (:func:`call_bounded`); the card's ``tile_timeout_s``.
+    interrupted
+        An event shared with the owner: once set, the running call and every later one
+        raise :class:`InferenceCancelled` (default: the runner's own, see :meth:`interrupt`).
     """
 
     def __init__(
@@ -139,13 +146,14 @@ class TileRunner:
         name: str = "model",
         notifier: Notifier | None = None,
         timeout_s: float = DEFAULT_TILE_TIMEOUT_S,
+        interrupted: threading.Event | None = None,
     ) -> None:
         self.module = module
         self._device = torch.device(device)
         self.name = name
         self.notifier = notifier if notifier is not None else default_notifier
         self.timeout_s = float(timeout_s)
-        self.interrupted = threading.Event()
+        self.interrupted = interrupted if interrupted is not None else threading.Event()
         self.fp16 = bool(fp16) and self._device.type == "cuda"
         if self.fp16:
             self.module = self.module.half()

@@ -19,6 +19,7 @@ whose output shape disagrees with its card on a tiny, time-limited dry run.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,8 +223,11 @@ def load_checked(
     task: str | None = None,
     device: str | torch.device = "cpu",
     trust: TrustStore | None = None,
+    interrupted: threading.Event | None = None,
 ) -> LoadedModel:
     """Load ``path`` after checking its card, task and trust, then dry-run it (:func:`dry_run`).
+
+    ``interrupted``, when set, stops the dry run at once (the application is closing).
 
     Raises
     ------
@@ -246,7 +250,7 @@ def load_checked(
         raise ModelRejected(str(exc)) from exc
     if loaded.card != card:
         raise ModelRejected(f"{target}: the file changed while it was being loaded")
-    dry_run(loaded, device)
+    dry_run(loaded, device, interrupted)
     return loaded
 
 
@@ -257,8 +261,14 @@ def expected_output_shape(card: ModelCard, height: int, width: int) -> tuple[int
     return (1, card.out_channels, height * card.scale, width * card.scale)
 
 
-def dry_run(loaded: LoadedModel, device: str | torch.device = "cpu") -> None:
+def dry_run(
+    loaded: LoadedModel,
+    device: str | torch.device = "cpu",
+    interrupted: threading.Event | None = None,
+) -> None:
     """Run the model once on a tiny input and check the output shape against its card.
+
+    The call is bounded by the card's ``tile_timeout_s`` and by ``interrupted``.
 
     Raises
     ------
@@ -275,7 +285,7 @@ def dry_run(loaded: LoadedModel, device: str | torch.device = "cpu") -> None:
             return loaded.module(x.to(device))
 
     try:
-        y = call_bounded(call, card.tile_timeout_s, what=f"{path}: dry run")
+        y = call_bounded(call, card.tile_timeout_s, interrupted, what=f"{path}: dry run")
     except InferenceError as exc:
         raise ModelRejected(str(exc)) from exc
     except Exception as exc:

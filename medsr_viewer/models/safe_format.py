@@ -60,21 +60,18 @@ _DTYPES = {
 
 
 def is_safe_model_file(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` holds a ``safetensors`` file (by content, not by name).
+    """Whether ``path`` is laid out as a ``safetensors`` file (by content, not by name).
 
     A zip archive (TorchScript, ``torch.export``) starts with ``PK``; a safetensors file with
-    a small little-endian length followed by ``{``.
+    an 8-byte length followed by ``{``. Only the layout is checked here; :func:`read_header`
+    validates the rest (and such a file never runs code, valid or not).
     """
     try:
         with open(path, "rb") as handle:
             head = handle.read(9)
-            size = os.fstat(handle.fileno()).st_size
     except OSError:
         return False
-    if len(head) < 9 or head[8:9] != b"{":
-        return False
-    (length,) = struct.unpack("<Q", head[:8])
-    return 2 <= length <= min(MAX_HEADER_BYTES, size - 8)
+    return len(head) == 9 and head[8:9] == b"{" and not head.startswith(b"PK")
 
 
 def read_header(path: str | os.PathLike[str], data: bytes | None = None) -> dict[str, Any]:

@@ -97,7 +97,7 @@ class SliceEngine:
     ) -> None:
         self.registry = registry if registry is not None else ModelRegistry()
         self.tile_timeout_s = tile_timeout_s
-        self._interrupted = False
+        self._interrupt = threading.Event()
         self.device: torch.device = select_device(device)
         self.cache = ByteLRUCache(cache_bytes)
         self.notifier = notifier if notifier is not None else default_notifier
@@ -184,7 +184,9 @@ class SliceEngine:
             if self.device.type == "cpu":
                 configure_cpu_threads()
             try:
-                loaded = load_checked(ref.path, task=task, device=self.device)
+                loaded = load_checked(
+                    ref.path, task=task, device=self.device, interrupted=self._interrupt
+                )
                 if loaded.sha256 != ref.sha256:
                     raise ModelRejected(f"{ref.path}: the file changed while it was being loaded")
             except ModelNeedsTrust:
@@ -199,9 +201,8 @@ class SliceEngine:
                 loaded.card.name,
                 self.notifier,
                 timeout_s=self.tile_timeout_s or loaded.card.tile_timeout_s,
+                interrupted=self._interrupt,
             )
-            if self._interrupted:
-                runner.interrupt()
             self._models[model_key] = (loaded, runner)
         return self._models[model_key]
 
@@ -212,10 +213,8 @@ class SliceEngine:
         self._processors = {k: v for k, v in self._processors.items() if k[0] != ref.key}
 
     def interrupt(self) -> None:
-        """Stop every running model call at once (the application is closing)."""
-        self._interrupted = True
-        for _loaded, runner in list(self._models.values()):
-            runner.interrupt()
+        """Stop every running and later model call at once (the application is closing)."""
+        self._interrupt.set()
 
     def processor(
         self, ref: ModelRef, task: str | None, volume: Volume, tile: int | None = None

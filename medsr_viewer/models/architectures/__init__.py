@@ -39,7 +39,8 @@ def build_architecture(name: str, **kwargs: Any) -> nn.Module:
         known = ", ".join(sorted(ARCHITECTURES))
         raise KeyError(f"unknown architecture {name!r}; known: {known}") from None
     module = cls(**kwargs)
-    module.medsr_built_as = (name, dict(kwargs))  # plain attribute: survives deepcopy
+    # A plain attribute (not a buffer): survives deepcopy, invisible to the state dict.
+    object.__setattr__(module, "medsr_built_as", (name, dict(kwargs)))
     return module
 
 
