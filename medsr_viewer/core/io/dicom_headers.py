@@ -43,6 +43,8 @@ DEFLATED_SYNTAX = str(DeflatedExplicitVRLittleEndian)
 GRAYSCALE_PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2")
 #: Largest plausible pixel or slice spacing (mm); larger values are treated as absent.
 MAX_PLAUSIBLE_SPACING_MM = 1000.0
+#: Smallest plausible pixel or slice spacing (mm, 10 nm); smaller values are treated as absent.
+MIN_PLAUSIBLE_SPACING_MM = 1e-5
 #: Largest plausible |coordinate| of ImagePositionPatient (mm); larger is treated as absent.
 MAX_PLAUSIBLE_POSITION_MM = 1.0e6
 #: Largest |RescaleSlope| / |RescaleIntercept| kept: float32 holds nothing larger.
@@ -189,7 +191,7 @@ def _floats(value: Any, count: int) -> tuple[float, ...] | None:
 def _spacing(value: Any) -> tuple[float, float] | None:
     """A PixelSpacing-like pair, ``None`` unless both values are positive and plausible."""
     pair = _floats(value, 2)
-    if pair is None or min(pair) <= 0 or max(pair) > MAX_PLAUSIBLE_SPACING_MM:
+    if pair is None or min(pair) < MIN_PLAUSIBLE_SPACING_MM or max(pair) > MAX_PLAUSIBLE_SPACING_MM:
         return None
     return (pair[0], pair[1])
 
@@ -242,6 +244,24 @@ def _functional_item(ds: Dataset, frame: int, sequence: str) -> Dataset | None:
     return None
 
 
+def _note_invalid(ds: Dataset, keyword: str, parsed: Any, notes: list[str]) -> None:
+    """Note a top-level attribute that is present and non-empty but could not be used."""
+    if parsed is not None or keyword not in ds:
+        return
+    try:
+        value = ds.get(keyword)
+    except BaseException as exc:
+        if is_fatal(exc):
+            raise
+        value = "(unreadable)"
+    if value is None or value == "" or (hasattr(value, "__len__") and len(value) == 0):
+        return
+    text = " ".join(repr(value).split())
+    if len(text) > 60:
+        text = text[:57] + "..."
+    notes.append(f"{keyword} {text} is invalid or implausible; ignored")
+
+
 def _rescale(value: Any, keyword: str, notes: list[str]) -> float | None:
     """RescaleSlope/Intercept as float; values float32 cannot hold are noted and ignored."""
     number = _float(value)
@@ -266,6 +286,15 @@ def _plane_headers(
     top_thickness = _float(ds.get("SliceThickness"))
     top_slope = _rescale(ds.get("RescaleSlope"), "RescaleSlope", notes)
     top_intercept = _rescale(ds.get("RescaleIntercept"), "RescaleIntercept", notes)
+    _note_invalid(ds, "ImagePositionPatient", top_position, notes)
+    _note_invalid(ds, "ImageOrientationPatient", top_orientation, notes)
+    _note_invalid(ds, "PixelSpacing", top_spacing, notes)
+    if top_thickness is not None and not (
+        MIN_PLAUSIBLE_SPACING_MM <= top_thickness <= MAX_PLAUSIBLE_SPACING_MM
+    ):
+        top_thickness = None
+    _note_invalid(ds, "SliceThickness", top_thickness, notes)
+    _note_invalid(ds, "SpacingBetweenSlices", _float(ds.get("SpacingBetweenSlices")), notes)
     if top_slope is None and _text(ds, "Modality") == "RTDOSE":
         top_slope = _float(ds.get("DoseGridScaling"))
     top_window = _window(ds)

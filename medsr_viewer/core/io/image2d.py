@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from medsr_viewer.core.io.colour import is_gray_rgb, rgb_to_luminance
-from medsr_viewer.core.io.errors import LoadError
+from medsr_viewer.core.io.errors import LoadError, describe_exception, is_fatal
 from medsr_viewer.core.io.voxel_checks import replace_non_finite
 from medsr_viewer.core.volume import Volume
 
@@ -80,6 +80,10 @@ def load_image2d(path: str | Path) -> Volume:
         raise LoadError(path, f"image too large ({exc})") from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise LoadError(path, f"corrupt or truncated image ({exc})") from exc
+    except BaseException as exc:  # decoders may fail in any way on corrupt data
+        if is_fatal(exc):
+            raise
+        raise LoadError(path, f"corrupt image ({describe_exception(exc)})") from exc
     if not pages or pages[0].size == 0:
         raise LoadError(path, "no image data")
     if coloured:

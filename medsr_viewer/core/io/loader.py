@@ -12,7 +12,7 @@ from pathlib import Path
 
 from medsr_viewer.core.io.dicom_series import SeriesInfo, discover_series, list_candidate_files
 from medsr_viewer.core.io.dicom_volume import load_series
-from medsr_viewer.core.io.errors import LoadError
+from medsr_viewer.core.io.errors import LoadCancelled, LoadError, describe_exception, is_fatal
 from medsr_viewer.core.io.image2d import IMAGE2D_SUFFIXES, load_image2d
 from medsr_viewer.core.io.nifti import NIFTI_SUFFIXES, load_nifti
 from medsr_viewer.core.io.progress import CancelCallback, ProgressCallback, ProgressTracker
@@ -124,10 +124,37 @@ def load_volume(
     Raises
     ------
     LoadError
-        Not found, not a supported format, corrupt, no image data, empty folder ...
+        Not found, not a supported format, corrupt, no image data, empty folder, larger than
+        the file can hold or than the memory limit ... Every failure while loading (even a
+        decoder's Rust panic) is a ``LoadError`` naming the file; only interrupts, exits and
+        cancellation pass through as they are.
     LoadCancelled
         ``cancelled()`` returned true.
     """
+    try:
+        return _load_volume(path, series_uid=series_uid, progress=progress, cancelled=cancelled)
+    except (LoadError, LoadCancelled):
+        raise
+    except BaseException as exc:
+        if is_fatal(exc):
+            raise
+        where = Path(path) if isinstance(path, (str, os.PathLike)) else (
+            Path(next(iter(path), "")) if len(path) else Path()
+        )
+        if isinstance(exc, MemoryError):
+            raise LoadError(where, "not enough memory to load the image data") from exc
+        raise LoadError(where, f"unexpected failure while loading ({describe_exception(exc)})") \
+            from exc
+
+
+def _load_volume(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    series_uid: str | None,
+    progress: ProgressCallback | None,
+    cancelled: CancelCallback | None,
+) -> Volume:
+    """:func:`load_volume` without the final conversion of unexpected failures."""
     tracker = ProgressTracker(progress, cancelled)
     tracker.check()
     if not isinstance(path, (str, os.PathLike)):

@@ -41,6 +41,8 @@ INTENT_LABEL = 1002
 COMPRESSED_SUFFIXES = (".gz", ".mgz")
 #: qform and sform mapping some grid corner further apart than this (mm) disagree.
 QFORM_SFORM_TOLERANCE_MM = 0.01
+#: Valid NIfTI qform_code / sform_code values (unknown, scanner, aligned, Talairach, MNI).
+VALID_XFORM_CODES = range(5)
 
 _MODALITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("CT", re.compile(r"\bCT\b", re.IGNORECASE)),
@@ -116,8 +118,53 @@ def _check_size(path: Path, image: Any, shape: tuple[int, ...]) -> None:
         path, claimed, available,
         compressed=path.name.lower().endswith(COMPRESSED_SUFFIXES), what="the header",
     )
-    # The float32 volume, plus the stored array and nibabel's float64 scaling while reading.
     check_volume_bytes(path, tuple(reversed(first)), 4)
+
+
+def _data_size_warning(path: Path, image: Any, shape: tuple[int, ...]) -> str | None:
+    """A warning when the file holds more data than the header's dimensions account for.
+
+    Uncompressed files are measured; gzip files by their ISIZE trailer (the inflated size
+    modulo 2^32). A mismatch means wrong dimensions or data type in the header.
+    """
+    if not isinstance(image, (nib.Nifti1Image, nib.Nifti2Image)):
+        return None
+    offset = int(getattr(image.dataobj, "offset", 0) or 0)
+    expected = offset + shape_bytes(shape, np.dtype(image.get_data_dtype()).itemsize)
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        try:
+            with path.open("rb") as handle:
+                handle.seek(-4, 2)
+                inflated = int.from_bytes(handle.read(4), "little")
+        except OSError:
+            return None
+        if inflated == expected % (1 << 32):
+            return None
+        actual = inflated
+    else:
+        actual = file_size(path)
+        if actual == expected:
+            return None
+    if actual < expected:
+        return None  # too short: reading the data fails with its own error
+    return (
+        f"the file holds {actual - expected} bytes more than the header's dimensions "
+        f"{shape} of {np.dtype(image.get_data_dtype()).name} need: wrong dimensions or data type?"
+    )
+
+
+def _xform_code_warnings(header: Any) -> list[str]:
+    """Warnings for qform_code/sform_code values outside the NIfTI standard's 0..4."""
+    found = []
+    for key in ("qform_code", "sform_code"):
+        try:
+            code = int(header[key])
+        except (KeyError, ValueError, TypeError):
+            continue
+        if code not in VALID_XFORM_CODES:
+            found.append(f"invalid {key} {code} in the header (ignored by the reader)")
+    return found
 
 
 def _read_first_volume(image: Any, shape: tuple[int, ...], warnings: list[str]) -> np.ndarray:
@@ -245,6 +292,10 @@ def load_nifti(path: str | Path) -> Volume:
     if len(shape) == 0 or min(shape, default=0) <= 0:
         raise LoadError(path, f"no image data (shape {shape})")
     _check_size(path, image, shape)
+    size_warning = _data_size_warning(path, image, shape)
+    if size_warning:
+        warnings.append(size_warning)
+    warnings += _xform_code_warnings(image.header)
     try:
         data = _as_real(_read_first_volume(image, shape, warnings), warnings)
     except LoadError:
