@@ -454,6 +454,7 @@ def load_series(
         raise LoadError(origin_path, f"not enough memory for the volume ({gigabytes:.1f} GB)") from exc
     blank = set(layout.missing)
     decoded_min = np.inf
+    non_finite = False
     colour = False
     errors: list[str] = []
     for entries in by_file.values():
@@ -482,18 +483,22 @@ def load_series(
             if invert:
                 values = np.float32(inv_lo + inv_hi) - values
             voxels[slot] = values
-            finite = values[np.isfinite(values)]
-            if finite.size:
-                decoded_min = min(decoded_min, float(finite.min()))
+            lowest, highest = float(values.min()), float(values.max())
+            if not (np.isfinite(lowest) and np.isfinite(highest)):  # rescale overflowed
+                non_finite = True
+                finite = values[np.isfinite(values)]
+                lowest = float(finite.min()) if finite.size else np.inf
+            decoded_min = min(decoded_min, lowest)
         tracker.step()
     if len(blank) >= layout.n_slices:
         reason = errors[0] if errors else "no image data"
         raise LoadError(origin_path, reason)
     if blank:
         voxels[sorted(blank)] = decoded_min if np.isfinite(decoded_min) else 0.0
-    voxels, finite_warning = replace_non_finite(voxels)
-    if finite_warning:
-        warnings.append(f"{finite_warning} (rescaled values out of range)")
+    if non_finite:
+        voxels, finite_warning = replace_non_finite(voxels)
+        if finite_warning:
+            warnings.append(f"{finite_warning} (rescaled values out of range)")
     if colour:
         warnings.append(f"colour images ({first_file.photometric}) converted to grayscale")
     if pixel_spacing is None:
