@@ -17,7 +17,8 @@ import shiboken6
 from PySide6.QtCore import QThread
 
 _registered: list[QThread] = []
-_stoppers: dict[int, Callable[[], None]] = {}
+#: ``(thread, stop)`` pairs; kept beside the threads (never keyed by ``id``, which is reused).
+_stoppers: list[tuple[QThread, Callable[[], None]]] = []
 #: Threads that did not stop in time: kept alive (never destroyed while running).
 _orphans: list[QThread] = []
 
@@ -38,16 +39,14 @@ def register(thread: QThread, stop: Callable[[], None] | None = None) -> QThread
         _registered.append(thread)
         thread.destroyed.connect(_prune)
     if stop is not None:
-        _stoppers[id(thread)] = stop
+        _stoppers[:] = [(t, f) for t, f in _stoppers if t is not thread] + [(thread, stop)]
     return thread
 
 
 def _prune(*_args: object) -> None:
     """Drop threads whose C++ object no longer exists."""
     _registered[:] = [t for t in _registered if shiboken6.isValid(t)]
-    alive = {id(t) for t in _registered}
-    for key in [k for k in _stoppers if k not in alive]:
-        del _stoppers[key]
+    _stoppers[:] = [(t, f) for t, f in _stoppers if shiboken6.isValid(t)]
 
 
 def registered_threads() -> list[QThread]:
@@ -71,8 +70,7 @@ def stop_all(timeout_ms: int = 5000) -> list[QThread]:
     """
     running = running_threads()
     for thread in running:
-        stop = _stoppers.get(id(thread))
-        if stop is not None:
+        for stop in [f for owner, f in _stoppers if owner is thread]:  # a copy: stop may prune
             stop()
         thread.requestInterruption()
         thread.quit()

@@ -94,3 +94,27 @@ def plain_torchscript(path: Path) -> Path:
     """A harmless TorchScript bicubic x2 model (for trust round trips)."""
     save_torchscript(BicubicUp(2), sr_card("plain-x2", 2), path)
     return path
+
+
+#: A script writing a TorchScript SR model that takes minutes on every tile larger than
+#: 16 px (its 16x16 dry run is quick): ``python script.py OUT.pt`` (TorchScript needs the
+#: class source in a file, so it is written out and run rather than defined here).
+SLOW_MODEL = """
+import sys, torch, torch.nn.functional as F
+from torch import nn
+sys.path.insert(0, {zoo!r})
+from model_zoo import sr_card
+from medsr_viewer.models.archive import save_torchscript
+
+class Slow(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.interpolate(x, scale_factor=2.0, mode="bicubic", align_corners=False)
+        if x.shape[2] > 16:
+            a = torch.rand(256, 256)
+            for _ in range(100000):
+                a = torch.tanh(a @ a)
+            y = y + 0.0 * a.mean()
+        return y
+
+save_torchscript(Slow(), sr_card("slow-x2", 2, tile_size=32, tile_overlap=4), sys.argv[1])
+"""

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from malicious import overwriting_torchscript, pickled_pt2, plain_torchscript
+from malicious import SLOW_MODEL, overwriting_torchscript, pickled_pt2, plain_torchscript
 from model_zoo import BicubicUp, sr_card, trust_folder_for_tests
 from torch import nn
 
@@ -352,27 +352,6 @@ def test_tile_time_limit_and_interrupt() -> None:
     assert time.monotonic() - start < 5
     fast = TileRunner(Sleeps(0.0), timeout_s=5)
     assert fast(image).shape == (1, 48, 48)
-
-
-SLOW_MODEL = """
-import sys, torch, torch.nn.functional as F
-from torch import nn
-sys.path.insert(0, {zoo!r})
-from model_zoo import sr_card
-from medsr_viewer.models.archive import save_torchscript
-
-class Slow(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.interpolate(x, scale_factor=2.0, mode="bicubic", align_corners=False)
-        if x.shape[2] > 16:
-            a = torch.rand(256, 256)
-            for _ in range(100000):
-                a = torch.tanh(a @ a)
-            y = y + 0.0 * a.mean()
-        return y
-
-save_torchscript(Slow(), sr_card("slow-x2", 2, tile_size=32, tile_overlap=4), sys.argv[1])
-"""
 
 
 def test_medsr_sr_time_limit_on_a_slow_model(tmp_path: Path) -> None:

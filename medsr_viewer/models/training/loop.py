@@ -83,9 +83,13 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`train`; raises ``ValueError`` naming the file."""
+    """Read a checkpoint written by :func:`train`; raises ``ValueError`` naming the file.
+
+    Read with ``weights_only=True``: tensors, numbers, strings and containers only, so a
+    checkpoint handed over by someone else cannot run code (torch's restricted unpickler).
+    """
     try:
-        payload = torch.load(str(path), map_location="cpu", weights_only=False)
+        payload = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises many types (pickle, zip, OS errors)
         raise ValueError(f"{path}: cannot read checkpoint ({exc.__class__.__name__})") from exc
     if not isinstance(payload, dict) or "model" not in payload or "step" not in payload:
