@@ -66,7 +66,7 @@ from medsr_viewer.gui.settings import RecentFiles
 from medsr_viewer.gui.study_loader import LoadedStudy, LoadRequest, StudyLoader, study_source
 from medsr_viewer.gui.study_viewer import Layout, StudyViewer
 from medsr_viewer.gui.trust_prompt import TrustPrompt
-from medsr_viewer.models.registry import ModelRegistry, describe
+from medsr_viewer.models.registry import MODEL_SUFFIXES, ModelRegistry, describe
 
 #: File-dialog filter of the formats the loader reads (DICOM files often lack an extension).
 OPEN_FILTER = (
@@ -653,11 +653,19 @@ class MainWindow(QMainWindow):
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        """Open what was dropped (several files are taken as one series)."""
+        """Open what was dropped: model files go to the model picker (through the trust
+        question for files that can run code), anything else is a study (several files are
+        taken as one series)."""
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.open_paths(paths)
+        if not paths:
+            return
+        event.acceptProposedAction()
+        models = [p for p in paths if Path(p).suffix.lower() in MODEL_SUFFIXES]
+        for path in models:
+            self.open_model(path)
+        studies = [p for p in paths if p not in models]
+        if studies:
+            self.open_paths(studies)
 
     # ---------------------------------------------------------------- view controls
 

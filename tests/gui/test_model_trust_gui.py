@@ -223,3 +223,50 @@ def test_closing_while_a_slow_model_runs_exits_cleanly(tmp_path: Path) -> None:
     assert closed < 3.0, done.stdout
     assert "Destroyed while thread" not in done.stderr
     assert time.monotonic() - start < 100
+
+
+def test_dropping_a_model_file_asks_too(qtbot: QtBot, tmp_path: Path,
+                                        zoo: dict[str, Path]) -> None:
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    marker = tmp_path / "pwned"
+    evil = pickled_pt2(tmp_path / "dropped.pt2", marker)
+    win = cpu_model_window(qtbot, tmp_path, zoo["bicubic-x2"].parent)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(evil))])
+    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
+                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(win, enter)
+    assert enter.isAccepted()
+    seen: list[str] = []
+    _answer_trust_dialog(qtbot, "Cancel", seen)
+    QApplication.sendEvent(win, drop)
+    assert seen and "dropped.pt2" in seen[0]
+    assert "not trusted" in win.error_banner.text()
+    assert not win.loader.is_loading  # not mistaken for a study either
+    assert not marker.exists()
+    close_model_window(win)
+
+
+def test_a_model_producing_nan_is_reported_not_shown(qtbot: QtBot, tmp_path: Path) -> None:
+    from model_zoo import NanAbove16, sr_card, trust_folder_for_tests
+
+    from medsr_viewer.models.archive import save_torchscript
+
+    models = tmp_path / "models"
+    models.mkdir()
+    trust_folder_for_tests(models)
+    save_torchscript(NanAbove16(), sr_card("nan-x2", 2, tile_size=32, tile_overlap=4),
+                     models / "nan.pt")
+    win = cpu_model_window(qtbot, tmp_path, models)
+    open_and_wait(qtbot, win, [_study(tmp_path / "study.nii.gz")])
+    with qtbot.waitSignal(win.compare.worker.failed, timeout=20000) as failed:
+        win.set_sr_enabled(True)
+    assert "NaN or infinite" in failed.args[2]
+    assert "NaN or infinite" in win.error_banner.text()
+    shown = win.compare.sr_view.image_item.image
+    assert shown is None or np.isfinite(np.asarray(shown, dtype=float)).all()
+    close_model_window(win)

@@ -87,6 +87,16 @@ class WrongShape(nn.Module):
         return x * 2.0
 
 
+class NanAbove16(nn.Module):
+    """Bicubic x2, but NaN everywhere on tiles larger than 16 px (passes a 16x16 dry run)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.interpolate(x, scale_factor=2.0, mode="bicubic", align_corners=False)
+        if x.shape[2] > 16:
+            y = y * float("nan")
+        return y
+
+
 class OomAbove(nn.Module):
     """Bicubic x2 that raises CUDA out-of-memory for tiles larger than ``limit`` pixels."""
 

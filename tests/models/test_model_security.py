@@ -20,7 +20,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from malicious import SLOW_MODEL, overwriting_torchscript, pickled_pt2, plain_torchscript
-from model_zoo import BicubicUp, sr_card, trust_folder_for_tests
+from model_zoo import BicubicUp, NanAbove16, sr_card, trust_folder_for_tests
 from torch import nn
 
 from medsr_viewer.cli.main import main as cli
@@ -262,16 +262,6 @@ def test_bad_card_in_medsr_sr_is_one_line(
 
 
 # ------------------------------------------------------------------ identity and outputs
-
-
-class NanAbove16(nn.Module):
-    """Bicubic x2, but NaN everywhere on tiles larger than 16 px (passes a 16x16 dry run)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.interpolate(x, scale_factor=2.0, mode="bicubic", align_corners=False)
-        if x.shape[2] > 16:
-            y = y * float("nan")
-        return y
 
 
 def _volume(n: int = 40) -> Volume:
