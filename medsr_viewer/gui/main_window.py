@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from medsr_viewer.core.demo import DemoUnavailable, demo_study_path
-from medsr_viewer.core.geometry import DisplayVolume, Orientation
+from medsr_viewer.core.geometry import PLANE_AXES, DisplayVolume, Orientation
 from medsr_viewer.core.history import History
 from medsr_viewer.core.io import SeriesInfo
 from medsr_viewer.core.labels import LabelMap
@@ -278,7 +278,11 @@ class MainWindow(QMainWindow):
         )
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
 
+        # One choice of layout is checked: a plane (single layout) or Three Planes; with the
+        # optional policy pressing 4 again unchecks Three Planes (back to the single plane).
         self.orientation_group = QActionGroup(self)
+        self.orientation_group.setExclusionPolicy(
+            QActionGroup.ExclusionPolicy.ExclusiveOptional)
         self.orientation_actions: dict[Orientation, QAction] = {}
         for orientation, key in ORIENTATION_KEYS.items():
             action = self._action(
@@ -298,6 +302,7 @@ class MainWindow(QMainWindow):
             checkable=True,
             tip="Axial, coronal and sagittal side by side with a linked crosshair",
         )
+        self.orientation_group.addAction(self.three_plane_action)
         self.reset_action = self._action(
             "&Reset View", "R", self.viewer.reset_view, tip="Fit the images, default window"
         )
@@ -682,8 +687,7 @@ class MainWindow(QMainWindow):
     def set_orientation(self, orientation: Orientation) -> None:
         """Single-plane layout showing ``orientation``."""
         self.viewer.set_orientation(orientation)
-        self.orientation_actions[Orientation(orientation)].setChecked(True)
-        self.three_plane_action.setChecked(False)
+        self.orientation_actions[Orientation(orientation)].setChecked(True)  # unchecks 4
         if self.compare.enabled:
             self.compare.set_enabled(True)  # compare the new plane
         self._update_readout()
@@ -692,7 +696,10 @@ class MainWindow(QMainWindow):
         """Switch the three-plane layout on or off."""
         if enabled and self.compare.enabled:
             self.set_sr_enabled(False)
-        self.three_plane_action.setChecked(enabled)
+        if enabled:
+            self.three_plane_action.setChecked(True)  # the group unchecks the plane
+        else:
+            self.orientation_actions[self.viewer.orientation].setChecked(True)
         self.viewer.set_layout_mode(Layout.THREE_PLANE if enabled else Layout.SINGLE)
         self._update_readout()
 
@@ -726,7 +733,11 @@ class MainWindow(QMainWindow):
         orientation = self.viewer.active_orientation
         canonical = None
         if self._hover is not None and self._hover[1] is not None:
-            orientation, canonical = self._hover
+            orientation, hovered = self._hover
+            # the mouse stays on the same pixel of its pane while the pane pages through
+            # slices (wheel, keys): read the voxel of the slice shown now, not the one hovered
+            canonical = np.array(hovered, dtype=np.float64)
+            canonical[PLANE_AXES[orientation].slice_axis] = self.viewer.slice_index(orientation)
         parts = [
             slice_text(
                 orientation, self.viewer.slice_index(orientation), display.n_slices(orientation)

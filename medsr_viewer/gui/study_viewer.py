@@ -12,7 +12,7 @@ from enum import Enum
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QGridLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QSizePolicy, QWidget
 
 from medsr_viewer.core.geometry import PLANE_AXES, DisplayVolume, Orientation
 from medsr_viewer.core.volume import Volume
@@ -66,8 +66,12 @@ class StudyViewer(QWidget):
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(2)
+        self._grid = grid
         for column, orientation in enumerate(Orientation):
             view = SliceView(orientation, self)
+            # the panes share the width by their columns' stretch alone: a pane's size hint
+            # (its last size, its image) must not decide how wide it is in three-plane
+            view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
             self.views[orientation] = view
             grid.addWidget(view, 0, column)
             view.wheelSteps.connect(lambda n, o=orientation: self._on_wheel(o, n))
@@ -161,8 +165,10 @@ class StudyViewer(QWidget):
 
     def _apply_layout(self) -> None:
         three = self._layout == Layout.THREE_PLANE
-        for orientation, view in self.views.items():
-            view.setVisible(three or orientation == self._orientation)
+        for column, (orientation, view) in enumerate(self.views.items()):
+            shown = three or orientation == self._orientation
+            self._grid.setColumnStretch(column, 1 if shown else 0)  # equal thirds in three-plane
+            view.setVisible(shown)
             view.set_crosshair_enabled(three)
             if self._display is not None:
                 view.set_crosshair(self._cursor)

@@ -195,3 +195,65 @@ def test_readout_names_voxel_world_and_value(
     assert f"LPS ({wx:.1f}, {wy:.1f}, {wz:.1f}) mm" in text
     assert f"value {value:.4g}" in text or f"value {int(value)}" in text
     assert text.startswith(f"axial {view.slice_index + 1}/190")
+
+
+@pytest.mark.parametrize("plane_key", [Qt.Key.Key_2, Qt.Key.Key_3])
+def test_three_planes_share_the_width_after_a_single_plane_at_full_size(
+    qtbot: QtBot, main_window: MainWindow, data_dir: Path, plane_key: Qt.Key
+) -> None:
+    """Issue #15, bug 1: 1600x1000, the 120-slice series, 2 (or 3) then 4 gave the axial
+    pane 1200 px and the others a strip, with two layout buttons checked."""
+    main_window.resize(1600, 1000)
+    open_and_wait(qtbot, main_window, [data_dir / "dicom" / "vs_seg_001_t1"])
+    viewer = main_window.viewer
+    qtbot.keyClick(main_window, plane_key)
+    single = viewer.views[viewer.orientation]
+    qtbot.waitUntil(lambda: single.width() > 1500)
+    qtbot.keyClick(main_window, Qt.Key.Key_4)
+    panes = [viewer.views[o] for o in Orientation]
+
+    def thirds() -> bool:
+        widths = [p.width() for p in panes]
+        return all(p.isVisible() for p in panes) and max(widths) - min(widths) <= 2
+
+    qtbot.waitUntil(thirds)
+    assert sum(p.width() for p in panes) >= viewer.width() - 6  # the whole width is used
+    checked = [a.text() for a in (*main_window.orientation_actions.values(),
+                                  main_window.three_plane_action) if a.isChecked()]
+    assert checked == ["&Three Planes"]
+    for pane in panes:  # each pane shows its whole image
+        rect = pane.image_rect()
+        (x0, x1), (y0, y1) = pane.view_box.viewRange()
+        assert x0 <= rect.left() + 1e-6 and x1 >= rect.right() - 1e-6
+        assert y0 <= rect.top() + 1e-6 and y1 >= rect.bottom() - 1e-6
+    qtbot.keyClick(main_window, Qt.Key.Key_4)  # back to the plane chosen before
+    assert viewer.layout_mode == Layout.SINGLE
+    assert main_window.orientation_actions[viewer.orientation].isChecked()
+    assert not main_window.three_plane_action.isChecked()
+
+
+def test_readout_follows_the_slice_when_scrolling_under_a_still_mouse(
+    qtbot: QtBot, main_window: MainWindow, t1_path: Path, t1_volume: Volume
+) -> None:
+    """Issue #15, bug 2: hover, scroll 8 slices without moving the mouse: the voxel and the
+    value must be those of the slice shown, not of the slice hovered first."""
+    open_and_wait(qtbot, main_window, [t1_path])
+    view = main_window.viewer.views[Orientation.AXIAL]
+    display = main_window.viewer.display
+    assert display is not None
+    centre = view.viewport().rect().center()
+    hover(qtbot, view, centre)
+    first = main_window.readout_label.text()
+    start = view.slice_index
+    wheel(view, 8)  # the wheel turns over the pane's centre, where the mouse is
+    assert view.slice_index == start + 8
+    x, y = view.view_box.mapSceneToView(view.mapToScene(centre)).toTuple()
+    row, col = (round(v) for v in view.view_to_display(x, y))
+    z, yy, xx = (int(v) for v in np.rint(
+        display.display_to_voxel(Orientation.AXIAL, row, col, start + 8)))
+    text = main_window.readout_label.text()
+    assert text.startswith(f"axial {start + 9}/190")
+    assert f"voxel (z,y,x) {z}, {yy}, {xx}" in text
+    assert z == start + 8 and text != first
+    value = t1_volume.voxels[z, yy, xx]
+    assert f"value {value:.4g}" in text or f"value {int(value)}" in text
