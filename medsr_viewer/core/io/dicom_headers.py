@@ -9,8 +9,9 @@ shared functional groups where present. No patient-identifying attribute is kept
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,14 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
+from medsr_viewer.core.io.dicom_labels import (
+    AcquisitionLabel,
+    read_label_safely,
+    vendor_diffusion,
+)
+from medsr_viewer.core.io.dicom_mosaic import MosaicLayout, read_mosaic, tile_positions
 from medsr_viewer.core.io.errors import describe_exception, is_fatal
+from medsr_viewer.core.io.series_facts import read_series_facts
 
 #: Pixel data larger than this is deferred (not read) while scanning headers.
 DEFER_SIZE = 512
@@ -77,6 +85,7 @@ class PlaneHeader:
     intercept: float
     window: tuple[float, float] | None
     instance_number: int | None
+    label: AcquisitionLabel = field(default_factory=AcquisitionLabel)
 
 
 @dataclass(frozen=True)
@@ -113,16 +122,26 @@ class DicomFileHeader:
     planes: tuple[PlaneHeader, ...]
     notes: tuple[str, ...] = ()
     modality_lut: bool = False
+    mosaic: MosaicLayout | None = None
+    facts: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def n_frames(self) -> int:
-        """Number of image planes in the file."""
+        """Number of image planes in the file (the tiles of a mosaic count one each)."""
         return len(self.planes)
 
     @property
+    def stored_shape(self) -> tuple[int, int, int]:
+        """``(frames, rows, cols)`` of the pixel data as stored (a mosaic is one big frame)."""
+        if self.mosaic is not None:
+            return (1, self.rows * self.mosaic.grid, self.cols * self.mosaic.grid)
+        return (self.n_frames, self.rows, self.cols)
+
+    @property
     def frame_bytes(self) -> int:
-        """Bytes of one uncompressed frame."""
-        return self.rows * self.cols * self.samples_per_pixel * max(1, self.bits_allocated // 8)
+        """Bytes of one uncompressed stored frame."""
+        _, rows, cols = self.stored_shape
+        return rows * cols * self.samples_per_pixel * max(1, self.bits_allocated // 8)
 
     @property
     def truncated_by(self) -> int:
@@ -145,7 +164,7 @@ class DicomFileHeader:
             and (self.pixel_representation == 0 or self.bits_stored == self.bits_allocated)
             and self.pixel_offset is not None
             and self.pixel_length is not None
-            and self.pixel_length >= self.frame_bytes * self.n_frames
+            and self.pixel_length >= self.frame_bytes * self.stored_shape[0]
             and self.truncated_by == 0
         )
 
@@ -272,7 +291,8 @@ def _rescale(value: Any, keyword: str, notes: list[str]) -> float | None:
 
 
 def _plane_headers(
-    ds: Dataset, n_frames: int, notes: list[str], modality_lut: bool = False
+    ds: Dataset, n_frames: int, notes: list[str], modality_lut: bool = False,
+    enhanced: bool = False,
 ) -> tuple[PlaneHeader, ...]:
     """One :class:`PlaneHeader` per frame from functional groups, falling back to top level.
 
@@ -308,8 +328,11 @@ def _plane_headers(
     if top_orientation is not None:
         normal = np.cross(top_orientation[:3], top_orientation[3:])
 
+    vendor = vendor_diffusion(ds)
+    file_label = None if enhanced else read_label_safely(ds, None, vendor)
     planes = []
     for frame in range(n_frames):
+        label = file_label or read_label_safely(ds, frame, vendor)
         position = top_position
         orientation = top_orientation
         spacing = top_spacing
@@ -350,9 +373,27 @@ def _plane_headers(
                 intercept=0.0 if intercept is None else intercept,
                 window=window,
                 instance_number=instance,
+                label=label,
             )
         )
     return tuple(planes)
+
+
+def _mosaic_planes(
+    ds: Dataset, layout: MosaicLayout, notes: list[str], modality_lut: bool
+) -> tuple[PlaneHeader, ...]:
+    """One plane per mosaic tile, each at its own position along the slice normal."""
+    (template,) = _plane_headers(ds, 1, notes, modality_lut)
+    spacing = _float(ds.get("SpacingBetweenSlices")) or template.slice_thickness
+    if spacing is not None and not MIN_PLAUSIBLE_SPACING_MM <= spacing <= MAX_PLAUSIBLE_SPACING_MM:
+        spacing = None
+    positions = tile_positions(layout, spacing)
+    if template.position is None or template.orientation is None:
+        positions = [None] * layout.n_images
+    return tuple(
+        dataclasses.replace(template, frame=k, position=positions[k])
+        for k in range(layout.n_images)
+    )
 
 
 def _window(ds: Dataset) -> tuple[float, float] | None:
@@ -462,7 +503,13 @@ def _summarise(path: Path, ds: Dataset) -> DicomFileHeader:
     offset = element_offset if native else None
     length = element_length if native else None
     modality_lut = "ModalityLUTSequence" in ds and len(ds.ModalityLUTSequence) > 0
-    planes = _plane_headers(ds, n_frames, notes, modality_lut)
+    mosaic = read_mosaic(ds, notes) if n_frames == 1 else None
+    enhanced = "PerFrameFunctionalGroupsSequence" in ds
+    if mosaic is not None:
+        planes = _mosaic_planes(ds, mosaic, notes, modality_lut)
+        rows, cols = mosaic.tile_rows, mosaic.tile_cols
+    else:
+        planes = _plane_headers(ds, n_frames, notes, modality_lut, enhanced)
     return DicomFileHeader(
         path=path,
         sop_uid=_text(ds, "SOPInstanceUID"),
@@ -478,7 +525,7 @@ def _summarise(path: Path, ds: Dataset) -> DicomFileHeader:
         photometric=_text(ds, "PhotometricInterpretation") or "MONOCHROME2",
         bits_allocated=bits_allocated,
         bits_stored=bits_stored,
-        pixel_representation=_int(ds.get("PixelRepresentation")) or 0,
+        pixel_representation=_pixel_representation(ds, bits_stored, bits_allocated, notes),
         rescale_type=_text(ds, "RescaleType"),
         spacing_between_slices=_float(ds.get("SpacingBetweenSlices")),
         pixel_offset=int(offset) if isinstance(offset, int) else None,
@@ -487,7 +534,31 @@ def _summarise(path: Path, ds: Dataset) -> DicomFileHeader:
         planes=planes,
         notes=tuple(dict.fromkeys(notes)),
         modality_lut=modality_lut,
+        mosaic=mosaic,
+        facts=read_series_facts(ds),
     )
+
+
+def _pixel_representation(
+    ds: Dataset, bits_stored: int, bits_allocated: int, notes: list[str]
+) -> int:
+    """PixelRepresentation, corrected to unsigned where the header contradicts its sign.
+
+    Some Siemens files flag 12-bit magnitude data as signed although their own
+    LargestImagePixelValue lies above what signed 12-bit values can hold; read as signed,
+    every bright voxel would turn negative. Such data is read as unsigned, with a note (as
+    dcm2niix does).
+    """
+    signed = (_int(ds.get("PixelRepresentation")) or 0) == 1
+    if not signed or bits_stored >= bits_allocated:
+        return 1 if signed else 0
+    largest = _int(ds.get("LargestImagePixelValue"))
+    smallest = _int(ds.get("SmallestImagePixelValue"))
+    if largest is not None and largest > 2 ** (bits_stored - 1) - 1 and (smallest or 0) >= 0:
+        notes.append(f"PixelRepresentation says signed, but LargestImagePixelValue {largest} "
+                     f"exceeds the signed {bits_stored}-bit range: read as unsigned")
+        return 0
+    return 1
 
 
 def _frame_count(

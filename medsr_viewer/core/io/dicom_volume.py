@@ -1,4 +1,4 @@
-"""Building a :class:`Volume` from one discovered DICOM series.
+"""Laying out the planes of one 3-D DICOM volume: slice order, spacing, gaps and outliers.
 
 Planes are ordered by ImagePositionPatient projected on the slice normal (the cross product of
 the row and column cosines), never by file name or InstanceNumber, and the slice spacing is the
@@ -24,18 +24,12 @@ from pathlib import Path
 import numpy as np
 from pydicom.uid import UID
 
+from medsr_viewer.core.io.dicom_grouping import Plane as _Plane
 from medsr_viewer.core.io.dicom_headers import (
     MAX_PLAUSIBLE_SPACING_MM,
     DicomFileHeader,
     PlaneHeader,
 )
-from medsr_viewer.core.io.dicom_pixels import PixelDecodeError, decode_planes
-from medsr_viewer.core.io.dicom_series import SeriesInfo
-from medsr_viewer.core.io.errors import LoadError
-from medsr_viewer.core.io.limits import check_volume_bytes
-from medsr_viewer.core.io.progress import CancelCallback, ProgressCallback, ProgressTracker
-from medsr_viewer.core.io.voxel_checks import replace_non_finite
-from medsr_viewer.core.volume import Volume
 
 #: Two planes closer than this along the normal (mm) are duplicates.
 DUPLICATE_TOLERANCE_MM = 1e-3
@@ -56,14 +50,6 @@ OUTLIER_FRACTION = 0.25
 SPACING_REL_TOLERANCE = 1e-3
 #: A plane further than this many pixels sideways from the stack's line is an outlier.
 LATERAL_OUTLIER_PIXELS = 2.0
-
-
-@dataclass(frozen=True)
-class _Plane:
-    """One plane and the file it comes from."""
-
-    file: DicomFileHeader
-    plane: PlaneHeader
 
 
 @dataclass
@@ -390,158 +376,3 @@ def _syntax_name(uid: str) -> str:
     """Readable name of a transfer syntax UID (the UID itself when unknown)."""
     name = UID(uid).name
     return name if name and name != uid else uid
-
-
-def load_series(
-    info: SeriesInfo,
-    *,
-    source: str | Path | None = None,
-    progress: ProgressCallback | None = None,
-    cancelled: CancelCallback | None = None,
-    tracker: ProgressTracker | None = None,
-) -> Volume:
-    """Read the pixels of a discovered series into a float32 volume.
-
-    Parameters
-    ----------
-    info
-        A series returned by :func:`~medsr_viewer.core.io.discover_series`.
-    source
-        What the user opened (folder or file), recorded in the metadata and used in errors.
-    progress, cancelled
-        As for :func:`~medsr_viewer.core.io.load_volume` (one step per file).
-    tracker
-        Shared progress bookkeeping (``load_volume`` passes the discovery tracker).
-
-    Raises
-    ------
-    LoadError
-        No plane of the series could be decoded.
-    LoadCancelled
-        ``cancelled()`` returned true.
-    """
-    tracker = tracker or ProgressTracker(progress, cancelled)
-    origin_path = Path(source) if source is not None else (info.files[0] if info.files else Path())
-    if not info.headers:
-        raise LoadError(origin_path, "no DICOM image data")
-    planes = [_Plane(h, p) for h in info.headers for p in h.planes]
-    modality = info.modality or "OT"
-    planes, pixel_spacing, consensus_warnings = _consensus(planes, modality)
-    positioned = all(p.plane.position is not None and p.plane.orientation is not None
-                     for p in planes)
-    if positioned:
-        layout = _layout_by_position(planes, min(pixel_spacing or (1.0, 1.0)))
-    else:
-        layout = _layout_without_position(planes, modality)
-    warnings = list(info.warnings) + consensus_warnings + layout.warnings
-    used_files = {plane.file.path: plane.file for _, plane in layout.slots}
-    for used in used_files.values():
-        warnings += [f"{used.path}: {note}" for note in used.notes]
-
-    first_file, first_plane = layout.slots[0][1].file, layout.slots[0][1].plane
-    invert = first_file.photometric.upper() == "MONOCHROME1"
-    inv_lo, inv_hi = _monochrome1_range(first_file, first_plane) if invert else (0.0, 0.0)
-
-    by_file: dict[Path, list[tuple[int, _Plane]]] = defaultdict(list)
-    for slot, plane in layout.slots:
-        by_file[plane.file.path].append((slot, plane))
-    tracker.set_remaining(len(by_file))
-    check_volume_bytes(origin_path, (layout.n_slices, info.rows, info.cols), 4)
-    try:
-        voxels = np.empty((layout.n_slices, info.rows, info.cols), dtype=np.float32)
-    except MemoryError as exc:
-        gigabytes = layout.n_slices * info.rows * info.cols * 4 / 1e9
-        raise LoadError(origin_path, f"not enough memory for the volume ({gigabytes:.1f} GB)") from exc
-    blank = set(layout.missing)
-    decoded_min = np.inf
-    non_finite = False
-    colour = False
-    errors: list[str] = []
-    for entries in by_file.values():
-        tracker.check()
-        header = entries[0][1].file
-        try:
-            stored, dropped = decode_planes(header, [plane.plane.frame for _, plane in entries])
-        except MemoryError as exc:
-            raise LoadError(header.path, "not enough memory to decode the pixel data") from exc
-        except PixelDecodeError as exc:
-            errors.append(str(exc))
-            n = len(entries)
-            warnings.append(
-                f"{header.path}: {exc}; {n} slice{'s' if n > 1 else ''} shown blank"
-            )
-            blank.update(slot for slot, _ in entries)
-            tracker.step()
-            continue
-        colour |= dropped
-        for k, (slot, plane) in enumerate(entries):
-            values = stored[k]
-            if plane.plane.slope != 1.0:
-                values *= np.float32(plane.plane.slope)
-            if plane.plane.intercept != 0.0:
-                values += np.float32(plane.plane.intercept)
-            if invert:
-                values = np.float32(inv_lo + inv_hi) - values
-            voxels[slot] = values
-            lowest, highest = float(values.min()), float(values.max())
-            if not (np.isfinite(lowest) and np.isfinite(highest)):  # rescale overflowed
-                non_finite = True
-                finite = values[np.isfinite(values)]
-                lowest = float(finite.min()) if finite.size else np.inf
-            decoded_min = min(decoded_min, lowest)
-        tracker.step()
-    if len(blank) >= layout.n_slices:
-        reason = errors[0] if errors else "no image data"
-        raise LoadError(origin_path, reason)
-    if blank:
-        voxels[sorted(blank)] = decoded_min if np.isfinite(decoded_min) else 0.0
-    if non_finite:
-        voxels, finite_warning = replace_non_finite(voxels)
-        if finite_warning:
-            warnings.append(f"{finite_warning} (rescaled values out of range)")
-    if colour:
-        warnings.append(f"colour images ({first_file.photometric}) converted to grayscale")
-    if pixel_spacing is None:
-        pixel_spacing = (1.0, 1.0)
-        if first_file.modality not in UNSCALED_MODALITIES:
-            warnings.append("no PixelSpacing in the files: 1 mm pixels assumed")
-
-    affine = np.eye(4)
-    affine[:3, 0] = layout.row_cosine * pixel_spacing[1]
-    affine[:3, 1] = layout.col_cosine * pixel_spacing[0]
-    affine[:3, 2] = layout.normal * layout.spacing
-    affine[:3, 3] = layout.origin
-    window = first_plane.window
-    if window is not None and invert:
-        window = (inv_lo + inv_hi - window[0], window[1])
-    slopes = {(p.plane.slope, p.plane.intercept) for _, p in layout.slots}
-    fallback_name = origin_path.name if origin_path.is_dir() else origin_path.stem
-    metadata = {
-        "source": str(source if source is not None else origin_path),
-        "format": "DICOM",
-        "series_uid": info.uid,
-        "series_number": info.series_number,
-        "frame_of_reference_uid": first_file.frame_of_reference_uid,
-        "slice_axis": 0,
-        "transfer_syntax": first_file.transfer_syntax,
-        "transfer_syntax_name": _syntax_name(first_file.transfer_syntax),
-        "photometric": first_file.photometric,
-        "rescale": {
-            "slope": first_plane.slope,
-            "intercept": first_plane.intercept,
-            "type": first_file.rescale_type,
-            "varies": len(slopes) > 1,
-        },
-        "n_files": len(by_file),
-        "blank_slices": sorted(blank),
-        "monochrome1_inverted": invert,
-    }
-    return Volume(
-        voxels=voxels,
-        affine=affine,
-        modality=info.modality or "OT",
-        name=info.description or fallback_name,
-        window=window,
-        metadata=metadata,
-        warnings=tuple(dict.fromkeys(warnings)),
-    )

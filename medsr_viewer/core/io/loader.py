@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from medsr_viewer.core.io.dicom_series import SeriesInfo, discover_series, list_candidate_files
-from medsr_viewer.core.io.dicom_volume import load_series
+from medsr_viewer.core.io.dicom_study import load_series_study
 from medsr_viewer.core.io.errors import LoadCancelled, LoadError, describe_exception, is_fatal
 from medsr_viewer.core.io.image2d import IMAGE2D_SUFFIXES, load_image2d
 from medsr_viewer.core.io.nifti import NIFTI_SUFFIXES, load_nifti
 from medsr_viewer.core.io.progress import CancelCallback, ProgressCallback, ProgressTracker
+from medsr_viewer.core.study import Study, VolumeGroup
 from medsr_viewer.core.volume import Volume
 
 #: File-name endings of DICOM files (others are recognised by their "DICM" preamble).
@@ -75,12 +76,24 @@ def _pick_series(
     return chosen, notes
 
 
+def _with_notes(study: Study, notes: list[str]) -> Study:
+    """``study`` with ``notes`` added to the warnings of every volume of its shown group."""
+    if not notes:
+        return study
+    group = study.group
+    volumes = tuple(v.with_voxels(v.voxels, warnings=v.warnings + tuple(notes))
+                    for v in group.volumes)
+    groups = list(study.groups)
+    groups[study.shown_group] = VolumeGroup(group.kind, volumes, group.labels, group.rgb)
+    return Study(tuple(groups), study.shown_group, study.shown_index, study.facts)
+
+
 def _load_dicom(
     paths: Path | list[Path],
     source: Path,
     series_uid: str | None,
     tracker: ProgressTracker,
-) -> Volume:
+) -> Study:
     """Discover series under ``paths`` and load one of them."""
     series = discover_series(paths, tracker=tracker)
     if not series:
@@ -91,10 +104,7 @@ def _load_dicom(
         hint = f"; open its {len(others)} NIfTI/image file(s) one at a time" if others else ""
         raise LoadError(source, f"no DICOM images found among {len(files)} files{hint}")
     chosen, notes = _pick_series(series, series_uid, source)
-    volume = load_series(chosen, source=source, tracker=tracker)
-    if notes:
-        volume = volume.with_voxels(volume.voxels, warnings=volume.warnings + tuple(notes))
-    return volume
+    return _with_notes(load_series_study(chosen, source=source, tracker=tracker), notes)
 
 
 def load_volume(
@@ -104,7 +114,26 @@ def load_volume(
     progress: ProgressCallback | None = None,
     cancelled: CancelCallback | None = None,
 ) -> Volume:
-    """Load any supported input as a :class:`Volume`.
+    """Load any supported input as a :class:`Volume`: the shown volume of :func:`load_study`.
+
+    For a series of several volumes (DWI, fMRI, echoes ...) this is the first volume of its
+    main kind of image; :func:`load_study` gives them all.
+    """
+    return load_study(path, series_uid=series_uid, progress=progress, cancelled=cancelled).shown
+
+
+def load_study(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    series_uid: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancelled: CancelCallback | None = None,
+) -> Study:
+    """Load any supported input as a :class:`~medsr_viewer.core.study.Study`.
+
+    A DICOM series with several volumes on one grid gives them all, in acquisition order and
+    labelled, with each kind of image (magnitude, phase, ADC ...) in its own group; other
+    inputs give a one-volume study.
 
     A folder (searched recursively) or a list of DICOM files is grouped into series; the
     largest is loaded unless ``series_uid`` picks one, and the volume's warnings then name
@@ -132,7 +161,7 @@ def load_volume(
         ``cancelled()`` returned true.
     """
     try:
-        return _load_volume(path, series_uid=series_uid, progress=progress, cancelled=cancelled)
+        return _load_study(path, series_uid=series_uid, progress=progress, cancelled=cancelled)
     except (LoadError, LoadCancelled):
         raise
     except BaseException as exc:
@@ -147,14 +176,14 @@ def load_volume(
             from exc
 
 
-def _load_volume(
+def _load_study(
     path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     series_uid: str | None,
     progress: ProgressCallback | None,
     cancelled: CancelCallback | None,
-) -> Volume:
-    """:func:`load_volume` without the final conversion of unexpected failures."""
+) -> Study:
+    """:func:`load_study` without the final conversion of unexpected failures."""
     tracker = ProgressTracker(progress, cancelled)
     tracker.check()
     if not isinstance(path, (str, os.PathLike)):
@@ -179,17 +208,17 @@ def _load_volume(
     if source.stat().st_size == 0:
         raise LoadError(source, "empty file")
     if _has_suffix(source, NIFTI_SUFFIXES):
-        volume = load_nifti(source)
+        study = Study.of(load_nifti(source))
     elif _has_suffix(source, IMAGE2D_SUFFIXES):
-        volume = load_image2d(source)
+        study = Study.of(load_image2d(source))
     else:
-        volume = _load_single_dicom(source, series_uid, tracker)
+        study = _load_single_dicom(source, series_uid, tracker)
     tracker.add_total(1)
     tracker.step()
-    return volume
+    return study
 
 
-def _load_single_dicom(source: Path, series_uid: str | None, tracker: ProgressTracker) -> Volume:
+def _load_single_dicom(source: Path, series_uid: str | None, tracker: ProgressTracker) -> Study:
     """Load one DICOM file (single- or multi-frame), explaining why when it is not one."""
     series = discover_series(source, tracker=tracker)
     if not series:
@@ -204,6 +233,4 @@ def _load_single_dicom(source: Path, series_uid: str | None, tracker: ProgressTr
             raise LoadError(source, reason) from exc
         raise LoadError(source, "no image data")  # pragma: no cover - discovery would find it
     chosen, _ = _pick_series(series, series_uid, source)
-    volume = load_series(chosen, source=source, tracker=tracker)
-    # A lone file's "skipped" warnings repeat the error for the file itself: drop them.
-    return volume
+    return load_series_study(chosen, source=source, tracker=tracker)
