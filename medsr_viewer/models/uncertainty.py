@@ -1,0 +1,100 @@
+"""Per-pixel spread of an SR result: the heuristic that calibrated intervals scale.
+
+An interval for an SR pixel is ``SR +- factor * spread`` (:mod:`medsr_viewer.models.calibration`
+finds ``factor``). Three spreads are available, measured against each other when a model is
+calibrated (the narrowest at the calibrated coverage wins, and the card records the table):
+
+- ``tta-std``: the standard deviation over the 8 flips/rotations of the LR slice (test-time
+  augmentation; a convolutional model is nearly but not exactly equivariant, and it
+  disagrees with itself most where the input does not determine the output);
+- ``residual``: the local (3 x 3) mean of ``|SR - bicubic(LR)|``: what the model changed;
+- ``tta+residual``: the root sum of squares of both.
+
+A model that is exactly equivariant and deterministic has zero ``tta-std``: its intervals are
+then zero-width exactly where the spread is zero, and never inverted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import uniform_filter
+
+from medsr_viewer.core.upsampling import upsample
+
+#: Spread heuristics by name.
+SPREADS = ("tta-std", "residual", "tta+residual")
+#: The 8 symmetries of the square: (quarter turns, mirrored).
+DIHEDRAL = tuple((k, flip) for flip in (False, True) for k in range(4))
+
+#: Maps an LR slice (raw units, 2-D) to its SR slice (raw units, 2-D).
+SliceUpscaler = Callable[[np.ndarray], np.ndarray]
+
+
+def dihedral(image: np.ndarray, k: int, flip: bool) -> np.ndarray:
+    """``image`` turned ``k`` quarter turns, then mirrored left-right when ``flip``."""
+    turned = np.rot90(image, k)
+    return turned[:, ::-1] if flip else turned
+
+
+def undo_dihedral(image: np.ndarray, k: int, flip: bool) -> np.ndarray:
+    """Inverse of :func:`dihedral`."""
+    if flip:
+        image = image[:, ::-1]
+    return np.rot90(image, -k)
+
+
+@dataclass(frozen=True)
+class SrWithSpread:
+    """One slice's SR result with the ingredients of every spread heuristic.
+
+    Attributes
+    ----------
+    sr
+        The model's output for the untransformed slice (what the viewer shows).
+    tta
+        The 8 outputs of :data:`DIHEDRAL`, transformed back: ``(8, H, W)``.
+    bicubic
+        The protocol's bicubic upsampling of the LR slice.
+    """
+
+    sr: np.ndarray
+    tta: np.ndarray
+    bicubic: np.ndarray
+
+    def spread(self, name: str) -> np.ndarray:
+        """The named heuristic spread (:data:`SPREADS`), float64, same shape as ``sr``."""
+        if name not in SPREADS:
+            raise ValueError(f"unknown spread {name!r}; expected one of {SPREADS}")
+        tta = self.tta.std(axis=0)
+        if name == "tta-std":
+            return tta
+        residual = uniform_filter(np.abs(self.sr - self.bicubic), size=3, mode="nearest")
+        if name == "residual":
+            return residual
+        return np.sqrt(tta**2 + residual**2)
+
+
+def sr_with_spread(upscale: SliceUpscaler, lr: np.ndarray, scale: int) -> SrWithSpread:
+    """Run ``upscale`` on the 8 dihedral copies of ``lr`` and collect :class:`SrWithSpread`."""
+    lr = np.asarray(lr, dtype=np.float64)
+    outputs = []
+    for k, flip in DIHEDRAL:
+        out = upscale(np.ascontiguousarray(dihedral(lr, k, flip)))
+        outputs.append(undo_dihedral(np.asarray(out, dtype=np.float64), k, flip))
+    tta = np.stack(outputs)
+    expected = (lr.shape[0] * scale, lr.shape[1] * scale)
+    if tta.shape[1:] != expected:
+        raise ValueError(f"model output {tta.shape[1:]} is not x{scale} of {lr.shape}")
+    return SrWithSpread(tta[0], tta, upsample(lr, scale, "bicubic").astype(np.float64))
+
+
+def interval(sr: np.ndarray, spread: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(lower, upper) = SR -+ factor * spread``; never inverted (spread >= 0, factor >= 0)."""
+    if factor < 0:
+        raise ValueError(f"factor must be non-negative, got {factor}")
+    half = factor * np.maximum(np.asarray(spread, dtype=np.float64), 0.0)
+    sr = np.asarray(sr, dtype=np.float64)
+    return sr - half, sr + half
