@@ -66,12 +66,15 @@ def upsample(image: np.ndarray, scale: int, mode: Interpolation | str) -> np.nda
     (bicubic is exactly what the reference bicubic SR baseline computes).
     """
     mode = Interpolation(mode)
-    image = np.asarray(image, dtype=np.float32)
+    # a fresh C-ordered copy: a displayed slice is often a flipped view, and a flipped axis of
+    # length 1 (a coronal row of a 2-D image) keeps its negative stride through
+    # ``np.ascontiguousarray``, which torch refuses
+    image = np.array(image, dtype=np.float32, order="C", copy=True)
     if scale == 1:
-        return image.copy()
+        return image
     if mode == Interpolation.NEAREST:
         return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
-    tensor = torch.from_numpy(np.ascontiguousarray(image))[None, None]
+    tensor = torch.from_numpy(image)[None, None]
     with torch.no_grad():
         out = F.interpolate(tensor, scale_factor=float(scale), mode=mode.value, align_corners=False)
     return out[0, 0].numpy()
@@ -443,13 +446,22 @@ class ComparePanel(QWidget):
     def _on_cursor(self, cursor: np.ndarray) -> None:
         if not self._enabled or self._display is None:
             return
-        index = self.viewer.slice_index(self._orientation)
-        self.sr_view.set_slice(index)
-        self.sr_view.set_crosshair(cursor)
-        self.original_view.set_crosshair(cursor)
-        self._show_original(self._interpolation)
-        if index != self._slice:
-            self._request(index)
+        try:
+            index = self.viewer.slice_index(self._orientation)
+            self.sr_view.set_slice(index)
+            self.sr_view.set_crosshair(cursor)
+            self.original_view.set_crosshair(cursor)
+            self._show_original(self._interpolation)
+            if index != self._slice:
+                self._request(index)
+        except Exception as exc:  # noqa: BLE001 - a drawing failure must reach the banner
+            self._slice = -1
+            self.complete = False
+            self.progress_bar.setRange(0, 1)
+            self.progress_bar.setValue(0)
+            self.errorOccurred.emit(
+                f"Super-resolution pane: {self._orientation.value} slice could not be shown "
+                f"({type(exc).__name__}: {exc})")
 
     def _on_window(self, window: Window) -> None:
         self.sr_view.set_window(window)

@@ -560,6 +560,10 @@ class MainWindow(QMainWindow):
         self.references.study_changed(volume, same_subject)
         self.stack.setCurrentWidget(self.study_area)
         self.viewer.set_layout_mode(self.viewer.layout_mode)
+        only = self._only_plane()
+        if only is not None and (self.viewer.layout_mode != Layout.SINGLE
+                                 or self.viewer.orientation != only):
+            self.set_orientation(only)  # a 2-D image has one plane to show
         self.setWindowTitle(f"{APP_TITLE} — {volume.name or self._source_name()}")
         shape = "×".join(str(n) for n in volume.shape[::-1])
         self.statusBar().showMessage(
@@ -713,11 +717,26 @@ class MainWindow(QMainWindow):
         self._named_windows[name] = self.viewer.preview_preset(name)
         self.viewer.set_window(self._named_windows[name])
 
+    def _only_plane(self) -> Orientation | None:
+        """The one plane of a one-slice study (a 2-D image), else ``None``.
+
+        The other planes of such a study are one pixel thick: not worth a pane.
+        """
+        display = self.viewer.display
+        if display is None:
+            return None
+        flat = [o for o in Orientation if display.n_slices(o) == 1]
+        return flat[0] if len(flat) == 1 else None
+
     def _update_enabled(self) -> None:
         has_study = self.viewer.display is not None
         for action in [*self.slice_actions, self.reset_action, *self.preset_actions.values()]:
             action.setEnabled(has_study)
         self.preset_combo.setEnabled(has_study)
+        only = self._only_plane()
+        for orientation, action in self.orientation_actions.items():
+            action.setEnabled(only is None or orientation == only)
+        self.three_plane_action.setEnabled(only is None)
 
     # ---------------------------------------------------------------- readout
 

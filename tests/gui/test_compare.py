@@ -306,3 +306,54 @@ def test_perceptual_models_are_marked_in_picker_and_pane(
     _choose(window, zoo["bicubic-x2"])
     assert picker.itemText(picker.currentIndex()) == "bicubic-x2"
     assert window.compare.title.text() == "bicubic-x2 (x2 super_resolution)"
+
+
+def test_upsample_takes_flipped_views_of_any_shape() -> None:
+    """A displayed slice is often a flipped view; a flipped axis of length 1 keeps a negative
+    stride through ``np.ascontiguousarray`` (issue #15, bug 3)."""
+    rng = np.random.default_rng(3)
+    for shape in [(1, 40), (40, 1), (2, 40), (12, 16)]:
+        stored = rng.random(shape, dtype=np.float32)
+        flipped = stored[::-1]
+        for mode in Interpolation:
+            assert np.array_equal(upsample(flipped, 2, mode), upsample(flipped.copy(), 2, mode))
+
+
+def test_sr_on_a_2d_image_then_2_keeps_the_one_plane_and_its_result(
+    qtbot: QtBot, window: MainWindow, data_dir: Path, zoo: dict[str, Path]
+) -> None:
+    """Issue #15, bug 3: a 2-D PNG, S, then 2 raised ``negative strides`` in ``upsample``:
+    both panes black, no banner, progress still complete. A 2-D image has one plane."""
+    open_and_wait(qtbot, window, [data_dir / "isbi2012_em" / "images" / "20.png"])
+    _choose(window, zoo["bicubic-x2"])
+    _press_s_and_wait(qtbot, window)
+    before = window.compare.shown_image()
+    assert before is not None and _close(before, _expected(window))
+    assert not window.orientation_actions[Orientation.CORONAL].isEnabled()
+    assert not window.three_plane_action.isEnabled()
+    for key in (Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_4):
+        qtbot.keyClick(window, key)
+    assert window.viewer.orientation == AXIAL and window.compare.enabled
+    after = window.compare.shown_image()
+    assert after is not None and np.array_equal(after, before)
+    original = window.compare.original_view.image_item.image
+    assert original is not None and _close(np.asarray(original), _expected(window))
+    assert not window.error_banner.isVisible()
+
+
+def test_a_failure_drawing_the_sr_pane_is_reported_in_the_banner(
+    qtbot: QtBot, window: MainWindow, small_t1: Path, zoo: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    open_and_wait(qtbot, window, [small_t1])
+    _choose(window, zoo["bicubic-x2"])
+    _press_s_and_wait(qtbot, window)
+
+    def broken(*_args: object) -> np.ndarray:
+        raise ValueError("cannot resample this slice")
+
+    monkeypatch.setattr("medsr_viewer.gui.compare_panel.upsample", broken)
+    wheel(window.compare.original_view, 1)
+    assert window.error_banner.isVisible()
+    assert "cannot resample this slice" in window.error_banner.text()
+    assert window.compare.progress_bar.value() == 0 and not window.compare.complete
