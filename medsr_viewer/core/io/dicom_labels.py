@@ -35,7 +35,7 @@ KIND_NAMES = {
     "FIELD_MAP": "field map", "B0": "field map", "ADC": "ADC", "FA": "FA", "TRACEW": "trace",
     "TRACE": "trace", "ISOTROPIC": "trace", "EADC": "eADC", "EXP": "exponential ADC",
     "COLFA": "colour FA", "T1_MAP": "T1 map", "T2_MAP": "T2 map", "CBF": "CBF",
-    "PERFUSION": "perfusion", "MIXED": "mixed",
+    "PERFUSION": "perfusion", "MIXED": "mixed", "DIFFUSION": "diffusion",
 }
 #: GE stores the b-value in (0043,1039) offset by this much on some software versions.
 GE_BVALUE_OFFSET = 1_000_000_000
@@ -134,7 +134,7 @@ class AcquisitionLabel:
             return derived[-1]
         if named:
             return named[0]
-        return "\\".join(self.image_type) or "image"
+        return "image"
 
     @property
     def volume_key(self) -> tuple[Any, ...]:
@@ -166,6 +166,25 @@ def _functional(ds: Dataset, frame: int | None, sequence: str) -> Dataset | None
     return None
 
 
+def _ge_to_patient(
+    ds: Dataset, gradient: tuple[float, float, float] | None
+) -> tuple[float, float, float] | None:
+    """A GE gradient (image frame: -row, -column, +normal) in the DICOM patient frame.
+
+    The frame is the one dcm2niix's GE handling implies (checked against its bvec files).
+    """
+    if gradient is None:
+        return None
+    six = _vector3((ds.get("ImageOrientationPatient") or [])[:3])
+    col = _vector3((ds.get("ImageOrientationPatient") or [])[3:])
+    if six is None or col is None:
+        return None
+    row, column = np.asarray(six), np.asarray(col)
+    normal = np.cross(row, column)
+    world = -gradient[0] * row - gradient[1] * column + gradient[2] * normal
+    return _vector3(world)
+
+
 def _vendor_diffusion(ds: Dataset) -> tuple[float | None, tuple[float, float, float] | None]:
     """b-value and gradient from the vendor private elements of a classic file."""
     maker = str(ds.get("Manufacturer", "")).upper()
@@ -189,7 +208,7 @@ def _vendor_diffusion(ds: Dataset) -> tuple[float | None, tuple[float, float, fl
             b_value = b_value % GE_BVALUE_OFFSET
         parts = [_float(_private(ds, 0x0019, element)) for element in (0x10BB, 0x10BC, 0x10BD)]
         gradient = None if any(p is None for p in parts) else _vector3(parts)
-        return b_value, gradient
+        return b_value, _ge_to_patient(ds, gradient)
     if "PHILIPS" in maker:
         b_value = _float(_private(ds, 0x2001, 0x1003))
         parts = [_float(_private(ds, 0x2005, element)) for element in (0x10B0, 0x10B1, 0x10B2)]
@@ -239,8 +258,9 @@ def read_label(ds: Dataset, frame: int | None, vendor: tuple[Any, Any] | None) -
     item = _functional(ds, frame, "CardiacSynchronizationSequence")
     if item is not None:
         trigger = _float(item.get("NominalCardiacTriggerDelayTime")) or trigger
-    if b_value is None and vendor is not None:
-        b_value, gradient = vendor[0], gradient or vendor[1]
+    if vendor is not None:
+        b_value = vendor[0] if b_value is None else b_value
+        gradient = vendor[1] if gradient is None else gradient
     if gradient is not None and float(np.linalg.norm(gradient)) < 1e-6:
         gradient = None  # a b=0 image has no direction
     return AcquisitionLabel(
@@ -272,11 +292,15 @@ def read_label_safely(
 
 
 def vendor_diffusion(ds: Dataset) -> tuple[Any, Any] | None:
-    """The file's private diffusion facts, ``None`` when it has standard ones or none."""
-    if "DiffusionBValue" in ds:
+    """The file's private diffusion facts ``(b_value, gradient)``, ``None`` when it has none.
+
+    Used where the standard DiffusionBValue / DiffusionGradientOrientation are missing (GE
+    writes the b-value but keeps the direction in private elements).
+    """
+    if "DiffusionBValue" in ds and "DiffusionGradientOrientation" in ds:
         return None
     try:
         b_value, gradient = _vendor_diffusion(ds)
     except (*CSA_ERRORS, ArithmeticError):  # malformed private elements are ignored
         return None
-    return None if b_value is None else (b_value, gradient)
+    return None if b_value is None and gradient is None else (b_value, gradient)
