@@ -388,8 +388,14 @@ class MainWindow(QMainWindow):
         self.preset_combo.textActivated.connect(self.apply_preset)
         toolbar.addWidget(self.preset_combo)
         self._rebuild_presets("OT", False)
+        # Two rows that fit the default 1200 px width without an overflow menu: files, planes,
+        # window and labels; then super-resolution (model, mode, interpolation, progress) and
+        # the ROI tools. The SR button says "SR" (the View menu says "Super-Resolution").
+        self.addToolBar(self.label_controls.toolbar)
+        self.addToolBarBreak()
         sr_toolbar = self.addToolBar("Super-resolution")
         sr_toolbar.setObjectName("srToolbar")
+        self.sr_action.setIconText("SR")
         sr_toolbar.addAction(self.sr_action)
         sr_toolbar.addWidget(self.compare.model_picker)
         sr_toolbar.addWidget(self.compare.mode_combo)
@@ -397,8 +403,6 @@ class MainWindow(QMainWindow):
         sr_toolbar.addWidget(self.compare.interp_combo)
         sr_toolbar.addWidget(self.compare.device_label)
         sr_toolbar.addWidget(self.compare.progress_bar)
-        self.addToolBar(self.label_controls.toolbar)
-        self.addToolBarBreak()  # ROI tools: a toolbar row of their own
         self.addToolBar(self.roi_tools.toolbar)
 
     def _rebuild_presets(self, modality: str, has_stored: bool) -> None:

@@ -51,6 +51,10 @@ def card_tooltip(entry: ModelEntry) -> str:
     return "\n".join(lines)
 
 
+#: Characters of a model name the picker shows without eliding.
+PICKER_NAME_CHARS = 14
+
+
 class ModelPicker(QComboBox):
     """Lists the registry's super-resolution and enhancement models; data = file path.
 
@@ -66,7 +70,11 @@ class ModelPicker(QComboBox):
         super().__init__(parent)
         self.registry = registry if registry is not None else ModelRegistry()
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # a fixed width (names longer than this are elided; the tooltip has the card): a long
+        # model name must not push the SR controls off the toolbar
+        self.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(PICKER_NAME_CHARS)
         self._entries: list[ModelEntry] = []
         self.currentIndexChanged.connect(self._update_tooltip)
         self.refresh()

@@ -221,6 +221,8 @@ class RoiTools(QObject):
         self.toolbar = QToolBar("ROI", self._window)
         self.toolbar.setObjectName("roiToolbar")
         for action in self.tool_actions.values():
+            # the toolbar names the shape ("Rectangle"), the Tools menu "Rectangle ROI"
+            action.setIconText(action.iconText().removesuffix(" ROI"))
             self.toolbar.addAction(action)
         self.toolbar.addWidget(QLabel(" Radius: ", self._window))
         self.toolbar.addWidget(self.radius_spin)

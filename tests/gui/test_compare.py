@@ -357,3 +357,32 @@ def test_a_failure_drawing_the_sr_pane_is_reported_in_the_banner(
     assert window.error_banner.isVisible()
     assert "cannot resample this slice" in window.error_banner.text()
     assert window.compare.progress_bar.value() == 0 and not window.compare.complete
+
+
+def test_every_toolbar_control_is_shown_at_the_default_width(
+    qtbot: QtBot, window: MainWindow, small_t1: Path, zoo: dict[str, Path]
+) -> None:
+    """Issue #15, bug 10: at 1200 px the toolbars overflowed into », hiding the
+    interpolation choice and the SR progress."""
+    from PySide6.QtWidgets import QToolBar, QToolButton
+
+    assert window.width() == 1200
+    open_and_wait(qtbot, window, [small_t1])
+    _choose(window, zoo["bicubic-x2"])
+    _press_s_and_wait(qtbot, window)
+    compare = window.compare
+    for control in (compare.model_picker, compare.mode_combo, compare.interp_combo,
+                    compare.device_label, compare.progress_bar, window.preset_combo):
+        assert control.isVisible(), control
+    bar = compare.progress_bar
+    assert bar.value() == bar.maximum() and bar.text() == f"SR {bar.maximum()}/{bar.maximum()}"
+    toolbars = window.findChildren(QToolBar)
+    assert len(toolbars) == 4
+    for toolbar in toolbars:
+        overflow = [b for b in toolbar.findChildren(QToolButton)
+                    if b.objectName() == "qt_toolbar_ext_button"]
+        assert not any(b.isVisible() for b in overflow), toolbar.windowTitle()
+        for action in toolbar.actions():
+            widget = toolbar.widgetForAction(action)
+            assert widget is None or widget.isVisible(), (toolbar.windowTitle(), action.text())
+        assert toolbar.geometry().right() < window.width()
