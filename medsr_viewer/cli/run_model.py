@@ -20,6 +20,7 @@ from medsr_viewer.core.io import LoadError, load_volume
 from medsr_viewer.core.notify import Notice, notifier
 from medsr_viewer.core.writers import WriteError, check_output_path, output_format, save_volume
 from medsr_viewer.models.device import DEVICE_CHOICES, DeviceError, select_device
+from medsr_viewer.models.domain import domain_message
 from medsr_viewer.models.inference import InferenceError, describe_exception
 from medsr_viewer.models.registry import ModelRegistry, ModelRejected
 from medsr_viewer.models.volume_processing import VolumeProcessor, default_axis
@@ -142,6 +143,9 @@ def run(args: argparse.Namespace) -> int:
 
     unsubscribe = notifier.subscribe(show)
     try:
+        warning = domain_message(loaded.card, volume, axis)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
         try:
             processor = VolumeProcessor(
                 loaded, volume, device=device, tile=args.tile, tile_timeout_s=args.tile_timeout

@@ -56,6 +56,7 @@ from medsr_viewer.gui.layer_comparison import LayerComparison
 from medsr_viewer.gui.message_banner import APP_TITLE, MessageBanner
 from medsr_viewer.gui.metrics_panel import MetricsPanel, context_record
 from medsr_viewer.gui.model_picker import IMAGE_TASKS
+from medsr_viewer.gui.notice_bridge import NoticeBridge
 from medsr_viewer.gui.readout import format_window, position_text, slice_text
 from medsr_viewer.gui.reference_actions import ReferenceActions
 from medsr_viewer.gui.roi_files import RoiFileActions
@@ -124,6 +125,9 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.placeholder)
         self.compare = ComparePanel(self.viewer, worker, registry, self)
+        #: Warnings from background work (out-of-distribution study, CPU fallback) -> banner.
+        self.notices = NoticeBridge(self.compare.worker.notifier, self)
+        self.notices.posted.connect(self._on_notice)
         self.label_overlay = LabelOverlay(self.viewer, self.compare)
         #: The ROI document of the open study, its undo history and the undoable editor
         #: (core, Qt-free): the ROI tools edit through ``roi_editor``; the metrics panel,
@@ -644,6 +648,11 @@ class MainWindow(QMainWindow):
                 return True
         return self.open_model(path) if Path(path).is_file() else False
 
+    def _on_notice(self, level: str, message: str) -> None:
+        """A warning posted by background work: the yellow banner (errors arrive as failures)."""
+        if level == "warning":
+            self.warning_banner.show_messages(message, [message])
+
     def show_error(self, message: str) -> None:
         """Report a problem without blocking: status bar plus the error banner."""
         self.statusBar().showMessage(message, 15000)
@@ -786,6 +795,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop and wait for every background thread before the window goes away."""
         self.session.flush()
+        self.notices.close()
         self.metrics_panel.shutdown()
         self.loader.shutdown()
         self.compare.shutdown()

@@ -34,6 +34,7 @@ from medsr_viewer.core.volume import Volume
 from medsr_viewer.models.archive import LoadedModel, read_card
 from medsr_viewer.models.card import CardError, ModelCard
 from medsr_viewer.models.device import configure_cpu_threads, select_device
+from medsr_viewer.models.domain import domain_message
 from medsr_viewer.models.identity import file_sha256
 from medsr_viewer.models.inference import InferenceTimeout, TileRunner, TileUpdate
 from medsr_viewer.models.registry import (
@@ -224,7 +225,13 @@ class SliceEngine:
         proc = self._processors.get(key)
         if proc is None or (tile is not None and proc.tile != tile):
             loaded, runner = self.model(ref, task)
+            first = key not in self._processors
             proc = VolumeProcessor(loaded, volume, tile=tile, notifier=self.notifier, runner=runner)
+            if first:
+                # Once per (model, study): say so when the study is unlike the training data.
+                warning = domain_message(loaded.card, volume, intensity=proc.intensity)
+                if warning:
+                    self.notifier.warning(warning, source="models")
             # Forget processors of volumes that are gone.
             alive = set(self._volume_ids.values())
             self._processors = {k: v for k, v in self._processors.items() if k[1] in alive}

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from medsr_viewer.models.architectures import build_architecture
 from medsr_viewer.models.archive import round_weights
 from medsr_viewer.models.card import ModelCard, Normalisation
+from medsr_viewer.models.domain import volumes_domain
 from medsr_viewer.models.evaluation.denoise import evaluate_denoise_volume, model_denoiser
 from medsr_viewer.models.training.export import export_with_card
 from medsr_viewer.models.training.loop import TrainConfig, train
@@ -141,6 +142,11 @@ def train_denoise(
         tile_size=256,
         tile_overlap=16,
         training={
+            "domain": volumes_domain(
+                train_volumes,
+                Normalisation("percentile", NORM_LOW_PERCENTILE, NORM_HIGH_PERCENTILE, False),
+                ("MR", "CT"),
+            ),
             "data": spec.data_description or ", ".join(v.name for v in train_volumes),
             "train_volumes": [v.name for v in train_volumes],
             "validation_volumes": [v.name for v in val_volumes],

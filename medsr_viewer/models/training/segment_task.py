@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from medsr_viewer.models.architectures import build_architecture
 from medsr_viewer.models.archive import round_weights
 from medsr_viewer.models.card import Label, ModelCard, Normalisation
+from medsr_viewer.models.domain import summarise_voxels, training_domain
 from medsr_viewer.models.evaluation.segmentation import (
     map_labels,
     mean_score,
@@ -196,6 +197,7 @@ def train_segmentation(
     round_weights(model, spec.weights_dtype)  # score exactly what the file will hold
     model = model.cpu().eval()
     scores = evaluate(model)
+    norm = Normalisation("percentile", NORM_LOW_PERCENTILE, NORM_HIGH_PERCENTILE, False)
     card = ModelCard(
         name=spec.name,
         weights_dtype=spec.weights_dtype,
@@ -203,12 +205,20 @@ def train_segmentation(
         description=spec.description,
         architecture=spec.arch,
         out_channels=classes,
-        normalisation=Normalisation("percentile", NORM_LOW_PERCENTILE, NORM_HIGH_PERCENTILE, False),
+        normalisation=norm,
         modalities=("EM", "OT"),
         labels=spec.labels,
         tile_size=256,
         tile_overlap=32,
         training={
+            "domain": training_domain(
+                [
+                    summarise_voxels(np.asarray(p[1])[None], (1.0, 1.0, 1.0), "EM", norm,
+                                     has_spacing=False)
+                    for p in train_pairs
+                ],
+                ("EM", "OT"),
+            ),
             "data": spec.data_description,
             "train_images": [p[0] for p in train_pairs],
             "validation_images": [p[0] for p in val_pairs],

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from medsr_viewer.models.architectures import build_architecture
 from medsr_viewer.models.archive import round_weights
 from medsr_viewer.models.card import ModelCard, Normalisation
+from medsr_viewer.models.domain import volumes_domain
 from medsr_viewer.models.evaluation.sr import (
     BASELINES,
     VolumeScores,
@@ -200,6 +201,11 @@ def train_sr(
         tile_size=256,
         tile_overlap=16,
         training={
+            "domain": volumes_domain(
+                train_volumes,
+                Normalisation("percentile", NORM_LOW_PERCENTILE, NORM_HIGH_PERCENTILE, False),
+                ("MR", "CT"),
+            ),
             "data": spec.data_description or ", ".join(v.name for v in train_volumes),
             "train_volumes": [v.name for v in train_volumes],
             "validation_volumes": [v.name for v in val_volumes],
