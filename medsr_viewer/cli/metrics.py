@@ -3,8 +3,9 @@
 - **Label maps** (NIfTI/MGZ label volumes or DICOM SEG): Dice, IoU, 95 % and max Hausdorff
   distance (mm) and sizes per label; the test map is resampled onto the reference grid by
   nearest neighbour in world space if the grids differ. With ``--roi``, each ROI is also
-  compared with each label of both maps on the slice the ROI was drawn on (2-D metrics, sizes
-  in mm², when the ROI lies on a slice of the reference grid; see
+  compared with each label of both maps on the slice the ROI was drawn on, counting the label's
+  parts near the ROI (2-D metrics, sizes in mm², when the ROI lies on a slice of the reference
+  grid; see
   :func:`medsr_viewer.core.metrics.overlap.roi_label_overlap`).
 - **Images**: PSNR and SSIM over the whole volume (or ``--slice``) and inside each ROI. The
   data range is the reference volume's max − min (the project's evaluation protocol); SSIM of

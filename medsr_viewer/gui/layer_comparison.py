@@ -42,7 +42,7 @@ def compare_layers(reference: LabelMap, test: LabelMap, value: int, orientation:
     test_slice = np.asarray(test_display.slice_array(orientation, index)) == value
     slice_row = records_from_overlap(
         overlap_metrics(ref_slice, test_slice, ref_display.pixel_spacing(orientation)),
-        replace(base, slice=f"{orientation.value} {index}"))
+        replace(base, slice=f"{orientation.value} {index + 1}"))  # as the pane numbers it
     volume_row = records_from_overlap(
         overlap_metrics(reference.labels == value, test.labels == value,
                         reference.volume.spacing),

@@ -132,3 +132,46 @@ def test_roi_against_label_on_its_slice(data_dir: Path) -> None:
     m3 = overlap.roi_label_overlap(EllipseRoi(oblique, cu=cx, cv=cy, ru=6, rv=4),
                                    lesion.labels, 1, lesion.volume)
     assert m3.unit == "mm3"
+
+
+def test_roi_is_compared_with_the_label_here_not_every_lesion_of_the_slice(
+    data_dir: Path,
+) -> None:
+    """Issue #15, bug 9: a small ROI on one lesion got HD95 against every lesion of the slice
+    (148 mm); it is compared with the lesion parts near it."""
+    from scipy import ndimage
+
+    from medsr_viewer.core.labels import load_label_map
+    from medsr_viewer.core.roi import EllipseRoi, Plane, rasterize
+
+    lesion = load_label_map(data_dir / "labelled/flair_lesion/lesion.nii.gz")
+    value = 2
+    counts = [ndimage.label(lesion.labels[z] == value, np.ones((3, 3)))[1]
+              for z in range(lesion.labels.shape[0])]
+    z = int(np.argmax(counts))
+    parts, n = ndimage.label(lesion.labels[z] == value, np.ones((3, 3)))
+    assert n >= 5  # several separate lesions on this real slice
+    sizes = ndimage.sum(np.ones_like(parts), parts, range(1, n + 1))
+    target = parts == int(np.argmax(sizes)) + 1
+    ys, xs = np.nonzero(target)
+    cy, cx = float(ys.mean()), float(xs.mean())
+    radius = max(float(np.ptp(xs)), float(np.ptp(ys))) / 2 + 1.0
+    roi = EllipseRoi(Plane.from_slice(lesion.volume, 0, z), cu=cx, cv=cy, ru=radius, rv=radius)
+    m = overlap.roi_label_overlap(roi, lesion.labels, value, lesion.volume)
+    disc = rasterize(roi, lesion.volume)[z]
+    # the lesion here: the parts reaching the ROI's box grown by half its size (>= 5 mm)
+    box = []
+    for coords in np.nonzero(disc):
+        lo, hi = int(coords.min()), int(coords.max()) + 1
+        grow = max((hi - lo) / 2, 5.0)
+        box.append(slice(max(int(np.floor(lo - grow)), 0), int(np.ceil(hi + grow))))
+    near = {int(v) for v in np.unique(parts[tuple(box)]) if v}
+    here = np.isin(parts, sorted(near))
+    assert here.sum() < (lesion.labels[z] == value).sum()  # some lesions are far away
+    expected = overlap.overlap_metrics(here, disc, (1.0, 1.0))
+    assert m.ref_count == here.sum() and m.test_count == disc.sum()
+    assert m.dice == pytest.approx(expected.dice)
+    assert m.hd95_mm == pytest.approx(expected.hd95_mm, abs=1e-6)
+    whole = overlap.overlap_metrics(lesion.labels[z] == value, disc, (1.0, 1.0))
+    assert m.hd95_mm < whole.hd95_mm / 2  # the far lesions no longer count
+    assert m.dice > whole.dice

@@ -122,7 +122,9 @@ def test_measure_roi_freehand_on_sr_pane_against_real_label(data_dir: Path,
                        MetricRecord(file=str(folder / "FLAIR.nii.gz"), model="sr-x2",
                                     sha256="ef" * 32))
     assert [r.grid for r in rows] == ["original", "sr", "delta"]
-    assert rows[0].slice == "0" and rows[0].label == "1 label 1" and rows[0].roi_name == "lasso"
+    # the slice as the pane names it (plane, 1-based), not the 0-based array index
+    assert rows[0].slice == "axial 1" and rows[0].label == "1 label 1"
+    assert rows[0].roi_name == "lasso"
     on_original = roi_label_overlap(roi, labels.labels, 1, original)
     on_sr = roi_label_overlap(roi, labels.on_grid(sr).labels, 1, sr)
     assert 0 < on_original.dice < 1 and rows[0].metrics["dice"] == on_original.dice
@@ -133,5 +135,34 @@ def test_measure_roi_freehand_on_sr_pane_against_real_label(data_dir: Path,
     back = read_metrics_csv(path)
     for row, again in zip(rows, back, strict=True):
         for key, value in row.metrics.items():
-            assert again.metrics[key] == (value if math.isfinite(value) else None)
+            assert again.metrics[key] == (value if value is not None and math.isfinite(value)
+                                          else None)
     assert back[0].sha256 == "ef" * 32 and back[0].model == "sr-x2"
+
+
+def test_rows_name_the_slice_as_the_pane_does(data_dir: Path) -> None:
+    """Issue #15, bug 5: the ROI table and CSV said "67" where the pane says "axial 68/140".
+    The real T1 is stored RAS, so its coronal and sagittal panes count the other way."""
+    import nibabel as nib
+
+    from medsr_viewer.core.geometry import DisplayVolume, Orientation
+    from medsr_viewer.core.metrics.export import measure_roi, pane_slice_text
+
+    image = nib.load(data_dir / "mri_ct" / "chris_t1.nii.gz")
+    lps = np.diag([-1.0, -1.0, 1.0, 1.0]) @ image.affine
+    t1 = Volume(np.zeros(image.shape[::-1], np.float32), lps)  # (190, 256, 188) as loaded
+    display = DisplayVolume(t1)
+    for axis, index, orientation in [(0, 67, Orientation.AXIAL), (1, 100, Orientation.CORONAL),
+                                     (2, 40, Orientation.SAGITTAL)]:
+        point = np.zeros(3)
+        point[axis] = index
+        shown = int(display.canonical_to_display(orientation,
+                                                 display.voxel_to_canonical(point))[2])
+        text = pane_slice_text(t1, axis, index)
+        assert text == f"{orientation.value} {shown + 1}"
+        roi = EllipseRoi(Plane.from_slice(t1, axis, index), cu=60.0, cv=50.0, ru=5.0, rv=4.0)
+        (row,) = measure_roi(roi, t1)
+        assert row.slice == text
+    assert pane_slice_text(t1, 0, 67) == "axial 68"
+    assert pane_slice_text(t1, 1, 100) == "coronal 156"  # stored y 100 = display 255 - 100
+    assert pane_slice_text(t1, 2, 40) == "sagittal 148"  # stored x 40 = display 187 - 40

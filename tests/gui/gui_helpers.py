@@ -153,3 +153,18 @@ def path_drag(qtbot: QtBot, view: SliceView, points: Sequence[QPoint],
         qtbot.mouseMove(viewport, point)
         qtbot.wait(12)
     qtbot.mouseRelease(viewport, button, pos=points[-1])
+
+
+def label_here(label: np.ndarray, roi_mask: np.ndarray, margin_px: float = 5.0) -> np.ndarray:
+    """The parts of a 2-D ``label`` mask an ROI is compared with: 8-connected parts reaching
+    the ROI mask's bounding box grown by half its size on each side (at least ``margin_px``,
+    5 mm on 1 mm pixels), as README's ROI metrics describe it."""
+    from scipy import ndimage
+
+    parts, _n = ndimage.label(label, np.ones((3, 3), bool))
+    box = []
+    for coords, size in zip(np.nonzero(roi_mask), label.shape, strict=True):
+        lo, hi = int(coords.min()), int(coords.max()) + 1
+        grow = max((hi - lo) / 2, margin_px)
+        box.append(slice(max(int(np.floor(lo - grow)), 0), min(int(np.ceil(hi + grow)), size)))
+    return np.isin(parts, [v for v in np.unique(parts[tuple(box)]) if v])

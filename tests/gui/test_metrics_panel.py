@@ -14,7 +14,13 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from gui_helpers import close_model_window, cpu_model_window, open_and_wait, write_flair_crop
+from gui_helpers import (
+    close_model_window,
+    cpu_model_window,
+    label_here,
+    open_and_wait,
+    write_flair_crop,
+)
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from scipy.ndimage import binary_erosion
@@ -100,7 +106,8 @@ def test_panel_matches_independent_overlap_and_stats_and_follows_edits(
 
     spacing = window.viewer.display.pixel_spacing(AXIAL)
     mask = ellipse_mask(roi, labels.shape, spacing)
-    ref = labels == LESION
+    assert spacing == pytest.approx((1.0, 1.0), abs=1e-6)  # label_here's margin is in pixels
+    ref = label_here(labels == LESION, mask)  # the lesion here, not the slice's others
     inter = int((mask & ref).sum())
     dice = 2 * inter / (mask.sum() + ref.sum())
     iou = inter / int((mask | ref).sum())
@@ -164,8 +171,22 @@ def test_sr_rows_deltas_and_exports_hold_the_table_numbers(
     assert sr.metrics["count"] == fine.sum()
     assert sr.metrics["mean"] == pytest.approx(float(sr_image[fine].mean()), rel=1e-5)
     assert delta.metrics["mean"] == pytest.approx(sr.metrics["mean"] - original.metrics["mean"])
+    # issue #15, bug 9: the delta compares like with like: areas in mm², never pixel counts of
+    # two grids (the SR grid has four times as many pixels for the same region)
+    assert sr.metrics["count"] > 3 * original.metrics["count"]
+    assert delta.metrics["count"] is None
+    assert delta.metrics["area_mm2"] == pytest.approx(
+        sr.metrics["area_mm2"] - original.metrics["area_mm2"])
+    assert abs(delta.metrics["area_mm2"]) < 0.05 * original.metrics["area_mm2"]
+    pixels = next(c for c, (_h, key, _f) in enumerate(COLUMNS) if key == "count")
+    assert [row[pixels] for row in table_rows(window)] == [
+        str(original.metrics["count"]), str(sr.metrics["count"]), "–"]
+    # issue #15, bug 5: the Slice column names the slice as the pane caption does
+    caption = window.viewer.views[AXIAL].caption()  # "axial 4/6"
+    assert {row[COLUMNS.index(("Slice", "slice", ""))] for row in table_rows(window)} == {
+        caption.split("/")[0]}
     # Dice on the SR grid: the lesion resampled (nearest) onto the finer grid
-    ref_fine = np.kron(labels == LESION, np.ones((2, 2), bool))
+    ref_fine = label_here(np.kron(labels == LESION, np.ones((2, 2), bool)), fine, 10.0)
     inter = int((fine & ref_fine).sum())
     assert sr.metrics["dice"] == pytest.approx(2 * inter / (fine.sum() + ref_fine.sum()))
 
@@ -179,7 +200,8 @@ def test_sr_rows_deltas_and_exports_hold_the_table_numbers(
             assert got.file == str(flair_pair[0]) and got.roi_name == "lesion box"
             assert got.sha256 == want.sha256 and got.model == "bicubic-x2"
             for key, value in want.metrics.items():
-                assert got.metrics[key] == pytest.approx(value, rel=1e-9, abs=1e-12)
+                assert got.metrics[key] == (
+                    None if value is None else pytest.approx(value, rel=1e-9, abs=1e-12))
 
 
 def test_rois_export_and_reimport_exactly_as_one_undo_step(
@@ -245,7 +267,7 @@ def test_layer_against_layer_overlap_on_slice_and_volume_joins_the_export(
                        .slice_array(AXIAL, index)) == LESION
     assert on_slice.metrics["dice"] == pytest.approx(2 * (ref2 & test2).sum() / (ref2.sum()
                                                                               + test2.sum()))
-    assert on_slice.slice == f"axial {index}" and volume.slice == "volume"
+    assert on_slice.slice == f"axial {index + 1}" and volume.slice == "volume"
     spacing = reference.volume.spacing
     hd_max = max(directed_hausdorff(surface_points(ref3, spacing),
                                     surface_points(test3, spacing))[0],

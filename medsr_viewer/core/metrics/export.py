@@ -23,7 +23,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from medsr_viewer.core.atomic import write_text_atomic
+from medsr_viewer.core.geometry import PLANE_AXES, DisplayVolume, Orientation
 from medsr_viewer.core.labels.labelmap import LabelMap
 from medsr_viewer.core.metrics.overlap import OverlapMetrics, roi_label_overlap
 from medsr_viewer.core.metrics.roi_stats import (
@@ -86,6 +89,22 @@ def records_from_overlap(metrics: OverlapMetrics, base: MetricRecord) -> MetricR
     return replace(base, metrics=values)
 
 
+def pane_slice_text(volume: Volume, axis: int, index: int) -> str:
+    """How the viewer's pane names stored slice ``index`` along array ``axis`` (z, y, x) of
+    ``volume``: the display plane and its 1-based slice number, ``"axial 68"`` for the slice
+    whose pane caption reads ``axial 68/140`` (display planes are reoriented, so the number
+    can differ from the stored index)."""
+    display = DisplayVolume(volume)
+    # canonical (x, y, z) column of to_source that feeds stored axis ``axis``
+    column = int(np.argmax(np.abs(display.to_source[2 - axis, :3])))
+    canonical_axis = 2 - column
+    point = np.zeros(3)
+    point[axis] = index
+    position = round(float(display.voxel_to_canonical(point)[canonical_axis]))
+    plane = next(o for o in Orientation if PLANE_AXES[o].slice_axis == canonical_axis)
+    return f"{plane.value} {position + 1}"
+
+
 def measure_roi(
     roi: Roi,
     original: Volume,
@@ -99,15 +118,15 @@ def measure_roi(
     Rows: ROI statistics on the ``original`` grid; with ``sr``, statistics on the SR grid and
     the ``delta`` (SR − original); with ``label_map`` and ``label_value``, the overlap of the
     ROI against that label on each grid (the label resampled onto the grid by nearest
-    neighbour), merged into the same rows. ``slice`` is filled with the ROI's slice index on the
-    original grid when it lies on one (``axis:index`` for coronal/sagittal slices).
+    neighbour), merged into the same rows. ``slice`` names the ROI's slice as the viewer's
+    pane does when it lies on one slice of the original grid (``"axial 68"``: plane and
+    1-based number, see :func:`pane_slice_text`).
     """
     base = base or MetricRecord()
     located = plane_slice_index(roi.plane, original)
     slice_text = base.slice
     if located is not None:
-        axis, index = located
-        slice_text = str(index) if axis == 0 else f"{'zyx'[axis]}:{index}"
+        slice_text = pane_slice_text(original, *located)
     label_text = base.label
     if label_map is not None and label_value is not None:
         label_text = f"{label_value} {label_map.table.name(label_value)}"

@@ -16,6 +16,12 @@ Definitions (documented once here, relied on by the GUI panel, CSV export and th
   ``inf``; when both are empty both are ``nan``.
 - **Area** (2-D masks) is ``count × row spacing × column spacing`` in mm²; **volume** (3-D) is
   ``count × voxel volume`` in mm³.
+- **An ROI against a label** (:func:`roi_label_overlap`) means "this ROI against the label
+  *here*": only the connected parts of the label (8-connected on a slice, 26-connected in a
+  slab) that reach the ROI's neighbourhood are compared — the ROI's bounding box grown on
+  every side by half the ROI's size along that axis, at least :data:`ROI_NEIGHBOURHOOD_MM`.
+  Other lesions elsewhere on the slice do not count against a small ROI (they made HD95 the
+  distance to the farthest lesion, not a measure of this one).
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ from scipy import ndimage
 from medsr_viewer.core.roi.plane import Grid
 from medsr_viewer.core.roi.rasterize import plane_slab_mask, plane_slice_index, rasterize
 from medsr_viewer.core.roi.shapes import Roi
+
+#: Least margin (mm) around an ROI's bounding box within which label parts count as "here".
+ROI_NEIGHBOURHOOD_MM = 5.0
 
 
 @dataclass(frozen=True)
@@ -223,14 +232,40 @@ def per_label_overlap(
     }
 
 
+def label_near_mask(label: np.ndarray, mask: np.ndarray, spacing: Sequence[float],
+                    margin_mm: float = ROI_NEIGHBOURHOOD_MM) -> np.ndarray:
+    """The connected parts of ``label`` that reach the neighbourhood of ``mask``.
+
+    The neighbourhood is the bounding box of ``mask`` grown on every side by half the box's
+    size along that axis, and by at least ``margin_mm``. Parts are 8-connected in 2-D and
+    26-connected in 3-D; a part that reaches the box is kept whole. An empty ``mask`` has no
+    neighbourhood: the result is empty.
+    """
+    a, b = _pair(label, mask)
+    sp = _spacing(spacing, a.ndim)
+    if not a.any() or not b.any():
+        return np.zeros_like(a)
+    box = []
+    for axis, (part, step) in enumerate(zip(_bounding_box(b), sp, strict=True)):
+        grow = max((part.stop - part.start) / 2.0, margin_mm / step)
+        lo = max(int(np.floor(part.start - grow)), 0)
+        hi = min(int(np.ceil(part.stop + grow)), a.shape[axis])
+        box.append(slice(lo, hi))
+    parts, _count = ndimage.label(a, structure=np.ones((3,) * a.ndim, bool))
+    near = np.unique(parts[tuple(box)])
+    near = near[near != 0]
+    return np.isin(parts, near)
+
+
 def roi_label_overlap(roi: Roi, labels: np.ndarray, value: int, grid: Grid) -> OverlapMetrics:
     """Overlap of an ROI (test) with label ``value`` of a label array (reference) on ``grid``.
 
     The label is restricted to the voxels the ROI's plane passes through (the slice the ROI was
-    drawn on, see :func:`~medsr_viewer.core.roi.rasterize.plane_slab_mask`). When that is
-    exactly one whole slice of the grid (the usual case: an ROI drawn on a slice of this grid's
-    orientation), the metrics are 2-D on that slice (area in mm²); otherwise they are 3-D over
-    the slab (volume in mm³).
+    drawn on, see :func:`~medsr_viewer.core.roi.rasterize.plane_slab_mask`), and there to its
+    parts near the ROI (:func:`label_near_mask`: "the label here", not every lesion of the
+    slice). When the slab is exactly one whole slice of the grid (the usual case: an ROI drawn
+    on a slice of this grid's orientation), the metrics are 2-D on that slice (area in mm²);
+    otherwise they are 3-D over the slab (volume in mm³).
     """
     labels = np.asarray(labels)
     if tuple(labels.shape) != tuple(grid.shape):
@@ -245,10 +280,11 @@ def roi_label_overlap(roi: Roi, labels: np.ndarray, value: int, grid: Grid) -> O
         index: list[slice | int] = [slice(None)] * 3
         index[axis] = position
         plane_spacing = tuple(s for i, s in enumerate(spacing) if i != axis)
-        return overlap_metrics(labels[tuple(index)] == value, mask[tuple(index)],
-                               plane_spacing)
+        on_plane = mask[tuple(index)]
+        here = label_near_mask(labels[tuple(index)] == value, on_plane, plane_spacing)
+        return overlap_metrics(here, on_plane, plane_spacing)
     target = plane_slab_mask(roi.plane, grid) & (labels == value)
-    return overlap_metrics(target, mask, spacing)
+    return overlap_metrics(label_near_mask(target, mask, spacing), mask, spacing)
 
 
 def _pair(ref: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,8 @@ and image quality (PSNR, SSIM) of SR against a reference inside an ROI.
 The ROI is rasterised separately on each grid (native and SR, see
 :mod:`medsr_viewer.core.roi.rasterize`), so each result describes the same world region at that
 grid's resolution. The paired deltas are differences of the statistics (SR − original); no
-voxel-wise pairing is implied, since the grids differ.
+voxel-wise pairing is implied, since the grids differ, and sizes are compared in mm² / mm³
+(the pixel counts of the two grids are not comparable: their delta is left empty).
 
 Definitions:
 
@@ -33,6 +34,8 @@ from medsr_viewer.core.roi.shapes import Roi
 
 #: Fields of :class:`RoiStats`, in export order.
 STAT_FIELDS = ("count", "mean", "sd", "min", "max", "median", "area_mm2", "volume_mm3")
+#: Fields whose SR − original difference means nothing (they count pixels of each grid).
+GRID_DEPENDENT_FIELDS = ("count",)
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,13 @@ class PairedRoiStats:
     sr: RoiStats
 
     @property
-    def delta(self) -> dict[str, float]:
-        """Field-wise difference SR − original for every statistic."""
+    def delta(self) -> dict[str, float | None]:
+        """Field-wise difference SR − original of every statistic that means the same on both
+        grids: values, ``area_mm2`` and ``volume_mm3``. ``count`` is ``None``: pixel counts of
+        grids with different pixel sizes are not comparable (compare the areas)."""
         a, b = self.original.to_dict(), self.sr.to_dict()
-        return {key: float(b[key]) - float(a[key]) for key in STAT_FIELDS}
+        return {key: None if key in GRID_DEPENDENT_FIELDS else float(b[key]) - float(a[key])
+                for key in STAT_FIELDS}
 
 
 def mask_statistics(values: np.ndarray, mask: np.ndarray, affine: np.ndarray,
