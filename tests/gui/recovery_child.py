@@ -1,8 +1,8 @@
 """A MedSR Viewer run for crash-recovery tests: open a study, act, report, then crash or exit.
 
-Run as ``python recovery_child.py STUDY SETTINGS [--rois N] [--save PATH] [--then crash|close]``
-with ``MEDSR_CONFIG_DIR`` and ``QT_QPA_PLATFORM=offscreen`` set. The real ``MainWindow``
-opens ``STUDY``, draws ``N`` ROIs (each is autosaved at once), optionally saves the session,
+Run as ``python recovery_child.py STUDY SETTINGS [--rois N] [--save PATH] [--open-session PATH]
+[--then crash|close]`` with ``MEDSR_CONFIG_DIR`` and ``QT_QPA_PLATFORM=offscreen`` set. The real
+``MainWindow`` opens ``STUDY`` (or the session file, which opens its study), draws ``N`` ROIs (each is autosaved at once), optionally saves the session,
 prints one ``REPORT {json}`` line (recovery bar shown and its text, ROI names, the autosave
 files this instance wrote), then either blocks until the test kills it (``crash``) or closes
 the window cleanly and exits 0 (``close``).
@@ -42,6 +42,24 @@ def open_study(win: MainWindow, study: Path, timeout_ms: int = 60000) -> None:
     QApplication.processEvents()
 
 
+def open_session(win: MainWindow, path: Path, timeout_ms: int = 60000) -> None:
+    """Open a session file and run the event loop until it is applied (exit 3 if not)."""
+    loop = QEventLoop()
+    restored: list[bool] = []
+    win.session.restored.connect(lambda: (restored.append(True), loop.quit()))
+    QTimer.singleShot(timeout_ms, loop.quit)
+    if not win.session.open(path):
+        print(f"session not opened: {path}", file=sys.stderr)
+        sys.exit(3)
+    loop.exec()
+    if not restored:
+        print(f"session not restored: {path}", file=sys.stderr)
+        sys.exit(3)
+    for _ in range(3):  # let deferred work (label layers, view) run and autosave if it would
+        QApplication.processEvents()
+        win.session.autosaver.poll()
+
+
 def draw_rois(win: MainWindow, count: int) -> None:
     """Draw ``count`` ellipse ROIs (named ``roi-<pid>-<i>``) on the shown axial slice."""
     import os
@@ -60,6 +78,7 @@ def main() -> int:
     parser.add_argument("settings", type=Path)
     parser.add_argument("--rois", type=int, default=0)
     parser.add_argument("--save", type=Path)
+    parser.add_argument("--open-session", type=Path)
     parser.add_argument("--then", choices=("crash", "close"), default="crash")
     args = parser.parse_args()
     app = QApplication([sys.argv[0]])
@@ -67,7 +86,10 @@ def main() -> int:
     win.resize(900, 600)
     win.show()
     win.session.autosaver.interval_s = 0.0  # every edit is on disk before the report
-    open_study(win, args.study)
+    if args.open_session is not None:
+        open_session(win, args.open_session)
+    else:
+        open_study(win, args.study)
     draw_rois(win, args.rois)
     if args.save is not None and win.session.save(args.save) is None:
         print("session not saved", file=sys.stderr)

@@ -314,3 +314,55 @@ def test_session_of_a_dicom_folder_keeps_its_series(
     with qtbot.waitSignal(other.session.restored, timeout=60000):
         assert other.session.open(saved)
     assert other.viewer.volume.metadata["series_uid"] == uid
+
+
+@needs_sigkill
+def test_work_saved_in_a_session_is_not_offered_after_the_session_is_reopened(
+    qtbot: QtBot, make_window: Callable[[], MainWindow], study: tuple[Path, Path],
+    tmp_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue #15, bug 4: the bar offered "Unsaved work … 1 ROI" after the session had been
+    saved and reopened (regression test: the rewritten recovery no longer does)."""
+    from gui_helpers import drag, view_point
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QFileDialog
+
+    session_file = tmp_path / "work.medsr-session.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *_a, **_k: (str(session_file), ""))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda *_a, **_k: (str(session_file), ""))
+    win = make_window()
+    open_and_wait(qtbot, win, [study[0]])
+    view = win.viewer.views[AXIAL]
+    qtbot.keyClick(win, Qt.Key.Key_E)  # ellipse tool, then drag on the image
+    start = view_point(view, 30, 30)
+    drag(qtbot, view, Qt.MouseButton.LeftButton, start, QPoint(40, 30))
+    assert len(win.rois) == 1
+    qtbot.waitUntil(lambda: len(win.session.autosaver.written) == 1, timeout=5000)
+    qtbot.keyClick(win, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # Save Session
+    assert session_file.is_file() and not win.session.autosaver.written
+
+    # reopened in the same window (File ▸ Open Session), then away to another study and back
+    with qtbot.waitSignal(win.session.restored, timeout=30000):
+        win.session.open_action.trigger()
+    assert [r.name for r in win.rois] == [r.name for r in load_session(session_file).rois]
+    qtbot.wait(1200)  # past the autosave poll: nothing unsaved must be written
+    assert not win.session.recovery_bar.isVisible() and not win.session.autosaver.written
+    open_and_wait(qtbot, win, [study[1]])
+    open_and_wait(qtbot, win, [study[0]])
+    assert not win.session.recovery_bar.isVisible()
+    assert pending_recoveries(study[0]) == []
+
+    # reopened by another run of the viewer, which then crashes or closes
+    crashed, report = run_child(study[0], tmp_path, "--open-session", str(session_file))
+    assert not report["bar"] and len(report["rois"]) == 1 and report["autosaves"] == []
+    crash(crashed)
+    closed, report = run_child(study[0], tmp_path, "--open-session", str(session_file),
+                               "--then", "close")
+    assert not report["bar"] and report["autosaves"] == []
+    assert closed.wait(60) == 0
+    again = make_window()
+    open_and_wait(qtbot, again, [study[0]])
+    assert not again.session.recovery_bar.isVisible()
+    assert pending_recoveries(study[0]) == []
