@@ -17,6 +17,9 @@ from typing import Any
 
 from medsr_viewer.cli.main import CliError
 
+#: Help of every ``--model`` option: the same resolution as ``medsr sr|enhance|segment``.
+MODEL_HELP = "model card name, file stem (bundled or user models folder) or file path"
+
 
 def register(subparsers: Any) -> None:
     """Add the ``eval`` subcommand with its ``sr``, ``segment`` and ``enhance`` tasks."""
@@ -24,7 +27,7 @@ def register(subparsers: Any) -> None:
     tasks = parser.add_subparsers(dest="task", required=True, metavar="TASK")
 
     sr = tasks.add_parser("sr", help="super-resolution vs interpolation baselines")
-    sr.add_argument("--model", required=True, type=Path)
+    sr.add_argument("--model", required=True, metavar="NAME|PATH", help=MODEL_HELP)
     sr.add_argument("--data", nargs="+", required=True, help="HR volumes or folders of them")
     sr.add_argument("--slice-step", type=int, default=1,
                     help="evaluate every N-th slice (1: full protocol)")
@@ -37,7 +40,7 @@ def register(subparsers: Any) -> None:
     sr.set_defaults(func=run_sr)
 
     seg = tasks.add_parser("segment", help="Dice, IoU and HD95 on 2-D image/label pairs")
-    seg.add_argument("--model", required=True, type=Path)
+    seg.add_argument("--model", required=True, metavar="NAME|PATH", help=MODEL_HELP)
     seg.add_argument("--images", required=True, type=Path)
     seg.add_argument("--labels", required=True, type=Path)
     seg.add_argument("--only", nargs="+", help="evaluate only these image names (stems)")
@@ -45,7 +48,7 @@ def register(subparsers: Any) -> None:
     seg.set_defaults(func=run_segment)
 
     en = tasks.add_parser("enhance", help="denoising vs noisy input and Gaussian filter")
-    en.add_argument("--model", required=True, type=Path)
+    en.add_argument("--model", required=True, metavar="NAME|PATH", help=MODEL_HELP)
     en.add_argument("--data", nargs="+", required=True)
     en.add_argument("--level", type=float, default=0.05, help="noise sigma / volume range")
     en.add_argument("--slice-step", type=int, default=1)
@@ -53,13 +56,16 @@ def register(subparsers: Any) -> None:
     en.set_defaults(func=run_enhance)
 
 
-def _load(path: Path, task: str) -> Any:
+def _load(spec: str, task: str) -> Any:
+    """The model ``spec`` names (card name, file stem or path, as ``medsr sr`` takes it)."""
     from medsr_viewer.models.archive import load_model
     from medsr_viewer.models.card import CardError
+    from medsr_viewer.models.registry import ModelRegistry
 
     try:
+        path = ModelRegistry().resolve(spec)
         loaded = load_model(path)
-    except CardError as exc:
+    except CardError as exc:  # ModelRejected (no such name) is a CardError too
         raise CliError(str(exc)) from exc
     if loaded.card.task != task:
         raise CliError(f"{path}: model task is {loaded.card.task!r}, not {task!r}")
@@ -112,7 +118,7 @@ def run_sr(args: argparse.Namespace) -> int:
     rows.append(("overall", sum(len(t.slices) for t in tables), overall(tables)))
     if args.json:
         print(json.dumps({
-            "model": str(args.model), "scale": scale, "slice_step": args.slice_step,
+            "model": str(loaded.path), "scale": scale, "slice_step": args.slice_step,
             "volumes": {name: {"slices": n, **{m: {"psnr": s.psnr, "ssim": s.ssim}
                                                for m, s in methods.items()}}
                         for name, n, methods in rows},

@@ -134,3 +134,30 @@ def test_eval_enhance_identity_model_scores_as_noisy(data_dir, tmp_path, capsys,
     assert res["psnr"]["noisy"] == pytest.approx(direct.psnr["noisy"], abs=1e-9)
     # noise at 5 % of range: PSNR of the noisy input is about 20 log10(1 / 0.05) = 26 dB
     assert 24.0 < direct.psnr["noisy"] < 28.0
+
+
+def test_eval_takes_model_names_like_the_other_commands(data_dir, tmp_path, capsys, cli,
+                                                        monkeypatch):
+    """Issue #15, bug 6: ``medsr eval --model`` took only paths; ``medsr sr|enhance|segment``
+    take a card name or file stem from the bundled / user models folders."""
+    import shutil
+
+    config = tmp_path / "config"
+    (config / "models").mkdir(parents=True)
+    monkeypatch.setenv("MEDSR_CONFIG_DIR", str(config))
+    model = tmp_path / "tiny.safetensors"
+    _tiny_unet(model)
+    shutil.copy(model, config / "models" / "my-seg-file.safetensors")
+    em = data_dir / "isbi2012_em"
+    args = ["--images", str(em / "images"), "--labels", str(em / "labels"), "--only", "22",
+            "--json"]
+    results = []
+    for spec in (str(model), "tiny-seg", "my-seg-file"):  # path, card name, file stem
+        assert cli(["eval", "segment", "--model", spec, *args]) == 0
+        results.append(json.loads(capsys.readouterr().out))
+    assert results[0] == results[1] == results[2]
+    assert set(results[0]["membrane"]) == {"22", "overall"}
+    assert cli(["eval", "segment", "--model", "brain-tissue", *args]) == 2
+    err = capsys.readouterr().err
+    assert "no model named 'brain-tissue'" in err and "seg-em-membrane" in err
+    assert "tiny-seg" in err
