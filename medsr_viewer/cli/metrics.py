@@ -10,7 +10,12 @@
 - **Images**: PSNR and SSIM over the whole volume (or ``--slice``) and inside each ROI. The
   data range is the reference volume's max − min (the project's evaluation protocol); SSIM of
   a volume is the mean of its z-slices' SSIM; inside an ROI, SSIM is the SSIM map averaged over
-  the ROI's pixels (see :func:`medsr_viewer.core.metrics.roi_stats.masked_ssim`).
+  the ROI's pixels (see :func:`medsr_viewer.core.metrics.roi_stats.masked_ssim`). A test image
+  on another grid (an ``medsr sr`` output against its input, a scan of other resolution) is
+  resampled onto the reference grid in world space by trilinear interpolation
+  (:func:`medsr_viewer.core.simulate.resample_linear`), and the output says so; reference
+  voxels the test image does not cover are left out (PSNR over the covered voxels, SSIM maps
+  averaged over them). Only images that do not overlap in world space are refused.
 
 The kind is detected (``--kind auto``): label maps when either file is a DICOM SEG, a NIfTI
 with the label intent, when ``--label`` is given, or when a file name says so (seg, label,
@@ -54,6 +59,7 @@ from medsr_viewer.core.metrics.overlap import (
 )
 from medsr_viewer.core.metrics.roi_stats import masked_psnr, masked_ssim
 from medsr_viewer.core.roi import Roi, RoiFormatError, load_rois, rasterize
+from medsr_viewer.core.simulate import resample_linear
 from medsr_viewer.core.volume import Volume
 
 #: File-name words that mark a label map for ``--kind auto``.
@@ -184,41 +190,51 @@ def compare_images(ref_path: Path, test_path: Path, rois: list[Roi],
     """PSNR/SSIM of two images on the same grid, whole and inside each ROI."""
     ref = _load_image(ref_path)
     test = _load_image(test_path)
-    if ref.shape != test.shape:
-        raise CliError(f"{test_path}: grid {test.shape} differs from the reference grid "
-                       f"{ref.shape}; resample the test image onto the reference grid first")
-    warnings = []
-    if not same_grid(ref, test, atol=1e-3):
-        warnings.append("the two images have the same shape but different geometry (affine); "
-                        "compared voxel by voxel")
     low, high = ref.value_range()
     data_range = high - low
     if data_range <= 0:
         raise CliError(f"{ref_path}: the reference image is constant; PSNR/SSIM are undefined")
+    if min(ref.shape[1:]) < 11:
+        raise CliError(f"{ref_path}: slices of {ref.shape[1:]} pixels are too small for SSIM")
     ref_vox = ref.voxels.astype(np.float64)
-    test_vox = test.voxels.astype(np.float64)
+    resampled = not same_grid(ref, test, atol=1e-3)
+    if resampled:
+        test_vox = resample_linear(test, ref)  # NaN where the test image does not reach
+        covered = np.isfinite(test_vox)
+        if not covered.any():
+            raise CliError(f"{test_path}: grid {test.shape} differs from the reference grid "
+                           f"{ref.shape} and does not overlap it in world space; nothing to "
+                           "compare")
+        test_vox = np.where(covered, test_vox, ref_vox)  # uncovered voxels are left out below
+    else:
+        test_vox = test.voxels.astype(np.float64)
+        covered = np.ones(ref.shape, dtype=bool)
     if slice_index is not None:
         _check_slice(slice_index, ref)
         chosen = [slice_index]
     else:
-        chosen = list(range(ref.shape[0]))
-    if min(ref.shape[1:]) < 11:
-        raise CliError(f"{ref_path}: slices of {ref.shape[1:]} pixels are too small for SSIM")
-    whole_psnr = psnr(ref_vox[chosen], test_vox[chosen], data_range)
-    whole_ssim = float(np.mean([ssim(ref_vox[k], test_vox[k], data_range) for k in chosen]))
+        chosen = [k for k in range(ref.shape[0]) if covered[k].any()]
+    if not any(covered[k].any() for k in chosen):
+        raise CliError(f"{test_path}: does not cover slice {slice_index} of the reference")
+    whole_psnr, whole_ssim = _image_quality(ref_vox, test_vox, covered, chosen, data_range)
     result: dict[str, Any] = {
         "kind": "images",
         "ref": str(ref_path),
         "test": str(test_path),
         "grid": _grid_facts(ref),
+        "test_grid": _grid_facts(test),
+        "test_resampled_to_ref_grid": resampled,
+        "resampling": "trilinear, world space" if resampled else None,
+        "covered_fraction": float((covered if slice_index is None
+                                   else covered[slice_index]).mean()),
         "slice": slice_index,
         "data_range": data_range,
         "whole": {"psnr_db": whole_psnr, "ssim": whole_ssim},
         "rois": [],
-        "warnings": warnings,
+        "warnings": [],
     }
     for roi in rois:
-        mask = rasterize(roi, ref)
+        mask = rasterize(roi, ref) & covered
         if slice_index is not None:
             keep = np.zeros_like(mask)
             keep[slice_index] = mask[slice_index]
@@ -229,6 +245,19 @@ def compare_images(ref_path: Path, test_path: Path, rois: list[Roi],
             "ssim": masked_ssim(ref_vox, test_vox, mask, data_range),
         })
     return result
+
+
+def _image_quality(ref: np.ndarray, test: np.ndarray, covered: np.ndarray, chosen: list[int],
+                   data_range: float) -> tuple[float, float]:
+    """PSNR over the covered voxels of the ``chosen`` z slices, and the mean of their SSIM
+    (each slice's SSIM map averaged over its covered pixels; plain SSIM when all are)."""
+    if covered[chosen].all():
+        return (psnr(ref[chosen], test[chosen], data_range),
+                float(np.mean([ssim(ref[k], test[k], data_range) for k in chosen])))
+    scores = [masked_ssim(ref[k], test[k], covered[k], data_range) for k in chosen]
+    finite = [v for v in scores if math.isfinite(v)]
+    return (masked_psnr(ref[chosen], test[chosen], covered[chosen], data_range),
+            float(np.mean(finite)) if finite else math.nan)
 
 
 def format_text(result: dict[str, Any]) -> str:
@@ -255,6 +284,12 @@ def format_text(result: dict[str, Any]) -> str:
     else:
         whole = result["whole"]
         where = "whole volume" if result["slice"] is None else f"slice {result['slice']}"
+        if result["test_resampled_to_ref_grid"]:
+            shape = "x".join(str(n) for n in result["test_grid"]["shape_zyx"])
+            lines.append(f"(test {shape} resampled onto the reference grid, "
+                         f"{result['resampling']}; covers "
+                         f"{100 * result['covered_fraction']:.1f} % of the reference "
+                         f"{'voxels' if result['slice'] is None else 'slice'})")
         lines.append(f"data range {result['data_range']:g}")
         lines.append(f"{where}: PSNR {_fmt(whole['psnr_db'])} dB  SSIM {_fmt(whole['ssim'])}")
         for roi in result["rois"]:
