@@ -4,7 +4,10 @@ Loads IN (DICOM folder/file, NIfTI/MGH, 2-D image) with :func:`medsr_viewer.core
 checks the model (card, task, dry run), runs it slice by slice along ``--axis`` (default: the
 acquired slice axis) with a progress bar on stderr, and writes OUT atomically: NIfTI
 (``.nii``/``.nii.gz``) for any input, PNG for 2-D inputs. The output header records the model
-name and weights sha256; OUT is never the input, and an existing OUT needs ``--force``.
+name and weights sha256 and the input's modality (so an SR output of an MR study reopens as
+MR); a ``segment`` NIfTI output gets the card's label names and colours beside it as an
+ITK-SNAP table ``<stem>.label``, which the label-map reader picks up. OUT is never the input,
+and an existing OUT (or label table) needs ``--force``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, TextIO
 
 from medsr_viewer.cli.main import CliError
 from medsr_viewer.core.io import LoadError, load_volume
+from medsr_viewer.core.labels import LabelTable, label_table_path, write_label_table
 from medsr_viewer.core.notify import Notice, notifier
 from medsr_viewer.core.writers import WriteError, check_output_path, output_format, save_volume
 from medsr_viewer.models.device import DEVICE_CHOICES, DeviceError, select_device
@@ -113,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
         fmt = output_format(out_path)
     except WriteError as exc:
         raise CliError(str(exc)) from exc
+    table_path = label_table_path(out_path) if task == "segment" and fmt == "nifti" else None
+    if table_path is not None and table_path.exists() and not args.force:
+        raise CliError(f"{table_path}: already exists (use --force to overwrite)")
     if args.tile is not None and args.tile < 16:
         raise CliError(f"--tile {args.tile}: tile size must be at least 16")
     if args.tile_timeout is not None and not args.tile_timeout > 0:
@@ -189,6 +196,12 @@ def run(args: argparse.Namespace) -> int:
         )
     except WriteError as exc:
         raise CliError(str(exc)) from exc
+    if table_path is not None and card.labels:
+        try:
+            write_label_table(LabelTable.from_card_labels(card.labels), written)
+        except OSError as exc:
+            raise CliError(f"{table_path}: label table not written ({exc})") from exc
+        print(f"wrote {table_path} (names and colours of {len(card.labels)} labels)")
     shape = "x".join(str(n) for n in result.shape)
     spacing = " x ".join(f"{s:.3g}" for s in result.spacing)
     print(f"wrote {written} ({shape} voxels, {spacing} mm, model {card.name})")

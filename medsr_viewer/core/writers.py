@@ -11,7 +11,9 @@ Every writer
 NIfTI geometry is the exact inverse of the loader (:mod:`medsr_viewer.core.io.nifti`): voxels
 ``(z, y, x)`` become nibabel's ``(i, j, k) = (x, y, z)`` and the LPS affine becomes RAS by
 negating its first two rows. Provenance (model name, weights sha256 ...) goes into the 80-byte
-``descrip`` field in short form and, in full JSON, into a NIfTI header extension.
+``descrip`` field in short form and, in full JSON, into a NIfTI header extension. The modality
+(MR, CT, PT) leads the ``descrip`` (``"MR; sr-x2 v0.1.0 sha256:…"``), which is where the NIfTI
+loader finds it, so an output of a DICOM study reopens as MR rather than OT.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ INTENT_LABEL = 1002
 PNG_PROVENANCE_KEY = "medsr_provenance"
 #: Share of negative pixels above which an image is treated as signed and refused as PNG.
 NEGATIVE_SHARE_LIMIT = 0.01
+#: Modalities written into the NIfTI ``descrip`` (those the NIfTI loader recognises there).
+RECORDED_MODALITIES = ("CT", "MR", "PT")
 #: Output suffixes each writer accepts.
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 PNG_SUFFIXES = (".png",)
@@ -129,7 +133,7 @@ def save_nifti(
     header.set_qform(affine, code=1)
     header.set_sform(affine, code=1)
     header.set_xyzt_units(xyz="mm")
-    header["descrip"] = _ascii(description or volume.name, 80)
+    header["descrip"] = nifti_description(description or volume.name, volume.modality)
     if volume.modality == "SEG" or volume.metadata.get("labels"):
         header.set_intent(INTENT_LABEL)
     elif volume.window is not None:
@@ -141,6 +145,25 @@ def save_nifti(
     suffix = ".nii.gz" if target.name.lower().endswith(".gz") else ".nii"
     _atomic_write(target, suffix, lambda tmp: nib.save(image, tmp))
     return target
+
+
+def nifti_description(text: str, modality: str) -> str:
+    """The ``descrip`` field: ``"<modality>; <text>"`` cut to 80 bytes, so that the loader
+    (:func:`medsr_viewer.core.io.nifti.guess_modality`) reads the modality back.
+
+    Modalities the loader cannot name (``OT``, ``SEG``, ...) are not written; a ``text``
+    naming another modality (a model called ``ct-denoise`` on an MR) is left out rather than
+    let the loader guess wrong.
+    """
+    from medsr_viewer.core.io.nifti import guess_modality
+
+    clean = _ascii(text, 80)
+    if modality not in RECORDED_MODALITIES:
+        return clean
+    candidate = _ascii(f"{modality}; {text}", 80)
+    if guess_modality({"descrip": candidate, "intent_code": 0}) == modality:
+        return candidate
+    return modality
 
 
 def save_png(

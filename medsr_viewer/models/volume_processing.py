@@ -280,6 +280,7 @@ class VolumeProcessor:
                 "clip": self.intensity.clip,
             },
             "input_name": self.volume.name,
+            "modality": self.volume.modality,
             "input_shape_zyx": list(self.volume.shape),
             "input_spacing_zyx": list(self.volume.spacing),
         }

@@ -172,3 +172,48 @@ def test_models_lists_user_folder(
     small = tmp_path / "small.nii"
     nib.save(nib.Nifti1Image(np.ones((8, 8, 1), np.float32), np.eye(4)), str(small))
     assert main(["sr", str(small), str(out), "--model", "bicubic-x2", "--quiet"]) == 0
+
+
+def test_sr_of_a_dicom_study_keeps_its_modality(
+    data_dir: Path, zoo: dict[str, Path], tmp_path: Path
+) -> None:
+    """Issue #15, bug 8: ``medsr sr`` on a DICOM study wrote an output that reopened as OT."""
+    import shutil
+
+    series = data_dir / "dicom" / "vs_seg_001_t1"
+    study = tmp_path / "study"
+    study.mkdir()
+    for name in ("1-060.dcm", "1-061.dcm", "1-062.dcm"):
+        shutil.copy(series / name, study / name)
+    source = load_volume(study)
+    assert source.modality == "MR"
+    out = tmp_path / "sr.nii.gz"
+    assert main(["sr", str(study), str(out), "--model", str(zoo["bicubic-x2"]), "--quiet"]) == 0
+    again = load_volume(out)
+    assert again.modality == "MR"
+    assert read_nifti_provenance(out)["modality"] == "MR"
+    assert str(nib.load(str(out)).header["descrip"].astype(str)).startswith("MR; bicubic-x2")
+
+
+def test_segment_output_reopens_with_the_card_label_names(
+    data_dir: Path, zoo: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #15, bug 8: a ``medsr segment`` output reopened with "label 1"; the card's names
+    and colours now travel in an ITK-SNAP ``.label`` table the label-map reader picks up."""
+    from medsr_viewer.core.labels import load_label_file
+
+    src = data_dir / "isbi2012_em" / "images" / "20.png"
+    out = tmp_path / "membrane.nii.gz"
+    args = ["segment", str(src), str(out), "--model", str(zoo["threshold-seg"]), "--quiet"]
+    assert main(args) == 0
+    assert "membrane.label" in capsys.readouterr().out
+    assert (tmp_path / "membrane.label").is_file()
+    layer = load_label_file(out)  # what File ▸ Open Label Map reads
+    assert layer.table.name(1) == "bright" and layer.table.entry(1).color == (255, 0, 0)
+    assert layer.table.name(0) == "background"
+    assert 1 in layer.present_values()
+    # the table is part of the output: an existing one is not overwritten without --force
+    out.unlink()
+    assert main(args) == 2
+    assert "membrane.label: already exists" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0

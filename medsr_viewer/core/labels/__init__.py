@@ -16,10 +16,12 @@ from medsr_viewer.core.labels.edit import PaintLabels
 from medsr_viewer.core.labels.labelmap import (
     LabelMap,
     LabelMapError,
+    label_table_path,
     load_label_map,
     resample_labels,
     same_grid,
     save_label_map_nifti,
+    write_label_table,
 )
 from medsr_viewer.core.labels.layer import (
     LabelLayer,
@@ -70,6 +72,7 @@ __all__ = [
     "format_itksnap",
     "is_dicom_study",
     "label_map_digest",
+    "label_table_path",
     "load_label_file",
     "load_label_map",
     "lut_array",
@@ -86,4 +89,5 @@ __all__ = [
     "study_input_files",
     "upsample_labels",
     "write_dicom_seg",
+    "write_label_table",
 ]

@@ -246,10 +246,24 @@ def save_label_map_nifti(
     except WriteError as exc:
         raise LabelMapError(str(exc)) from exc
     if write_table:
-        table_path = target.with_name(_stem(target) + ".label")
-        text = format_itksnap(label_map.table)
-        _atomic_write(table_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        write_label_table(label_map.table, target)
     return target
+
+
+def label_table_path(label_path: str | os.PathLike[str]) -> Path:
+    """The ITK-SNAP label description written beside a NIfTI label file (``<stem>.label``),
+    one of the sidecar names :func:`load_label_map` reads."""
+    path = Path(label_path)
+    return path.with_name(_stem(path) + ".label")
+
+
+def write_label_table(table: LabelTable, label_path: str | os.PathLike[str]) -> Path:
+    """Write ``table`` (names, colours, visibility) as the ITK-SNAP sidecar of the label file
+    ``label_path``, atomically; returns the sidecar's path."""
+    table_path = label_table_path(label_path)
+    text = format_itksnap(table)
+    _atomic_write(table_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return table_path
 
 
 def _atomic_write(target: Path, write: Callable[[str], object]) -> None:
