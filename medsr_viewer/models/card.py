@@ -83,6 +83,7 @@ class ModelCard:
     tile_timeout_s: float = DEFAULT_TILE_TIMEOUT_S
     training: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
     licence: str = ""
     sha256: str = ""
 
@@ -108,6 +109,14 @@ class ModelCard:
                             f"got {norm.low} .. {norm.high}")
         if norm.mode == "window" and not norm.low < norm.high:
             raise CardError(f"window normalisation needs low < high, got {norm.low} .. {norm.high}")
+
+    def interval_factor(self, level: float) -> tuple[str, float] | None:
+        """``(spread name, factor)`` of the card's calibrated intervals at ``level`` (e.g. 0.9),
+        or ``None`` when the model was not calibrated for that level."""
+        block = self.calibration
+        if not block or abs(float(block.get("level", -1)) - level) > 1e-6:
+            return None
+        return str(block["spread"]), float(block["factor"])
 
     @property
     def perceptual(self) -> bool:

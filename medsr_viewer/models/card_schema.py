@@ -91,6 +91,15 @@ CARD_SCHEMA: dict[str, Any] = {
         "weights_dtype": {"enum": ["float32", "float16"]},
         "training": {"type": "object"},
         "scores": {"type": "object"},
+        "calibration": {
+            "type": "object",
+            "properties": {
+                "spread": {"enum": ["tta-std", "residual", "tta+residual", "tta+noise"]},
+                "level": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                "alpha": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                "factor": {"type": "number", "minimum": 0},
+            },
+        },
         "licence": _TEXT,
         "sha256": {"type": "string", "pattern": "^([0-9a-f]{64})?$"},
         "network_data_format": {"type": "object"},
@@ -168,7 +177,7 @@ def validate_card_dict(data: Any) -> None:
 
 
 #: Informational blocks that may hold non-finite numbers (written as ``null``).
-_FREE_BLOCKS = ("scores", "training")
+_FREE_BLOCKS = ("scores", "training", "calibration")
 
 
 def _non_finite(value: Any, where: str = "") -> str | None:

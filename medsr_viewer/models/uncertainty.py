@@ -8,7 +8,10 @@ calibrated (the narrowest at the calibrated coverage wins, and the card records 
   augmentation; a convolutional model is nearly but not exactly equivariant, and it
   disagrees with itself most where the input does not determine the output);
 - ``residual``: the local (3 x 3) mean of ``|SR - bicubic(LR)|``: what the model changed;
-- ``tta+residual``: the root sum of squares of both.
+- ``tta+residual``: the root sum of squares of both;
+- ``tta+noise``: the root sum of squares of ``tta-std`` and the HR noise level (the LR
+  slice's robust noise estimate times ``s``: averaging ``s x s`` pixels divides the noise by
+  ``s``), because the HR truth itself carries noise no model can predict.
 
 A model that is exactly equivariant and deterministic has zero ``tta-std``: its intervals are
 then zero-width exactly where the spread is zero, and never inverted.
@@ -22,10 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import uniform_filter
 
+from medsr_viewer.core.sr_maps import noise_sigma
 from medsr_viewer.core.upsampling import upsample
 
 #: Spread heuristics by name.
-SPREADS = ("tta-std", "residual", "tta+residual")
+SPREADS = ("tta-std", "residual", "tta+residual", "tta+noise")
 #: The 8 symmetries of the square: (quarter turns, mirrored).
 DIHEDRAL = tuple((k, flip) for flip in (False, True) for k in range(4))
 
@@ -58,11 +62,14 @@ class SrWithSpread:
         The 8 outputs of :data:`DIHEDRAL`, transformed back: ``(8, H, W)``.
     bicubic
         The protocol's bicubic upsampling of the LR slice.
+    hr_noise
+        Estimated noise standard deviation of the HR truth (raw units).
     """
 
     sr: np.ndarray
     tta: np.ndarray
     bicubic: np.ndarray
+    hr_noise: float = 0.0
 
     def spread(self, name: str) -> np.ndarray:
         """The named heuristic spread (:data:`SPREADS`), float64, same shape as ``sr``."""
@@ -71,6 +78,8 @@ class SrWithSpread:
         tta = self.tta.std(axis=0)
         if name == "tta-std":
             return tta
+        if name == "tta+noise":
+            return np.sqrt(tta**2 + self.hr_noise**2)
         residual = uniform_filter(np.abs(self.sr - self.bicubic), size=3, mode="nearest")
         if name == "residual":
             return residual
@@ -88,7 +97,8 @@ def sr_with_spread(upscale: SliceUpscaler, lr: np.ndarray, scale: int) -> SrWith
     expected = (lr.shape[0] * scale, lr.shape[1] * scale)
     if tta.shape[1:] != expected:
         raise ValueError(f"model output {tta.shape[1:]} is not x{scale} of {lr.shape}")
-    return SrWithSpread(tta[0], tta, upsample(lr, scale, "bicubic").astype(np.float64))
+    noise = noise_sigma(lr) * scale if min(lr.shape) >= 4 else 0.0
+    return SrWithSpread(tta[0], tta, upsample(lr, scale, "bicubic").astype(np.float64), noise)
 
 
 def interval(sr: np.ndarray, spread: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
