@@ -21,12 +21,15 @@ from typing import Any, TextIO
 from medsr_viewer.cli.main import CliError
 from medsr_viewer.core.io import LoadError, load_volume
 from medsr_viewer.core.labels import LabelTable, label_table_path, write_label_table
+from medsr_viewer.core.nifti_frames import save_nifti_frames
 from medsr_viewer.core.notify import Notice, notifier
+from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.writers import WriteError, check_output_path, output_format, save_volume
 from medsr_viewer.models.device import DEVICE_CHOICES, DeviceError, select_device
 from medsr_viewer.models.domain import domain_message
 from medsr_viewer.models.inference import InferenceError, describe_exception
 from medsr_viewer.models.registry import ModelRegistry, ModelRejected
+from medsr_viewer.models.sr_trust import iter_trust_maps
 from medsr_viewer.models.volume_processing import VolumeProcessor, default_axis
 
 #: Subcommand -> (card task, help text).
@@ -63,6 +66,17 @@ def register(subparsers: Any) -> None:
             metavar="S",
             help="stop when one tile takes longer than S seconds (default: the card's)",
         )
+        if command == "sr":
+            parser.add_argument("--interval", type=float, metavar="LEVEL",
+                                help="calibrated per-pixel interval level, e.g. 0.9 (needs "
+                                "--interval-out and a calibrated model: medsr calibrate)")
+            parser.add_argument("--interval-out", type=Path, metavar="BOUNDS.nii.gz",
+                                help="4-D NIfTI on the SR grid: volume 0 lower, 1 upper bound")
+            parser.add_argument("--consistency-out", type=Path, metavar="MAP.nii.gz",
+                                help="D(SR) - input on the input grid (where SR disagrees "
+                                "with what was measured)")
+            parser.add_argument("--added-detail-out", type=Path, metavar="MAP.nii.gz",
+                                help="detail SR added that the input cannot confirm (SR grid)")
         parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
         parser.add_argument("--force", action="store_true", help="overwrite an existing OUT")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -122,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{table_path}: already exists (use --force to overwrite)")
     if args.tile is not None and args.tile < 16:
         raise CliError(f"--tile {args.tile}: tile size must be at least 16")
+    maps = _map_outputs(args)
     if args.tile_timeout is not None and not args.tile_timeout > 0:
         raise CliError(f"--tile-timeout {args.tile_timeout}: must be a positive number of seconds")
     try:
@@ -205,4 +220,77 @@ def run(args: argparse.Namespace) -> int:
     shape = "x".join(str(n) for n in result.shape)
     spacing = " x ".join(f"{s:.3g}" for s in result.spacing)
     print(f"wrote {written} ({shape} voxels, {spacing} mm, model {card.name})")
+    if maps:
+        _write_maps(args, maps, processor, volume, result, axis, description)
     return 0
+
+
+def _map_outputs(args: argparse.Namespace) -> dict[str, Path]:
+    """The trust-map outputs asked for (``medsr sr`` only), checked before any work."""
+    wanted = {
+        "interval": getattr(args, "interval_out", None),
+        "consistency": getattr(args, "consistency_out", None),
+        "added_detail": getattr(args, "added_detail_out", None),
+    }
+    level = getattr(args, "interval", None)
+    if (level is None) != (wanted["interval"] is None):
+        raise CliError("--interval LEVEL and --interval-out BOUNDS.nii.gz go together")
+    if level is not None and not 0 < level < 1:
+        raise CliError(f"--interval {level}: a level between 0 and 1, e.g. 0.9")
+    chosen = {k: v for k, v in wanted.items() if v is not None}
+    for path in chosen.values():
+        try:
+            if output_format(check_output_path(path, args.force, args.input)) != "nifti":
+                raise CliError(f"{path}: trust maps are written as NIfTI (.nii or .nii.gz)")
+        except WriteError as exc:
+            raise CliError(str(exc)) from exc
+    return chosen
+
+
+def _write_maps(
+    args: argparse.Namespace,
+    paths: dict[str, Path],
+    processor: VolumeProcessor,
+    volume: Volume,
+    result: Volume,
+    axis: int,
+    description: str,
+) -> None:
+    """Compute and write the requested trust maps of a finished SR run."""
+    gen = iter_trust_maps(processor, result, axis, getattr(args, "interval", None),
+                          "consistency" in paths, "added_detail" in paths)
+    bar = None if args.quiet else ProgressBar(sys.stderr, "trust maps")
+    total = volume.voxels.shape[axis]
+    try:
+        while True:
+            try:
+                index = next(gen)
+            except StopIteration as stop:
+                maps = stop.value
+                break
+            if bar is not None:
+                bar.update((index + 1) / total, f"slice {index + 1}/{total}")
+    except InferenceError as exc:
+        raise CliError(str(exc)) from exc
+    if bar is not None:
+        bar.finish()
+    extra = {**result.metadata["provenance"], "maps": maps.notes}
+    try:
+        if maps.lower is not None and maps.upper is not None:
+            frames = [result.with_voxels(maps.lower, name="lower"),
+                      result.with_voxels(maps.upper, name="upper")]
+            done = save_nifti_frames(frames, paths["interval"], description,
+                                     {**extra, "frames": ["lower", "upper"]}, args.force,
+                                     args.input)
+            print(f"wrote {done} (interval bounds: volume 0 lower, 1 upper)")
+        if maps.consistency is not None:
+            done = save_volume(volume.with_voxels(maps.consistency, name="consistency"),
+                               paths["consistency"], description, extra, args.force, args.input)
+            print(f"wrote {done} (consistency D(SR) - input, input grid)")
+        if maps.added_detail is not None:
+            done = save_volume(result.with_voxels(maps.added_detail, name="added detail"),
+                               paths["added_detail"], description, extra, args.force,
+                               args.input)
+            print(f"wrote {done} (added detail, SR grid)")
+    except WriteError as exc:
+        raise CliError(str(exc)) from exc

@@ -50,3 +50,45 @@ def test_calibrate_writes_a_calibrated_copy(crops, tmp_path, capsys) -> None:
     # Calibrating and testing on the same volume is refused.
     assert main(["calibrate", "--model", str(model), "--data", t1, "--test", t1]) == 2
     assert "both to calibrate and to test" in capsys.readouterr().err
+
+
+def test_medsr_sr_writes_interval_consistency_and_added_detail(crops, tmp_path, zoo_models):
+    t1 = crops[0]
+    small = tmp_path / "small.nii.gz"
+    nib.save(nib.load(str(t1)).slicer[:, :, 30:33], str(small))
+    out, bounds = tmp_path / "sr.nii.gz", tmp_path / "bounds.nii.gz"
+    cons, added = tmp_path / "cons.nii.gz", tmp_path / "added.nii.gz"
+    assert main(["sr", str(small), str(out), "--model", "sr-x2", "--axis", "2", "--quiet",
+                 "--interval", "0.9", "--interval-out", str(bounds), "--consistency-out",
+                 str(cons), "--added-detail-out", str(added)]) == 0
+    sr = nib.load(str(out))
+    b = nib.load(str(bounds))
+    assert b.shape == (*sr.shape, 2) and (b.affine == sr.affine).all()
+    lower, upper = b.get_fdata()[..., 0], b.get_fdata()[..., 1]
+    values = sr.get_fdata()
+    assert (lower <= values + 1e-3).all() and (values <= upper + 1e-3).all()
+    assert (upper - lower).mean() > 0
+    c = nib.load(str(cons))
+    assert c.shape == nib.load(str(small)).shape and (c.affine == nib.load(str(small)).affine).all()
+    a = nib.load(str(added))
+    assert a.shape == sr.shape and abs(a.get_fdata()).max() > 0
+    # Bicubic adds nothing the measurement could not confirm; an uncalibrated model has no
+    # interval (one clear line, exit 2).
+    assert main(["sr", str(small), str(tmp_path / "b.nii.gz"), "--model",
+                 str(zoo_models["bicubic-x2"]), "--axis", "2", "--quiet",
+                 "--added-detail-out", str(tmp_path / "b-added.nii.gz")]) == 0
+    bic = nib.load(str(tmp_path / "b-added.nii.gz")).get_fdata()
+    assert abs(bic).max() < 1e-2 * abs(a.get_fdata()).max()
+    assert main(["sr", str(small), str(tmp_path / "c.nii.gz"), "--model",
+                 str(zoo_models["bicubic-x2"]), "--interval", "0.9", "--interval-out",
+                 str(tmp_path / "c-b.nii.gz")]) == 2
+
+
+@pytest.fixture(scope="module")
+def zoo_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+    from model_zoo import export_zoo
+
+    return export_zoo(tmp_path_factory.mktemp("cal-zoo"))
