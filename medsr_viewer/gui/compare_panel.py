@@ -19,6 +19,7 @@ difference (SR minus bicubic of the original, diverging colour map, symmetric ra
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from enum import Enum
 
 import numpy as np
@@ -40,6 +41,9 @@ from medsr_viewer.models.registry import ModelEntry, ModelRegistry
 
 #: Pane id of the SR pane's requests to the worker.
 SR_PANE = "sr"
+#: Bytes of recent volumes of a 4-D study kept ready for the model (results are cached per
+#: volume object, so stepping back to a recent volume finds its slices cached).
+MODEL_VOLUMES_BYTES = 512 * 1024 * 1024
 DIVIDER_COLOR = (0, 220, 255, 220)
 
 
@@ -135,6 +139,8 @@ class ComparePanel(QWidget):
         self._enabled = False
         self._display: DisplayVolume | None = None
         self._model_volume: Volume | None = None
+        #: Source volume -> its display-oriented copy for the model (recent volumes first out).
+        self._model_volumes: OrderedDict[int, tuple[Volume, Volume]] = OrderedDict()
         self._entry: ModelEntry | None = None
         self._scale = 1
         self._request_id = -1
@@ -218,6 +224,7 @@ class ComparePanel(QWidget):
             )
         viewer.cursorChanged.connect(self._on_cursor)
         viewer.windowChanged.connect(self._on_window)
+        viewer.displayReplaced.connect(self._on_display_replaced)
         self.worker.tileReady.connect(self._on_tile)
         self.worker.sliceReady.connect(self._on_slice)
         self.worker.progress.connect(self._on_progress)
@@ -363,14 +370,48 @@ class ComparePanel(QWidget):
         self.sr_view.view_box.setRange(rect=self.original_view.view_box.viewRect(), padding=0.0)
 
     def _set_display(self, display: DisplayVolume) -> None:
-        if display is not self._display:
-            self._display = display
-            self._model_volume = display_volume_for_model(display)
-            self._slice = -1
+        self._use_display(display, keep_others=False)
         self.sr_view.set_display(
             display, self.viewer.display_window, self.viewer.slice_index(self._orientation)
         )
+        self.sr_view.set_volume_caption(self.viewer.volume_caption)
         self.sr_view.image_item.setVisible(False)
+
+    def _use_display(self, display: DisplayVolume, keep_others: bool = True) -> None:
+        """Run the model on ``display`` from now on.
+
+        Its copy for the model is kept a while with those of the volumes shown before it
+        (another volume of the same 4-D study); ``keep_others=False`` (switching on, maybe on
+        another study) drops the others unless ``display``'s volume is among them.
+        """
+        if display is self._display:
+            return
+        self._display = display
+        self._slice = -1
+        key = id(display.volume)
+        kept = self._model_volumes.get(key)
+        if kept is not None and kept[0] is display.volume:
+            self._model_volumes.move_to_end(key)
+            self._model_volume = kept[1]
+            return
+        if not keep_others:
+            self._model_volumes.clear()
+        self._model_volume = display_volume_for_model(display)
+        self._model_volumes[key] = (display.volume, self._model_volume)
+        total = sum(v.voxels.nbytes for _source, v in self._model_volumes.values())
+        while total > MODEL_VOLUMES_BYTES and len(self._model_volumes) > 1:
+            _key, (_source, dropped) = self._model_volumes.popitem(last=False)
+            total -= dropped.voxels.nbytes
+
+    def _on_display_replaced(self, display: DisplayVolume) -> None:
+        """Another volume of the 4-D study is shown: the SR pane follows it, in place."""
+        if not self._enabled or self._display is None:
+            return
+        self._use_display(display)
+        self.sr_view.replace_display(display)
+        self.sr_view.image_item.setVisible(False)
+        self.sr_view.set_volume_caption(self.viewer.volume_caption)
+        self._on_cursor(self.viewer.cursor_point)
 
     def _set_entry(self, entry: ModelEntry) -> None:
         assert entry.card is not None

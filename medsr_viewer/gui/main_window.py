@@ -3,7 +3,8 @@
 Keyboard (also in the View and Window menus): 1/2/3 axial/coronal/sagittal, 4 three-plane
 layout, Up/Down one slice, PageUp/PageDown ten slices, Home/End first/last slice, R reset
 view and window, Ctrl+0, Ctrl+1 ... the Window menu presets in order, Ctrl+O open file,
-Ctrl+Shift+O open folder, S super-resolution beside the original on/off. ROI tools (Tools
+Ctrl+Shift+O open folder, S super-resolution beside the original on/off, Alt+Up / Alt+Down
+(or . and ,) next / previous volume of a 4-D study (the volume bar). ROI tools (Tools
 menu, see ``roi_tools``): N navigate, Q/E/P/F rectangle/ellipse/polygon/freehand, B/X brush/
 eraser, Ctrl+Z / Ctrl+Shift+Z undo/redo, Delete; O / Shift+O label layers shown / style;
 Ctrl+Shift+M the ROI Metrics dock; Ctrl+S save session.
@@ -45,6 +46,7 @@ from medsr_viewer.core.io import SeriesInfo
 from medsr_viewer.core.labels import LabelMap
 from medsr_viewer.core.roi import RoiEditor, RoiSet
 from medsr_viewer.core.session import LabelMapRef
+from medsr_viewer.core.study import Study
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.windowing import CT_PRESETS, Window, default_preset, presets_for
 from medsr_viewer.gui import threads
@@ -67,6 +69,7 @@ from medsr_viewer.gui.settings import RecentFiles
 from medsr_viewer.gui.study_loader import LoadedStudy, LoadRequest, StudyLoader, study_source
 from medsr_viewer.gui.study_viewer import Layout, StudyViewer
 from medsr_viewer.gui.trust_prompt import TrustPrompt
+from medsr_viewer.gui.volume_bar import VolumeBar
 from medsr_viewer.models.registry import MODEL_SUFFIXES, ModelRegistry, describe
 
 #: File-dialog filter of the formats the loader reads (DICOM files often lack an extension).
@@ -109,6 +112,9 @@ class MainWindow(QMainWindow):
         #: Asked before any model file that can run code is used (once per file content).
         self.trust_prompt = TrustPrompt(self)
         self._paths: tuple[Path, ...] = ()
+        #: Every volume of the series read from disk, showing the last real volume shown
+        #: (core state; the viewer shows its ``shown`` volume unless one made in memory).
+        self._source_study: Study | None = None
         self._hover: tuple[Orientation, np.ndarray | None] | None = None
         #: Windows with a name (presets applied so far, the default), to label the combo box.
         self._named_windows: dict[str, Window] = {}
@@ -157,6 +163,12 @@ class MainWindow(QMainWindow):
         column.addWidget(self.error_banner)
         column.addWidget(self.warning_banner)
         column.addWidget(self.stack, 1)
+        #: Volume slider / spin box / label / kind of image of a 4-D study (hidden for 3-D).
+        self.volume_bar = VolumeBar(self)
+        self.volume_bar.volumeRequested.connect(self.set_volume)
+        self.volume_bar.stepRequested.connect(self.step_volume)
+        self.volume_bar.groupRequested.connect(self.set_volume_group)
+        column.addWidget(self.volume_bar)
         self.setCentralWidget(central)
 
         self.references = ReferenceActions(self, lambda: self.viewer.volume, self.show_volume,
@@ -372,6 +384,9 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         for action in self.slice_actions:
             view_menu.addAction(action)
+        view_menu.addSeparator()
+        for action in self.volume_bar.actions_list:
+            view_menu.addAction(action)
         menu.addMenu(self.roi_tools.tools_menu)  # ROI tools
         self.window_menu = menu.addMenu("&Window")
 
@@ -562,7 +577,11 @@ class MainWindow(QMainWindow):
         if not same_subject:
             self.label_overlay.clear()
             self.roi_tools.reset()  # another study: no ROIs, no history
+            self._source_study = study.study if study.study is not None else Study.of(volume)
+        elif study.study is not None:
+            self._source_study = study.study
         self.viewer.set_study(study.display, study.window)
+        self._show_volume_state()
         if same_subject:
             self.label_overlay.regrid()  # every layer re-sampled from its own grid
         self.references.study_changed(volume, same_subject)
@@ -608,10 +627,82 @@ class MainWindow(QMainWindow):
         before = self.viewer.display
         world = None if before is None else before.canonical_to_world(self.viewer.cursor_point)
         display = DisplayVolume(volume)
-        self._on_loaded(LoadedStudy(display, window, self._paths, name), same_subject=True)
+        located = None if self._source_study is None else self._source_study.locate(volume)
+        self._on_loaded(LoadedStudy(display, window, self._paths, name, located),
+                        same_subject=True)
         if world is not None:  # stay at the same place in the patient
             canonical = np.linalg.solve(display.affine, np.append(world, 1.0))[:3][::-1]
             self.viewer.set_cursor(np.rint(canonical))
+
+    # ---------------------------------------------------------------- volumes of a 4-D study
+
+    @property
+    def study(self) -> Study | None:
+        """The series shown, all its volumes (``study.shown`` is on screen); ``None`` when no
+        study is open or the volume shown was made in memory (simulate mode)."""
+        source, volume = self._source_study, self.viewer.volume
+        return source if source is not None and volume is source.shown else None
+
+    def set_volume(self, index: int) -> None:
+        """Show volume ``index`` (0-based, clamped) of the shown kind of image of a 4-D study;
+        the slices, zoom/pan and window stay, models run on the new volume."""
+        study = self.study
+        if study is not None:
+            self._show_study(study.step(int(index) - study.shown_index))
+
+    def step_volume(self, delta: int) -> None:
+        """Show the volume ``delta`` places on (clamped at the first and last)."""
+        study = self.study
+        if study is not None:
+            self._show_study(study.step(delta))
+
+    def set_volume_group(self, group: int) -> None:
+        """Show another kind of image of the series (magnitude, phase, field map ...) at its
+        own default window; same volume index when it has one."""
+        study = self.study
+        if study is not None and 0 <= group < len(study.groups):
+            self._show_study(study.show_group(group))
+
+    def volume_state(self) -> dict[str, object]:
+        """Which volume of the series is shown, for the session (empty for a 3-D study)."""
+        return {} if self._source_study is None else self._source_study.view_state()
+
+    def restore_volume_state(self, state: dict[str, object]) -> str:
+        """Show the volume a session recorded (see :meth:`volume_state`); returns a problem
+        ("" when restored or nothing to restore)."""
+        study = self.study
+        if study is None:
+            return ""
+        try:
+            target = study.with_view_state(state)
+        except (ValueError, TypeError) as exc:
+            return f"volume of the session not restored ({exc})"
+        self._show_study(target)
+        return ""
+
+    def _show_study(self, target: Study) -> None:
+        """Show ``target``'s volume in place of the shown one of the same series."""
+        current = self.study
+        if current is None or target is current:
+            return
+        volume = target.shown
+        if not current.same_grid(target):  # a kind of image on its own grid
+            self.show_volume(volume)  # re-gridded like a new volume, same place in the patient
+            return
+        window = None
+        if target.shown_group != current.shown_group:  # another kind: its own value range
+            name, window = default_preset(volume)
+            self._named_windows[name] = window
+        self._source_study = target
+        self.viewer.replace_display(DisplayVolume(volume), target.shown_label(), window)
+        self._show_volume_state()
+        self.metrics_panel.reset()  # ROI statistics of the volume shown now
+        self._update_readout()
+
+    def _show_volume_state(self) -> None:
+        study = self.study
+        self.volume_bar.show_study(study)
+        self.viewer.set_volume_caption("" if study is None else study.shown_label())
 
     # ---------------------------------------------------------------- layers and models
 

@@ -1,7 +1,13 @@
 """Save screenshots of the viewer for the documentation.
 
 ``python -m medsr_viewer.gui.screenshot [--out docs/screenshot.png] [--study PATH]
-[--layout three-plane|axial|coronal|sagittal] [--size 1500x620]``
+[--layout three-plane|axial|coronal|sagittal] [--size 1500x620] [--volume N]
+[--window CENTER,WIDTH]``
+
+``--volume N`` steps a 4-D study (DWI, fMRI ...) to its N-th volume with the next-volume key,
+as a user would, so the volume bar and the label in the panes show; the window stays the one
+the study opened with unless ``--window`` sets another (as a right-drag would, e.g. for the
+darker b=1000 images of a DWI that opens at its b=0 volume).
 
 Opens the demo study (or ``--study``) exactly as a user would (background load included),
 in the three-plane layout by default, and saves ``widget.grab()`` of the main window.
@@ -24,6 +30,7 @@ from PySide6.QtWidgets import QApplication
 
 from medsr_viewer.core.atomic import atomic_write
 from medsr_viewer.core.geometry import Orientation
+from medsr_viewer.core.windowing import Window
 from medsr_viewer.gui.main_window import MainWindow
 
 LAYOUTS = ("three-plane", *[o.value for o in Orientation])
@@ -80,10 +87,13 @@ def save_screenshot(
     study: Sequence[Path] | None = None,
     layout: str = "three-plane",
     size: tuple[int, int] = (1500, 620),
+    volume: int = 1,
+    window_levels: Window | None = None,
 ) -> Path:
     """Open ``study`` (default: the demo) in ``layout`` and save a PNG of the window to ``out``.
 
-    The file is written atomically (temporary file, then rename).
+    ``volume`` (1-based) is the volume of a 4-D study to show, ``window_levels`` a display
+    window to apply. The file is written atomically (temporary file, then rename).
     """
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
@@ -99,6 +109,8 @@ def save_screenshot(
         else:
             window.open_demo()
         wait_for_load(app, window)
+        for _ in range(volume - 1):
+            window.volume_bar.next_action.trigger()  # what Alt+Up does
         if layout == "three-plane":
             window.set_three_plane(True)
         else:
@@ -107,6 +119,8 @@ def save_screenshot(
             app.processEvents()
             time.sleep(0.02)
         window.viewer.reset_view()
+        if window_levels is not None:
+            window.viewer.set_window(window_levels)
         _hover_cursor(app, window)
         window.statusBar().clearMessage()
         app.processEvents()
@@ -123,10 +137,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--study", type=Path, nargs="+", help="study to show (default: demo)")
     parser.add_argument("--layout", choices=LAYOUTS, default="three-plane")
     parser.add_argument("--size", default="1500x620", help="window size WIDTHxHEIGHT")
+    parser.add_argument("--volume", type=int, default=1,
+                        help="volume of a 4-D study to show (1-based)")
+    parser.add_argument("--window", help="display window CENTER,WIDTH (default: the study's)")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
+    levels = None
+    if args.window:
+        center, window_width = (float(v) for v in args.window.split(","))
+        levels = Window(center, window_width)
     try:
-        path = save_screenshot(args.out, args.study, args.layout, (width, height))
+        path = save_screenshot(args.out, args.study, args.layout, (width, height),
+                               args.volume, levels)
     except RuntimeError as exc:
         print(f"screenshot: {exc}", file=sys.stderr)
         return 2

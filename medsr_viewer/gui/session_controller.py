@@ -1,7 +1,8 @@
 """Session save/open, crash-recovery autosave and the "restore your work" bar.
 
 A session (``core.session.Session``) records the study, the model in the SR pane, the ROIs,
-the label layers and the view (plane, layout, slices, window, compare mode). Saving and
+the label layers and the view (plane, layout, slices, window, compare mode, the volume of a
+4-D study). Saving and
 opening are explicit (File ▸ Save Session / Open Session); on top of that every ROI or label
 edit is autosaved to the user's config folder (never the study's input folder) at most a few
 seconds apart, so a crash loses at most the last few seconds. Each running instance writes
@@ -145,6 +146,7 @@ class SessionController(QObject):
             "interpolation": w.compare.interpolation.value,
         }
         view_state["label_choice"] = w.metrics_panel.label_choice
+        view_state.update(w.volume_state())  # volume, volume_group, volume_kind (4-D studies)
         if self._series_uid:
             view_state["series_uid"] = self._series_uid
         study = viewer.volume
@@ -307,6 +309,9 @@ class SessionController(QObject):
         w = self._window
         viewer = w.viewer
         try:
+            problem = w.restore_volume_state(state)  # first: the slices are kept when stepping
+            if problem:
+                problems.append(problem)
             three = state.get("layout") == "three-plane"
             w.set_orientation(Orientation(state.get("orientation", "axial")))
             w.set_three_plane(three)

@@ -185,6 +185,11 @@ class SliceView(pg.GraphicsLayoutWidget):
         self._caption = QGraphicsTextItem(self.view_box)
         self._caption.setDefaultTextColor(QColor(230, 230, 230))
         self._caption.setZValue(30)
+        #: Which volume of a 4-D study is shown (e.g. "b=1000 dir 3 4/13"), under the caption.
+        self._volume_caption = QGraphicsTextItem(self.view_box)
+        self._volume_caption.setDefaultTextColor(LABEL_COLOR)
+        self._volume_caption.setFont(font)
+        self._volume_caption.setZValue(30)
         self.view_box.sigResized.connect(self._place_labels)
 
         self.view_box.sigWheelSteps.connect(self.wheelSteps)
@@ -233,6 +238,15 @@ class SliceView(pg.GraphicsLayoutWidget):
         """The corner caption text (plane, slice n/N)."""
         return self._caption.toPlainText()
 
+    def volume_caption(self) -> str:
+        """The volume label drawn under the caption ("" for a 3-D study)."""
+        return self._volume_caption.toPlainText()
+
+    def set_volume_caption(self, text: str) -> None:
+        """Name the volume of a 4-D study the pane shows (e.g. ``"t=4/6"``; "" hides it)."""
+        self._volume_caption.setPlainText(text)
+        self._place_labels()
+
     # ---------------------------------------------------------------- setters
 
     def set_display(
@@ -253,6 +267,22 @@ class SliceView(pg.GraphicsLayoutWidget):
         self._show_slice()
         self._update_labels()
         self.reset_view()
+        self.displayChanged.emit()
+
+    def replace_display(self, display: DisplayVolume) -> None:
+        """Show another volume on the same grid in place of the study shown (the next volume
+        of a 4-D study): slice, window and zoom/pan stay as they are.
+
+        Raises
+        ------
+        ValueError
+            Nothing is shown yet, or ``display`` is on another grid.
+        """
+        if self._display is None or display.shape != self._display.shape \
+                or not np.allclose(display.affine, self._display.affine):
+            raise ValueError("replace_display needs a volume on the grid already shown")
+        self._display = display
+        self._show_slice()
         self.displayChanged.emit()
 
     def set_orientation(self, orientation: Orientation) -> None:
@@ -379,6 +409,7 @@ class SliceView(pg.GraphicsLayoutWidget):
         if self._display is None:
             labels = EdgeLabels("", "", "", "")
             self._caption.setPlainText("")
+            self._volume_caption.setPlainText("")
         else:
             labels = self._display.edge_labels(self._orientation)
         for edge, item in self._edge_items.items():
@@ -401,6 +432,7 @@ class SliceView(pg.GraphicsLayoutWidget):
                 pos = QPointF(w - br.width(), (h - br.height()) / 2)
             item.setPos(pos)
         self._caption.setPos(QPointF(0, 0))
+        self._volume_caption.setPos(QPointF(0, self._caption.boundingRect().height()))
 
     def _on_clicked(self, point: QPointF) -> None:
         canonical = self.view_to_canonical(point.x(), point.y())

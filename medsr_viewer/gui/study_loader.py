@@ -1,7 +1,7 @@
 """Loading studies in a background QThread, with progress, cancel and error reporting.
 
 The main window never reads files on the GUI thread: :class:`StudyLoader` runs
-:func:`medsr_viewer.core.io.load_volume` (and, for folders, series discovery) in a worker
+:func:`medsr_viewer.core.io.load_study` (and, for folders, series discovery) in a worker
 thread registered in :mod:`medsr_viewer.gui.threads`, and reports back through signals.
 Each request gets a number; results of a superseded request are dropped, so opening another
 study while one loads simply replaces it.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
@@ -22,10 +22,10 @@ from medsr_viewer.core.io import (
     LoadError,
     SeriesInfo,
     discover_series,
-    load_series,
-    load_volume,
+    load_series_study,
+    load_study,
 )
-from medsr_viewer.core.volume import Volume
+from medsr_viewer.core.study import Study
 from medsr_viewer.core.windowing import Window, default_preset
 from medsr_viewer.gui import threads
 
@@ -34,13 +34,16 @@ from medsr_viewer.gui import threads
 class LoadedStudy:
     """A study ready to show: the reoriented volume, its default window and its source.
 
-    ``window_name`` says where the window came from (``"auto"`` or ``"stored"``).
+    ``window_name`` says where the window came from (``"auto"`` or ``"stored"``). ``study``
+    holds every volume of the series (``study.shown`` is the one in ``display``); a study
+    made in memory from one volume leaves it ``None``.
     """
 
     display: DisplayVolume
     window: Window
     paths: tuple[Path, ...]
     window_name: str = "auto"
+    study: Study | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -117,8 +120,8 @@ class LoadWorker(QObject):
     def _report(self, done: int, total: int) -> None:
         self.progress.emit(self._phase, int(done), int(total))
 
-    def _read(self, paths: tuple[Path, ...]) -> Volume | None:
-        """The volume asked for, or ``None`` after emitting ``seriesFound`` (user must pick)."""
+    def _read(self, paths: tuple[Path, ...]) -> Study | None:
+        """The study asked for, or ``None`` after emitting ``seriesFound`` (user must pick)."""
         series = self.request.series
         uid = self.request.series_uid
         if series is None and uid is None and (len(paths) > 1 or paths[0].is_dir()):
@@ -127,14 +130,14 @@ class LoadWorker(QObject):
             if len(found) > 1:
                 self.seriesFound.emit(self.request, found)
                 return None
-            series = found[0] if found else None  # none: load_volume explains why
+            series = found[0] if found else None  # none: load_study explains why
         self._phase = "Loading"
         if series is not None:
             source = paths[0] if len(paths) == 1 else paths[0].parent
-            return load_series(
+            return load_series_study(
                 series, source=source, progress=self._report, cancelled=self.is_cancelled
             )
-        return load_volume(
+        return load_study(
             paths[0] if len(paths) == 1 else list(paths),
             series_uid=uid,
             progress=self._report,
@@ -147,14 +150,14 @@ class LoadWorker(QObject):
         paths = self.request.paths
         try:
             try:
-                volume = self._read(paths)
-                if volume is None:
+                study = self._read(paths)
+                if study is None:
                     return
                 if self.is_cancelled():
                     raise LoadCancelled("loading cancelled")
-                display = DisplayVolume(volume)
-                name, window = default_preset(volume)
-                self.loaded.emit(LoadedStudy(display, window, paths, name))
+                display = DisplayVolume(study.shown)
+                name, window = default_preset(study.shown)
+                self.loaded.emit(LoadedStudy(display, window, paths, name, study))
             except LoadCancelled:
                 self.cancelled.emit()
             except LoadError as exc:

@@ -42,12 +42,16 @@ class StudyViewer(QWidget):
         The mouse is over ``(orientation, canonical index)``; index ``None`` when off image.
     activeViewChanged(object)
         The orientation of the pane the user last interacted with.
+    displayReplaced(object)
+        Another volume on the same grid (the :class:`DisplayVolume`) replaced the one shown
+        (:meth:`replace_display`): cursor, window and zoom/pan are unchanged.
     """
 
     cursorChanged = Signal(object)
     windowChanged = Signal(object)
     hoverChanged = Signal(object, object)
     activeViewChanged = Signal(object)
+    displayReplaced = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -62,6 +66,7 @@ class StudyViewer(QWidget):
         self._layout = Layout.SINGLE
         self._orientation = Orientation.AXIAL
         self._active = Orientation.AXIAL
+        self._volume_caption = ""
         self.views: dict[Orientation, SliceView] = {}
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -127,6 +132,7 @@ class StudyViewer(QWidget):
     def set_study(self, display: DisplayVolume | None, window: Window | None = None) -> None:
         """Show a study (``None`` clears); opens at the middle voxel with ``window``."""
         self._display = display
+        self._volume_caption = ""  # the caller names the volume of a 4-D study
         if display is None:
             for view in self.views.values():
                 view.set_display(None)
@@ -138,6 +144,7 @@ class StudyViewer(QWidget):
         self._cursor = display.center()
         for orientation, view in self.views.items():
             view.set_display(display, self._window, self._slice_of(orientation))
+            view.set_volume_caption("")
             view.set_crosshair(self._cursor)
         self.cursorChanged.emit(self.cursor_point)
         self.windowChanged.emit(self._window)
@@ -145,6 +152,44 @@ class StudyViewer(QWidget):
     def set_volume(self, volume: Volume, window: Window | None = None) -> None:
         """Convenience: reorient ``volume`` for display and show it."""
         self.set_study(DisplayVolume(volume), window)
+
+    def replace_display(self, display: DisplayVolume, caption: str = "",
+                        window: Window | None = None) -> None:
+        """Show another volume of the same grid (a 4-D study's next volume) in place of the
+        one shown, keeping the slices, every pane's zoom/pan and (unless ``window`` is given,
+        e.g. for another kind of image) the window.
+
+        ``caption`` names the volume in every pane (e.g. ``"b=1000 dir 3 4/13"``); ``window``
+        becomes the default window (what Reset View returns to) and is applied.
+
+        Raises
+        ------
+        ValueError
+            Nothing is shown, or ``display`` is on another grid.
+        """
+        if self._display is None:
+            raise ValueError("no study is shown")
+        for view in self.views.values():
+            view.replace_display(display)
+        self._display = display
+        self.set_volume_caption(caption)
+        if window is not None:
+            self._default_window = window
+            low, high = sampled_range(display.volume.voxels)
+            self._drag_span = max(high - low, window.width, 1e-6)
+            self.set_window(window)
+        self.displayReplaced.emit(display)
+
+    @property
+    def volume_caption(self) -> str:
+        """The volume label shown in the panes ("" for a 3-D study)."""
+        return self._volume_caption
+
+    def set_volume_caption(self, text: str) -> None:
+        """Name the shown volume of a 4-D study in every pane ("" hides the label)."""
+        self._volume_caption = text
+        for view in self.views.values():
+            view.set_volume_caption(text)
 
     # ---------------------------------------------------------------- layout
 
