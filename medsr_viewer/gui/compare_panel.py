@@ -14,33 +14,70 @@ volume given to the worker (axial: axis 0); coronal and sagittal planes are draw
 flipped, so the result (and every tile box) is flipped the same way.
 
 Compare modes: side by side; swipe (one pane, SR left of a draggable divider, original right);
-difference (SR minus bicubic of the original, diverging colour map, symmetric range).
+and four maps that show where the model departs from what was measured
+(:mod:`medsr_viewer.core.compare_maps`): difference (SR minus bicubic of the original),
+consistency (``D(SR) - LR`` per original pixel), added detail (what lies in the null space of
+the block mean, pixels above ``k`` noise sigmas outlined) and, for a calibrated model, the
+interval width (``2 * factor * spread``; 8 more model runs per slice in the inference worker).
+A map is computed off the GUI thread once the slice is complete (the SR image is shown while
+tiles stream); it is drawn with a colour bar in raw intensity units over a robust range (the
+``p``-th percentile of ``|value|``), diverging (CET-D1) for signed maps, sequential for the
+width, and its value under the mouse goes to the readout (:attr:`ComparePanel.hovered`).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from enum import Enum
+from functools import lru_cache, partial
 
 import numpy as np
 import pyqtgraph as pg
 import torch
 import torch.nn.functional as F
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
+from medsr_viewer.core.compare_maps import (
+    DEFAULT_PERCENTILE,
+    MapImage,
+    added_detail_image,
+    consistency_map,
+    difference_map,
+    outline,
+    width_map,
+)
 from medsr_viewer.core.geometry import PLANE_AXES, DisplayVolume, Orientation
 from medsr_viewer.core.pane_geometry import display_slice_volume
+from medsr_viewer.core.sr_maps import DEFAULT_K
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.windowing import Window
-from medsr_viewer.gui.inference_worker import InferenceWorker
+from medsr_viewer.gui.inference_worker import WIDTH, InferenceWorker
+from medsr_viewer.gui.map_worker import MapWorker
 from medsr_viewer.gui.model_picker import ModelPicker
+from medsr_viewer.gui.readout import format_value
 from medsr_viewer.gui.slice_view import SliceView
 from medsr_viewer.gui.study_viewer import StudyViewer
 from medsr_viewer.models.registry import ModelEntry, ModelRegistry
 
 #: Pane id of the SR pane's requests to the worker.
 SR_PANE = "sr"
+#: Pane id of the SR pane's interval-width requests (they must not supersede its slices).
+WIDTH_PANE = "sr-width"
+#: Colour of the outline of added detail flagged above the noise.
+FLAG_COLOR = (40, 255, 40, 255)
+#: Units of every map (the study's own, when it has them).
+RAW_UNITS = "raw intensity units"
 #: Bytes of recent volumes of a 4-D study kept ready for the model (results are cached per
 #: volume object, so stepping back to a recent volume finds its slices cached).
 MODEL_VOLUMES_BYTES = 512 * 1024 * 1024
@@ -53,6 +90,14 @@ class CompareMode(str, Enum):
     SIDE_BY_SIDE = "side-by-side"
     SWIPE = "swipe"
     DIFFERENCE = "difference"
+    CONSISTENCY = "consistency"
+    ADDED_DETAIL = "added detail"
+    INTERVAL_WIDTH = "interval width"
+
+
+#: Modes that draw a map (with a colour bar) instead of an image.
+MAP_MODES = frozenset({CompareMode.DIFFERENCE, CompareMode.CONSISTENCY,
+                       CompareMode.ADDED_DETAIL, CompareMode.INTERVAL_WIDTH})
 
 
 class Interpolation(str, Enum):
@@ -84,9 +129,16 @@ def upsample(image: np.ndarray, scale: int, mode: Interpolation | str) -> np.nda
     return out[0, 0].numpy()
 
 
+@lru_cache(maxsize=1)
 def diverging_lut() -> np.ndarray:
     """A 256-entry blue-white-red lookup table (CET-D1) for signed differences."""
     return pg.colormap.get("CET-D1").getLookupTable(nPts=256)
+
+
+@lru_cache(maxsize=1)
+def sequential_lut() -> np.ndarray:
+    """A 256-entry sequential lookup table (viridis) for non-negative maps (interval width)."""
+    return pg.colormap.get("viridis").getLookupTable(nPts=256)
 
 
 def display_volume_for_model(display: DisplayVolume) -> Volume:
@@ -117,11 +169,18 @@ class ComparePanel(QWidget):
         Tiles done and total for the current slice.
     srReady(int)
         The SR result of this slice is complete.
+    mapShown(str)
+        A map (its kind) was drawn in the pane.
+    hovered(object, str)
+        The mouse moved over the SR pane: the canonical voxel under it (``None`` off the
+        image) and what the pane shows there (``"consistency -3.2"``, ``"SR 118.5"``, or "").
     """
 
     errorOccurred = Signal(str)
     progressChanged = Signal(int, int)
     srReady = Signal(int)
+    mapShown = Signal(str)
+    hovered = Signal(object, str)
 
     def __init__(
         self,
@@ -148,6 +207,17 @@ class ComparePanel(QWidget):
         self._buffer: np.ndarray | None = None
         self._painted: np.ndarray | None = None
         self.complete = False
+        self.map_worker = MapWorker(self)
+        #: The map drawn last, the key it was computed for, and the key of the job running.
+        self._map: MapImage | None = None
+        self._map_key: tuple[object, ...] | None = None
+        self._pending_key: tuple[object, ...] | None = None
+        self._map_job = -1
+        self._shown_map: MapImage | None = None
+        #: Interval width of the current slice (display orientation), and its request ids.
+        self._width: np.ndarray | None = None
+        self._width_for = -1
+        self._width_request = -1
 
         # Controls (the main window puts them in its toolbar).
         self.model_picker = ModelPicker(registry, self)
@@ -187,11 +257,63 @@ class ComparePanel(QWidget):
         self.divider = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(DIVIDER_COLOR, width=2))
         self.divider.setVisible(False)
         self.sr_view.add_overlay(self.divider, 25.0)
+        self.flag_item = pg.ImageItem(axisOrder="row-major")
+        self.flag_item.setVisible(False)
+        self.sr_view.add_overlay(self.flag_item, 6.0)
+
+        # Map controls (shown in map modes) and the colour bar beside the pane.
+        self.map_controls = QWidget(self)
+        self.map_controls.setStyleSheet("background:#202020; color:#e0e0e0;")
+        controls = QHBoxLayout(self.map_controls)
+        controls.setContentsMargins(4, 1, 4, 1)
+        self.map_info = QLabel(self.map_controls)
+        # its text changes with every map: never let it resize the pane
+        self.map_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        controls.addWidget(self.map_info, 1)
+        self.k_label = QLabel("flag above", self.map_controls)
+        self.k_spin = QDoubleSpinBox(self.map_controls)
+        self.k_spin.setRange(0.5, 20.0)
+        self.k_spin.setSingleStep(0.5)
+        self.k_spin.setDecimals(1)
+        self.k_spin.setValue(DEFAULT_K)
+        self.k_spin.setSuffix(" σ")
+        self.k_spin.setToolTip("Outline added detail whose magnitude exceeds k noise sigmas")
+        self.percentile_spin = QDoubleSpinBox(self.map_controls)
+        self.percentile_spin.setRange(50.0, 100.0)
+        self.percentile_spin.setSingleStep(0.5)
+        self.percentile_spin.setDecimals(1)
+        self.percentile_spin.setValue(DEFAULT_PERCENTILE)
+        self.percentile_spin.setSuffix(" %")
+        self.percentile_spin.setToolTip(
+            "Colour range: this percentile of |value| over the slice (100 = the maximum)")
+        for widget in (self.k_label, self.k_spin, QLabel("range: percentile of |value|", self),
+                       self.percentile_spin):
+            controls.addWidget(widget)
+        for spin in (self.k_spin, self.percentile_spin):
+            # arrow keys page through slices unless the user clicked into the box, and they
+            # do again once the value is entered
+            spin.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+            spin.editingFinished.connect(spin.clearFocus)
+        self.map_controls.hide()
+        self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), colorMap="CET-D1",
+                                        interactive=False, width=16)
+        self.colorbar_widget = pg.GraphicsLayoutWidget(self)
+        self.colorbar_widget.setBackground("k")
+        self.colorbar_widget.setFixedWidth(96)
+        self.colorbar_widget.addItem(self.colorbar)
+        self.colorbar_widget.hide()
+
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.title)
-        column.addWidget(self.sr_view, 1)
+        column.addWidget(self.map_controls)
+        pane_row = QHBoxLayout()
+        pane_row.setContentsMargins(0, 0, 0, 0)
+        pane_row.setSpacing(0)
+        pane_row.addWidget(self.sr_view, 1)
+        pane_row.addWidget(self.colorbar_widget)
+        column.addLayout(pane_row, 1)
         self.hide()
 
         self.mode_combo.currentIndexChanged.connect(
@@ -201,6 +323,11 @@ class ComparePanel(QWidget):
             lambda i: self.set_interpolation(self.interp_combo.itemData(i))
         )
         self.model_picker.currentIndexChanged.connect(self._on_model_changed)
+        self.k_spin.valueChanged.connect(lambda _v: self._refresh_image())
+        self.percentile_spin.valueChanged.connect(lambda _v: self._refresh_image())
+        self.map_worker.ready.connect(self._on_map_ready)
+        self.map_worker.failed.connect(self._on_map_failed)
+        self.sr_view.scene().sigMouseMoved.connect(self._on_sr_mouse_moved)
         self.divider.sigPositionChanged.connect(lambda _l: self._refresh_image())
         self.sr_view.wheelSteps.connect(lambda n: self.viewer.step_slice(n, self._orientation))
         self.sr_view.windowDragged.connect(self.viewer.drag_window)
@@ -298,9 +425,50 @@ class ComparePanel(QWidget):
         return 0.0 if self._painted is None else float(np.mean(self._painted))
 
     def shown_image(self) -> np.ndarray | None:
-        """The array drawn in the SR pane (SR, swipe composite or difference)."""
+        """The array drawn in the SR pane (SR, swipe composite or a map)."""
         image = self.sr_item.image
         return None if image is None else np.asarray(image)
+
+    def shown_map(self) -> MapImage | None:
+        """The map drawn in the SR pane now (``None`` while the SR image is shown)."""
+        return self._shown_map
+
+    def interval_level(self) -> float | None:
+        """The level of the current model's calibrated interval (``None``: not calibrated)."""
+        entry = self._entry if self._enabled else self.model_picker.current_entry()
+        card = entry.card if entry is not None else None
+        if card is None or not card.calibration:
+            return None
+        level = float(card.calibration.get("level", -1.0))
+        return level if card.interval_factor(level) is not None else None
+
+    def value_text(self, x_mm: float, y_mm: float) -> str:
+        """What the SR pane shows at view point ``(x_mm, y_mm)``: ``"added detail 4.2
+        (flagged)"``, ``"SR 118.5"``, or "" off the image (or where nothing is painted)."""
+        if not self._enabled or self._buffer is None or self._painted is None:
+            return ""
+        row_mm, col_mm = self.sr_view.pixel_spacing
+        row = int(np.floor(y_mm / row_mm * self._scale))
+        col = int(np.floor(x_mm / col_mm * self._scale))
+        units = self._units()
+        shown = self._shown_map
+        if shown is not None:
+            value = shown.value_at(row, col)
+            if value is None:
+                return ""
+            text = f"{shown.kind} {format_value(value, units)}"
+            if shown.flagged is not None and shown.is_flagged(row, col):
+                text += f" (flagged: > {shown.k:g} σ)"
+            return text
+        rows, cols = self._buffer.shape
+        if not (0 <= row < rows and 0 <= col < cols) or not self._painted[row, col]:
+            return ""
+        if self._mode == CompareMode.SWIPE and col >= self.swipe_column():
+            return ""
+        return f"SR {format_value(float(self._buffer[row, col]), units)}"
+
+    def _units(self) -> str:
+        return self._display.volume.units if self._display is not None else ""
 
     def original_upsampled(self, mode: Interpolation | str | None = None) -> np.ndarray | None:
         """The displayed original slice on the SR grid (``mode`` default: the pane's)."""
@@ -321,6 +489,9 @@ class ComparePanel(QWidget):
         if not enabled:
             self._enabled = False
             self.worker.cancel(SR_PANE)
+            self.worker.cancel(WIDTH_PANE)
+            self.map_worker.cancel()
+            self._width_for = -1
             self.hide()
             self.original_label.hide()
             self.original_column.show()
@@ -418,7 +589,20 @@ class ComparePanel(QWidget):
         self._entry = entry
         self._scale = max(int(entry.card.scale), 1)
         self._slice = -1
+        self._update_width_item()
         self._update_title()
+
+    def _update_width_item(self) -> None:
+        """Offer "interval width" only for a model whose card has a calibration."""
+        model = self.mode_combo.model()
+        if not isinstance(model, QStandardItemModel):
+            return
+        item = model.item(list(CompareMode).index(CompareMode.INTERVAL_WIDTH))
+        level = self.interval_level()
+        item.setEnabled(level is not None)
+        item.setToolTip(
+            f"Width of the calibrated {level:.0%} interval (8 more model runs per slice)"
+            if level is not None else "The model's card has no calibration (medsr calibrate)")
 
     def _update_title(self) -> None:
         entry = self._entry
@@ -430,6 +614,14 @@ class ComparePanel(QWidget):
             name = f"{name} ◂ divider ▸ original ({self._interpolation.value})"
         elif self._mode == CompareMode.DIFFERENCE:
             name = f"{entry.name} − bicubic original (blue < 0 < red)"
+        elif self._mode == CompareMode.CONSISTENCY:
+            name = f"{entry.name}: block mean of SR − original (blue < 0 < red)"
+        elif self._mode == CompareMode.ADDED_DETAIL:
+            name = f"{entry.name}: added detail no original could confirm (green: flagged)"
+        elif self._mode == CompareMode.INTERVAL_WIDTH:
+            level = self.interval_level()
+            name = (f"{entry.name}: width of the calibrated {level:.0%} interval"
+                    if level is not None else f"{entry.name} has no calibrated interval")
         self.title.setText(name)
 
     def _on_model_changed(self, _index: int) -> None:
@@ -437,11 +629,13 @@ class ComparePanel(QWidget):
         if self._enabled and entry is not None and entry.card is not None:
             self._set_entry(entry)
             self._on_cursor(self.viewer.cursor_point)
+        else:
+            self._update_width_item()
 
     # ---------------------------------------------------------------- modes
 
     def set_mode(self, mode: CompareMode | str) -> None:
-        """Side by side, swipe or difference."""
+        """Side by side, swipe, or one of the maps (:data:`MAP_MODES`)."""
         self._mode = CompareMode(mode)
         index = list(CompareMode).index(self._mode)
         if self.mode_combo.currentIndex() != index:
@@ -476,10 +670,13 @@ class ComparePanel(QWidget):
             if not 0.0 < value < rect.width():
                 self.divider.setValue(rect.width() / 2.0)
         self._update_title()
-        if self._mode == CompareMode.DIFFERENCE:
-            self.sr_item.setLookupTable(diverging_lut())
-        else:
-            self.sr_item.setLookupTable(None)
+        self.map_controls.setVisible(self._mode in MAP_MODES)
+        added = self._mode == CompareMode.ADDED_DETAIL
+        self.k_label.setVisible(added)
+        self.k_spin.setVisible(added)
+        if self._mode != CompareMode.INTERVAL_WIDTH:
+            self.worker.cancel(WIDTH_PANE)
+            self._width_for = -1
         self._refresh_image()
 
     # ---------------------------------------------------------------- navigation
@@ -535,6 +732,7 @@ class ComparePanel(QWidget):
         self._buffer = np.zeros((rows * self._scale, cols * self._scale), np.float32)
         self._painted = np.zeros(self._buffer.shape, bool)
         self.complete = False
+        self._width = None
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self._request_id = self.worker.submit(
@@ -568,6 +766,9 @@ class ComparePanel(QWidget):
         self._refresh_image()
 
     def _on_slice(self, pane: str, request_id: int, array: object, _from_cache: bool) -> None:
+        if pane == WIDTH_PANE:
+            self._on_width(request_id, array)
+            return
         if not self._current(pane, request_id):
             return
         result = np.asarray(array, dtype=np.float32)
@@ -593,12 +794,19 @@ class ComparePanel(QWidget):
         self.srReady.emit(self._slice)
 
     def _on_progress(self, pane: str, request_id: int, done: int, total: int) -> None:
+        if pane == WIDTH_PANE and self._enabled and request_id == self._width_request:
+            self.map_info.setText(f"interval width: model run {done}/{total} "
+                                  "(flips and rotations of the slice)")
         if self._current(pane, request_id):
             self.progress_bar.setRange(0, max(total, 1))
             self.progress_bar.setValue(done)
             self.progressChanged.emit(done, total)
 
     def _on_failed(self, pane: str, request_id: int, message: str) -> None:
+        if pane == WIDTH_PANE and request_id == self._width_request:
+            self.map_info.setText("interval width failed")
+            self.errorOccurred.emit(message)
+            return
         if pane != SR_PANE or request_id != self._request_id:
             return
         self.progress_bar.setValue(0)
@@ -617,23 +825,173 @@ class ComparePanel(QWidget):
         if not self._enabled or self._buffer is None:
             return
         window = self.viewer.display_window
-        if self._mode == CompareMode.DIFFERENCE:
-            base = self.original_upsampled(Interpolation.BICUBIC)
-            assert base is not None and self._painted is not None
-            diff = np.where(self._painted, self._buffer - base, 0.0).astype(np.float32)
-            limit = float(np.max(np.abs(diff))) if diff.size else 0.0
-            limit = max(limit, 1e-6)
-            self.sr_item.setImage(diff, autoLevels=False, levels=(-limit, limit))
-        elif self._mode == CompareMode.SWIPE:
+        if self._mode in MAP_MODES:
+            self._refresh_map()
+            if self._shown_map is not None:
+                self._draw_map(self._shown_map)
+                return
+        self._hide_map()
+        if self._mode == CompareMode.SWIPE:
             original = self.original_upsampled()
             assert original is not None
             column = self.swipe_column()
             composite = original.copy()
             composite[:, :column] = self._buffer[:, :column]
             self.sr_item.setImage(composite, autoLevels=False, levels=window.levels)
-        else:
+        else:  # side by side, and a map mode while tiles stream or the map is computed
             self.sr_item.setImage(self._buffer, autoLevels=False, levels=window.levels)
         self.sr_item.setRect(self.sr_view.image_rect())
+
+    # ---------------------------------------------------------------- maps
+
+    def _wanted_key(self) -> tuple[object, ...]:
+        """What the map of the current settings depends on."""
+        k = self.k_spin.value() if self._mode == CompareMode.ADDED_DETAIL else 0.0
+        width = self._width_request if self._mode == CompareMode.INTERVAL_WIDTH else 0
+        return (self._mode, self._request_id, k, self.percentile_spin.value(), width)
+
+    def _refresh_map(self) -> None:
+        """Keep the map in step with the slice and settings: ask for it when it is out of date.
+
+        The map of the same slice and mode stays drawn while a new one (another ``k`` or
+        percentile) is computed; another slice or mode shows the SR image meanwhile.
+        """
+        key = self._wanted_key()
+        if self._map_key != key:
+            if self._map is not None and self._map_key is not None and (
+                    self._map_key[:2] == key[:2]):
+                self._shown_map = self._map
+            else:
+                self._shown_map = None
+        else:
+            self._shown_map = self._map
+        if not self.complete or self._display is None or self._buffer is None:
+            return
+        if self._mode == CompareMode.INTERVAL_WIDTH:
+            if self.interval_level() is None:
+                self._shown_map = None
+                self.map_info.setText("no calibrated interval: run medsr calibrate on the model")
+                return
+            if self._width_for != self._request_id:
+                self._request_width()
+            if self._width is None:
+                return
+            key = self._wanted_key()
+        if key in (self._map_key, self._pending_key):
+            return
+        percentile = self.percentile_spin.value()
+        lr = np.array(self._display.slice_array(self._orientation, self._slice), np.float32)
+        sr, scale = self._buffer, self._scale
+        if self._mode == CompareMode.DIFFERENCE:
+            job = partial(difference_map, sr, lr, scale, percentile)
+        elif self._mode == CompareMode.CONSISTENCY:
+            job = partial(consistency_map, sr, lr, scale, percentile)
+        elif self._mode == CompareMode.ADDED_DETAIL:
+            job = partial(added_detail_image, sr, lr, scale, self.k_spin.value(), percentile)
+        else:
+            assert self._width is not None
+            job = partial(width_map, self._width, percentile)
+        self._pending_key = key
+        self._map_job = self.map_worker.submit(job)
+
+    def _request_width(self) -> None:
+        assert self._entry is not None and self._entry.card is not None
+        level = self.interval_level()
+        if level is None or self._model_volume is None or self._slice < 0:
+            return
+        self._width = None
+        self._width_for = self._request_id
+        self.map_info.setText("interval width: running the model on 8 flips/rotations …")
+        self._width_request = self.worker.submit(
+            WIDTH_PANE,
+            self._model_volume,
+            self._slice,
+            str(self._entry.path),
+            axis=PLANE_AXES[self._orientation].slice_axis,
+            task=self._entry.card.task,
+            kind=WIDTH,
+            level=level,
+        )
+
+    def _on_width(self, request_id: int, array: object) -> None:
+        if not self._enabled or request_id != self._width_request:
+            return
+        width = np.asarray(array, dtype=np.float32)
+        if self._row_flip:
+            width = width[::-1]
+        if self._buffer is None or width.shape != self._buffer.shape:
+            self.errorOccurred.emit(f"interval width {width.shape} does not match the SR slice")
+            return
+        self._width = np.ascontiguousarray(width)
+        self._refresh_image()
+
+    def _on_map_ready(self, job_id: int, result: object) -> None:
+        if job_id != self._map_job or not isinstance(result, MapImage):
+            return
+        self._map = result
+        self._map_key = self._pending_key
+        self._pending_key = None
+        self._refresh_image()
+        if self._shown_map is result:
+            self.mapShown.emit(result.kind)
+
+    def _on_map_failed(self, job_id: int, message: str) -> None:
+        if job_id != self._map_job:
+            return
+        self._pending_key = None
+        self.map_info.setText(f"map failed: {message}")
+        self.errorOccurred.emit(f"Super-resolution pane: the {self._mode.value} map failed "
+                                f"({message})")
+
+    def _draw_map(self, shown: MapImage) -> None:
+        self.sr_item.setImage(shown.values, autoLevels=False, levels=shown.levels)
+        self.sr_item.setLookupTable(diverging_lut() if shown.signed else sequential_lut())
+        rect = self.sr_view.image_rect()
+        self.sr_item.setRect(rect)
+        self.colorbar.setColorMap("CET-D1" if shown.signed else "viridis")
+        self.colorbar.setLevels(shown.levels)
+        units = self._units() or RAW_UNITS
+        self.colorbar.getAxis("left").setLabel(f"{shown.kind} ({units})")
+        self.colorbar_widget.show()
+        if shown.flagged is not None:
+            rgba = np.zeros((*shown.flagged.shape, 4), np.uint8)
+            rgba[outline(shown.flagged)] = FLAG_COLOR
+            self.flag_item.setImage(rgba, autoLevels=False)
+            self.flag_item.setRect(rect)
+            self.flag_item.setVisible(True)
+        else:
+            self.flag_item.setVisible(False)
+        limit = format_value(float(f"{shown.limit:.4g}"))
+        scope = f"{shown.percentile:g}th percentile of |value|"
+        if shown.signed:
+            text = f"range ±{limit} ({scope})"
+        else:
+            text = f"range 0 – {limit} ({scope})"
+        if shown.flagged is not None:
+            text = (f"noise σ {format_value(float(f'{shown.sigma:.3g}'))}, "
+                    f"{shown.flagged_fraction:.1%} flagged  |  {text}")
+        self.map_info.setText(text)
+
+    def _hide_map(self) -> None:
+        self._shown_map = None
+        self.sr_item.setLookupTable(None)
+        self.flag_item.setVisible(False)
+        self.colorbar_widget.hide()
+        if self._mode in MAP_MODES and self._mode != CompareMode.INTERVAL_WIDTH:
+            self.map_info.setText("computing the map …" if self.complete
+                                  else "the map follows when the slice is complete")
+
+    # ---------------------------------------------------------------- hover
+
+    def _on_sr_mouse_moved(self, scene_pos: QPointF) -> None:
+        view = self.sr_view
+        if (not self._enabled or view.display is None
+                or not view.view_box.sceneBoundingRect().contains(scene_pos)):
+            self.hovered.emit(None, "")
+            return
+        point = view.view_box.mapSceneToView(scene_pos)
+        self.hovered.emit(view.view_to_canonical(point.x(), point.y()),
+                          self.value_text(point.x(), point.y()))
 
     def swipe_column(self) -> int:
         """Column of the SR grid where the swipe divider is (SR left, original right)."""
@@ -646,5 +1004,6 @@ class ComparePanel(QWidget):
         )
 
     def shutdown(self) -> None:
-        """Stop the inference thread (call before the window closes)."""
+        """Stop the inference and map threads (call before the window closes)."""
         self.worker.stop()
+        self.map_worker.stop()

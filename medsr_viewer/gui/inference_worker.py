@@ -11,6 +11,10 @@ and never blocks. The worker thread computes slices tile by tile through a
 - ``failed(pane_id, request_id, message)`` when a request fails; the message also goes to the
   application notifier (:mod:`medsr_viewer.core.notify`), and the app keeps running.
 
+A request of kind ``interval-width`` asks instead for the width of a calibrated model's
+interval on one slice (8 more model runs): ``progress`` after each run, then ``sliceReady`` with
+the width map; it is cached like results.
+
 Latest wins: a newer request for the same pane supersedes any older one, pending or running
 (checked between tiles), so scrolling fast only computes the slice the user stops on. Finished
 slices are cached by (model file sha256, volume, axis, slice); a cache hit is answered on the next
@@ -39,9 +43,12 @@ from medsr_viewer.gui import threads
 from medsr_viewer.models.inference import describe_exception
 from medsr_viewer.models.registry import ModelRejected
 from medsr_viewer.models.slice_engine import ModelRef, SliceEngine
+from medsr_viewer.models.uncertainty import DIHEDRAL
 from medsr_viewer.models.volume_processing import default_axis, slice_count
 
 _log = logging.getLogger(__name__)
+#: Request kind of an interval-width map.
+WIDTH = "interval-width"
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,12 @@ class InferenceRequest:
         Tile size override, or ``None`` for the card's.
     prefetch
         A speculative neighbour computation (no tile signals; cached only).
+    kind
+        ``slice`` (the model's result, tile by tile) or ``interval-width`` (the calibrated
+        ``level`` interval's width on the SR grid: 8 more model runs, ``progress`` after each,
+        no tiles; :meth:`SliceEngine.iter_interval_width`).
+    level
+        Interval level of an ``interval-width`` request (e.g. 0.9).
     """
 
     pane_id: str
@@ -77,6 +90,8 @@ class InferenceRequest:
     task: str | None = None
     tile: int | None = None
     prefetch: bool = False
+    kind: str = "slice"
+    level: float = 0.0
 
 
 class InferenceWorker(QThread):
@@ -132,8 +147,11 @@ class InferenceWorker(QThread):
         axis: int | None = None,
         task: str | None = None,
         tile: int | None = None,
+        kind: str = "slice",
+        level: float = 0.0,
     ) -> int:
-        """Ask for one slice; returns the request id used in every signal about it.
+        """Ask for one slice (or its interval width, ``kind="interval-width"``); returns the
+        request id used in every signal about it.
 
         Never blocks: a cached slice is delivered on the next event-loop turn, anything else
         is queued for the worker thread (replacing the pane's pending request) and the thread
@@ -142,7 +160,8 @@ class InferenceWorker(QThread):
         request_id = next(self._ids)
         axis = default_axis(volume) if axis is None else int(axis)
         request = InferenceRequest(
-            pane_id, request_id, volume, int(slice_index), axis, str(model), task, tile
+            pane_id, request_id, volume, int(slice_index), axis, str(model), task, tile,
+            kind=kind, level=float(level),
         )
         with self._cond:
             self._latest[pane_id] = request_id
@@ -201,6 +220,9 @@ class InferenceWorker(QThread):
             ref = self.engine.resolve(request.model)
         except ModelRejected:
             return None  # the worker reports it
+        if request.kind == WIDTH:
+            return self.engine.cache.get(self.engine.width_key(
+                ref, request.volume, request.axis, request.slice_index, request.level))
         return self.engine.cached(
             self.engine.cache_key(ref, request.volume, request.axis, request.slice_index)
         )
@@ -247,6 +269,8 @@ class InferenceWorker(QThread):
     def _prefetch_job(self, recent: list[InferenceRequest]) -> InferenceRequest | None:
         """A neighbour slice of a pane's last finished request that is not cached yet."""
         for last in recent:
+            if last.kind != "slice":
+                continue
             total = slice_count(last.volume, last.axis)
             for offset in (1, -1, 2, -2):
                 index = last.slice_index + offset
@@ -284,6 +308,15 @@ class InferenceWorker(QThread):
         pane, rid = request.pane_id, request.request_id
         try:
             ref: ModelRef = self.engine.resolve(request.model)
+            if request.kind == WIDTH:
+                width = self._width(ref, request)
+                if width is None:
+                    return
+                with self._cond:
+                    if self._latest.get(pane) == rid:
+                        self._last_done[pane] = request
+                self.sliceReady.emit(pane, rid, width, False)
+                return
             gen = self.engine.iter_slice(
                 ref, request.volume, request.axis, request.slice_index, request.task, request.tile
             )
@@ -321,3 +354,20 @@ class InferenceWorker(QThread):
             if self._latest.get(pane) == rid:
                 self._last_done[pane] = request
         self.sliceReady.emit(pane, rid, result, False)
+
+    def _width(self, ref: ModelRef, request: InferenceRequest) -> np.ndarray | None:
+        """Run an interval-width request (``None`` when superseded)."""
+        gen = self.engine.iter_interval_width(
+            ref, request.volume, request.axis, request.slice_index, request.level,
+            request.task, request.tile,
+        )
+        runs = len(DIHEDRAL)
+        while True:
+            if self._superseded(request):
+                gen.close()
+                return None
+            try:
+                done = next(gen)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            self.progress.emit(request.pane_id, request.request_id, done, runs)

@@ -116,6 +116,8 @@ class MainWindow(QMainWindow):
         #: (core state; the viewer shows its ``shown`` volume unless one made in memory).
         self._source_study: Study | None = None
         self._hover: tuple[Orientation, np.ndarray | None] | None = None
+        #: What the SR pane shows under the mouse ("consistency -3.2"), while it is hovered.
+        self._sr_hover_text = ""
         #: Windows with a name (presets applied so far, the default), to label the combo box.
         self._named_windows: dict[str, Window] = {}
 
@@ -224,6 +226,7 @@ class MainWindow(QMainWindow):
         self.viewer.windowChanged.connect(self._on_window_changed)
         self.viewer.activeViewChanged.connect(lambda _o: self._update_readout())
         self.viewer.hoverChanged.connect(self._on_hover)
+        self.compare.hovered.connect(self._on_sr_hover)
         self.compare.errorOccurred.connect(self.show_error)
         self.label_overlay.changed.connect(self.metrics_panel.rebuild_label_choices)
         self.label_overlay.changed.connect(self.session.note_edit)
@@ -846,6 +849,13 @@ class MainWindow(QMainWindow):
 
     def _on_hover(self, orientation: Orientation, canonical: np.ndarray | None) -> None:
         self._hover = (orientation, canonical)
+        self._sr_hover_text = ""
+        self._update_readout()
+
+    def _on_sr_hover(self, canonical: np.ndarray | None, text: str) -> None:
+        """The mouse over the SR pane: its voxel, and the SR value or map value there."""
+        self._hover = (self.compare.orientation, canonical)
+        self._sr_hover_text = text
         self._update_readout()
 
     def readout_text(self) -> str:
@@ -869,6 +879,8 @@ class MainWindow(QMainWindow):
         position = position_text(display, canonical)
         if position:
             parts.append(position)
+        if self._sr_hover_text:
+            parts.append(self._sr_hover_text)
         return "  |  ".join(parts)
 
     def _update_readout(self) -> None:

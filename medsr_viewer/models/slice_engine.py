@@ -36,7 +36,12 @@ from medsr_viewer.models.card import CardError, ModelCard
 from medsr_viewer.models.device import configure_cpu_threads, select_device
 from medsr_viewer.models.domain import domain_message
 from medsr_viewer.models.identity import file_sha256
-from medsr_viewer.models.inference import InferenceTimeout, TileRunner, TileUpdate
+from medsr_viewer.models.inference import (
+    InferenceTimeout,
+    TileRunner,
+    TileUpdate,
+    run_tiled_inference,
+)
 from medsr_viewer.models.registry import (
     ModelNeedsTrust,
     ModelRegistry,
@@ -45,10 +50,13 @@ from medsr_viewer.models.registry import (
     load_checked,
 )
 from medsr_viewer.models.result_cache import ByteLRUCache
-from medsr_viewer.models.volume_processing import VolumeProcessor
+from medsr_viewer.models.uncertainty import iter_sr_with_spread
+from medsr_viewer.models.volume_processing import VolumeProcessor, take_slice
 
 #: ``(model file sha256, volume id, axis, slice index)``.
 CacheKey = tuple[str, int, int, int]
+#: ``("interval-width", level, *CacheKey)``: an interval-width map in the same cache.
+WidthKey = tuple[str, float, str, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -265,6 +273,62 @@ class SliceEngine:
             raise
         self.cache.put(key, result)
         return result
+
+    def width_key(self, ref: ModelRef, volume: Volume, axis: int, index: int,
+                  level: float) -> WidthKey:
+        """The result-cache key of one slice's interval-width map."""
+        return ("interval-width", float(level), *self.cache_key(ref, volume, axis, index))
+
+    def iter_interval_width(
+        self,
+        ref: ModelRef,
+        volume: Volume,
+        axis: int,
+        index: int,
+        level: float,
+        task: str | None = None,
+        tile: int | None = None,
+    ) -> Generator[int, None, np.ndarray]:
+        """The calibrated ``level`` interval's width ``2 * factor * spread`` of one slice.
+
+        The spread named by the card's calibration comes from
+        :func:`~medsr_viewer.models.uncertainty.iter_sr_with_spread`: the model runs on the
+        8 flips/rotations of the slice; the number of runs done is yielded after each (close
+        the generator to cancel). The width (float32, SR grid, raw units) is returned and
+        cached like results.
+
+        Raises
+        ------
+        ModelRejected
+            The card has no calibration at ``level``.
+        """
+        key = self.width_key(ref, volume, axis, index, level)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        calibrated = ref.card.interval_factor(level)
+        if calibrated is None:
+            raise ModelRejected(f"{ref.card.name} has no calibrated {level:.0%} interval "
+                                "(run medsr calibrate on it first)")
+        spread_name, factor = calibrated
+        proc = self.processor(ref, task, volume, tile)
+        card = proc.card
+
+        def upscale(plane: np.ndarray) -> np.ndarray:
+            image = proc.intensity.to_model(plane)[None]
+            raw = run_tiled_inference(proc.runner, image, proc.scale, 1, proc.tile,
+                                      card.tile_overlap)
+            return np.asarray(proc.intensity.from_model(raw[0]), dtype=np.float64)
+
+        lr = np.asarray(take_slice(volume.voxels, axis, index), dtype=np.float64)
+        try:
+            spread = yield from iter_sr_with_spread(upscale, lr, proc.scale)
+        except InferenceTimeout as exc:
+            self.reject(ref, task, f"{ref.path}: {exc}")
+            raise
+        width = (2.0 * factor * np.maximum(spread.spread(spread_name), 0.0)).astype(np.float32)
+        self.cache.put(key, width)
+        return width
 
     @property
     def active_device(self) -> torch.device:

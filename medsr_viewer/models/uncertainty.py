@@ -19,7 +19,7 @@ then zero-width exactly where the spread is zero, and never inverted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,11 +88,27 @@ class SrWithSpread:
 
 def sr_with_spread(upscale: SliceUpscaler, lr: np.ndarray, scale: int) -> SrWithSpread:
     """Run ``upscale`` on the 8 dihedral copies of ``lr`` and collect :class:`SrWithSpread`."""
+    gen = iter_sr_with_spread(upscale, lr, scale)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+
+def iter_sr_with_spread(
+    upscale: SliceUpscaler, lr: np.ndarray, scale: int
+) -> Generator[int, None, SrWithSpread]:
+    """:func:`sr_with_spread` yielding the number of model runs done after each of the 8.
+
+    Closing the generator between runs (a cancelled request) runs the model no further.
+    """
     lr = np.asarray(lr, dtype=np.float64)
     outputs = []
     for k, flip in DIHEDRAL:
         out = upscale(np.ascontiguousarray(dihedral(lr, k, flip)))
         outputs.append(undo_dihedral(np.asarray(out, dtype=np.float64), k, flip))
+        yield len(outputs)
     tta = np.stack(outputs)
     expected = (lr.shape[0] * scale, lr.shape[1] * scale)
     if tta.shape[1:] != expected:

@@ -121,8 +121,10 @@ def test_sr_pane_shows_bicubic_x2_aligned_and_follows_slices(
     native = window.viewer.display.slice_array(AXIAL, start - 1)  # type: ignore[union-attr]
     assert np.array_equal(np.asarray(compare.original_view.image_item.image), native)
 
-    # Difference: SR minus bicubic is ~0 for the bicubic model, symmetric levels.
+    # Difference: SR minus bicubic is ~0 for the bicubic model, symmetric levels (computed
+    # off the GUI thread: the SR image stays until the map arrives).
     compare.set_mode(CompareMode.DIFFERENCE)
+    qtbot.waitUntil(lambda: compare.shown_map() is not None, timeout=5000)
     diff = compare.shown_image()
     assert diff is not None and float(np.max(np.abs(diff))) <= 1e-3 * float(np.ptp(native))
     low, high = compare.sr_item.levels
