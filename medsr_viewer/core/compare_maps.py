@@ -3,10 +3,11 @@
 Every map is a float32 array on the SR grid (``scale`` times the LR slice's size), so it lines
 up in millimetres with the SR image; maps that live on the LR grid (consistency) are repeated
 over each ``scale x scale`` block (nearest), which is what they mean: one number per measured
-pixel. The colour range is *robust*: the ``p``-th percentile of ``|value|`` over the slice
-(``p`` = 99 by default), symmetric for signed maps and ``0 .. p-th percentile`` for the
-non-negative interval width, so a handful of extreme pixels (a bright vessel edge) does not
-wash the rest of the slice out to the neutral colour.
+pixel. The colour range is *robust*, so a handful of extreme pixels (a bright vessel edge)
+does not wash the rest of the slice out to the neutral colour: ``-L .. L`` for signed maps with
+``L`` the ``p``-th percentile of ``|value|`` over the slice (``p`` = 99 by default), and the
+``(100 - p)``-th to ``p``-th percentiles for the non-negative interval width (whose floor, the
+noise level a ``tta+noise`` calibration adds everywhere, would otherwise fill the whole bar).
 
 - **difference** ``SR - bicubic(LR)``: everything the model changed over the baseline;
 - **consistency** ``D(SR) - LR`` (:func:`~medsr_viewer.core.sr_maps.consistency_map`);
@@ -65,8 +66,8 @@ class MapImage:
     values
         The map on the SR grid (float32, raw intensity units).
     levels
-        Colour range ``(low, high)``: ``(-limit, limit)`` for signed maps, ``(0, limit)``
-        for the width.
+        Colour range ``(low, high)``: ``(-limit, limit)`` for signed maps, the ``(100 - p)``-th
+        to ``p``-th percentiles for the width.
     percentile
         The percentile of ``|value|`` that set ``limit``.
     signed
@@ -142,10 +143,19 @@ def added_detail_image(sr: np.ndarray, lr: np.ndarray, scale: int, k: float = DE
 
 
 def width_map(width: np.ndarray, percentile: float = DEFAULT_PERCENTILE) -> MapImage:
-    """An interval-width map (non-negative) with the range ``0 .. p-th percentile``."""
+    """An interval-width map (non-negative) with the range ``(100 - p)``-th .. ``p``-th
+    percentile of the width (the whole range for ``p`` = 100)."""
     values = np.ascontiguousarray(width, dtype=np.float32)
-    return MapImage("interval width", values, (0.0, robust_limit(values, percentile)),
-                    float(percentile), signed=False)
+    high = robust_limit(values, percentile)
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size == 0:
+        low = 0.0
+    elif percentile < 100.0:
+        low = float(np.percentile(finite, 100.0 - percentile))
+    else:
+        low = float(finite.min())
+    low = min(low, high - MIN_LIMIT)
+    return MapImage("interval width", values, (low, high), float(percentile), signed=False)
 
 
 def outline(mask: np.ndarray) -> np.ndarray:

@@ -286,7 +286,7 @@ class ComparePanel(QWidget):
         self.percentile_spin.setSuffix(" %")
         self.percentile_spin.setToolTip(
             "Colour range: this percentile of |value| over the slice (100 = the maximum)")
-        for widget in (self.k_label, self.k_spin, QLabel("range: percentile of |value|", self),
+        for widget in (self.k_label, self.k_spin, QLabel("range percentile", self),
                        self.percentile_spin):
             controls.addWidget(widget)
         for spin in (self.k_spin, self.percentile_spin):
@@ -961,16 +961,30 @@ class ComparePanel(QWidget):
             self.flag_item.setVisible(True)
         else:
             self.flag_item.setVisible(False)
-        limit = format_value(float(f"{shown.limit:.4g}"))
-        scope = f"{shown.percentile:g}th percentile of |value|"
+        self.map_info.setText(self._map_summary(shown))
+        self.map_info.setToolTip(self.map_info.text())
+
+    def _map_summary(self, shown: MapImage) -> str:
+        """One line over the pane: the colour range and what sets it (and the flags)."""
+        def short(value: float) -> str:
+            return format_value(float(f"{value:.4g}"))
+
+        p = f"{shown.percentile:g}"
         if shown.signed:
-            text = f"range ±{limit} ({scope})"
+            text = f"range ±{short(shown.limit)} (p{p} of |value|)"
         else:
-            text = f"range 0 – {limit} ({scope})"
+            low, high = shown.levels
+            text = (f"range {short(low)} – {short(high)} (p{100 - shown.percentile:g}–p{p}), "
+                    f"max {short(float(np.max(shown.values)))}")
+            level = self.interval_level()
+            card = self._entry.card if self._entry is not None else None
+            calibrated = card.interval_factor(level) if card and level is not None else None
+            if calibrated is not None:  # which spread, times which factor
+                text = f"2 × {calibrated[1]:.3g} × {calibrated[0]} spread  ·  {text}"
         if shown.flagged is not None:
-            text = (f"noise σ {format_value(float(f'{shown.sigma:.3g}'))}, "
-                    f"{shown.flagged_fraction:.1%} flagged  |  {text}")
-        self.map_info.setText(text)
+            text = (f"noise σ {short(shown.sigma)} · {shown.flagged_fraction:.1%} > "
+                    f"{shown.k:g} σ  ·  {text}")
+        return text
 
     def _hide_map(self) -> None:
         self._shown_map = None

@@ -1,10 +1,12 @@
 """Save a screenshot of the before/after comparison for the documentation.
 
 ``python -m medsr_viewer.gui.compare_screenshot [--out docs/sr_compare.png] [--model sr-x2]
-[--study PATH] [--mode side-by-side|swipe|difference] [--size 1500x700]``
+[--study PATH] [--mode MODE] [--size 1500x700]``
 
 Opens the demo study (or ``--study``) as a user would, switches super-resolution on with the
-chosen model (name or path), waits for the current slice's result and saves the window.
+chosen model (name or path), waits for the current slice's result (and, in a map mode such as
+``consistency``, ``added detail`` or ``interval width``, for its map), puts the mouse on the
+map's most extreme pixel so the readout shows its value, and saves the window.
 Works headless with ``QT_QPA_PLATFORM=offscreen``.
 """
 
@@ -17,10 +19,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+import numpy as np
+from PySide6.QtCore import QPointF, QSettings
 from PySide6.QtWidgets import QApplication
 
-from medsr_viewer.gui.compare_panel import CompareMode
+from medsr_viewer.gui.compare_panel import MAP_MODES, CompareMode
 from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.gui.screenshot import save_png_atomic, wait_for_load
 
@@ -60,14 +63,22 @@ def save_compare_screenshot(
             window.compare.errorOccurred.connect(errors.append)
             window.set_sr_enabled(True)
             window.compare.set_mode(mode)
+            compare = window.compare
             deadline = time.monotonic() + timeout_s
-            while not window.compare.complete and not errors and time.monotonic() < deadline:
+
+            def ready() -> bool:
+                if CompareMode(mode) in MAP_MODES:
+                    return compare.complete and compare.shown_map() is not None
+                return compare.complete
+
+            while not ready() and not errors and time.monotonic() < deadline:
                 app.processEvents()
                 time.sleep(0.01)
             if errors:
                 raise RuntimeError(errors[0])
-            if not window.compare.complete:
+            if not ready():
                 raise RuntimeError(f"no model result within {timeout_s:.0f} s")
+            _point_at_extreme(window)
             window.statusBar().clearMessage()
             for _ in range(5):
                 app.processEvents()
@@ -77,6 +88,20 @@ def save_compare_screenshot(
         finally:
             window.close()
     return out
+
+
+def _point_at_extreme(window: MainWindow) -> None:
+    """Report the shown map's largest |value| pixel in the readout, as hovering it would."""
+    compare = window.compare
+    shown = compare.shown_map()
+    if shown is None:
+        return
+    row, col = np.unravel_index(int(np.argmax(np.abs(shown.values))), shown.values.shape)
+    row_mm, col_mm = compare.sr_view.pixel_spacing
+    x = (int(col) + 0.5) * col_mm / compare.scale
+    y = (int(row) + 0.5) * row_mm / compare.scale
+    scene = compare.sr_view.view_box.mapViewToScene(QPointF(x, y))
+    compare.sr_view.scene().sigMouseMoved.emit(scene)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -48,8 +48,11 @@ def test_maps_lie_on_the_sr_grid_with_their_ranges() -> None:
     assert added.flagged[:8].mean() > 0.9 and not added.flagged[8:].any()
     assert added.value_at(0, 0) == pytest.approx(float(added.values[0, 0]))
     assert added.value_at(24, 0) is None
-    width = width_map(np.abs(sr))
-    assert not width.signed and width.levels[0] == 0.0 and width.limit > 0
+    width = width_map(np.abs(sr), 98.0)
+    assert not width.signed
+    assert width.levels == pytest.approx(tuple(np.percentile(np.abs(sr), [2, 98])), rel=1e-5)
+    assert width_map(np.abs(sr), 100.0).levels == pytest.approx(
+        (np.abs(sr).min(), np.abs(sr).max()), rel=1e-5)
 
 
 def test_outline_keeps_the_border_of_each_flagged_region() -> None:
