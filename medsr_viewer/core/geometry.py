@@ -126,6 +126,11 @@ class DisplayVolume:
         xyz = np.transpose(volume.voxels, (2, 1, 0))
         #: The reoriented voxel array, indexed (z, y, x) with axes towards S, P, L.
         self.voxels: np.ndarray = np.transpose(apply_orientation(xyz, ornt), (2, 1, 0))
+        #: A colour volume's ``uint8`` colour reoriented alike, ``(z, y, x, 3)``; else ``None``.
+        self.rgb: np.ndarray | None = None
+        if volume.rgb is not None:
+            rgb_xyz = np.transpose(volume.rgb, (2, 1, 0, 3))
+            self.rgb = np.transpose(apply_orientation(rgb_xyz, ornt), (2, 1, 0, 3))
         #: 4x4 map from canonical index (x, y, z, 1) to original index (x, y, z, 1).
         self.to_source: np.ndarray = inv_ornt_aff(ornt, shape_xyz)
         #: 4x4 map from canonical index (x, y, z, 1) to world LPS mm.
@@ -159,6 +164,11 @@ class DisplayVolume:
         """Distance in mm between neighbouring slices of a plane."""
         return self._spacing_zyx[PLANE_AXES[Orientation(orientation)].slice_axis]
 
+    @property
+    def is_colour(self) -> bool:
+        """Whether the volume is a colour image (:attr:`rgb` is shown, not the voxels)."""
+        return self.rgb is not None
+
     def slice_array(self, orientation: Orientation, index: int) -> np.ndarray:
         """The 2-D image ``(rows, cols)`` of slice ``index`` (a view where possible).
 
@@ -167,13 +177,32 @@ class DisplayVolume:
         IndexError
             When ``index`` is outside ``0 .. n_slices - 1``.
         """
+        return self._plane(self.voxels, orientation, index)
+
+    def rgb_slice(self, orientation: Orientation, index: int) -> np.ndarray:
+        """The colour ``(rows, cols, 3)`` ``uint8`` of slice ``index`` of a colour volume,
+        oriented as :meth:`slice_array` (a view where possible).
+
+        Raises
+        ------
+        IndexError
+            When ``index`` is outside ``0 .. n_slices - 1``.
+        ValueError
+            The volume is grayscale.
+        """
+        if self.rgb is None:
+            raise ValueError("a grayscale volume has no colour slices")
+        return self._plane(self.rgb, orientation, index)
+
+    def _plane(self, array: np.ndarray, orientation: Orientation, index: int) -> np.ndarray:
+        """Slice ``index`` of a plane of a canonical ``(z, y, x, ...)`` array."""
         orientation = Orientation(orientation)
         n = self.n_slices(orientation)
         if not 0 <= index < n:
             raise IndexError(f"{orientation.value} slice {index} outside 0..{n - 1}")
         axes = PLANE_AXES[orientation]
-        plane = np.take(self.voxels, index, axis=axes.slice_axis)
-        return plane[::-1, :] if axes.row_flip else plane
+        plane = np.take(array, index, axis=axes.slice_axis)
+        return plane[::-1] if axes.row_flip else plane
 
     def edge_labels(self, orientation: Orientation) -> EdgeLabels:
         """Patient-direction letters at the top, bottom, left and right of a plane."""
@@ -257,6 +286,15 @@ class DisplayVolume:
             return None
         z, y, x = (int(v) for v in np.rint(np.asarray(zyx, dtype=np.float64)))
         return float(self.voxels[z, y, x])
+
+    def rgb_at(self, zyx: np.ndarray | tuple[float, float, float]) -> tuple[int, int, int] | None:
+        """Colour ``(R, G, B)`` at the canonical index nearest ``zyx``; ``None`` outside or
+        for a grayscale volume."""
+        if self.rgb is None or not self.contains(zyx):
+            return None
+        z, y, x = (int(v) for v in np.rint(np.asarray(zyx, dtype=np.float64)))
+        r, g, b = (int(c) for c in self.rgb[z, y, x])
+        return (r, g, b)
 
     def center(self) -> np.ndarray:
         """Canonical index ``(z, y, x)`` of the middle voxel (where a study opens)."""

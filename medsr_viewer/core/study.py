@@ -95,8 +95,9 @@ class VolumeGroup:
         ``DiffusionGradientOrientation`` in the DICOM patient frame, ``TemporalPosition``,
         ``ImageType`` ...); never a patient identifier.
     rgb
-        ``(volumes, z, y, x, 3)`` colour samples for colour images (the volumes then hold
-        their luminance), else ``None``.
+        ``(volumes, z, y, x, 3)`` colour samples for colour images as stored (the volumes
+        then hold their luminance and, as 8-bit display colour, their own ``rgb``), else
+        ``None``.
     """
 
     kind: str
@@ -171,8 +172,10 @@ class Study:
 
     @classmethod
     def of(cls, volume: Volume) -> Study:
-        """A one-volume study (NIfTI, 2-D images, single-volume series)."""
-        return cls((VolumeGroup(volume.modality or "image", (volume,)),))
+        """A one-volume study (NIfTI, 2-D images, single-volume series); a colour volume's
+        :attr:`~medsr_viewer.core.volume.Volume.rgb` becomes the group's colour samples."""
+        rgb = None if volume.rgb is None else volume.rgb[np.newaxis]
+        return cls((VolumeGroup(volume.modality or "image", (volume,), rgb=rgb),))
 
     @property
     def group(self) -> VolumeGroup:

@@ -69,11 +69,16 @@ def _storage(values: np.ndarray) -> np.ndarray:
     return values.astype(np.float32)
 
 
-def group_image(group: VolumeGroup) -> nib.Nifti1Image:
-    """The NIfTI image of a group: ``(x, y, z[, t])`` data, RAS affine in sform and qform."""
+def group_image(group: VolumeGroup, repetition_time: float | None = None) -> nib.Nifti1Image:
+    """The NIfTI image of a group: ``(x, y, z[, t])`` data, RAS affine in sform and qform and,
+    for several volumes, ``repetition_time`` (s) as ``pixdim[4]`` when given.
+
+    Colour is written as the volumes show it (8-bit, e.g. 16-bit samples scaled down)."""
     affine = LPS_TO_RAS @ group.volumes[0].affine
     if group.rgb is not None:
-        samples = np.clip(group.rgb, 0, 255).astype(np.uint8)  # (t, z, y, x, 3)
+        colours = [v.rgb for v in group.volumes if v.rgb is not None]
+        samples = np.stack(colours) if len(colours) == group.n_volumes \
+            else np.clip(group.rgb, 0, 255).astype(np.uint8)  # (t, z, y, x, 3)
         packed = np.ascontiguousarray(samples).view(RGB_DTYPE)[..., 0]
         data = packed.transpose(3, 2, 1, 0)
     else:
@@ -85,6 +90,8 @@ def group_image(group: VolumeGroup) -> nib.Nifti1Image:
     header.set_qform(affine, code=1)
     header.set_sform(affine, code=1)
     header.set_xyzt_units(xyz="mm", t="sec")
+    if data.ndim == 4 and repetition_time is not None and repetition_time > 0:
+        header.set_zooms(tuple(header.get_zooms()[:3]) + (float(repetition_time),))
     header["descrip"] = CONVERSION_SOFTWARE
     return image
 
@@ -158,7 +165,8 @@ def save_study(
     plans: list[tuple[Path, str, Any]] = []
     for group, target in zip(study.groups, group_paths(study, path), strict=True):
         stem, _ = _stem(target)
-        image = group_image(group)
+        tr = study.facts.get("RepetitionTime")
+        image = group_image(group, float(tr) if isinstance(tr, (int, float)) else None)
         plans.append((target, "nifti", image))
         text = json.dumps(sidecar(study, group), indent=2, sort_keys=False, allow_nan=False,
                           default=str)

@@ -42,6 +42,10 @@ class Volume:
         ``source`` (path), ``slice_axis`` (the acquired slice axis, ``0`` = z) ...
     warnings
         Problems found while loading that the user should see (missing slices ...).
+    rgb
+        For colour images, the ``(z, y, x, 3)`` ``uint8`` colour of each voxel, shown as it
+        is; ``voxels`` then hold its luminance, which the window, measurements and models
+        use. ``None`` for grayscale images.
     """
 
     voxels: np.ndarray
@@ -51,6 +55,7 @@ class Volume:
     window: tuple[float, float] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    rgb: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.voxels.ndim != 3:
@@ -59,6 +64,19 @@ class Volume:
         if affine.shape != (4, 4):
             raise ValueError(f"Volume affine must be 4x4, got {affine.shape}")
         object.__setattr__(self, "affine", affine)
+        if self.rgb is not None:
+            rgb = np.asarray(self.rgb)
+            if rgb.shape != self.voxels.shape + (3,) or rgb.dtype != np.uint8:
+                raise ValueError(
+                    f"Volume rgb must be uint8 {self.voxels.shape + (3,)}, got {rgb.dtype} "
+                    f"{rgb.shape}"
+                )
+            object.__setattr__(self, "rgb", rgb)
+
+    @property
+    def is_colour(self) -> bool:
+        """Whether the volume is a colour image (:attr:`rgb` holds its colours)."""
+        return self.rgb is not None
 
     @classmethod
     def from_spacing(
@@ -131,7 +149,14 @@ class Volume:
         return (float(finite.min()), float(finite.max()))
 
     def with_voxels(self, voxels: np.ndarray, affine: np.ndarray | None = None, **changes: Any) -> Volume:
-        """A copy with new voxels (and optionally a new affine or other fields)."""
+        """A copy with new voxels (and optionally a new affine or other fields).
+
+        The colour (:attr:`rgb`) is kept only when ``voxels`` is this volume's own array
+        (new warnings, a new affine): new voxel values (a model's result, a resampled copy)
+        are grayscale unless ``rgb`` is given.
+        """
+        if "rgb" not in changes and voxels is not self.voxels:
+            changes["rgb"] = None
         return replace(
             self, voxels=voxels, affine=self.affine if affine is None else affine, **changes
         )

@@ -79,6 +79,8 @@ OPEN_FILTER = (
 )
 #: Combo-box entry shown when the window matches no named preset (after a right-drag).
 CUSTOM_WINDOW = "custom"
+#: The window label of a colour image, which is shown as it is (no window/level).
+COLOUR_WINDOW_TEXT = "Colour: window/level off; models use the luminance"
 ORIENTATION_KEYS = {Orientation.AXIAL: "1", Orientation.CORONAL: "2", Orientation.SAGITTAL: "3"}
 
 
@@ -794,6 +796,17 @@ class MainWindow(QMainWindow):
             self.show_error(problem)
             enabled = False
         self.sr_action.setChecked(enabled)
+        self._redraw_colour_panes()
+
+    def _redraw_colour_panes(self) -> None:
+        """A colour study: every pane but the compared one (which shows the luminance the
+        model sees) shows the colour again after the SR comparison drew into it."""
+        display = self.viewer.display
+        if display is None or not display.is_colour:
+            return
+        for orientation, view in self.viewer.views.items():
+            if not (self.compare.enabled and orientation == self.compare.orientation):
+                view.redraw()
 
     def set_orientation(self, orientation: Orientation) -> None:
         """Single-plane layout showing ``orientation``."""
@@ -801,6 +814,7 @@ class MainWindow(QMainWindow):
         self.orientation_actions[Orientation(orientation)].setChecked(True)  # unchecks 4
         if self.compare.enabled:
             self.compare.set_enabled(True)  # compare the new plane
+            self._redraw_colour_panes()
         self._update_readout()
 
     def set_three_plane(self, enabled: bool) -> None:
@@ -836,10 +850,14 @@ class MainWindow(QMainWindow):
         return flat[0] if len(flat) == 1 else None
 
     def _update_enabled(self) -> None:
-        has_study = self.viewer.display is not None
-        for action in [*self.slice_actions, self.reset_action, *self.preset_actions.values()]:
+        display = self.viewer.display
+        has_study = display is not None
+        for action in [*self.slice_actions, self.reset_action]:
             action.setEnabled(has_study)
-        self.preset_combo.setEnabled(has_study)
+        windowed = display is not None and not display.is_colour  # colour: shown as it is
+        for action in self.preset_actions.values():
+            action.setEnabled(windowed)
+        self.preset_combo.setEnabled(windowed)
         only = self._only_plane()
         for orientation, action in self.orientation_actions.items():
             action.setEnabled(only is None or orientation == only)
@@ -886,7 +904,8 @@ class MainWindow(QMainWindow):
     def _update_readout(self) -> None:
         self.readout_label.setText(self.readout_text())
         if self.viewer.display is not None:
-            self.window_label.setText(format_window(self.viewer.display_window))
+            self.window_label.setText(COLOUR_WINDOW_TEXT if self.viewer.display.is_colour
+                                      else format_window(self.viewer.display_window))
 
     def _on_window_changed(self, window: Window) -> None:
         name = next((n for n, w in self._named_windows.items() if w == window), CUSTOM_WINDOW)

@@ -36,7 +36,9 @@ def slice_text(orientation: Orientation, index: int, count: int) -> str:
 
 
 def position_text(display: DisplayVolume, canonical_zyx: np.ndarray | None) -> str:
-    """Original voxel index, world LPS mm and value (with units) at a canonical index.
+    """Original voxel index, world LPS mm and value (with units) at a canonical index; for a
+    colour image the colour shown, ``RGB 10, 250, 30``, and the luminance models and
+    measurements use.
 
     Returns an empty string when the point is outside the volume.
     """
@@ -49,6 +51,9 @@ def position_text(display: DisplayVolume, canonical_zyx: np.ndarray | None) -> s
     z, y, x = (int(v) for v in voxel)
     wx, wy, wz = (float(v) for v in world)
     value_text = format_value(value if value is not None else math.nan, display.volume.units)
+    colour = display.rgb_at(canonical)
+    if colour is not None:
+        value_text = "RGB {}, {}, {} (luminance {})".format(*colour, value_text)
     return (
         f"voxel (z,y,x) {z}, {y}, {x}  |  LPS ({wx:.1f}, {wy:.1f}, {wz:.1f}) mm  |  "
         f"value {value_text}"

@@ -285,6 +285,12 @@ class SliceView(pg.GraphicsLayoutWidget):
         self._show_slice()
         self.displayChanged.emit()
 
+    def redraw(self) -> None:
+        """Draw the shown slice again as the pane shows it (the colour of a colour image, the
+        windowed values otherwise), over whatever another view put in the image item."""
+        if self._display is not None:
+            self._show_slice()
+
     def set_orientation(self, orientation: Orientation) -> None:
         """Switch the plane shown (keeps the study; opens the new plane at its middle)."""
         orientation = Orientation(orientation)
@@ -305,9 +311,10 @@ class SliceView(pg.GraphicsLayoutWidget):
         return index
 
     def set_window(self, window: Window) -> None:
-        """Apply a display window (levels) to the image."""
+        """Apply a display window (levels) to the image (kept, not applied, for a colour
+        image, which is shown as it is)."""
         self._window = window
-        if self._display is not None:
+        if self._display is not None and not self._display.is_colour:
             self.image_item.setLevels(window.levels)
 
     def set_crosshair_enabled(self, enabled: bool) -> None:
@@ -399,9 +406,13 @@ class SliceView(pg.GraphicsLayoutWidget):
 
     def _show_slice(self) -> None:
         assert self._display is not None
-        image = np.ascontiguousarray(self._display.slice_array(self._orientation, self._slice))
         self._pixel_spacing = self._display.pixel_spacing(self._orientation)
-        self.image_item.setImage(image, autoLevels=False, levels=self._window.levels)
+        if self._display.is_colour:  # (rows, cols, 3) uint8, shown as it is: no window
+            image = np.ascontiguousarray(self._display.rgb_slice(self._orientation, self._slice))
+            self.image_item.setImage(image, autoLevels=False, levels=(0, 255))
+        else:
+            image = np.ascontiguousarray(self._display.slice_array(self._orientation, self._slice))
+            self.image_item.setImage(image, autoLevels=False, levels=self._window.levels)
         self.image_item.setRect(self.image_rect())
         self._caption.setPlainText(slice_text(self._orientation, self._slice, self.n_slices))
 

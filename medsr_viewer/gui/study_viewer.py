@@ -293,9 +293,10 @@ class StudyViewer(QWidget):
         """Change the window as a right-drag by ``(dx, dy)`` screen pixels does.
 
         Dragging right widens the window, dragging down lowers the level (the image gets
-        brighter), both by a step proportional to the study's value range.
+        brighter), both by a step proportional to the study's value range. A colour image is
+        shown as it is: no window to change.
         """
-        if self._display is None:
+        if self._display is None or self._display.is_colour:
             return
         scale = self._drag_span * WINDOW_DRAG_SENSITIVITY
         self.set_window(self._window.adjusted(d_center=-dy * scale, d_width=dx * scale))

@@ -161,3 +161,26 @@ def test_output_beside_series_copy_is_not_read_back(data_dir: Path, tmp_path: Pa
     assert main(["convert", str(folder), str(folder / "b.nii.gz")]) == 0
     np.testing.assert_array_equal(nib.load(str(folder / "a.nii.gz")).get_fdata(),
                                   nib.load(str(folder / "b.nii.gz")).get_fdata())
+
+
+def test_4d_nifti_round_trips_4d(data_dir: Path, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """dcm2niix's 4-D fMRI NIfTI (6 time points) converts back to a 4-D NIfTI: the same
+    voxels, affine and TR (pixdim[4]), the TR in the sidecar too; and reads back 4-D."""
+    source = data_dir / "dicom_qa/ref/dcm_qa_mosaic/ep2d_Asc_2/2_ep2d_Asc.nii.gz"
+    out = tmp_path / "fmri.nii.gz"
+    assert main(["convert", str(source), str(out)]) == 0
+    assert capsys.readouterr().out.split() == [str(out), str(tmp_path / "fmri.json")]
+    original, written = nib.load(str(source)), nib.load(str(out))
+    assert written.shape == original.shape == (64, 64, 36, 6)
+    np.testing.assert_array_equal(np.asanyarray(written.dataobj),
+                                  np.asanyarray(original.dataobj))
+    np.testing.assert_allclose(written.affine, original.affine, atol=1e-4)
+    assert written.header.get_zooms()[3] == pytest.approx(3.2)
+    assert written.header.get_xyzt_units()[1] == "sec"
+    facts = json.loads((tmp_path / "fmri.json").read_text())
+    assert facts["RepetitionTime"] == 3.2 and facts["ConversionSoftware"] == "medsr convert"
+    again = tmp_path / "again.nii.gz"
+    assert main(["convert", str(out), str(again)]) == 0
+    np.testing.assert_array_equal(np.asanyarray(nib.load(str(again)).dataobj),
+                                  np.asanyarray(original.dataobj))

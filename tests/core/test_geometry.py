@@ -192,3 +192,29 @@ def test_direction_letters() -> None:
     assert direction_letters(np.array([0.2, 0.0, 1.0])) == "S"
     assert direction_letters(np.array([0.5, 0.0, -1.0])) == "IL"
     assert direction_letters(np.zeros(3)) == ""
+
+
+def test_colour_slices_follow_the_grey_slices_in_every_plane() -> None:
+    """A colour volume stored flipped and permuted: each channel of a colour slice is the
+    grey slice of that channel's volume, in every plane, and ``rgb_at`` reads it back."""
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, size=(4, 5, 6, 3), dtype=np.uint8)
+    affine = np.array([[0.0, 0.0, -2.0, 10.0], [-1.0, 0.0, 0.0, 5.0],
+                       [0.0, 3.0, 0.0, -4.0], [0.0, 0.0, 0.0, 1.0]])
+    colour = DisplayVolume(Volume(rgb[..., 0].astype(np.float32), affine, rgb=rgb))
+    channels = [DisplayVolume(Volume(rgb[..., c].astype(np.float32), affine)) for c in range(3)]
+    assert colour.is_colour and not channels[0].is_colour
+    for orientation in Orientation:
+        for index in range(colour.n_slices(orientation)):
+            shown = colour.rgb_slice(orientation, index)
+            assert shown.dtype == np.uint8
+            for c in range(3):
+                np.testing.assert_array_equal(shown[..., c],
+                                              channels[c].slice_array(orientation, index))
+    canonical = colour.voxel_to_canonical((1, 2, 3))
+    assert colour.rgb_at(canonical) == tuple(int(v) for v in rgb[1, 2, 3])
+    with pytest.raises(ValueError):
+        channels[0].rgb_slice(Orientation.AXIAL, 0)
+    with pytest.raises(ValueError):
+        Volume(rgb[..., 0].astype(np.float32), affine, rgb=rgb.astype(np.uint16))
+    assert Volume(rgb[..., 0], affine, rgb=rgb).with_voxels(rgb[..., 1]).rgb is None

@@ -136,13 +136,24 @@ def test_monochrome1_is_inverted() -> None:
     assert volume.modality == "CR"
 
 
-def test_colour_dicom_becomes_luminance_with_warning() -> None:
-    """RGB secondary capture: one grayscale channel and a warning."""
+def test_colour_dicom_keeps_its_colour_beside_the_luminance() -> None:
+    """RGB secondary capture: the luminance in the voxels, the colour kept, and a warning."""
     volume = load_volume(sample("SC_rgb.dcm"))
-    rgb = pydicom.dcmread(sample("SC_rgb.dcm")).pixel_array.astype(np.float32)
-    expected = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    pixels = pydicom.dcmread(sample("SC_rgb.dcm")).pixel_array
+    expected = pixels.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     np.testing.assert_allclose(volume.voxels[0], expected, rtol=1e-6)
-    assert any("converted to grayscale" in w for w in volume.warnings)
+    assert volume.rgb is not None and volume.rgb.dtype == np.uint8
+    np.testing.assert_array_equal(volume.rgb[0], pixels)
+    assert any("shown in colour" in w and "luminance" in w for w in volume.warnings)
+
+
+def test_16_bit_colour_dicom_is_shown_as_its_top_8_bits() -> None:
+    """16-bit RGB samples: the display colour is their top byte (65535 -> 255)."""
+    volume = load_volume(sample("SC_rgb_16bit.dcm"))
+    pixels = pydicom.dcmread(sample("SC_rgb_16bit.dcm")).pixel_array
+    assert pixels.dtype == np.uint16 and pixels.max() == 65535
+    assert volume.rgb is not None
+    np.testing.assert_array_equal(volume.rgb[0], (pixels >> 8).astype(np.uint8))
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pytest
 from PIL import Image
 
-from medsr_viewer.core.io import LoadError, is_supported, load_volume
+from medsr_viewer.core.io import LoadError, is_supported, load_study, load_volume
+from medsr_viewer.core.study_writer import save_study
 
 
 def test_png_from_shared_data(data_dir: Path) -> None:
@@ -22,19 +24,28 @@ def test_png_from_shared_data(data_dir: Path) -> None:
     assert volume.modality == "OT" and volume.name == "00"
 
 
-def test_rgb_png_to_luminance_with_warning(tmp_path: Path) -> None:
-    """Colour pixels become BT.601 luminance; gray stored as RGB stays exact with no warning."""
+def test_rgb_png_keeps_colour_beside_its_luminance(tmp_path: Path) -> None:
+    """Colour pixels: BT.601 luminance in the voxels, the colour kept (and written RGB24 by
+    ``save_study``); gray stored as RGB stays exact, grayscale, with no warning."""
     rgb = np.zeros((4, 5, 3), np.uint8)
     rgb[..., 0], rgb[..., 1], rgb[..., 2] = 200, 100, 50
+    rgb[2, 3] = (1, 2, 3)
     Image.fromarray(rgb).save(tmp_path / "colour.png")
     volume = load_volume(tmp_path / "colour.png")
     assert volume.voxels[0, 0, 0] == pytest.approx(0.299 * 200 + 0.587 * 100 + 0.114 * 50)
-    assert any("converted to grayscale" in w for w in volume.warnings)
+    assert volume.rgb is not None
+    np.testing.assert_array_equal(volume.rgb[0], rgb)
+    assert any("shown in colour" in w for w in volume.warnings)
+    study = load_study(tmp_path / "colour.png")
+    assert study.group.rgb is not None and study.group.rgb.shape == (1, 1, 4, 5, 3)
+    (written, *_) = save_study(study, tmp_path / "colour.nii.gz")
+    samples = np.asarray(nib.load(str(written)).dataobj)
+    assert tuple(samples[3, 2, 0]) == (1, 2, 3)  # (x=3, y=2, z=0)
     gray = np.repeat(np.arange(20, dtype=np.uint8).reshape(4, 5, 1), 3, axis=2)
     Image.fromarray(gray).save(tmp_path / "gray.png")
     volume = load_volume(tmp_path / "gray.png")
     np.testing.assert_array_equal(volume.voxels[0], gray[..., 0])
-    assert volume.warnings == ()
+    assert volume.warnings == () and volume.rgb is None
 
 
 def test_16bit_and_multipage_tiff(tmp_path: Path) -> None:

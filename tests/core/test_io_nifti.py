@@ -8,7 +8,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from medsr_viewer.core.io import LoadError, load_volume
+from medsr_viewer.core.io import LoadError, load_study, load_volume
+from medsr_viewer.core.io.nifti import RAS_TO_LPS
 
 
 def _lps(nib_affine: np.ndarray, ijk: tuple[float, float, float]) -> np.ndarray:
@@ -70,6 +71,60 @@ def test_4d_opens_first_volume_with_warning(tmp_path: Path) -> None:
     assert volume.shape == (5, 4, 3)
     assert (volume.voxels == 0).all()
     assert any("first of 7 volumes" in w for w in volume.warnings)
+
+
+#: dcm2niix's 4-D reference of the Siemens mosaic EPI fMRI: 6 time points, TR 3.2 s.
+FMRI_REF = Path("dicom_qa") / "ref" / "dcm_qa_mosaic" / "ep2d_Asc_2" / "2_ep2d_Asc.nii.gz"
+
+
+def test_4d_nifti_study_has_every_volume_on_one_grid(data_dir: Path) -> None:
+    """A real 4-D NIfTI (dcm2niix fMRI): T volumes as nibabel reads them, one grid, t=i/T
+    labels, the repetition time from pixdim[4]."""
+    path = data_dir / FMRI_REF
+    image = nib.load(str(path))
+    data = np.asanyarray(image.dataobj)
+    assert data.shape == (64, 64, 36, 6)
+    study = load_study(path)
+    assert len(study.groups) == 1 and study.n_volumes == 6 and study.shown_index == 0
+    first = study.shown
+    for t, volume in enumerate(study.group.volumes):
+        assert volume.shape == (36, 64, 64)
+        np.testing.assert_array_equal(volume.affine, first.affine)
+        np.testing.assert_array_equal(volume.voxels, data[..., t].T.astype(np.float32))
+        assert study.group.label_text(t) == f"t={t + 1}/6"
+        assert volume.metadata["volume_label"] == f"t={t + 1}/6"
+    np.testing.assert_allclose(first.affine, RAS_TO_LPS @ image.affine, atol=1e-5)
+    assert study.facts == {"RepetitionTime": 3.2}
+    assert not any("first of" in w for w in first.warnings)
+    assert study.step(3).shown_label() == "t=4/6"
+    # load_volume still reads only the first volume and says how many there are
+    volume = load_volume(path)
+    np.testing.assert_array_equal(volume.voxels, first.voxels)
+    assert any("first of 6 volumes" in w for w in volume.warnings)
+
+
+def test_4d_nifti_checks_memory_for_every_volume(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A memory limit above one volume but below six: the study is refused, naming the
+    limit; the first volume alone still opens."""
+    path = data_dir / FMRI_REF
+    one_volume = 64 * 64 * 36 * 4
+    monkeypatch.setenv("MEDSR_MAX_VOLUME_BYTES", str(3 * one_volume))
+    with pytest.raises(LoadError) as info:
+        load_study(path)
+    assert "MEDSR_MAX_VOLUME_BYTES" in info.value.reason and "6x36x64x64" in info.value.reason
+    assert load_volume(path).shape == (36, 64, 64)
+
+
+def test_4d_without_time_unit_has_no_repetition_time(tmp_path: Path) -> None:
+    """nibabel's default pixdim[4] of 1.0 with no time unit is no TR; volumes still load."""
+    data = np.stack([np.full((3, 4, 5), t, np.int16) for t in range(3)], axis=-1)
+    path = tmp_path / "series.nii.gz"
+    nib.save(nib.Nifti1Image(data, np.eye(4)), path)
+    study = load_study(path)
+    assert study.n_volumes == 3 and study.facts == {}
+    assert [float(v.voxels.max()) for v in study.group.volumes] == [0.0, 1.0, 2.0]
 
 
 def test_scaling_and_header_facts(tmp_path: Path) -> None:

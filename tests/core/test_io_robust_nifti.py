@@ -150,7 +150,8 @@ def test_rgb_nifti_becomes_luminance(
     tmp_path: Path, pd_image: nib.Nifti1Image, channels: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """RGB24 / RGBA32 NIfTI: BT.601 luminance with a warning; ``medsr info`` describes it."""
+    """RGB24 / RGBA32 NIfTI: BT.601 luminance, the colour kept for display, a warning;
+    ``medsr info`` describes it."""
     gray = (np.asarray(pd_image.dataobj) % 256).astype(np.uint8)
     dtype = np.dtype([(c, "u1") for c in channels])
     rgb = np.zeros(gray.shape, dtype=dtype)
@@ -164,7 +165,10 @@ def test_rgb_nifti_becomes_luminance(
 
     expected = np.stack([gray, gray // 2, 255 - gray], axis=-1).astype(np.float32) @ LUMA
     np.testing.assert_allclose(volume.voxels, expected.transpose(2, 1, 0), rtol=1e-5)
-    assert any("converted to grayscale" in w for w in volume.warnings)
+    assert any("shown in colour" in w for w in volume.warnings)
+    assert volume.rgb is not None
+    np.testing.assert_array_equal(
+        volume.rgb, np.stack([gray, gray // 2, 255 - gray], axis=-1).transpose(2, 1, 0, 3))
     assert main(["info", "--json", str(path)]) == 0
     facts = json.loads(capsys.readouterr().out)
     assert facts["shape"] == [20, 48, 40] and facts["source_dtype"] == f"{channels}{len(channels) * 8}"

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from medsr_viewer.core.io.colour import colour_note, rgb_bytes
 from medsr_viewer.core.io.dicom_grouping import Plane, acquisition_order, split_kinds, split_volumes
 from medsr_viewer.core.io.dicom_labels import AcquisitionLabel
 from medsr_viewer.core.io.dicom_pixels import PixelDecodeError, decode_planes
@@ -311,9 +312,11 @@ def _group(
     layout = plan.layout
     notes = list(warnings)
     first = min((p for slots in plan.volumes for _, p in slots), key=acquisition_order)
+    colour = None
     if rgb is not None:
-        notes.append(f"colour images ({first.file.photometric}) converted to grayscale for "
-                     "display (medsr convert keeps the colour)")
+        notes.append(colour_note(first.file.photometric))
+        palette = first.file.photometric.upper() == "PALETTE COLOR"
+        colour = rgb_bytes(rgb, None if palette else first.file.bits_stored)
     pixel_spacing = plan.pixel_spacing
     if pixel_spacing is None:
         pixel_spacing = (1.0, 1.0)
@@ -364,6 +367,7 @@ def _group(
             window=window,
             metadata=metadata,
             warnings=tuple(dict.fromkeys(notes)),
+            rgb=None if colour is None else colour[v],
         ))
     return VolumeGroup(plan.kind, tuple(volumes), tuple(labels), rgb)
 

@@ -2,6 +2,7 @@
 
 Such files carry no patient geometry, so the volume gets unit spacing and an identity
 orientation. Multi-page TIFF stacks (same size on every page) become one slice per page.
+Colour images keep their colour (:attr:`Volume.rgb`) beside the luminance in the voxels.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from medsr_viewer.core.io.colour import is_gray_rgb, rgb_to_luminance
+from medsr_viewer.core.io.colour import colour_note, is_gray_rgb, rgb_to_luminance
 from medsr_viewer.core.io.errors import LoadError, describe_exception, is_fatal
 from medsr_viewer.core.io.voxel_checks import replace_non_finite
 from medsr_viewer.core.volume import Volume
@@ -23,28 +24,30 @@ IMAGE2D_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 MAX_PIXELS = 1 << 30
 
 
-def _page_to_gray(page: Image.Image) -> tuple[np.ndarray, bool]:
-    """One Pillow frame as a 2-D float32 array, plus whether colour had to be dropped."""
+def _page_to_gray(page: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """One Pillow frame as a 2-D float32 array (luminance for colour), plus its ``uint8``
+    ``(rows, cols, 3)`` colour (``None`` when it is grayscale)."""
     mode = page.mode
     if mode in ("1", "L", "I", "F") or mode.startswith("I;16"):
-        return np.asarray(page).astype(np.float32), False
+        return np.asarray(page).astype(np.float32), None
     if mode == "LA":
-        return np.asarray(page)[..., 0].astype(np.float32), False
+        return np.asarray(page)[..., 0].astype(np.float32), None
     if mode == "P":
         page = page.convert("RGBA" if "transparency" in page.info else "RGB")
     elif mode not in ("RGB", "RGBA"):
         page = page.convert("RGB")
     rgb = np.asarray(page)[..., :3]
     if is_gray_rgb(rgb):
-        return rgb[..., 0].astype(np.float32), False
-    return rgb_to_luminance(rgb), True
+        return rgb[..., 0].astype(np.float32), None
+    return rgb_to_luminance(rgb), np.ascontiguousarray(rgb, dtype=np.uint8)
 
 
 def load_image2d(path: str | Path) -> Volume:
     """Load a PNG/TIFF/JPEG/BMP image as a float32 volume with unit spacing.
 
-    Colour images are converted to luminance with a warning; a multi-page TIFF whose pages
-    all share one size becomes a stack (one slice per page).
+    Colour images keep their colour in :attr:`Volume.rgb` (shown as it is) and hold its
+    luminance in the voxels, with a warning saying so; a multi-page TIFF whose pages all
+    share one size becomes a stack (one slice per page).
 
     Raises
     ------
@@ -61,10 +64,9 @@ def load_image2d(path: str | Path) -> Volume:
                 raise LoadError(path, f"image too large ({image.width}x{image.height})")
             source_mode = image.mode
             pages: list[np.ndarray] = []
-            coloured = False
+            colours: list[np.ndarray | None] = []
             for page in ImageSequence.Iterator(image):
-                gray, dropped = _page_to_gray(page)
-                coloured |= dropped
+                gray, colour = _page_to_gray(page)
                 if pages and gray.shape != pages[0].shape:
                     warnings.append(
                         f"pages of different sizes: showing the first {len(pages)} of "
@@ -72,6 +74,7 @@ def load_image2d(path: str | Path) -> Volume:
                     )
                     break
                 pages.append(gray)
+                colours.append(colour)
     except LoadError:
         raise
     except UnidentifiedImageError as exc:
@@ -86,8 +89,12 @@ def load_image2d(path: str | Path) -> Volume:
         raise LoadError(path, f"corrupt image ({describe_exception(exc)})") from exc
     if not pages or pages[0].size == 0:
         raise LoadError(path, "no image data")
-    if coloured:
-        warnings.append(f"colour image ({source_mode}) converted to grayscale luminance")
+    rgb = None
+    if any(c is not None for c in colours):
+        warnings.append(colour_note(source_mode))
+        rgb = np.stack([c if c is not None else np.repeat(
+            np.clip(p, 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
+            for p, c in zip(pages, colours, strict=True)])
     voxels = np.ascontiguousarray(np.stack(pages, axis=0), dtype=np.float32)
     voxels, finite_warning = replace_non_finite(voxels)
     if finite_warning:
@@ -106,4 +113,5 @@ def load_image2d(path: str | Path) -> Volume:
             "slice_axis": 0,
         },
         warnings=tuple(warnings),
+        rgb=rgb,
     )

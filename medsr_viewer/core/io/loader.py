@@ -14,7 +14,7 @@ from medsr_viewer.core.io.dicom_series import SeriesInfo, discover_series, list_
 from medsr_viewer.core.io.dicom_study import load_series_study
 from medsr_viewer.core.io.errors import LoadCancelled, LoadError, describe_exception, is_fatal
 from medsr_viewer.core.io.image2d import IMAGE2D_SUFFIXES, load_image2d
-from medsr_viewer.core.io.nifti import NIFTI_SUFFIXES, load_nifti
+from medsr_viewer.core.io.nifti import NIFTI_SUFFIXES, load_nifti, load_nifti_study
 from medsr_viewer.core.io.progress import CancelCallback, ProgressCallback, ProgressTracker
 from medsr_viewer.core.study import Study, VolumeGroup
 from medsr_viewer.core.volume import Volume
@@ -117,9 +117,11 @@ def load_volume(
     """Load any supported input as a :class:`Volume`: the shown volume of :func:`load_study`.
 
     For a series of several volumes (DWI, fMRI, echoes ...) this is the first volume of its
-    main kind of image; :func:`load_study` gives them all.
+    main kind of image; :func:`load_study` gives them all. Of a 4-D NIfTI/MGH file only the
+    first volume is read, with a warning saying how many there are.
     """
-    return load_study(path, series_uid=series_uid, progress=progress, cancelled=cancelled).shown
+    return _guarded_load(path, series_uid=series_uid, progress=progress, cancelled=cancelled,
+                         first_only=True).shown
 
 
 def load_study(
@@ -132,8 +134,9 @@ def load_study(
     """Load any supported input as a :class:`~medsr_viewer.core.study.Study`.
 
     A DICOM series with several volumes on one grid gives them all, in acquisition order and
-    labelled, with each kind of image (magnitude, phase, ADC ...) in its own group; other
-    inputs give a one-volume study.
+    labelled, with each kind of image (magnitude, phase, ADC ...) in its own group; so does a
+    4-D NIfTI/MGH file (its time points, labelled ``t=i/T``); other inputs give a one-volume
+    study.
 
     A folder (searched recursively) or a list of DICOM files is grouped into series; the
     largest is loaded unless ``series_uid`` picks one, and the volume's warnings then name
@@ -160,8 +163,22 @@ def load_study(
     LoadCancelled
         ``cancelled()`` returned true.
     """
+    return _guarded_load(path, series_uid=series_uid, progress=progress, cancelled=cancelled,
+                         first_only=False)
+
+
+def _guarded_load(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    series_uid: str | None,
+    progress: ProgressCallback | None,
+    cancelled: CancelCallback | None,
+    first_only: bool,
+) -> Study:
+    """:func:`load_study` (only the first volume of NIfTI/MGH data with ``first_only``)."""
     try:
-        return _load_study(path, series_uid=series_uid, progress=progress, cancelled=cancelled)
+        return _load_study(path, series_uid=series_uid, progress=progress, cancelled=cancelled,
+                           first_only=first_only)
     except (LoadError, LoadCancelled):
         raise
     except BaseException as exc:
@@ -182,6 +199,7 @@ def _load_study(
     series_uid: str | None,
     progress: ProgressCallback | None,
     cancelled: CancelCallback | None,
+    first_only: bool = False,
 ) -> Study:
     """:func:`load_study` without the final conversion of unexpected failures."""
     tracker = ProgressTracker(progress, cancelled)
@@ -208,7 +226,7 @@ def _load_study(
     if source.stat().st_size == 0:
         raise LoadError(source, "empty file")
     if _has_suffix(source, NIFTI_SUFFIXES):
-        study = Study.of(load_nifti(source))
+        study = Study.of(load_nifti(source)) if first_only else load_nifti_study(source)
     elif _has_suffix(source, IMAGE2D_SUFFIXES):
         study = Study.of(load_image2d(source))
     else:

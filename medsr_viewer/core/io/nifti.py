@@ -8,7 +8,13 @@ Nothing is trusted before it is checked: the header's dimensions are compared wi
 size (for gzip files with a maximum compression ratio) and with the memory limit before any
 voxel is read; a singular or non-finite affine is replaced by a warned diagonal one from the
 voxel sizes (as nibabel and dcm2niix do without a usable qform/sform); disagreeing qform and
-sform are reported; complex data becomes its magnitude and RGB data its luminance, warned.
+sform are reported; complex data becomes its magnitude, warned, and RGB data its luminance,
+its colour kept for display (:attr:`Volume.rgb`).
+
+:func:`load_nifti_study` gives every volume of 4-D data (``(x, y, z, t)``, or more dimensions
+taken as volumes in file order) as one :class:`~medsr_viewer.core.study.VolumeGroup`, labelled
+``t=i/T``, with the repetition time from ``pixdim[4]`` when the header gives its time unit;
+:func:`load_nifti` reads only the first volume.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from medsr_viewer.core.io.colour import rgb_to_luminance
+from medsr_viewer.core.io.colour import colour_note, rgb_to_luminance
 from medsr_viewer.core.io.errors import LoadError, describe_exception, is_fatal
 from medsr_viewer.core.io.limits import (
     check_claimed_bytes,
@@ -29,6 +35,7 @@ from medsr_viewer.core.io.limits import (
     shape_bytes,
 )
 from medsr_viewer.core.io.voxel_checks import largest_spacing_axis, replace_non_finite
+from medsr_viewer.core.study import Study, VolumeGroup
 from medsr_viewer.core.volume import Volume
 
 #: File-name endings handled by :func:`load_nifti`.
@@ -98,10 +105,10 @@ def _display_window(header: Any) -> tuple[float, float] | None:
     return ((lo + hi) / 2.0, hi - lo)
 
 
-def _check_size(path: Path, image: Any, shape: tuple[int, ...]) -> None:
+def _check_size(path: Path, image: Any, shape: tuple[int, ...], first_only: bool) -> None:
     """Refuse headers claiming more voxels than the file can hold or memory allows.
 
-    Only the first volume is read, so only its bytes are checked.
+    The bytes of what is read are checked: the first volume (``first_only``) or all of them.
 
     Raises
     ------
@@ -110,7 +117,7 @@ def _check_size(path: Path, image: Any, shape: tuple[int, ...]) -> None:
     """
     first = shape[:3]
     dtype = np.dtype(image.get_data_dtype())
-    claimed = shape_bytes(first, dtype.itemsize)
+    claimed = shape_bytes(first if first_only else shape, dtype.itemsize)
     offset = int(getattr(image.dataobj, "offset", 0) or 0)
     available = file_size(path) - (0 if path.name.lower().endswith(COMPRESSED_SUFFIXES)
                                    else offset)
@@ -118,7 +125,9 @@ def _check_size(path: Path, image: Any, shape: tuple[int, ...]) -> None:
         path, claimed, available,
         compressed=path.name.lower().endswith(COMPRESSED_SUFFIXES), what="the header",
     )
-    check_volume_bytes(path, tuple(reversed(first)), 4)
+    count = 1 if first_only else int(np.prod(shape[3:], dtype=object))
+    needed = tuple(reversed(first)) if count == 1 else (count, *reversed(first))
+    check_volume_bytes(path, needed, 4 + (3 if dtype.names else 0))
 
 
 def _data_size_warning(path: Path, image: Any, shape: tuple[int, ...]) -> str | None:
@@ -167,9 +176,12 @@ def _xform_code_warnings(header: Any) -> list[str]:
     return found
 
 
-def _read_first_volume(image: Any, shape: tuple[int, ...], warnings: list[str]) -> np.ndarray:
-    """The voxels of the first 3-D volume as nibabel gives them (scaled, any dtype)."""
-    if len(shape) > 3:
+def _read_data(
+    image: Any, shape: tuple[int, ...], warnings: list[str], first_only: bool
+) -> np.ndarray:
+    """The voxels as nibabel gives them (scaled, any dtype): all of them, or only the first
+    3-D volume (``first_only``, warned when there are more)."""
+    if len(shape) > 3 and first_only:
         extra = shape[3:]
         warnings.append(
             f"{len(shape)}-D image {shape}: showing the first of {int(np.prod(extra))} volumes"
@@ -178,22 +190,41 @@ def _read_first_volume(image: Any, shape: tuple[int, ...], warnings: list[str]) 
     return np.asanyarray(image.dataobj)
 
 
-def _as_real(data: np.ndarray, warnings: list[str]) -> np.ndarray:
-    """Complex data as its magnitude, RGB(A) records as luminance (warned); others unchanged."""
+def _as_real(data: np.ndarray, warnings: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Complex data as its magnitude (warned), RGB(A) records as luminance plus their
+    ``(..., 3)`` ``uint8`` colour (warned); others unchanged, with no colour."""
     if data.dtype.names:
         names = [n for n in ("R", "G", "B") if n in data.dtype.names]
         if len(names) != 3:
             raise ValueError(f"unsupported record data type {data.dtype}")
         rgb = np.stack([data[n] for n in names], axis=-1)
-        warnings.append(
-            f"colour image ({'RGBA' if 'A' in data.dtype.names else 'RGB'}) converted to "
-            "grayscale luminance"
-        )
-        return rgb_to_luminance(rgb)
+        warnings.append(colour_note("RGBA" if "A" in data.dtype.names else "RGB"))
+        return rgb_to_luminance(rgb), np.clip(rgb, 0, 255).astype(np.uint8)
     if np.iscomplexobj(data):
         warnings.append("complex data: showing the magnitude")
-        return np.abs(data)
-    return data
+        return np.abs(data), None
+    return data, None
+
+
+def repetition_time(header: Any, shape: tuple[int, ...]) -> float | None:
+    """Seconds between the volumes of 4-D data: ``pixdim[4]`` (NIfTI; only with a time unit
+    in ``xyzt_units``, so an unset 1.0 is no TR) or the MGH ``tr`` (ms); else ``None``."""
+    if len(shape) < 4 or shape[3] < 2:
+        return None
+    try:
+        if isinstance(header, nib.freesurfer.mghformat.MGHHeader):
+            seconds = float(header["tr"]) / 1000.0
+        else:
+            unit = header.get_xyzt_units()[1]
+            scale = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}.get(unit)
+            if scale is None:
+                return None
+            seconds = float(header["pixdim"][4]) * scale
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError):
+        return None
+    if not (np.isfinite(seconds) and seconds > 0):
+        return None
+    return float(f"{seconds:.7g}")  # pixdim is float32: 3.2, not 3.200000047683716
 
 
 def _usable_affine(affine: np.ndarray) -> bool:
@@ -267,7 +298,8 @@ def _compare_qform_sform(header: Any, shape: tuple[int, ...], warnings: list[str
 
 
 def load_nifti(path: str | Path) -> Volume:
-    """Load a NIfTI-1/2 or MGH/MGZ file as a float32 :class:`Volume` (first volume of 4-D data).
+    """Load a NIfTI-1/2 or MGH/MGZ file as a float32 :class:`Volume` (first volume of 4-D data,
+    warned; :func:`load_nifti_study` gives them all).
 
     Raises
     ------
@@ -276,7 +308,28 @@ def load_nifti(path: str | Path) -> Volume:
         than the file can hold, or exceeds the memory limit
         (:func:`~medsr_viewer.core.io.limits.max_volume_bytes`).
     """
-    path = Path(path)
+    return _load(Path(path), first_only=True).shown
+
+
+def load_nifti_study(path: str | Path) -> Study:
+    """Load a NIfTI-1/2 or MGH/MGZ file as a :class:`~medsr_viewer.core.study.Study`.
+
+    3-D data gives a one-volume study; 4-D data ``(x, y, z, t)`` (more dimensions count as
+    volumes, in file order) one group of ``t`` float32 volumes on the file's grid, labelled
+    ``t=i/T``, with ``RepetitionTime`` (s) among the study's facts when the header gives it
+    (:func:`repetition_time`). Size and memory are checked for all the volumes before any is
+    read.
+
+    Raises
+    ------
+    LoadError
+        As :func:`load_nifti`, for the whole 4-D data.
+    """
+    return _load(Path(path), first_only=False)
+
+
+def _load(path: Path, first_only: bool) -> Study:
+    """:func:`load_nifti_study`, or only its first volume (``first_only``)."""
     if not path.is_file():
         raise LoadError(path, "not found")
     try:
@@ -291,13 +344,13 @@ def load_nifti(path: str | Path) -> Volume:
     shape = tuple(int(n) for n in image.shape)
     if len(shape) == 0 or min(shape, default=0) <= 0:
         raise LoadError(path, f"no image data (shape {shape})")
-    _check_size(path, image, shape)
+    _check_size(path, image, shape, first_only)
     size_warning = _data_size_warning(path, image, shape)
     if size_warning:
         warnings.append(size_warning)
     warnings += _xform_code_warnings(image.header)
     try:
-        data = _as_real(_read_first_volume(image, shape, warnings), warnings)
+        data, rgb = _as_real(_read_data(image, shape, warnings, first_only), warnings)
     except LoadError:
         raise
     except MemoryError as exc:
@@ -312,27 +365,46 @@ def load_nifti(path: str | Path) -> Volume:
     source_dtype = stored.name if stored.names is None else (
         "RGBA32" if "A" in stored.names else "RGB24"
     )
-    while data.ndim < 3:
+    while data.ndim < 4:  # (x, y, z, volumes)
         data = data[..., np.newaxis]
-    voxels = np.ascontiguousarray(data.transpose(2, 1, 0), dtype=np.float32)
+        rgb = None if rgb is None else rgb[..., np.newaxis, :]
+    if data.ndim > 4:  # further dimensions: volumes in file order
+        data = data.reshape(data.shape[:3] + (-1,), order="F")
+        rgb = None if rgb is None else rgb.reshape(rgb.shape[:3] + (-1, 3), order="F")
+    voxels = np.ascontiguousarray(data.transpose(3, 2, 1, 0), dtype=np.float32)
+    del data
+    colours = None if rgb is None else np.ascontiguousarray(rgb.transpose(3, 2, 1, 0, 4))
     voxels, finite_warning = replace_non_finite(voxels)
     if finite_warning:
         warnings.append(finite_warning)
     affine = RAS_TO_LPS @ _checked_affine(image, shape, warnings)
     header = image.header
-    volume = Volume(
-        voxels=voxels,
-        affine=affine,
-        modality=guess_modality(header),
-        name=nifti_stem(path),
-        window=_display_window(header),
-        metadata={
-            "source": str(path),
-            "format": "MGH" if isinstance(image, nib.freesurfer.mghformat.MGHImage) else "NIfTI",
-            "source_dtype": source_dtype,
-            "source_shape": shape,
-        },
-        warnings=tuple(warnings),
-    )
-    volume.metadata["slice_axis"] = largest_spacing_axis(volume.spacing)
-    return volume
+    modality = guess_modality(header)
+    count = voxels.shape[0]
+    volumes = []
+    for index in range(count):
+        volume = Volume(
+            voxels=voxels[index],
+            affine=affine,
+            modality=modality,
+            name=nifti_stem(path),
+            window=_display_window(header),
+            metadata={
+                "source": str(path),
+                "format": "MGH" if isinstance(image, nib.freesurfer.mghformat.MGHImage)
+                else "NIfTI",
+                "source_dtype": source_dtype,
+                "source_shape": shape,
+                **({"volume_index": index, "n_volumes": count} if count > 1 else {}),
+            },
+            warnings=tuple(warnings),
+            rgb=None if colours is None else colours[index],
+        )
+        volume.metadata["slice_axis"] = largest_spacing_axis(volume.spacing)
+        volumes.append(volume)
+    group = VolumeGroup(modality or "image", tuple(volumes), rgb=colours)
+    if count > 1:
+        for index, volume in enumerate(volumes):
+            volume.metadata["volume_label"] = group.label_text(index)
+    tr = None if first_only else repetition_time(header, shape)
+    return Study((group,), facts={} if tr is None else {"RepetitionTime": tr})
