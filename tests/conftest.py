@@ -29,6 +29,16 @@ def data_dir() -> Path:
     return path
 
 
+@pytest.fixture
+def private_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config folder of the test's own (``$MEDSR_CONFIG_DIR``): an empty trust store,
+    models folder, settings and autosaves."""
+    config = tmp_path / "config"
+    config.mkdir()
+    monkeypatch.setenv("MEDSR_CONFIG_DIR", str(config))
+    return config
+
+
 @pytest.fixture(autouse=True)
 def _dangling_qthreads(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail any test that leaves a QThread running: QApplication children or gui.threads registry."""

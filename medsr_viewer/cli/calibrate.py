@@ -45,7 +45,6 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Calibrate, report, write; user errors raise :class:`CliError`."""
     import numpy as np
-    import torch
 
     from medsr_viewer.models.archive import runs_code, save_model
     from medsr_viewer.models.calibration import (
@@ -55,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         evaluation_block,
     )
     from medsr_viewer.models.card import CardError
+    from medsr_viewer.models.evaluation.sr import model_upscaler
     from medsr_viewer.models.registry import ModelRegistry, ModelRejected
     from medsr_viewer.models.training.patches import percentile_bounds
     from medsr_viewer.models.training.studies import StudyError, load_study
@@ -71,15 +71,9 @@ def run(args: argparse.Namespace) -> int:
     norm = card.normalisation
 
     def factory(lr: np.ndarray) -> Any:
-        lo, hi = percentile_bounds(lr, norm.low, norm.high)
-
-        def upscale(plane: np.ndarray) -> np.ndarray:
-            x = torch.from_numpy(((plane - lo) / (hi - lo)).astype(np.float32))[None, None]
-            with torch.inference_mode():
-                y = module(x)[0, 0].float().numpy().astype(np.float64)
-            return y * (hi - lo) + lo
-
-        return upscale
+        # The evaluation protocol's upscaler (card percentiles of the whole LR volume).
+        stack = model_upscaler(module, percentile_bounds(lr, norm.low, norm.high))
+        return lambda plane: stack(plane[None], card.scale)[0]
 
     def samples(paths: list[str], role: str) -> list[Any]:
         found = []

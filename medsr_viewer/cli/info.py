@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from nibabel.orientations import aff2axcodes
 
 from medsr_viewer.cli.main import CliError
 from medsr_viewer.core.io import LoadError, SeriesInfo, discover_series, load_volume
+from medsr_viewer.core.strict_json import json_safe
 from medsr_viewer.core.volume import Volume
 
 #: (negative, positive) direction labels of the LPS world axes x, y, z.
@@ -84,22 +84,9 @@ def describe(volume: Volume, series: list[SeriesInfo]) -> dict[str, Any]:
     }
 
 
-def _json_safe(value: Any) -> Any:
-    """``value`` with every non-finite float (and numpy scalar) made JSON-representable."""
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def to_json(facts: dict[str, Any]) -> str:
     """One line of strict JSON (no NaN/Infinity: such numbers become ``null``)."""
-    return json.dumps(_json_safe(facts), allow_nan=False)
+    return json.dumps(json_safe(facts), allow_nan=False)
 
 
 def _fmt_triplet(values: list[float], unit: str = "") -> str:

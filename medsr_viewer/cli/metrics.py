@@ -60,6 +60,7 @@ from medsr_viewer.core.metrics.overlap import (
 from medsr_viewer.core.metrics.roi_stats import masked_psnr, masked_ssim
 from medsr_viewer.core.roi import Roi, RoiFormatError, load_rois, rasterize
 from medsr_viewer.core.simulate import resample_linear
+from medsr_viewer.core.strict_json import json_safe
 from medsr_viewer.core.volume import Volume
 
 #: File-name words that mark a label map for ``--kind auto``.
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     result = (compare_labels(args.ref, args.test, args.label, rois, args.slice)
               if kind == "labels" else compare_images(args.ref, args.test, rois, args.slice))
     if args.json:
-        print(json.dumps(_json_safe(result), allow_nan=False))
+        print(json.dumps(json_safe(result), allow_nan=False))
     else:
         print(format_text(result))
     return 0
@@ -337,16 +338,6 @@ def _grid_facts(volume: Volume) -> dict[str, Any]:
 def _is_nifti_name(path: Path) -> bool:
     name = path.name.lower()
     return name.endswith((".nii", ".nii.gz", ".mgz", ".mgh"))
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _fmt(value: float, width: int = 7, digits: int = 4) -> str:

@@ -21,10 +21,15 @@ from typing import Any, TextIO
 from medsr_viewer.cli.main import CliError
 from medsr_viewer.core.io import LoadError, load_volume
 from medsr_viewer.core.labels import LabelTable, label_table_path, write_label_table
-from medsr_viewer.core.nifti_frames import save_nifti_frames
 from medsr_viewer.core.notify import Notice, notifier
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.core.writers import WriteError, check_output_path, output_format, save_volume
+from medsr_viewer.core.writers import (
+    WriteError,
+    check_output_path,
+    output_format,
+    save_nifti_frames,
+    save_volume,
+)
 from medsr_viewer.models.device import DEVICE_CHOICES, DeviceError, select_device
 from medsr_viewer.models.domain import domain_message
 from medsr_viewer.models.inference import InferenceError, describe_exception

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +127,52 @@ def save_nifti(
     if output_format(target) != "nifti":
         raise WriteError(target, "not a NIfTI file name (.nii or .nii.gz)")
     data = np.ascontiguousarray(volume.voxels.transpose(2, 1, 0))
+    image = _nifti_image(data, volume, description, extra)
+    header = image.header
+    if volume.modality == "SEG" or volume.metadata.get("labels"):
+        header.set_intent(INTENT_LABEL)
+    elif volume.window is not None:
+        center, width = volume.window
+        header["cal_min"], header["cal_max"] = center - width / 2.0, center + width / 2.0
+    suffix = ".nii.gz" if target.name.lower().endswith(".gz") else ".nii"
+    _atomic_write(target, suffix, lambda tmp: nib.save(image, tmp))
+    return target
+
+
+def save_nifti_frames(
+    frames: Sequence[Volume],
+    path: str | os.PathLike[str],
+    description: str = "",
+    extra: Mapping[str, Any] | None = None,
+    force: bool = False,
+    input_path: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write ``frames`` (same shape and affine) as one 4-D float32 NIfTI, atomically.
+
+    Frame ``t`` of the file is ``frames[t]`` (e.g. interval bounds: lower, upper); geometry,
+    ``descrip`` and the provenance extension are those :func:`save_nifti` writes.
+    """
+    if not frames:
+        raise WriteError(Path(path), "no volumes to write")
+    first = frames[0]
+    for frame in frames[1:]:
+        if frame.shape != first.shape or not np.allclose(frame.affine, first.affine):
+            raise WriteError(Path(path), "volumes of a 4-D file must share one grid")
+    target = check_output_path(path, force, input_path or first.metadata.get("source"))
+    if output_format(target) != "nifti":
+        raise WriteError(target, "not a NIfTI file name (.nii or .nii.gz)")
+    data = np.stack([np.asarray(f.voxels, np.float32).transpose(2, 1, 0) for f in frames], -1)
+    image = _nifti_image(np.ascontiguousarray(data), first, description, extra)
+    suffix = ".nii.gz" if target.name.lower().endswith(".gz") else ".nii"
+    _atomic_write(target, suffix, lambda tmp: nib.save(image, tmp))
+    return target
+
+
+def _nifti_image(
+    data: np.ndarray, volume: Volume, description: str, extra: Mapping[str, Any] | None
+) -> nib.Nifti1Image:
+    """``data`` (stored i, j, k[, t] order) with ``volume``'s RAS geometry in qform and sform,
+    mm units, the ``descrip`` and the provenance extension."""
     affine = LPS_TO_RAS @ volume.affine
     image = nib.Nifti1Image(data, affine)
     header = image.header
@@ -134,17 +180,10 @@ def save_nifti(
     header.set_sform(affine, code=1)
     header.set_xyzt_units(xyz="mm")
     header["descrip"] = nifti_description(description or volume.name, volume.modality)
-    if volume.modality == "SEG" or volume.metadata.get("labels"):
-        header.set_intent(INTENT_LABEL)
-    elif volume.window is not None:
-        center, width = volume.window
-        header["cal_min"], header["cal_max"] = center - width / 2.0, center + width / 2.0
     if extra:
         text = json.dumps(dict(extra), sort_keys=True, default=str)
         header.extensions.append(nib.nifti1.Nifti1Extension(ECODE_COMMENT, text.encode("utf-8")))
-    suffix = ".nii.gz" if target.name.lower().endswith(".gz") else ".nii"
-    _atomic_write(target, suffix, lambda tmp: nib.save(image, tmp))
-    return target
+    return image
 
 
 def nifti_description(text: str, modality: str) -> str:

@@ -12,12 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from medsr_viewer.models.card_schema import (
-    CardSchemaError,
-    json_safe,
-    parse_card_json,
-    validate_card_dict,
-)
+from medsr_viewer.core.strict_json import json_safe
+from medsr_viewer.models.card_schema import CardSchemaError, parse_card_json, validate_card_dict
 
 #: Tasks a card may declare.
 TASKS = ("super_resolution", "enhance", "segment", "classify")

@@ -118,17 +118,6 @@ def _finite_or_none(text: str) -> float | None:
     return value if math.isfinite(value) else None  # "1e999" would parse as inf
 
 
-def json_safe(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by ``None`` (valid JSON, as written)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
-
-
 def parse_card_json(text: str | bytes) -> dict[str, Any]:
     """Parse card JSON text and validate it; returns the plain dict.
 

@@ -123,7 +123,11 @@ def read_safe_card(path: str | os.PathLike[str], data: bytes | None = None) -> M
     CardError
         Naming the file: no card, a card that fails the schema, or a bad header.
     """
-    header = read_header(path, data)
+    return _card_of(Path(path), read_header(path, data))
+
+
+def _card_of(path: Path, header: Mapping[str, Any]) -> ModelCard:
+    """The validated card in a header already read by :func:`read_header`."""
     meta = header.get("__metadata__")
     if not isinstance(meta, dict) or not isinstance(meta.get(CARD_KEY), str):
         raise CardError(f"{path}: model file has no {CARD_KEY} card in its metadata")
@@ -244,7 +248,7 @@ def load_safe_model(
     """
     name = Path(path)
     header = read_header(name, data)
-    card = read_safe_card(name, data)
+    card = _card_of(name, header)
     try:
         expected = build_network(card, "meta").state_dict()
     except CardError as exc:

@@ -26,15 +26,8 @@ from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.models.archive import read_card
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _private_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty trust store and models folder for each test."""
-    config = tmp_path / "config"
-    config.mkdir()
-    monkeypatch.setenv("MEDSR_CONFIG_DIR", str(config))
-    return config
+#: Every test here gets an empty trust store and models folder of its own.
+pytestmark = pytest.mark.usefixtures("private_config")
 
 
 def _study(path: Path) -> Path:
@@ -125,12 +118,12 @@ def test_session_with_untrusted_model_runs_nothing(qtbot: QtBot, tmp_path: Path)
 
 
 def test_a_bad_card_in_the_models_folder_does_not_stop_the_app(
-    qtbot: QtBot, tmp_path: Path, zoo: dict[str, Path], _private_config: Path
+    qtbot: QtBot, tmp_path: Path, zoo: dict[str, Path], private_config: Path
 ) -> None:
     import shutil
     import zipfile
 
-    folder = _private_config / "models"
+    folder = private_config / "models"
     folder.mkdir()
     shutil.copy(zoo["bicubic-x2"], folder / "good.pt")
     with zipfile.ZipFile(zoo["conv-x2"]) as zin, zipfile.ZipFile(folder / "bad.pt", "w") as zout:

@@ -48,15 +48,8 @@ from medsr_viewer.models.slice_engine import SliceEngine
 from medsr_viewer.models.trust import TrustStore
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _private_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A config folder of the test's own: an empty trust store and models folder."""
-    config = tmp_path / "config"
-    config.mkdir()
-    monkeypatch.setenv("MEDSR_CONFIG_DIR", str(config))
-    return config
+#: Every test here gets an empty trust store and models folder of its own.
+pytestmark = pytest.mark.usefixtures("private_config")
 
 
 def _attack_dir(tmp_path: Path) -> Path:
@@ -124,8 +117,8 @@ def test_trust_is_per_content_and_revocable(tmp_path: Path, capsys: pytest.Captu
     assert "cannot run code" in capsys.readouterr().out
 
 
-def test_user_models_folder_is_trusted(tmp_path: Path, _private_config: Path) -> None:
-    folder = _private_config / "models"
+def test_user_models_folder_is_trusted(tmp_path: Path, private_config: Path) -> None:
+    folder = private_config / "models"
     folder.mkdir()
     plain_torchscript(folder / "mine.pt")
     assert ModelRegistry().load("plain-x2", task="super_resolution").card.name == "plain-x2"
@@ -223,9 +216,9 @@ def _with_card(src: Path, dst: Path, card_text: str | bytes) -> Path:
 
 
 def test_each_bad_card_fails_alone(
-    zoo: dict[str, Path], _private_config: Path, capsys: pytest.CaptureFixture[str]
+    zoo: dict[str, Path], private_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = _private_config / "models"
+    folder = private_config / "models"
     folder.mkdir()
     good = json.loads(read_card(zoo["bicubic-x2"]).to_json())
     _with_card(zoo["bicubic-x2"], folder / "oops.pt", json.dumps({**good, "training": "oops"}))

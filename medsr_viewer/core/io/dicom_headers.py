@@ -27,6 +27,7 @@ from pydicom.uid import (
 
 from medsr_viewer.core.io.dicom_labels import (
     AcquisitionLabel,
+    functional_item,
     read_label_safely,
     vendor_diffusion,
 )
@@ -249,20 +250,6 @@ def _text(ds: Dataset, keyword: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _functional_item(ds: Dataset, frame: int, sequence: str) -> Dataset | None:
-    """First item of functional-group macro ``sequence`` for ``frame`` (per-frame, else shared)."""
-    for groups, index in (("PerFrameFunctionalGroupsSequence", frame),
-                          ("SharedFunctionalGroupsSequence", 0)):
-        items = ds.get(groups)
-        if items is None or len(items) <= index:
-            continue
-        macro = items[index].get(sequence)
-        if macro is not None and len(macro) > 0:
-            item: Dataset = macro[0]
-            return item
-    return None
-
-
 def _note_invalid(ds: Dataset, keyword: str, parsed: Any, notes: list[str]) -> None:
     """Note a top-level attribute that is present and non-empty but could not be used."""
     if parsed is not None or keyword not in ds:
@@ -341,17 +328,17 @@ def _plane_headers(
         if grid_offsets is not None and top_position is not None and normal is not None:
             moved = np.asarray(top_position) + normal * grid_offsets[frame]
             position = (float(moved[0]), float(moved[1]), float(moved[2]))
-        item = _functional_item(ds, frame, "PlanePositionSequence")
+        item = functional_item(ds, frame, "PlanePositionSequence")
         if item is not None:
             position = _position(item.get("ImagePositionPatient")) or position
-        item = _functional_item(ds, frame, "PlaneOrientationSequence")
+        item = functional_item(ds, frame, "PlaneOrientationSequence")
         if item is not None:
             orientation = _orientation(item.get("ImageOrientationPatient")) or orientation
-        item = _functional_item(ds, frame, "PixelMeasuresSequence")
+        item = functional_item(ds, frame, "PixelMeasuresSequence")
         if item is not None:
             spacing = _spacing(item.get("PixelSpacing")) or spacing
             thickness = _float(item.get("SliceThickness")) or thickness
-        item = _functional_item(ds, frame, "PixelValueTransformationSequence")
+        item = functional_item(ds, frame, "PixelValueTransformationSequence")
         if item is not None:
             if "RescaleSlope" in item:
                 slope = _rescale(item.get("RescaleSlope"), "RescaleSlope", notes)
@@ -359,7 +346,7 @@ def _plane_headers(
                 intercept = _rescale(item.get("RescaleIntercept"), "RescaleIntercept", notes)
         if modality_lut:
             slope, intercept = 1.0, 0.0
-        item = _functional_item(ds, frame, "FrameVOILUTSequence")
+        item = functional_item(ds, frame, "FrameVOILUTSequence")
         if item is not None:
             window = _window(item) or window
         planes.append(

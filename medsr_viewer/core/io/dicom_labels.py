@@ -150,10 +150,8 @@ class AcquisitionLabel:
         return tuple((v is None, v if v is not None else 0) for v in values)
 
 
-def _functional(ds: Dataset, frame: int | None, sequence: str) -> Dataset | None:
-    """First item of a functional-group macro for ``frame`` (per-frame, else shared)."""
-    if frame is None:
-        return None
+def functional_item(ds: Dataset, frame: int, sequence: str) -> Dataset | None:
+    """First item of functional-group macro ``sequence`` for ``frame`` (per-frame, else shared)."""
     for groups, index in (("PerFrameFunctionalGroupsSequence", frame),
                           ("SharedFunctionalGroupsSequence", 0)):
         items = ds.get(groups)
@@ -164,6 +162,11 @@ def _functional(ds: Dataset, frame: int | None, sequence: str) -> Dataset | None
             item: Dataset = macro[0]
             return item
     return None
+
+
+def _functional(ds: Dataset, frame: int | None, sequence: str) -> Dataset | None:
+    """:func:`functional_item`, or ``None`` for a file without frames (``frame`` None)."""
+    return None if frame is None else functional_item(ds, frame, sequence)
 
 
 def _ge_to_patient(
