@@ -15,6 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from medsr_viewer.cli.evaluate_through_plane import (
+    add_through_plane_eval_options,
+    run_through_plane_eval,
+)
 from medsr_viewer.cli.main import CliError
 
 #: Help of every ``--model`` option: the same resolution as ``medsr sr|enhance|segment``.
@@ -27,7 +31,8 @@ def register(subparsers: Any) -> None:
     tasks = parser.add_subparsers(dest="task", required=True, metavar="TASK")
 
     sr = tasks.add_parser("sr", help="super-resolution vs interpolation baselines")
-    sr.add_argument("--model", required=True, metavar="NAME|PATH", help=MODEL_HELP)
+    sr.add_argument("--model", metavar="NAME|PATH",
+                    help=MODEL_HELP + " (required, except with --through-plane)")
     sr.add_argument("--data", nargs="+", required=True, help="HR volumes or folders of them")
     sr.add_argument("--slice-step", type=int, default=1,
                     help="evaluate every N-th slice (1: full protocol)")
@@ -37,6 +42,7 @@ def register(subparsers: Any) -> None:
     sr.add_argument("--figure-box", default="",
                     help="Z,Y,X,SIZE: slice and HR crop for --figure (default: centre of the "
                          "middle evaluated slice)")
+    add_through_plane_eval_options(sr)
     sr.set_defaults(func=run_sr)
 
     seg = tasks.add_parser("segment", help="Dice, IoU and HD95 on 2-D image/label pairs")
@@ -100,6 +106,10 @@ def run_sr(args: argparse.Namespace) -> int:
     """Print the SR protocol table for a model on the given volumes."""
     from medsr_viewer.models.evaluation.sr import evaluate_sr_volume, model_upscaler, overall
 
+    if args.through_plane:
+        return run_through_plane_eval(args, _load, _volumes)
+    if args.model is None:
+        raise CliError("--model NAME|PATH is required (or --through-plane)")
     loaded = _load(args.model, "super_resolution")
     bounds = _bounds_fn(loaded.card)
     scale = loaded.card.scale

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from medsr_viewer.cli.main import CliError
+from medsr_viewer.cli.progress import ProgressBar
+from medsr_viewer.cli.through_plane import add_through_plane_options, run_through_plane
 from medsr_viewer.core.io import LoadError, load_volume
 from medsr_viewer.core.labels import LabelTable, label_table_path, write_label_table
 from medsr_viewer.core.notify import Notice, notifier
@@ -54,7 +55,9 @@ def register(subparsers: Any) -> None:
             "output", type=Path, metavar="OUT", help="output .nii/.nii.gz (or .png)"
         )
         parser.add_argument(
-            "--model", required=True, metavar="NAME|PATH", help="model name or file"
+            "--model", required=command != "sr", metavar="NAME|PATH",
+            help="model name or file" + (" (required, except with --through-plane: the "
+                                         "bundled sr-through-plane)" if command == "sr" else "")
         )
         parser.add_argument(
             "--axis",
@@ -82,55 +85,20 @@ def register(subparsers: Any) -> None:
                                 "with what was measured)")
             parser.add_argument("--added-detail-out", type=Path, metavar="MAP.nii.gz",
                                 help="detail SR added that the input cannot confirm (SR grid)")
+            add_through_plane_options(parser)
         parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
         parser.add_argument("--force", action="store_true", help="overwrite an existing OUT")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
         parser.set_defaults(func=run, task=task)
 
 
-class ProgressBar:
-    """A plain-text progress bar on a stream: redrawn in place on a terminal, else every 10%.
-
-    Parameters
-    ----------
-    stream
-        Where to draw (stderr).
-    label
-        Text before the bar.
-    """
-
-    def __init__(self, stream: TextIO, label: str) -> None:
-        self.stream = stream
-        self.label = label
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self._last_step = -1
-        self._start = time.perf_counter()
-
-    def update(self, fraction: float, detail: str = "") -> None:
-        """Show ``fraction`` (0..1) done."""
-        fraction = min(1.0, max(0.0, fraction))
-        if self.tty:
-            filled = int(fraction * 30)
-            bar = "#" * filled + "-" * (30 - filled)
-            self.stream.write(f"\r{self.label} [{bar}] {fraction:4.0%} {detail}   ")
-            self.stream.flush()
-            return
-        step = int(fraction * 10)
-        if step > self._last_step:
-            self._last_step = step
-            self.stream.write(f"{self.label}: {fraction:4.0%} {detail}\n")
-            self.stream.flush()
-
-    def finish(self) -> None:
-        """End the bar with the elapsed time."""
-        elapsed = time.perf_counter() - self._start
-        self.stream.write(("\n" if self.tty else "") + f"{self.label}: done in {elapsed:.1f} s\n")
-        self.stream.flush()
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the model over IN and write OUT; user errors raise :class:`CliError`."""
     task: str = args.task
+    if getattr(args, "through_plane", False):
+        return run_through_plane(args)
+    if args.model is None:
+        raise CliError("--model NAME|PATH is required (or --through-plane)")
     try:
         out_path = check_output_path(args.output, args.force, args.input)
         fmt = output_format(out_path)

@@ -63,6 +63,15 @@ def register(subparsers: Any) -> None:
     common(en, 1500, 16, 64, 1e-3)
     en.set_defaults(func=run_enhance)
 
+    tp = tasks.add_parser("through-plane", help="through-plane SR from real in-plane slices")
+    tp.add_argument("--data", nargs="+", required=True, help="training volumes or folders")
+    tp.add_argument("--val", nargs="+", required=True,
+                    help="validation volumes (pick the best step; other subjects than --data)")
+    tp.add_argument("--test", nargs="+", required=True,
+                    help="held-out volumes scored into the card (through-plane protocol)")
+    common(tp, 6000, 16, 64, 1e-3)
+    tp.set_defaults(func=run_through_plane)
+
     seg = tasks.add_parser("segment", help="2-D segmentation from image/label folders")
     seg.add_argument("--images", required=True, type=Path, help="folder of images")
     seg.add_argument("--labels", required=True, type=Path, help="folder of label images")
@@ -170,6 +179,35 @@ def run_sr(args: argparse.Namespace) -> int:
     )
     try:
         train_sr(spec, train_vols, val_vols, args.out, ckpt, args.resume, device, log)
+    except (ValueError, KeyError) as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def run_through_plane(args: argparse.Namespace) -> int:
+    """Train the through-plane SR model (see :mod:`~medsr_viewer.models.training.through_plane_task`)."""
+    from medsr_viewer.models.training.through_plane_task import (
+        ThroughPlaneTrainSpec,
+        train_through_plane,
+    )
+
+    device, ckpt = setup(args)
+    train_vols, val_vols = _volumes(args.data, args.val)
+    _unused, test_vols = _volumes(args.data, args.test)
+    options = _loop_options(args)
+    options.pop("batch_size"), options.pop("patch_size")
+    spec = ThroughPlaneTrainSpec(
+        name=args.name or args.out.stem,
+        arch=args.arch or "through-plane-resnet",
+        batch_size=args.batch_size,
+        patch_size=args.patch_size,
+        **options,
+    )
+    if args.arch_kwargs:
+        spec.arch_kwargs = parse_kwargs(args.arch_kwargs)
+    try:
+        train_through_plane(spec, train_vols, val_vols, test_vols, args.out, ckpt, args.resume,
+                            device, log)
     except (ValueError, KeyError) as exc:
         raise CliError(str(exc)) from exc
     return 0

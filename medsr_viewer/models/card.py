@@ -16,7 +16,7 @@ from medsr_viewer.core.strict_json import json_safe
 from medsr_viewer.models.card_schema import CardSchemaError, parse_card_json, validate_card_dict
 
 #: Tasks a card may declare.
-TASKS = ("super_resolution", "enhance", "segment", "classify")
+TASKS = ("super_resolution", "enhance", "segment", "classify", "through_plane_sr")
 #: Intensity normalisation modes (see :class:`Normalisation`).
 NORM_MODES = ("percentile", "window", "none")
 #: How the weights are stored in the file; float16 halves the file and is cast back on load.

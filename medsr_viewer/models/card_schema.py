@@ -22,7 +22,7 @@ import jsonschema
 #: Largest card JSON accepted, in bytes (the bundled cards are under 20 KiB).
 MAX_CARD_BYTES = 1024 * 1024
 
-_TASKS = ["super_resolution", "enhance", "segment", "classify"]
+_TASKS = ["super_resolution", "enhance", "segment", "classify", "through_plane_sr"]
 _SHORT = {"type": "string", "maxLength": 200}
 _TEXT = {"type": "string", "maxLength": 20000}
 _COUNT = {"type": "integer", "minimum": 1, "maximum": 1024}

@@ -125,6 +125,8 @@ class DicomFileHeader:
     modality_lut: bool = False
     mosaic: MosaicLayout | None = None
     facts: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: SliceThickness (mm), top level or in the shared Pixel Measures of enhanced files.
+    slice_thickness: float | None = None
 
     @property
     def n_frames(self) -> int:
@@ -523,7 +525,20 @@ def _summarise(path: Path, ds: Dataset) -> DicomFileHeader:
         modality_lut=modality_lut,
         mosaic=mosaic,
         facts=read_series_facts(ds),
+        slice_thickness=_slice_thickness(ds),
     )
+
+
+def _slice_thickness(ds: Dataset) -> float | None:
+    """SliceThickness in mm (positive), from the top level or the shared functional groups."""
+    value = _float(ds.get("SliceThickness"))
+    if value is None:
+        try:
+            value = _float(ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0]
+                           .get("SliceThickness"))
+        except (AttributeError, IndexError, KeyError):
+            value = None
+    return value if value is not None and value > 0 else None
 
 
 def _pixel_representation(

@@ -336,7 +336,7 @@ def _group(
         if window is not None and inversion is not None:
             window = (sum(inversion) - window[0], window[1])
         slopes = {(p.plane.slope, p.plane.intercept) for _, p in slots}
-        metadata = {
+        metadata: dict[str, Any] = {
             "source": str(source if source is not None else origin_path),
             "format": "DICOM",
             "series_uid": info.uid,
@@ -359,6 +359,9 @@ def _group(
             "volume_index": v,
             "n_volumes": len(plan.volumes),
         }
+        thickness = _common_thickness(slots)
+        if thickness is not None:
+            metadata["slice_thickness_mm"] = thickness
         volumes.append(Volume(
             voxels=voxels[v],
             affine=affine,
@@ -370,6 +373,15 @@ def _group(
             rgb=None if colour is None else colour[v],
         ))
     return VolumeGroup(plan.kind, tuple(volumes), tuple(labels), rgb)
+
+
+def _common_thickness(slots: Any) -> float | None:
+    """The SliceThickness all files of a volume agree on (``None`` when absent or mixed)."""
+    values = {p.file.slice_thickness for _, p in slots}
+    if len(values) != 1:
+        return None
+    (value,) = values
+    return None if value is None else float(value)
 
 
 def _finish(groups: list[VolumeGroup], shown: int, info: SeriesInfo) -> Study:

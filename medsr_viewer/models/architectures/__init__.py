@@ -14,6 +14,7 @@ from torch import nn
 
 from medsr_viewer.models.architectures.denoise import DnCNN
 from medsr_viewer.models.architectures.sr import ESPCN, EDSRLite
+from medsr_viewer.models.architectures.through_plane import ThroughPlaneResNet
 from medsr_viewer.models.architectures.unet import UNet
 
 #: name -> (class, task it is meant for).
@@ -22,6 +23,7 @@ ARCHITECTURES: dict[str, tuple[type[nn.Module], str]] = {
     "edsr-lite": (EDSRLite, "super_resolution"),
     "dncnn": (DnCNN, "enhance"),
     "unet": (UNet, "segment"),
+    "through-plane-resnet": (ThroughPlaneResNet, "through_plane_sr"),
 }
 
 
@@ -62,6 +64,7 @@ __all__ = [
     "ESPCN",
     "DnCNN",
     "EDSRLite",
+    "ThroughPlaneResNet",
     "UNet",
     "architectures_for",
     "build_architecture",

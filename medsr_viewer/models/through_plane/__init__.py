@@ -1,0 +1,1 @@
+"""Through-plane super-resolution: training pairs, running on volumes, per-study adaptation."""
