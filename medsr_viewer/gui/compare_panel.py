@@ -68,7 +68,15 @@ from medsr_viewer.gui.model_picker import ModelPicker
 from medsr_viewer.gui.readout import format_value
 from medsr_viewer.gui.slice_view import SliceView
 from medsr_viewer.gui.study_viewer import StudyViewer
+from medsr_viewer.gui.through_plane_pane import (
+    THROUGH_PLANE_TASK,
+    AdaptControls,
+    AdaptWorker,
+    original_on_grid,
+    reformat_grid,
+)
 from medsr_viewer.models.registry import ModelEntry, ModelRegistry
+from medsr_viewer.models.through_plane.adapt import DEFAULT_ADAPT_MINUTES, AdaptReport
 
 #: Pane id of the SR pane's requests to the worker.
 SR_PANE = "sr"
@@ -202,6 +210,9 @@ class ComparePanel(QWidget):
         self._model_volumes: OrderedDict[int, tuple[Volume, Volume]] = OrderedDict()
         self._entry: ModelEntry | None = None
         self._scale = 1
+        #: Whether the model is a through-plane one (reformats on a finer slice grid).
+        self._through = False
+        self._adapt_worker: AdaptWorker | None = None
         self._request_id = -1
         self._slice = -1
         self._buffer: np.ndarray | None = None
@@ -295,6 +306,8 @@ class ComparePanel(QWidget):
             spin.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
             spin.editingFinished.connect(spin.clearFocus)
         self.map_controls.hide()
+        self.through_controls = AdaptControls(self)
+        self.through_controls.hide()
         self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), colorMap="CET-D1",
                                         interactive=False, width=16)
         self.colorbar_widget = pg.GraphicsLayoutWidget(self)
@@ -308,6 +321,7 @@ class ComparePanel(QWidget):
         column.setSpacing(0)
         column.addWidget(self.title)
         column.addWidget(self.map_controls)
+        column.addWidget(self.through_controls)
         pane_row = QHBoxLayout()
         pane_row.setContentsMargins(0, 0, 0, 0)
         pane_row.setSpacing(0)
@@ -323,6 +337,8 @@ class ComparePanel(QWidget):
             lambda i: self.set_interpolation(self.interp_combo.itemData(i))
         )
         self.model_picker.currentIndexChanged.connect(self._on_model_changed)
+        self.through_controls.adaptRequested.connect(lambda: self.start_adaptation())
+        self.through_controls.stopRequested.connect(self.stop_adaptation)
         self.k_spin.valueChanged.connect(lambda _v: self._refresh_image())
         self.percentile_spin.valueChanged.connect(lambda _v: self._refresh_image())
         self.map_worker.ready.connect(self._on_map_ready)
@@ -414,7 +430,8 @@ class ComparePanel(QWidget):
         A one-slice :class:`Volume` lying exactly on the slice's plane (``scale`` times finer
         in plane), so ROIs drawn on any pane can be measured on it.
         """
-        if not self.complete or self._buffer is None or self._display is None or self._slice < 0:
+        if (not self.complete or self._buffer is None or self._display is None
+                or self._slice < 0 or self._through):
             return None
         name = self._entry.name if self._entry is not None else "model"
         return display_slice_volume(self._display, self._orientation, self._slice,
@@ -448,8 +465,9 @@ class ComparePanel(QWidget):
         if not self._enabled or self._buffer is None or self._painted is None:
             return ""
         row_mm, col_mm = self.sr_view.pixel_spacing
-        row = int(np.floor(y_mm / row_mm * self._scale))
-        col = int(np.floor(x_mm / col_mm * self._scale))
+        row_scale, col_scale = self._grid_scales()
+        row = int(np.floor(y_mm / row_mm * row_scale))
+        col = int(np.floor(x_mm / col_mm * col_scale))
         units = self._units()
         shown = self._shown_map
         if shown is not None:
@@ -467,6 +485,13 @@ class ComparePanel(QWidget):
             return ""
         return f"SR {format_value(float(self._buffer[row, col]), units)}"
 
+    def _grid_scales(self) -> tuple[float, float]:
+        """SR pixels per original pixel along the pane's rows and columns."""
+        if self._buffer is None or self._display is None:
+            return (float(self._scale), float(self._scale))
+        rows, cols = self._display.slice_shape(self._orientation)
+        return (self._buffer.shape[0] / rows, self._buffer.shape[1] / cols)
+
     def _units(self) -> str:
         return self._display.volume.units if self._display is not None else ""
 
@@ -477,6 +502,11 @@ class ComparePanel(QWidget):
         image = self._display.slice_array(
             self._orientation, self.viewer.slice_index(self._orientation)
         )
+        if self._through:
+            if self._buffer is None:
+                return None
+            return original_on_grid(image, self._buffer.shape,
+                                    Interpolation(mode or self._interpolation).value)
         return upsample(image, self._scale, mode or self._interpolation)
 
     # ---------------------------------------------------------------- on / off
@@ -588,6 +618,8 @@ class ComparePanel(QWidget):
         assert entry.card is not None
         self._entry = entry
         self._scale = max(int(entry.card.scale), 1)
+        self._through = entry.card.task == THROUGH_PLANE_TASK
+        self.through_controls.setVisible(self._through)
         self._slice = -1
         self._update_width_item()
         self._update_title()
@@ -596,6 +628,13 @@ class ComparePanel(QWidget):
         """Offer "interval width" only for a model whose card has a calibration."""
         model = self.mode_combo.model()
         if not isinstance(model, QStandardItemModel):
+            return
+        for mode in MAP_MODES:  # the maps compare in-plane SR grids
+            map_item = model.item(list(CompareMode).index(mode))
+            map_item.setEnabled(not self._through)
+            if self._through:
+                map_item.setToolTip("Maps are for in-plane SR models")
+        if self._through:
             return
         item = model.item(list(CompareMode).index(CompareMode.INTERVAL_WIDTH))
         level = self.interval_level()
@@ -610,8 +649,14 @@ class ComparePanel(QWidget):
             return
         kind = "perceptual: may invent detail" if entry.card.perceptual else entry.card.task
         name = f"{entry.name} (x{self._scale} {kind})"
+        if self._through:
+            rows = self._buffer.shape if self._buffer is not None else None
+            name = f"{entry.name} (through-plane SR of this reformat" + (
+                f", {rows[0]}x{rows[1]} px)" if rows is not None else ")")
         if self._mode == CompareMode.SWIPE:
             name = f"{name} ◂ divider ▸ original ({self._interpolation.value})"
+        elif self._through:
+            pass  # the maps are disabled for through-plane models
         elif self._mode == CompareMode.DIFFERENCE:
             name = f"{entry.name} − bicubic original (blue < 0 < red)"
         elif self._mode == CompareMode.CONSISTENCY:
@@ -715,8 +760,14 @@ class ComparePanel(QWidget):
         if view.display is None:
             return
         image = view.display.slice_array(self._orientation, view.slice_index)
-        native = mode == Interpolation.NEAREST or self._scale == 1
-        shown = image if native else upsample(image, self._scale, mode)
+        buffer = self._buffer
+        if self._through:  # the fair comparison: the cubic B-spline along the slices
+            native = mode == Interpolation.NEAREST or buffer is None
+            shown = image if buffer is None or native else original_on_grid(
+                image, (buffer.shape[0], buffer.shape[1]), Interpolation(mode).value)
+        else:
+            native = mode == Interpolation.NEAREST or self._scale == 1
+            shown = image if native else upsample(image, self._scale, mode)
         view.image_item.setImage(
             np.ascontiguousarray(shown), autoLevels=False, levels=view.display_window.levels
         )
@@ -729,12 +780,28 @@ class ComparePanel(QWidget):
         assert self._model_volume is not None and self._entry.card is not None
         rows, cols = self._display.slice_shape(self._orientation)
         self._slice = index
-        self._buffer = np.zeros((rows * self._scale, cols * self._scale), np.float32)
+        shape = (rows * self._scale, cols * self._scale)
+        if self._through:
+            grid = reformat_grid(self._model_volume, PLANE_AXES[self._orientation].slice_axis)
+            if isinstance(grid, str):  # nothing to compute in this view: say why
+                self.worker.cancel(SR_PANE)
+                self._buffer = self._painted = None
+                self.complete = False
+                self.sr_item.clear()
+                self.progress_bar.setRange(0, 1)
+                self.progress_bar.setValue(0)
+                self.title.setText(grid)
+                return
+            shape = grid
+        self._buffer = np.zeros(shape, np.float32)
         self._painted = np.zeros(self._buffer.shape, bool)
         self.complete = False
         self._width = None
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
+        self._update_title()
+        if self._through:
+            self._show_original(self._interpolation)  # on the reformat grid, now known
         self._request_id = self.worker.submit(
             SR_PANE,
             self._model_volume,
@@ -825,7 +892,7 @@ class ComparePanel(QWidget):
         if not self._enabled or self._buffer is None:
             return
         window = self.viewer.display_window
-        if self._mode in MAP_MODES:
+        if self._mode in MAP_MODES and not self._through:
             self._refresh_map()
             if self._shown_map is not None:
                 self._draw_map(self._shown_map)
@@ -1017,7 +1084,54 @@ class ComparePanel(QWidget):
             np.clip(round(float(self.divider.value()) / max(rect.width(), 1e-9) * cols), 0, cols)
         )
 
+    # ---------------------------------------------------------------- through-plane adaptation
+
+    def start_adaptation(self, minutes: float = DEFAULT_ADAPT_MINUTES,
+                         max_steps: int | None = None) -> str:
+        """Adapt the through-plane model to the shown study in the background.
+
+        Returns an empty string, or why it cannot start.
+        """
+        if not (self._enabled and self._through and self._entry is not None
+                and self._model_volume is not None):
+            return "Adaptation needs a through-plane model switched on"
+        if self._adapt_worker is not None and self._adapt_worker.isRunning():
+            return "An adaptation is already running"
+        ref = self.worker.engine.resolve(str(self._entry.path))
+        job = AdaptWorker(self.worker.engine, ref, self._model_volume, minutes, max_steps, self)
+        job.progressed.connect(self.through_controls.show_progress)
+        job.finishedAdapting.connect(self._on_adapted)
+        job.failed.connect(self._on_adapt_failed)
+        self._adapt_worker = job
+        self.through_controls.set_running(True)
+        job.start()
+        return ""
+
+    def stop_adaptation(self) -> None:
+        """Stop a running adaptation (what it learnt so far is kept)."""
+        if self._adapt_worker is not None:
+            self._adapt_worker.request_stop()
+
+    @property
+    def adapting(self) -> bool:
+        """Whether an adaptation is running."""
+        return self._adapt_worker is not None and self._adapt_worker.isRunning()
+
+    def _on_adapted(self, report: AdaptReport) -> None:
+        self.through_controls.show_report(report)
+        if report.steps and self._enabled:
+            self._slice = -1  # the adapted model has its own results: compute this slice again
+            self._on_cursor(self.viewer.cursor_point)
+
+    def _on_adapt_failed(self, message: str) -> None:
+        self.through_controls.set_running(False)
+        self.through_controls.info.setText("adaptation failed")
+        self.errorOccurred.emit(f"Adaptation failed: {message}")
+
     def shutdown(self) -> None:
         """Stop the inference and map threads (call before the window closes)."""
+        self.stop_adaptation()
+        if self._adapt_worker is not None:
+            self._adapt_worker.wait(5000)
         self.worker.stop()
         self.map_worker.stop()

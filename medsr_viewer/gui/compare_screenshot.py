@@ -1,7 +1,7 @@
 """Save a screenshot of the before/after comparison for the documentation.
 
 ``python -m medsr_viewer.gui.compare_screenshot [--out docs/sr_compare.png] [--model sr-x2]
-[--study PATH] [--mode MODE] [--size 1500x700]``
+[--study PATH] [--mode MODE] [--size 1500x700] [--orientation coronal]``
 
 Opens the demo study (or ``--study``) as a user would, switches super-resolution on with the
 chosen model (name or path), waits for the current slice's result (and, in a map mode such as
@@ -23,6 +23,7 @@ import numpy as np
 from PySide6.QtCore import QPointF, QSettings
 from PySide6.QtWidgets import QApplication
 
+from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.gui.compare_panel import MAP_MODES, CompareMode
 from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.gui.screenshot import save_png_atomic, wait_for_load
@@ -35,6 +36,7 @@ def save_compare_screenshot(
     mode: str = CompareMode.SIDE_BY_SIDE.value,
     size: tuple[int, int] = (1500, 700),
     timeout_s: float = 300.0,
+    orientation: str = Orientation.AXIAL.value,
 ) -> Path:
     """Show ``study`` (default: demo) with ``model`` beside it and save a PNG to ``out``.
 
@@ -61,6 +63,7 @@ def save_compare_screenshot(
                 picker.add_path(model)
             errors: list[str] = []
             window.compare.errorOccurred.connect(errors.append)
+            window.set_orientation(Orientation(orientation))
             window.set_sr_enabled(True)
             window.compare.set_mode(mode)
             compare = window.compare
@@ -112,10 +115,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--study", type=Path, nargs="+", help="study to show (default: demo)")
     parser.add_argument("--mode", choices=[m.value for m in CompareMode], default="side-by-side")
     parser.add_argument("--size", default="1500x700", help="window size WIDTHxHEIGHT")
+    parser.add_argument("--orientation", choices=[o.value for o in Orientation],
+                        default=Orientation.AXIAL.value,
+                        help="plane shown (coronal/sagittal for through-plane models)")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     try:
-        path = save_compare_screenshot(args.out, args.model, args.study, args.mode, (width, height))
+        path = save_compare_screenshot(args.out, args.model, args.study, args.mode,
+                                       (width, height), orientation=args.orientation)
     except RuntimeError as exc:
         print(f"compare screenshot: {exc}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QComboBox, QWidget
 from medsr_viewer.models.registry import ModelEntry, ModelRegistry
 
 #: Tasks whose output is an image on the original's (or a finer) grid.
-IMAGE_TASKS = ("super_resolution", "enhance")
+IMAGE_TASKS = ("super_resolution", "enhance", "through_plane_sr")
 
 
 #: Score lines shown in a tooltip at most (the card may hold many).

@@ -21,7 +21,7 @@ import itertools
 import os
 import threading
 import weakref
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +37,11 @@ from medsr_viewer.models.device import configure_cpu_threads, select_device
 from medsr_viewer.models.domain import domain_message
 from medsr_viewer.models.identity import file_sha256
 from medsr_viewer.models.inference import (
+    InferenceError,
     InferenceTimeout,
     TileRunner,
     TileUpdate,
+    call_bounded,
     run_tiled_inference,
 )
 from medsr_viewer.models.registry import (
@@ -50,6 +52,10 @@ from medsr_viewer.models.registry import (
     load_checked,
 )
 from medsr_viewer.models.result_cache import ByteLRUCache
+from medsr_viewer.models.through_plane.adapt import AdaptProgress, AdaptReport
+from medsr_viewer.models.through_plane.apply import coarse_axis
+from medsr_viewer.models.through_plane.study_run import TASK as THROUGH_PLANE_TASK
+from medsr_viewer.models.through_plane.study_run import ThroughPlaneProcessor
 from medsr_viewer.models.uncertainty import iter_sr_with_spread
 from medsr_viewer.models.volume_processing import VolumeProcessor, take_slice
 
@@ -116,6 +122,8 @@ class SliceEngine:
         self._models: dict[tuple[Path, str], tuple[LoadedModel, TileRunner]] = {}
         self._rejected: dict[tuple[Path, str, str | None], str] = {}
         self._processors: dict[tuple[str, int], VolumeProcessor] = {}
+        self._through: dict[tuple[str, int], ThroughPlaneProcessor] = {}
+        self._revisions: dict[tuple[str, int], int] = {}
         self._volume_ids: weakref.WeakKeyDictionary[Volume, int] = weakref.WeakKeyDictionary()
         self._next_id = itertools.count(1)
 
@@ -168,8 +176,13 @@ class SliceEngine:
             self._paths.clear()
 
     def cache_key(self, ref: ModelRef, volume: Volume, axis: int, index: int) -> CacheKey:
-        """The result-cache key of one slice."""
-        return (ref.key, self.volume_id(volume), int(axis), int(index))
+        """The result-cache key of one slice (a through-plane model adapted to the study
+        counts as another model: its revision is part of the key)."""
+        vid = self.volume_id(volume)
+        with self._lock:
+            revision = self._revisions.get((ref.key, vid), 0)
+        key = ref.key if revision == 0 else f"{ref.key}+adapted{revision}"
+        return (key, vid, int(axis), int(index))
 
     def cached(self, key: CacheKey) -> np.ndarray | None:
         """A finished slice from the cache, or ``None``."""
@@ -220,6 +233,7 @@ class SliceEngine:
         self._rejected[(ref.path, ref.key, task)] = reason
         self._models.pop((ref.path, ref.key), None)
         self._processors = {k: v for k, v in self._processors.items() if k[0] != ref.key}
+        self._through = {k: v for k, v in self._through.items() if k[0] != ref.key}
 
     def interrupt(self) -> None:
         """Stop every running and later model call at once (the application is closing)."""
@@ -264,15 +278,70 @@ class SliceEngine:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        proc = self.processor(ref, task, volume, tile)
         try:
-            result = yield from proc.iter_slice(index, axis)
+            if ref.card.task == THROUGH_PLANE_TASK:
+                result = yield from self._iter_reformat(ref, volume, axis, index)
+            else:
+                proc = self.processor(ref, task, volume, tile)
+                result = yield from proc.iter_slice(index, axis)
         except InferenceTimeout as exc:
             # Its call may still be running in an abandoned thread: never run it again.
             self.reject(ref, task, f"{ref.path}: {exc}")
             raise
         self.cache.put(key, result)
         return result
+
+    # -- through-plane models ------------------------------------------------------------------
+    def through_plane(self, ref: ModelRef, volume: Volume) -> ThroughPlaneProcessor:
+        """The :class:`ThroughPlaneProcessor` binding a through-plane model to ``volume``
+        (normalisation fitted once; the slice axis is the volume's coarse axis).
+
+        Raises
+        ------
+        InferenceError
+            When the volume is close to isotropic (nothing to super-resolve through-plane).
+        """
+        key = (ref.key, self.volume_id(volume))
+        proc = self._through.get(key)
+        if proc is None:
+            loaded, _runner = self.model(ref, THROUGH_PLANE_TASK)
+            axis = coarse_axis(volume.spacing)
+            if axis is None:
+                spacing = " x ".join(f"{s:.3g}" for s in volume.spacing)
+                raise InferenceError(f"{volume.name or 'study'}: voxels {spacing} mm are "
+                                     "close to isotropic: through-plane SR has nothing to add")
+            proc = ThroughPlaneProcessor(loaded, volume, None, axis, None, self.device)
+            warning = domain_message(loaded.card, volume, axis, proc.intensity)
+            if warning:
+                self.notifier.warning(warning, source="models")
+            alive = set(self._volume_ids.values())
+            self._through = {k: v for k, v in self._through.items() if k[1] in alive}
+            self._through[key] = proc
+        return proc
+
+    def _iter_reformat(self, ref: ModelRef, volume: Volume, axis: int, index: int
+                       ) -> Generator[TileUpdate, None, np.ndarray]:
+        proc = self.through_plane(ref, volume)
+        timeout = self.tile_timeout_s or ref.card.tile_timeout_s
+
+        def bounded(fn: Callable[[], torch.Tensor]) -> torch.Tensor:
+            return call_bounded(fn, timeout, self._interrupt, what=f"{ref.card.name} band")
+
+        return (yield from proc.iter_reformat(axis, index, bounded))
+
+    def iter_adapt(self, ref: ModelRef, volume: Volume, minutes: float,
+                   stop: threading.Event | None = None, max_steps: int | None = None,
+                   ) -> Generator[AdaptProgress, None, AdaptReport]:
+        """Adapt a through-plane model to ``volume`` (see
+        :meth:`ThroughPlaneProcessor.iter_adapt`); when it ends, later slices use the adapted
+        network (cached results of the bundled one stay under their own key)."""
+        proc = self.through_plane(ref, volume)
+        report = yield from proc.iter_adapt(minutes, max_steps, stop)
+        if report.steps > 0:
+            key = (ref.key, self.volume_id(volume))
+            with self._lock:
+                self._revisions[key] = self._revisions.get(key, 0) + 1
+        return report
 
     def width_key(self, ref: ModelRef, volume: Volume, axis: int, index: int,
                   level: float) -> WidthKey:

@@ -12,6 +12,7 @@ profile. The run is bounded by wall time (``minutes``) and optionally by steps, 
 from __future__ import annotations
 
 import copy
+import math
 import threading
 import time
 from collections.abc import Generator
@@ -64,9 +65,12 @@ class AdaptReport:
 
     def to_dict(self) -> dict[str, object]:
         """JSON form."""
+        def finite(value: float) -> float | None:
+            return round(value, 6) if math.isfinite(value) else None
+
         return {"steps": self.steps, "seconds": round(self.seconds, 2),
-                "probe_l1_before": round(self.loss_before, 6),
-                "probe_l1_after": round(self.loss_after, 6), "cancelled": self.cancelled,
+                "probe_l1_before": finite(self.loss_before),
+                "probe_l1_after": finite(self.loss_after), "cancelled": self.cancelled,
                 "skipped": self.skipped, "lr": ADAPT_LR, "batch_size": ADAPT_BATCH,
                 "patch_size": ADAPT_PATCH}
 

@@ -16,7 +16,7 @@ the fine-grid volume in the model's units.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +31,7 @@ from medsr_viewer.core.slice_profile import (
     through_plane_affine,
 )
 from medsr_viewer.models.architectures.through_plane import condition
+from medsr_viewer.models.device import configure_cpu_threads
 
 #: Columns per network call: a 256-wide band keeps activations inside the CPU caches.
 BAND_COLUMNS = 256
@@ -139,6 +140,14 @@ def plan_geometry(shape: Sequence[int], spacing_mm: Sequence[float], axis: int,
     return ThroughPlaneGeometry(axis, n_in, n_out, (spacing[0], spacing[1], spacing[2]), thickness)
 
 
+def coarse_axis(spacing_mm: Sequence[float], ratio: float = SHARP_RATIO) -> int | None:
+    """The thick axis of an anisotropic volume (largest spacing, at least ``ratio`` times the
+    finest), or ``None`` when the volume is close to isotropic."""
+    spacing = [float(s) for s in spacing_mm]
+    axis = int(np.argmax(spacing))
+    return axis if spacing[axis] >= ratio * min(spacing) else None
+
+
 @dataclass(frozen=True)
 class PlaneProgress:
     """Progress of :func:`iter_through_plane`: planes done of the total."""
@@ -152,20 +161,47 @@ class PlaneProgress:
         return self.done / max(1, self.total)
 
 
+def prepare(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``module`` on ``device`` in eval mode with channels-last weights (1.4x faster on CPU:
+    oneDNN convolutions without layout reorders; the values are the same)."""
+    if device.type == "cpu":
+        configure_cpu_threads()
+    module = module.to(device)
+    for param in module.parameters():  # Module.to(memory_format=...) is untyped
+        if param.dim() == 4:
+            param.data = param.data.contiguous(memory_format=torch.channels_last)
+    return module.eval()
+
+
+def iter_bands(module: torch.nn.Module, plane: np.ndarray, profile: SliceProfile,
+               device: torch.device,
+               call: Callable[[Callable[[], torch.Tensor]], torch.Tensor] | None = None,
+               ) -> Generator[tuple[int, int, np.ndarray], None, None]:
+    """One reformat (rows along the slice axis, already on the fine rows) through the network
+    in column bands of :data:`BAND_COLUMNS` with :data:`BAND_OVERLAP` context; yields
+    ``(start, stop, band)`` per band. ``call`` runs each network call (e.g. time-bounded)."""
+    cols = plane.shape[1]
+    tensor = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))[None, None]
+    for start in range(0, cols, BAND_COLUMNS):
+        stop = min(cols, start + BAND_COLUMNS)
+        lo, hi = max(0, start - BAND_OVERLAP), min(cols, stop + BAND_OVERLAP)
+        x = condition(tensor[..., lo:hi].to(device), profile.spacing, profile.thickness)
+        x = x.contiguous(memory_format=torch.channels_last)
+
+        def forward(x: torch.Tensor = x) -> torch.Tensor:
+            with torch.inference_mode():
+                return module(x)
+
+        y = (forward() if call is None else call(forward))[0, 0].float().cpu().numpy()
+        yield start, stop, y[:, start - lo : start - lo + (stop - start)]
+
+
 def refine_plane(module: torch.nn.Module, plane: np.ndarray, profile: SliceProfile,
                  device: torch.device) -> np.ndarray:
-    """One reformat (rows along the slice axis, already on the fine rows) through the network,
-    in column bands of :data:`BAND_COLUMNS` with :data:`BAND_OVERLAP` context."""
-    _rows, cols = plane.shape
+    """:func:`iter_bands` assembled into the refined plane."""
     out = np.empty_like(plane, dtype=np.float32)
-    tensor = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))[None, None]
-    with torch.inference_mode():
-        for start in range(0, cols, BAND_COLUMNS):
-            stop = min(cols, start + BAND_COLUMNS)
-            lo, hi = max(0, start - BAND_OVERLAP), min(cols, stop + BAND_OVERLAP)
-            x = condition(tensor[..., lo:hi].to(device), profile.spacing, profile.thickness)
-            y = module(x)[0, 0].float().cpu().numpy()
-            out[:, start:stop] = y[:, start - lo : start - lo + (stop - start)]
+    for start, stop, band in iter_bands(module, plane, profile, device):
+        out[:, start:stop] = band
     return out
 
 
@@ -185,7 +221,7 @@ def iter_through_plane(module: torch.nn.Module, normalised: np.ndarray,
         The fused fine-grid volume (float32, model units).
     """
     dev = torch.device(device)
-    module = module.to(dev).eval()
+    module = prepare(module, dev)
     axis = geometry.axis
     base = interpolate_along(normalised, axis, geometry.positions(), order=3)
     profile = geometry.profile

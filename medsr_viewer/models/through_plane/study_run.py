@@ -12,23 +12,28 @@ world extent, with provenance (model, weights hash, adaptation, slice profile).
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import numpy as np
 import torch
 
+from medsr_viewer.core.slice_profile import interpolate_along
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.models.archive import LoadedModel
-from medsr_viewer.models.inference import InferenceError
+from medsr_viewer.models.inference import InferenceError, TileUpdate
 from medsr_viewer.models.normalisation import IntensityMap, fit_intensity_map
 from medsr_viewer.models.through_plane.adapt import AdaptProgress, AdaptReport, iter_adapt
 from medsr_viewer.models.through_plane.apply import (
+    BAND_COLUMNS,
     PlaneProgress,
     ThroughPlaneGeometry,
+    iter_bands,
     iter_through_plane,
     plan_geometry,
+    prepare,
 )
+from medsr_viewer.models.tiling import Box
 from medsr_viewer.models.volume_processing import default_axis
 
 #: The card task this processor runs.
@@ -89,7 +94,7 @@ class ThroughPlaneProcessor:
             raise InferenceError(f"{volume.name or 'volume'}: {exc}") from exc
         self.intensity: IntensityMap = fit_intensity_map(self.card.normalisation, volume.voxels)
         self.normalised = self.intensity.to_model(volume.voxels)
-        self.module: torch.nn.Module = loaded.module
+        self.module: torch.nn.Module = prepare(loaded.module, self.device)
         self.adaptation = AdaptReport(0, 0.0, float("nan"), float("nan"), skipped="no adaptation")
 
     def iter_adapt(self, minutes: float, max_steps: int | None = None,
@@ -99,7 +104,7 @@ class ThroughPlaneProcessor:
         module, report = yield from iter_adapt(self.loaded.module, self.normalised,
                                                self.geometry, minutes, max_steps, seed,
                                                self.device, stop)
-        self.module, self.adaptation = module, report
+        self.module, self.adaptation = prepare(module, self.device), report
         return report
 
     def adapt(self, minutes: float, max_steps: int | None = None,
@@ -114,6 +119,45 @@ class ThroughPlaneProcessor:
         if not np.all(np.isfinite(fine)):
             raise InferenceError(f"{self.loaded.path}: model produced NaN or infinite values")
         return self.result_volume(self.intensity.from_model(fine))
+
+    def reformat_shape(self, view_axis: int) -> tuple[int, int]:
+        """Shape of the result of one reformat across ``view_axis`` (the plane's axes in
+        ``(z, y, x)`` order, the slice axis on the fine grid)."""
+        shape = list(self.geometry.output_shape(self.volume.shape))
+        del shape[view_axis]
+        return (shape[0], shape[1])
+
+    def iter_reformat(self, view_axis: int, index: int, call: Callable[..., Any] | None = None,
+                      ) -> Generator[TileUpdate, None, np.ndarray]:
+        """Refine one reformat plane (across ``view_axis``, which must not be the slice axis)
+        band by band: yields a :class:`TileUpdate` per band (box on the result plane, raw
+        units) and returns the plane in raw units, shaped :meth:`reformat_shape`.
+
+        This is one orientation of :meth:`iter_run` (which averages both reformat stacks):
+        what the viewer shows for the plane on screen without computing the whole volume.
+        """
+        axis = self.geometry.axis
+        if view_axis == axis:
+            raise InferenceError("through-plane SR refines reformats that contain the slice "
+                                 "axis (coronal or sagittal of an axial study), not the "
+                                 "acquired slices")
+        plane = np.take(self.normalised, index, axis=view_axis)
+        rows_first = axis < 3 - axis - view_axis
+        plane = plane if rows_first else plane.T
+        base = interpolate_along(plane, 0, self.geometry.positions(), order=3)
+        out = np.empty(base.shape, np.float32)
+        total = -(-base.shape[1] // BAND_COLUMNS)
+        for done, (start, stop, band) in enumerate(
+                iter_bands(self.module, base, self.geometry.profile, self.device, call), 1):
+            if not np.all(np.isfinite(band)):
+                raise InferenceError(f"{self.loaded.path}: model produced NaN or infinite "
+                                     "values")
+            raw = self.intensity.from_model(band).astype(np.float32)
+            out[:, start:stop] = raw
+            box = (Box(0, start, base.shape[0], stop) if rows_first
+                   else Box(start, 0, stop, base.shape[0]))
+            yield TileUpdate(done, total, box, raw if rows_first else np.ascontiguousarray(raw.T))
+        return out if rows_first else np.ascontiguousarray(out.T)
 
     def run(self) -> Volume:
         """:meth:`iter_run` run to its end."""

@@ -1,0 +1,168 @@
+"""The SR pane's through-plane parts: the reformat grid, the adaptation job and its controls.
+
+A through-plane model refines coronal and sagittal reformats of a thick-slice study: the SR
+pane's image then has more rows (or columns) than the original plane along the slice axis,
+over the same world extent (:func:`reformat_grid`). "Adapt to this study" fine-tunes the model
+on the study's own slices in :class:`AdaptWorker`, a background thread with progress and Stop
+(the weights learnt so far are kept); results computed afterwards use the adapted network.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from medsr_viewer.core.slice_profile import fine_positions, interpolate_along
+from medsr_viewer.core.volume import Volume
+from medsr_viewer.gui import threads
+from medsr_viewer.models.inference import describe_exception
+from medsr_viewer.models.slice_engine import ModelRef, SliceEngine
+from medsr_viewer.models.through_plane.adapt import DEFAULT_ADAPT_MINUTES, AdaptReport
+from medsr_viewer.models.through_plane.apply import coarse_axis, plan_geometry
+
+#: Card task of through-plane models.
+THROUGH_PLANE_TASK = "through_plane_sr"
+#: Interpolation name -> spline order for drawing the original on the reformat grid.
+ORDERS = {"nearest": 0, "bilinear": 1, "bicubic": 3}
+
+
+def reformat_grid(volume: Volume, view_axis: int) -> tuple[int, int] | str:
+    """Shape of the through-plane result of a plane across ``view_axis`` of ``volume`` (the
+    viewer's display-oriented copy), or why there is none (a message for the pane)."""
+    axis = coarse_axis(volume.spacing)
+    if axis is None:
+        return "through-plane SR: this study is close to isotropic, nothing to add"
+    if axis == view_axis:
+        return ("through-plane SR shows in the reformats: switch to a view across the thick "
+                "slices (coronal or sagittal of an axial study)")
+    geometry = plan_geometry(volume.shape, volume.spacing, axis, None)
+    shape = list(geometry.output_shape(volume.shape))
+    del shape[view_axis]
+    return (shape[0], shape[1])
+
+
+def original_on_grid(image: np.ndarray, shape: tuple[int, int], mode: str) -> np.ndarray:
+    """The displayed original plane resampled to the through-plane grid ``shape`` (same world
+    extent) along the axis that differs; bicubic is the protocol's cubic B-spline."""
+    out = np.array(image, dtype=np.float32, order="C", copy=True)
+    order = ORDERS.get(mode, 3)
+    for axis in (0, 1):
+        if out.shape[axis] != shape[axis]:
+            positions = fine_positions(out.shape[axis], shape[axis])
+            out = interpolate_along(out, axis, positions, order)
+    return out
+
+
+class AdaptWorker(QThread):
+    """Adapts one through-plane model to one study in the background.
+
+    Signals
+    -------
+    progressed(int, float, float)
+        Step, share of the time budget used, running loss.
+    finishedAdapting(object)
+        The :class:`~medsr_viewer.models.through_plane.adapt.AdaptReport`.
+    failed(str)
+        What went wrong.
+    """
+
+    progressed = Signal(int, float, float)
+    finishedAdapting = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, engine: SliceEngine, ref: ModelRef, volume: Volume, minutes: float,
+                 max_steps: int | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("AdaptWorker")
+        self.engine, self.ref, self.volume = engine, ref, volume
+        self.minutes, self.max_steps = minutes, max_steps
+        self.stop_event = threading.Event()
+        threads.register(self, stop=self.request_stop)
+
+    def request_stop(self) -> None:
+        """End after the current step, keeping what was learnt."""
+        self.stop_event.set()
+
+    def run(self) -> None:
+        """Thread body."""
+        try:
+            gen = self.engine.iter_adapt(self.ref, self.volume, self.minutes, self.stop_event,
+                                         self.max_steps)
+            while True:
+                try:
+                    progress = next(gen)
+                except StopIteration as done:
+                    report: AdaptReport = done.value
+                    break
+                self.progressed.emit(progress.step, progress.fraction, progress.loss)
+        except Exception as exc:  # noqa: BLE001 - reported in the pane, never fatal
+            self.failed.emit(describe_exception(exc))
+            return
+        self.finishedAdapting.emit(report)
+
+
+class AdaptControls(QWidget):
+    """"Adapt to this study" button, progress and Stop, shown for through-plane models.
+
+    Signals
+    -------
+    adaptRequested()
+        The user asked for an adaptation.
+    stopRequested()
+        The user pressed Stop.
+    """
+
+    adaptRequested = Signal()
+    stopRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setStyleSheet("background:#202020; color:#e0e0e0;")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 1, 4, 1)
+        self.info = QLabel("through-plane SR: bundled weights", self)
+        self.adapt_button = QPushButton(f"Adapt to this study ({DEFAULT_ADAPT_MINUTES:g} min)",
+                                        self)
+        self.adapt_button.setToolTip("Fine-tune the model on this study's own in-plane slices "
+                                     "(SMORE-style); later slices use the adapted model")
+        self.progress = QProgressBar(self)
+        self.progress.setMaximumWidth(120)
+        self.progress.setRange(0, 100)
+        self.progress.setFormat("adapt %p%")
+        self.progress.hide()
+        self.stop_button = QPushButton("Stop", self)
+        self.stop_button.setToolTip("Stop adapting and keep what was learnt so far")
+        self.stop_button.hide()
+        row.addWidget(self.info, 1)
+        row.addWidget(self.progress)
+        row.addWidget(self.adapt_button)
+        row.addWidget(self.stop_button)
+        self.adapt_button.clicked.connect(self.adaptRequested)
+        self.stop_button.clicked.connect(self.stopRequested)
+
+    def set_running(self, running: bool) -> None:
+        """Show the progress and Stop while an adaptation runs."""
+        self.adapt_button.setVisible(not running)
+        self.progress.setVisible(running)
+        self.stop_button.setVisible(running)
+        if running:
+            self.progress.setValue(0)
+
+    def show_progress(self, step: int, fraction: float, loss: float) -> None:
+        """One adaptation step done."""
+        self.progress.setValue(round(fraction * 100))
+        self.info.setText(f"adapting to this study: step {step}, loss {loss:.4f}")
+
+    def show_report(self, report: AdaptReport) -> None:
+        """The adaptation ended."""
+        self.set_running(False)
+        if report.skipped:
+            self.info.setText(f"not adapted: {report.skipped}")
+            return
+        stopped = " (stopped early)" if report.cancelled else ""
+        self.info.setText(f"adapted to this study: {report.steps} steps in "
+                          f"{report.seconds:.0f} s, held-out L1 {report.loss_before:.4f} → "
+                          f"{report.loss_after:.4f}{stopped}")
