@@ -69,6 +69,8 @@ def register(subparsers: Any) -> None:
                     help="validation volumes (pick the best step; other subjects than --data)")
     tp.add_argument("--test", nargs="+", required=True,
                     help="held-out volumes scored into the card (through-plane protocol)")
+    tp.add_argument("--timing-volume", type=Path,
+                    help="volume with >= 150 slices to time a 150-slice isotropic output on")
     common(tp, 6000, 16, 64, 1e-3)
     tp.set_defaults(func=run_through_plane)
 
@@ -206,8 +208,13 @@ def run_through_plane(args: argparse.Namespace) -> int:
     if args.arch_kwargs:
         spec.arch_kwargs = parse_kwargs(args.arch_kwargs)
     try:
+        timing = None
+        if args.timing_volume is not None:
+            from medsr_viewer.models.training.studies import load_study
+
+            timing = load_study(args.timing_volume)
         train_through_plane(spec, train_vols, val_vols, test_vols, args.out, ckpt, args.resume,
-                            device, log)
+                            device, log, timing)
     except (ValueError, KeyError) as exc:
         raise CliError(str(exc)) from exc
     return 0

@@ -129,3 +129,28 @@ def test_segmentation_card_scores_are_reproduced(path, data_dir):
     assert overall.dice == pytest.approx(stored["dice"], abs=1e-3)
     assert overall.iou == pytest.approx(stored["iou"], abs=1e-3)
     assert np.isfinite(overall.hd95)
+
+
+@pytest.mark.parametrize("path", _by_task("through_plane_sr"), ids=lambda p: p.stem)
+def test_through_plane_card_scores_are_reproduced(path, data_dir):
+    """``medsr eval sr --through-plane --subset`` gives the card's quick-subset numbers back
+    (chris_t1 and CT_pitch at x4, no adaptation), and the card states its full scores."""
+    from medsr_viewer.models.evaluation.through_plane import (
+        evaluate_volumes,
+        scores_dict,
+        subset_of,
+    )
+
+    loaded = load_model(path)
+    card = loaded.card
+    stored = card.scores["test_subset"]
+    volumes = [subset_of(_volume(data_dir, name)) for name in ("chris_t1", "CT_pitch")]
+    got = scores_dict(evaluate_volumes(volumes, loaded.module, card.normalisation, (4,)))
+    for key, entry in got.items():
+        for method in ("cubic", "model"):
+            assert entry[method]["psnr"] == pytest.approx(stored[key][method]["psnr"], abs=0.05)
+            assert entry[method]["ssim"] == pytest.approx(stored[key][method]["ssim"], abs=2e-3)
+    for block in ("test", "test_adapted"):
+        for factor in (2, 4):
+            assert "gain_over_cubic_db" in card.scores[block][f"FLAIR x{factor}"]
+    assert card.scores["timing_2_cores"]["output_shape_zyx"] == [150, 256, 256]

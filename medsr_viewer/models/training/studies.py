@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from medsr_viewer.core.io.loader import has_dicom_preamble
+
 #: File name endings recognised as volumes.
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".mgz", ".nrrd")
 #: File name endings recognised as 2-D images (segmentation data).
@@ -49,7 +51,9 @@ class StudyVolume:
 def is_volume_path(path: Path) -> bool:
     """True for a NIfTI-like file or a folder holding ``.dcm`` files."""
     if path.is_dir():
-        return any(p.suffix.lower() == ".dcm" for p in path.iterdir())
+        files = [p for p in path.iterdir() if p.is_file()]
+        return any(p.suffix.lower() == ".dcm" for p in files) or any(
+            has_dicom_preamble(p) for p in files[:3])
     return path.name.lower().endswith(VOLUME_SUFFIXES) or path.suffix.lower() == ".dcm"
 
 
