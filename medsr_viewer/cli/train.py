@@ -69,6 +69,8 @@ def register(subparsers: Any) -> None:
                     help="validation volumes (pick the best step; other subjects than --data)")
     tp.add_argument("--test", nargs="+", required=True,
                     help="held-out volumes scored into the card (through-plane protocol)")
+    tp.add_argument("--keep", choices=("best", "last"), default="best",
+                    help="export the best-validation weights or the last step's")
     tp.add_argument("--timing-volume", type=Path,
                     help="volume with >= 150 slices to time a 150-slice isotropic output on")
     common(tp, 6000, 16, 64, 1e-3)
@@ -203,6 +205,7 @@ def run_through_plane(args: argparse.Namespace) -> int:
         arch=args.arch or "through-plane-resnet",
         batch_size=args.batch_size,
         patch_size=args.patch_size,
+        keep=args.keep,
         **options,
     )
     if args.arch_kwargs:

@@ -63,6 +63,8 @@ class ThroughPlaneTrainSpec:
     command: str = ""
     data_description: str = ""
     weights_dtype: str = "float32"
+    #: Which weights to export: ``best`` (by validation gain) or ``last`` (end of schedule).
+    keep: str = "best"
 
 
 def normalised(volume: StudyVolume) -> np.ndarray:
@@ -159,7 +161,8 @@ def train_through_plane(
         subset_of,
         time_isotropic_run,
     )
-    model.load_state_dict(result.best_state)
+    if spec.keep == "best":
+        model.load_state_dict(result.best_state)
     round_weights(model, spec.weights_dtype)
     model = model.cpu().eval()
     log("scoring the best weights on the test volumes (through-plane protocol, no adaptation)")
@@ -199,6 +202,9 @@ def train_through_plane(
             "steps": spec.steps,
             "best_step": result.best_step,
             "best_validation": result.best_metrics,
+            "exported_weights": (f"best validation step {result.best_step}"
+                                 if spec.keep == "best" else f"last step {spec.steps}"),
+            "validation_history": result.history,
             "batch_size": spec.batch_size,
             "patch_size": spec.patch_size,
             "learning_rate": spec.lr,
