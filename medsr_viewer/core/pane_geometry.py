@@ -57,37 +57,48 @@ def plane_to_view(u: np.ndarray | float, v: np.ndarray | float,
             np.asarray(v, dtype=np.float64) + row_mm / 2.0)
 
 
-def display_slice_affine(display: DisplayVolume, orientation: Orientation, index: int,
-                         scale: int = 1) -> np.ndarray:
-    """Affine of a displayed slice as a one-slice grid, optionally ``scale`` times finer.
+#: A grid refinement: one factor for both axes, or ``(rows, columns)`` factors (a
+#: through-plane result is finer along one axis only, by any factor).
+Scale = float | tuple[float, float]
 
-    Array axes are ``(z, y, x) = (this slice, display rows, display columns)``. With
-    ``scale`` > 1 the pixel edges stay where the original's are (the SR convention: output
-    pixel ``(r, c)`` is centred at original position ``((r + 0.5) / s - 0.5, ...)``).
-    """
-    if scale < 1:
+
+def _scales(scale: Scale) -> tuple[float, float]:
+    rows, cols = (scale, scale) if isinstance(scale, (int, float)) else scale
+    if rows < 1 or cols < 1:
         raise ValueError(f"scale must be at least 1, got {scale}")
+    return float(rows), float(cols)
+
+
+def display_slice_affine(display: DisplayVolume, orientation: Orientation, index: int,
+                         scale: Scale = 1) -> np.ndarray:
+    """Affine of a displayed slice as a one-slice grid, optionally finer by ``scale``.
+
+    Array axes are ``(z, y, x) = (this slice, display rows, display columns)``. With a scale
+    above 1 the pixel edges stay where the original's are (the SR convention: output pixel
+    ``(r, c)`` is centred at original position ``((r + 0.5) / s_rows - 0.5, (c + 0.5) /
+    s_cols - 0.5)``); ``scale`` may differ between rows and columns.
+    """
+    s_rows, s_cols = _scales(scale)
     origin, col_step, row_step, slice_step = _display_steps(
         display, Orientation(orientation), float(index))
-    s = float(scale)
-    shift = (0.5 / s - 0.5)
     affine = np.eye(4)
-    affine[:3, 0] = col_step / s
-    affine[:3, 1] = row_step / s
+    affine[:3, 0] = col_step / s_cols
+    affine[:3, 1] = row_step / s_rows
     affine[:3, 2] = slice_step
-    affine[:3, 3] = origin + shift * (col_step + row_step)
+    affine[:3, 3] = origin + (0.5 / s_cols - 0.5) * col_step + (0.5 / s_rows - 0.5) * row_step
     return affine
 
 
 def display_slice_volume(display: DisplayVolume, orientation: Orientation, index: int,
-                         image: np.ndarray, scale: int = 1, name: str = "") -> Volume:
-    """A displayed slice image (original or ``scale``-times super-resolved) as a Volume.
+                         image: np.ndarray, scale: Scale = 1, name: str = "") -> Volume:
+    """A displayed slice image (original or super-resolved by ``scale``) as a Volume.
 
-    ``image`` is ``(rows * scale, cols * scale)`` in display orientation (as the pane draws
+    ``image`` is ``(rows * s_rows, cols * s_cols)`` in display orientation (as the pane draws
     it). The result lies exactly on the slice's world plane, so ROIs rasterise onto it.
     """
     rows, cols = display.slice_shape(Orientation(orientation))
-    expected = (rows * scale, cols * scale)
+    s_rows, s_cols = _scales(scale)
+    expected = (round(rows * s_rows), round(cols * s_cols))
     if tuple(image.shape) != expected:
         raise ValueError(f"slice image shape {tuple(image.shape)} is not {expected} "
                          f"(display slice {rows}x{cols} at x{scale})")

@@ -430,12 +430,11 @@ class ComparePanel(QWidget):
         A one-slice :class:`Volume` lying exactly on the slice's plane (``scale`` times finer
         in plane), so ROIs drawn on any pane can be measured on it.
         """
-        if (not self.complete or self._buffer is None or self._display is None
-                or self._slice < 0 or self._through):
+        if not self.complete or self._buffer is None or self._display is None or self._slice < 0:
             return None
         name = self._entry.name if self._entry is not None else "model"
         return display_slice_volume(self._display, self._orientation, self._slice,
-                                    self._buffer, self._scale, name=f"{name} result")
+                                    self._buffer, self._grid_scales(), name=f"{name} result")
 
     def painted_fraction(self) -> float:
         """Share of the current slice's SR grid painted so far (1.0 when complete)."""

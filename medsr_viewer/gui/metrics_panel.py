@@ -47,6 +47,7 @@ from medsr_viewer.core.simulate import resample_linear
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.compare_panel import ComparePanel, Interpolation, upsample
 from medsr_viewer.gui.study_viewer import StudyViewer
+from medsr_viewer.gui.through_plane_pane import original_on_grid
 
 #: Shown columns: (header, record field or metric key, number format).
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -437,7 +438,11 @@ class MetricsPanel(QWidget):
         orientation, index = self.sr_results.where(sr)
         assert display is not None
         image = display.slice_array(orientation, index)
-        return upsample(image, self._compare.scale, Interpolation.BICUBIC)
+        scale = self._compare.scale
+        target = (sr.voxels.shape[1], sr.voxels.shape[2])
+        if target == (image.shape[0] * scale, image.shape[1] * scale):
+            return upsample(image, scale, Interpolation.BICUBIC)
+        return original_on_grid(image, target, Interpolation.BICUBIC.value)  # through-plane
 
     def _with_reference_quality(self, rows: list[MetricRecord], roi: Roi, sr: Volume,
                                 reference: Volume) -> list[MetricRecord]:

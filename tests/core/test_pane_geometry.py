@@ -86,3 +86,22 @@ def test_roi_drawn_in_a_pane_rasterises_on_both_grids():
         np.linalg.norm(display_slice_affine(display, o, 6)[:3, 2])
     assert abs(native.sum() * pixel - area) / area < 0.2
     assert abs(fine.sum() * pixel / 9 - area) / area < 0.08
+
+
+@pytest.mark.parametrize("orientation", [Orientation.CORONAL, Orientation.SAGITTAL])
+def test_through_plane_grid_finer_along_rows_only_keeps_the_pixel_edges(orientation):
+    # A through-plane result: rows (the slice axis) 2.79x finer, columns unchanged.
+    display = DisplayVolume(oblique_volume())
+    rows, cols = display.slice_shape(orientation)
+    n_rows = round(rows * 2.79)
+    image = np.zeros((n_rows, cols), np.float32)
+    fine = display_slice_volume(display, orientation, 4, image, (n_rows / rows, 1.0))
+    coarse = display_slice_volume(display, orientation, 4,
+                                  np.asarray(display.slice_array(orientation, 4)))
+    for corner_fine, corner_coarse in (((-0.5, -0.5), (-0.5, -0.5)),
+                                       ((n_rows - 0.5, cols - 0.5), (rows - 0.5, cols - 0.5))):
+        np.testing.assert_allclose(
+            fine.index_to_world(np.array([[0.0, *corner_fine]]))[0],
+            coarse.index_to_world(np.array([[0.0, *corner_coarse]]))[0], atol=1e-6)
+    with pytest.raises(ValueError, match="is not"):
+        display_slice_volume(display, orientation, 4, image, (2.0, 1.0))

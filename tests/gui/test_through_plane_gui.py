@@ -20,6 +20,8 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.geometry import PLANE_AXES, Orientation
+from medsr_viewer.core.pane_geometry import display_plane
+from medsr_viewer.core.roi import EllipseRoi, rasterize
 from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.models.through_plane.study_run import ThroughPlaneProcessor
 
@@ -100,6 +102,30 @@ def test_coronal_reformat_is_shown_on_the_isotropic_grid(qtbot: QtBot, window: M
     span = float(original.max() - original.min())
     assert float(np.median(np.abs(means - original))) < 0.03 * span
     assert "through-plane" in compare.title.text()
+    # ROI metrics measure the SR pane on its own grid: a one-slice volume over the same
+    # world rectangle as the original slice.
+    grid = compare.sr_slice_volume()
+    assert grid is not None and grid.shape == (1, iso, cols)
+    index = window.viewer.slice_index(Orientation.CORONAL)
+    first = display.display_to_world(Orientation.CORONAL, -0.5, -0.5, index)
+    last = display.display_to_world(Orientation.CORONAL, rows - 0.5, cols - 0.5, index)
+    np.testing.assert_allclose(grid.index_to_world(np.array([[0.0, -0.5, -0.5]]))[0], first,
+                               atol=1e-4)
+    np.testing.assert_allclose(
+        grid.index_to_world(np.array([[0.0, iso - 0.5, cols - 0.5]]))[0], last, atol=1e-4)
+    # An ROI on the coronal pane gets an SR row measured on that grid: the same area in mm²,
+    # ~2.8x the pixels, the mean of the SR pixels inside it.
+    row_mm, col_mm = display.pixel_spacing(Orientation.CORONAL)
+    roi = EllipseRoi(display_plane(display, Orientation.CORONAL, index), cu=cols / 2 * col_mm,
+                     cv=rows / 2 * row_mm, ru=12.0, rv=9.0, name="through-plane roi")
+    window.roi_editor.add(roi)
+    qtbot.waitUntil(lambda: len(window.metrics_panel.records()) == 3, timeout=10000)
+    original_row, sr_row, _delta = window.metrics_panel.records()
+    assert sr_row.grid == "sr" and sr_row.model == NAME
+    assert sr_row.metrics["area_mm2"] == pytest.approx(original_row.metrics["area_mm2"], rel=0.06)
+    assert sr_row.metrics["count"] > 2.5 * original_row.metrics["count"]
+    inside = rasterize(roi, grid)[0]
+    assert sr_row.metrics["mean"] == pytest.approx(float(shown[inside].mean()), rel=1e-5)
 
 
 def test_adapting_from_the_pane_runs_in_the_background_and_stops(
