@@ -30,6 +30,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from medsr_viewer.core.atomic import atomic_write
+from medsr_viewer.core.strict_json import json_safe
 from medsr_viewer.core.volume import Volume
 
 #: LPS <-> RAS world conversion (its own inverse).
@@ -181,9 +182,15 @@ def _nifti_image(
     header.set_xyzt_units(xyz="mm")
     header["descrip"] = nifti_description(description or volume.name, volume.modality)
     if extra:
-        text = json.dumps(dict(extra), sort_keys=True, default=str)
+        text = provenance_json(extra)
         header.extensions.append(nib.nifti1.Nifti1Extension(ECODE_COMMENT, text.encode("utf-8")))
     return image
+
+
+def provenance_json(extra: Mapping[str, Any]) -> str:
+    """Strict JSON of a provenance mapping: NaN and infinities become ``null`` (plain
+    ``json.dumps`` writes ``NaN``, which JSON readers refuse), other objects their ``str``."""
+    return json.dumps(json_safe(dict(extra)), sort_keys=True, default=str, allow_nan=False)
 
 
 def nifti_description(text: str, modality: str) -> str:
@@ -246,7 +253,7 @@ def save_png(
     image = Image.fromarray(pixels if chosen == "uint8" else pixels.astype(np.uint16))
     info = PngInfo()
     if extra:
-        info.add_text(PNG_PROVENANCE_KEY, json.dumps(dict(extra), sort_keys=True, default=str))
+        info.add_text(PNG_PROVENANCE_KEY, provenance_json(extra))
     _atomic_write(target, ".png", lambda tmp: image.save(tmp, format="PNG", pnginfo=info))
     return target
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nibabel as nib
@@ -112,3 +113,18 @@ def test_png_uint8_and_uint16(tmp_path: Path) -> None:
         save_png(_volume(), tmp_path / "d.png")
     with pytest.raises(WriteError, match="negative"):
         save_png(Volume(np.full((1, 2, 2), -100.0, np.float32), np.eye(4)), tmp_path / "e.png")
+
+
+def test_provenance_with_non_finite_numbers_is_strict_json(tmp_path):
+    # e.g. an adaptation that did not run has no loss: the header must stay valid JSON.
+    volume = Volume.from_spacing(np.zeros((2, 3, 4), np.float32), (1.0, 1.0, 1.0))
+    out = save_nifti(volume, tmp_path / "p.nii.gz", extra={"loss": float("nan"), "steps": 0,
+                                                      "nested": {"x": float("inf")}})
+    raw = nib.load(str(out)).header.extensions[0].get_content().decode()
+
+    def refuse(name):
+        raise ValueError(name)
+
+    parsed = json.loads(raw, parse_constant=refuse)
+    assert parsed == {"loss": None, "nested": {"x": None}, "steps": 0}
+    assert read_nifti_provenance(out)["loss"] is None
