@@ -67,6 +67,7 @@ def run_through_plane(args: argparse.Namespace) -> int:
         loaded = ModelRegistry().load(args.model or DEFAULT_MODEL, task=TASK, device=device)
         processor = ThroughPlaneProcessor(loaded, volume, args.factor, args.axis,
                                           args.thickness, device)
+        processor.check_memory()  # before minutes of adaptation
     except (ModelRejected, InferenceError) as exc:
         raise CliError(str(exc)) from exc
     geometry = processor.geometry

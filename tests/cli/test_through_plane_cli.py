@@ -96,6 +96,19 @@ def test_bad_requests_get_clear_messages(thick_pd: Path, tmp_path: Path,
     assert "--model" in capsys.readouterr().err
 
 
+def test_a_result_above_the_memory_limit_is_refused_before_any_work(
+        thick_pd: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # 40 x 72 x 64 float32 = 737 kB per array, 3 arrays: a 2 MB limit refuses it at once.
+    monkeypatch.setenv("MEDSR_MAX_VOLUME_BYTES", "2M")
+    out = tmp_path / "big.nii.gz"
+    assert main(["sr", str(thick_pd), str(out), "--through-plane", "--factor", "2",
+                 "--adapt-minutes", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "40x72x64 result needs" in err and "MEDSR_MAX_VOLUME_BYTES" in err
+    assert "adapting" not in err and not out.exists()
+
+
 def test_oblique_dicom_series_with_a_slice_gap(thick_pd: Path, tmp_path: Path) -> None:
     # The crop as an oblique DICOM series (rotated 20 degrees about two axes) whose
     # SliceThickness is 0.8 x the spacing: the output overlays it and the profile has a gap.

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from medsr_viewer.core.io.limits import MAX_VOLUME_BYTES_ENV, max_volume_bytes
 from medsr_viewer.core.slice_profile import interpolate_along
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.models.archive import LoadedModel
@@ -112,8 +113,31 @@ class ThroughPlaneProcessor:
         """:meth:`iter_adapt` run to its end."""
         return _drain(self.iter_adapt(minutes, max_steps, stop))  # type: ignore[no-any-return]
 
+    #: float32 arrays of the output's size alive at once in :meth:`iter_run` (spline base,
+    #: fused sum, raw result).
+    RUN_ARRAYS = 3
+
+    def check_memory(self) -> None:
+        """Refuse a whole-volume run whose working arrays exceed the volume memory limit
+        (``$MEDSR_MAX_VOLUME_BYTES``), before anything is allocated.
+
+        Raises
+        ------
+        InferenceError
+            Naming the output shape, the memory it needs and the limit.
+        """
+        shape = self.geometry.output_shape(self.volume.shape)
+        need = int(np.prod(shape)) * 4 * self.RUN_ARRAYS
+        limit = max_volume_bytes()
+        if need > limit:
+            raise InferenceError(
+                f"{self.volume.name or 'volume'}: a {'x'.join(map(str, shape))} result needs "
+                f"{need / 2**30:.1f} GiB of working memory, above the limit of "
+                f"{limit / 2**30:.1f} GiB (${MAX_VOLUME_BYTES_ENV}); choose a smaller --factor")
+
     def iter_run(self) -> Generator[PlaneProgress, None, Volume]:
         """Refine the whole study plane by plane; returns the fine-grid volume."""
+        self.check_memory()
         fine = yield from iter_through_plane(self.module, self.normalised, self.geometry,
                                              self.device)
         if not np.all(np.isfinite(fine)):
