@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,25 @@ from medsr_viewer.gui.main_window import MainWindow
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 
 from model_zoo import export_zoo
+
+
+@pytest.fixture(autouse=True)
+def _garbage_collected_between_tests() -> Iterator[None]:
+    """Collect Python garbage between GUI tests only, never in the middle of a Qt call.
+
+    With PySide6 6.11 a collection that starts inside ``QObject::disconnect`` (Qt holds its
+    signal-slot mutex there) can destroy dead widgets of an earlier test whose destructors
+    wait for the same mutex: the process hangs for good (seen once in CI, in pyqtgraph's
+    ``GraphicsItem._updateView`` while a new window was built). Collecting at the test's
+    edges, with automatic collection off inside it, removes that window.
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
 
 
 @pytest.fixture(scope="session")
