@@ -20,6 +20,7 @@ from typing import Any
 from medsr_viewer.cli.main import CliError
 from medsr_viewer.cli.progress import ProgressBar
 from medsr_viewer.cli.through_plane import add_through_plane_options, run_through_plane
+from medsr_viewer.core.generators import run_to_end
 from medsr_viewer.core.io import LoadError, load_volume
 from medsr_viewer.core.labels import LabelTable, label_table_path, write_label_table
 from medsr_viewer.core.notify import Notice, notifier
@@ -36,7 +37,7 @@ from medsr_viewer.models.domain import domain_message
 from medsr_viewer.models.inference import InferenceError, describe_exception
 from medsr_viewer.models.registry import ModelRegistry, ModelRejected
 from medsr_viewer.models.sr_trust import iter_trust_maps
-from medsr_viewer.models.volume_processing import VolumeProcessor, default_axis
+from medsr_viewer.models.volume_processing import VolumeProcessor, VolumeProgress, default_axis
 
 #: Subcommand -> (card task, help text).
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -150,19 +151,14 @@ def run(args: argparse.Namespace) -> int:
         bar = None if args.quiet else ProgressBar(sys.stderr, f"{args.command} {loaded.card.name}")
         if bar is not None:
             bar.update(0.0, f"slice 1/{volume.voxels.shape[axis]}")  # before the first tile
-        gen = processor.iter_volume(axis)
+
+        def show_progress(progress: VolumeProgress) -> None:
+            if bar is not None:
+                bar.update(progress.fraction,
+                           f"slice {progress.slice_index + 1}/{progress.slice_total}")
+
         try:
-            while True:
-                try:
-                    progress = next(gen)
-                except StopIteration as stop:
-                    result = stop.value
-                    break
-                if bar is not None:
-                    bar.update(
-                        progress.fraction,
-                        f"slice {progress.slice_index + 1}/{progress.slice_total}",
-                    )
+            result = run_to_end(processor.iter_volume(axis), show_progress)
         except InferenceError as exc:
             raise CliError(f"{loaded.path}: {exc}") from exc
         except Exception as exc:
@@ -234,15 +230,13 @@ def _write_maps(
                           "consistency" in paths, "added_detail" in paths)
     bar = None if args.quiet else ProgressBar(sys.stderr, "trust maps")
     total = volume.voxels.shape[axis]
+
+    def show(index: int) -> None:
+        if bar is not None:
+            bar.update((index + 1) / total, f"slice {index + 1}/{total}")
+
     try:
-        while True:
-            try:
-                index = next(gen)
-            except StopIteration as stop:
-                maps = stop.value
-                break
-            if bar is not None:
-                bar.update((index + 1) / total, f"slice {index + 1}/{total}")
+        maps = run_to_end(gen, show)
     except InferenceError as exc:
         raise CliError(str(exc)) from exc
     if bar is not None:

@@ -16,12 +16,14 @@ from typing import Any
 
 from medsr_viewer.cli.main import CliError
 from medsr_viewer.cli.progress import ProgressBar
+from medsr_viewer.core.generators import run_to_end
 from medsr_viewer.core.io import LoadError, load_volume
 from medsr_viewer.core.writers import WriteError, check_output_path, output_format, save_volume
 from medsr_viewer.models.device import DeviceError, select_device
 from medsr_viewer.models.inference import InferenceError, describe_exception
 from medsr_viewer.models.registry import ModelRegistry, ModelRejected
 from medsr_viewer.models.through_plane.adapt import DEFAULT_ADAPT_MINUTES
+from medsr_viewer.models.through_plane.apply import PlaneProgress
 from medsr_viewer.models.through_plane.study_run import TASK, ThroughPlaneProcessor
 
 #: The bundled model used when ``--model`` is not given.
@@ -77,16 +79,13 @@ def run_through_plane(args: argparse.Namespace) -> int:
           f"slices (x{geometry.factor:.3g})", file=sys.stderr)
     _adapt(args, processor)
     bar = None if args.quiet else ProgressBar(sys.stderr, f"through-plane {loaded.card.name}")
-    gen = processor.iter_run()
+
+    def show(progress: PlaneProgress) -> None:
+        if bar is not None:
+            bar.update(progress.fraction, f"plane {progress.done}/{progress.total}")
+
     try:
-        while True:
-            try:
-                progress = next(gen)
-            except StopIteration as stop:
-                result = stop.value
-                break
-            if bar is not None:
-                bar.update(progress.fraction, f"plane {progress.done}/{progress.total}")
+        result = run_to_end(processor.iter_run(), show)
     except InferenceError as exc:
         raise CliError(str(exc)) from exc
     except Exception as exc:

@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+from medsr_viewer.core.generators import run_to_end
 from medsr_viewer.core.slice_profile import fine_positions, interpolate_along
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui import threads
@@ -89,15 +90,10 @@ class AdaptWorker(QThread):
     def run(self) -> None:
         """Thread body."""
         try:
-            gen = self.engine.iter_adapt(self.ref, self.volume, self.minutes, self.stop_event,
-                                         self.max_steps)
-            while True:
-                try:
-                    progress = next(gen)
-                except StopIteration as done:
-                    report: AdaptReport = done.value
-                    break
-                self.progressed.emit(progress.step, progress.fraction, progress.loss)
+            report = run_to_end(
+                self.engine.iter_adapt(self.ref, self.volume, self.minutes, self.stop_event,
+                                       self.max_steps),
+                lambda p: self.progressed.emit(p.step, p.fraction, p.loss))
         except Exception as exc:  # noqa: BLE001 - reported in the pane, never fatal
             self.failed.emit(describe_exception(exc))
             return

@@ -27,6 +27,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from medsr_viewer.core.generators import run_to_end
 from medsr_viewer.core.notify import Notifier
 from medsr_viewer.core.notify import notifier as default_notifier
 from medsr_viewer.core.process_exit import abandon
@@ -304,12 +305,7 @@ def run_tiled_inference(
     overlap: int,
 ) -> np.ndarray:
     """:func:`iter_tiled_inference` run to the end; returns the blended output."""
-    gen = iter_tiled_inference(runner, image, scale, out_channels, tile, overlap)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+    return run_to_end(iter_tiled_inference(runner, image, scale, out_channels, tile, overlap))
 
 
 def _predict_patch(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import uniform_filter
 
+from medsr_viewer.core.generators import run_to_end
 from medsr_viewer.core.sr_maps import noise_sigma
 from medsr_viewer.core.upsampling import upsample
 
@@ -88,12 +89,7 @@ class SrWithSpread:
 
 def sr_with_spread(upscale: SliceUpscaler, lr: np.ndarray, scale: int) -> SrWithSpread:
     """Run ``upscale`` on the 8 dihedral copies of ``lr`` and collect :class:`SrWithSpread`."""
-    gen = iter_sr_with_spread(upscale, lr, scale)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+    return run_to_end(iter_sr_with_spread(upscale, lr, scale))
 
 
 def iter_sr_with_spread(

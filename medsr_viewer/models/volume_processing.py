@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from medsr_viewer.core.generators import run_to_end
 from medsr_viewer.core.notify import Notifier
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.models.archive import LoadedModel
@@ -219,12 +220,7 @@ class VolumeProcessor:
 
     def run_slice(self, index: int, axis: int | None = None) -> np.ndarray:
         """:meth:`iter_slice` run to the end; returns the finished 2-D slice."""
-        gen = self.iter_slice(index, axis)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
+        return run_to_end(self.iter_slice(index, axis))
 
     def iter_volume(self, axis: int | None = None) -> Generator[VolumeProgress, None, Volume]:
         """Run every slice along ``axis``; yields per tile, returns the new :class:`Volume`."""
@@ -251,12 +247,7 @@ class VolumeProcessor:
 
     def run_volume(self, axis: int | None = None) -> Volume:
         """:meth:`iter_volume` run to the end; returns the new volume."""
-        gen = self.iter_volume(axis)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
+        return run_to_end(self.iter_volume(axis))
 
     def provenance(self, axis: int) -> dict[str, Any]:
         """What produced an output: model, weights hash, settings (no patient data)."""

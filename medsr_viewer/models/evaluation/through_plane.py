@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from medsr_viewer.core.generators import run_to_end
 from medsr_viewer.core.metrics.image_quality import ssim
 from medsr_viewer.core.slice_profile import block_mean, fine_positions, interpolate_along
 from medsr_viewer.models.card import Normalisation
@@ -118,13 +119,7 @@ def model_method(module: torch.nn.Module, normalisation: Normalisation, adapt_mi
                                     device=device)
         if reports is not None:
             reports.append(report.to_dict())
-        gen = iter_through_plane(adapted, normalised, geometry, device)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                fine: np.ndarray = stop.value
-                break
+        fine = run_to_end(iter_through_plane(adapted, normalised, geometry, device))
         return intensity.from_model(fine)
 
     return run
@@ -243,13 +238,7 @@ def time_isotropic_run(module: torch.nn.Module, normalisation: Normalisation,
     t1 = time.perf_counter()
     adapted, report = run_adapt(module, normalised, geometry, adapt_minutes, device=device)
     t2 = time.perf_counter()
-    gen = iter_through_plane(adapted, normalised, geometry, device)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            fine: np.ndarray = stop.value
-            break
+    fine = run_to_end(iter_through_plane(adapted, normalised, geometry, device))
     intensity.from_model(fine)
     t3 = time.perf_counter()
     return {"volume": volume.name, "input_shape_zyx": list(lr.shape),

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from medsr_viewer.core.generators import run_to_end
 from medsr_viewer.core.slice_profile import SliceProfile, degrade_along
 from medsr_viewer.models.through_plane.apply import ThroughPlaneGeometry
 from medsr_viewer.models.through_plane.pairs import PlaneSource, ThroughPlanePairs
@@ -176,9 +177,5 @@ def run_adapt(module: torch.nn.Module, normalised: np.ndarray, geometry: Through
               device: torch.device | str = "cpu", stop: threading.Event | None = None
               ) -> tuple[torch.nn.Module, AdaptReport]:
     """:func:`iter_adapt` run to its end."""
-    gen = iter_adapt(module, normalised, geometry, minutes, max_steps, seed, device, stop)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as finished:
-            return finished.value  # type: ignore[no-any-return]
+    return run_to_end(iter_adapt(module, normalised, geometry, minutes, max_steps, seed, device,
+                                 stop))

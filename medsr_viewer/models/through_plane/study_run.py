@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from medsr_viewer.core.generators import run_to_end
 from medsr_viewer.core.io.limits import MAX_VOLUME_BYTES_ENV, max_volume_bytes
 from medsr_viewer.core.slice_profile import interpolate_along
 from medsr_viewer.core.volume import Volume
@@ -39,14 +40,6 @@ from medsr_viewer.models.volume_processing import default_axis
 
 #: The card task this processor runs.
 TASK = "through_plane_sr"
-
-
-def _drain(gen: Generator[Any, None, Any]) -> Any:
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
 
 
 class ThroughPlaneProcessor:
@@ -111,7 +104,7 @@ class ThroughPlaneProcessor:
     def adapt(self, minutes: float, max_steps: int | None = None,
               stop: threading.Event | None = None) -> AdaptReport:
         """:meth:`iter_adapt` run to its end."""
-        return _drain(self.iter_adapt(minutes, max_steps, stop))  # type: ignore[no-any-return]
+        return run_to_end(self.iter_adapt(minutes, max_steps, stop))
 
     #: float32 arrays of the output's size alive at once in :meth:`iter_run` (spline base,
     #: fused sum, raw result).
@@ -185,7 +178,7 @@ class ThroughPlaneProcessor:
 
     def run(self) -> Volume:
         """:meth:`iter_run` run to its end."""
-        return _drain(self.iter_run())  # type: ignore[no-any-return]
+        return run_to_end(self.iter_run())
 
     def provenance(self) -> dict[str, Any]:
         """What produced the output (no patient data)."""
