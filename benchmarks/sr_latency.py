@@ -201,7 +201,7 @@ def bench_gui_stall(tmp: Path, slices: int = 6) -> None:
     from PySide6.QtWidgets import QApplication
 
     from medsr_viewer.core.volume import Volume
-    from medsr_viewer.gui.inference_worker import InferenceWorker
+    from medsr_viewer.gui.workers.inference_worker import InferenceWorker
     from medsr_viewer.models.registry import ModelRegistry
     from medsr_viewer.models.slice_engine import SliceEngine
 

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a sourc
 from medsr_viewer.core.slice_profile import block_mean, fine_positions, interpolate_along
 from medsr_viewer.models.evaluation.through_plane import time_isotropic_run
 from medsr_viewer.models.registry import ModelRegistry
+from medsr_viewer.models.study_volumes import load_study
 from medsr_viewer.models.through_plane.adapt import DEFAULT_ADAPT_MINUTES
-from medsr_viewer.models.training.studies import load_study
 
 DATA = Path(os.environ.get("MEDSR_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

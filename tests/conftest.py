@@ -51,7 +51,7 @@ def _dangling_qthreads(request: pytest.FixtureRequest) -> Iterator[None]:
     app = QApplication.instance()
     if app is None:
         return
-    from medsr_viewer.gui.threads import running_threads
+    from medsr_viewer.gui.workers.threads import running_threads
 
     running = [
         t for t in app.findChildren(QThread) if t.isRunning() and t is not app.thread()

@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from medsr_viewer.models.card import CardError
     from medsr_viewer.models.evaluation.sr import model_upscaler
     from medsr_viewer.models.registry import ModelRegistry, ModelRejected
+    from medsr_viewer.models.study_volumes import StudyError, load_study
     from medsr_viewer.models.training.patches import percentile_bounds
-    from medsr_viewer.models.training.studies import StudyError, load_study
 
     if args.out is not None and args.out.exists() and not args.force:
         raise CliError(f"{args.out}: exists (use --force to overwrite)")

@@ -90,7 +90,7 @@ def _bounds_fn(card: Any) -> Any:
 
 
 def _volumes(paths: list[str]) -> list[Any]:
-    from medsr_viewer.models.training.studies import StudyError, find_volumes, load_study
+    from medsr_viewer.models.study_volumes import StudyError, find_volumes, load_study
 
     try:
         return [load_study(p) for p in find_volumes(paths)]
@@ -198,7 +198,7 @@ def run_segment(args: argparse.Namespace) -> int:
         predict_labels,
         score_masks,
     )
-    from medsr_viewer.models.training.studies import StudyError, load_image_pairs
+    from medsr_viewer.models.study_volumes import StudyError, load_image_pairs
 
     loaded = _load(args.model, "segment")
     card = loaded.card

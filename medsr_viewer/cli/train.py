@@ -133,7 +133,7 @@ def log(line: str) -> None:
 
 
 def _volumes(data: list[str], val: list[str]) -> tuple[list[Any], list[Any]]:
-    from medsr_viewer.models.training.studies import StudyError, find_volumes, load_study
+    from medsr_viewer.models.study_volumes import StudyError, find_volumes, load_study
 
     try:
         train_paths = find_volumes(data)
@@ -213,7 +213,7 @@ def run_through_plane(args: argparse.Namespace) -> int:
     try:
         timing = None
         if args.timing_volume is not None:
-            from medsr_viewer.models.training.studies import load_study
+            from medsr_viewer.models.study_volumes import load_study
 
             timing = load_study(args.timing_volume)
         train_through_plane(spec, train_vols, val_vols, test_vols, args.out, ckpt, args.resume,
@@ -246,12 +246,12 @@ def run_enhance(args: argparse.Namespace) -> int:
 def run_segment(args: argparse.Namespace) -> int:
     """Train a 2-D U-Net (see :func:`medsr_viewer.models.training.segment_task`)."""
     from medsr_viewer.models.card import Label
+    from medsr_viewer.models.study_volumes import StudyError, load_image_pairs
     from medsr_viewer.models.training.segment_task import (
         SegTrainSpec,
         class_pairs,
         train_segmentation,
     )
-    from medsr_viewer.models.training.studies import StudyError, load_image_pairs
 
     device, ckpt = setup(args)
     mapping = {int(k): int(v) for k, v in

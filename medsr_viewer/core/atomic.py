@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from medsr_viewer.core.config_dir import config_dir
 from medsr_viewer.core.processes import pid_alive
 
 #: Marks a temporary file of an atomic write (before the target's own suffix).
@@ -57,7 +58,6 @@ def temp_owner(path: str | os.PathLike[str]) -> int | None:
 
 def journal_dir() -> Path:
     """Where records of in-progress atomic writes live (``config_dir() / JOURNAL_DIR``)."""
-    from medsr_viewer.core.session import config_dir  # session writes through this module
 
     return config_dir() / JOURNAL_DIR
 

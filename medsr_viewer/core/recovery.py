@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from medsr_viewer.core.config_dir import config_dir
 from medsr_viewer.core.processes import pid_alive
 from medsr_viewer.core.roi.shapes import Roi
 from medsr_viewer.core.session import (
@@ -37,7 +38,6 @@ from medsr_viewer.core.session import (
     LabelMapRef,
     Session,
     SessionError,
-    config_dir,
     load_session,
     save_session,
 )

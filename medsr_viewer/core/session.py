@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from medsr_viewer.core.atomic import write_text_atomic
 from medsr_viewer.core.labels.table import LabelTable
 from medsr_viewer.core.roi.serialize import (
@@ -94,12 +92,6 @@ class Session:
         paths = [self.study_path, self.reference_path]
         paths += [m.path for m in self.models] + [lm.path for lm in self.label_maps]
         return [p for p in paths if p and not Path(p).exists()]
-
-
-def config_dir() -> Path:
-    """The user config folder (``$MEDSR_CONFIG_DIR`` or the platform's config dir)."""
-    env = os.environ.get("MEDSR_CONFIG_DIR")
-    return Path(env) if env else Path(platformdirs.user_config_dir("medsr-viewer"))
 
 
 def input_folder(study_path: str | os.PathLike[str]) -> Path:

@@ -49,27 +49,32 @@ from medsr_viewer.core.session import LabelMapRef
 from medsr_viewer.core.study import Study
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.windowing import CT_PRESETS, Window, default_preset, presets_for
-from medsr_viewer.gui import threads
-from medsr_viewer.gui.compare_panel import ComparePanel
-from medsr_viewer.gui.inference_worker import InferenceWorker
-from medsr_viewer.gui.label_dock import LabelDock
-from medsr_viewer.gui.label_overlay import LabelOverlay, LabelOverlayControls
-from medsr_viewer.gui.layer_comparison import LayerComparison
-from medsr_viewer.gui.message_banner import APP_TITLE, MessageBanner
-from medsr_viewer.gui.metrics_panel import MetricsPanel, context_record
-from medsr_viewer.gui.model_picker import IMAGE_TASKS
-from medsr_viewer.gui.notice_bridge import NoticeBridge
-from medsr_viewer.gui.readout import format_window, position_text, slice_text
-from medsr_viewer.gui.reference_actions import ReferenceActions
-from medsr_viewer.gui.roi_files import RoiFileActions
-from medsr_viewer.gui.roi_tools import RoiTools
-from medsr_viewer.gui.series_picker import SeriesPickerDialog
-from medsr_viewer.gui.session_controller import SessionController
-from medsr_viewer.gui.settings import RecentFiles
-from medsr_viewer.gui.study_loader import LoadedStudy, LoadRequest, StudyLoader, study_source
-from medsr_viewer.gui.study_viewer import Layout, StudyViewer
-from medsr_viewer.gui.trust_prompt import TrustPrompt
-from medsr_viewer.gui.volume_bar import VolumeBar
+from medsr_viewer.gui.actions.reference_actions import ReferenceActions
+from medsr_viewer.gui.actions.roi_files import RoiFileActions
+from medsr_viewer.gui.dialogs.message_banner import APP_TITLE, MessageBanner
+from medsr_viewer.gui.dialogs.series_picker import SeriesPickerDialog
+from medsr_viewer.gui.dialogs.trust_prompt import TrustPrompt
+from medsr_viewer.gui.docks.label_dock import LabelDock
+from medsr_viewer.gui.docks.layer_comparison import LayerComparison
+from medsr_viewer.gui.docks.metrics_panel import MetricsPanel, context_record
+from medsr_viewer.gui.layers.label_overlay import LabelOverlay, LabelOverlayControls
+from medsr_viewer.gui.layers.roi_tools import RoiTools
+from medsr_viewer.gui.services.settings import RecentFiles
+from medsr_viewer.gui.session.session_controller import SessionController
+from medsr_viewer.gui.views.compare_panel import ComparePanel
+from medsr_viewer.gui.views.model_picker import IMAGE_TASKS
+from medsr_viewer.gui.views.readout import format_window, position_text, slice_text
+from medsr_viewer.gui.views.study_viewer import Layout, StudyViewer
+from medsr_viewer.gui.views.volume_bar import VolumeBar
+from medsr_viewer.gui.workers import threads
+from medsr_viewer.gui.workers.inference_worker import InferenceWorker
+from medsr_viewer.gui.workers.notice_bridge import NoticeBridge
+from medsr_viewer.gui.workers.study_loader import (
+    LoadedStudy,
+    LoadRequest,
+    StudyLoader,
+    study_source,
+)
 from medsr_viewer.models.registry import MODEL_SUFFIXES, ModelRegistry, describe
 
 #: File-dialog filter of the formats the loader reads (DICOM files often lack an extension).

@@ -135,7 +135,7 @@ def volumes_domain(
     volumes: Sequence[Any], normalisation: Normalisation, modalities: Iterable[str] = ()
 ) -> dict[str, Any]:
     """:func:`training_domain` of training studies (objects with ``voxels``, ``spacing`` and
-    ``modality``, e.g. :class:`medsr_viewer.models.training.studies.StudyVolume`)."""
+    ``modality``, e.g. :class:`medsr_viewer.models.study_volumes.StudyVolume`)."""
     return training_domain(
         [summarise_voxels(v.voxels, v.spacing, v.modality, normalisation) for v in volumes],
         modalities,

@@ -11,7 +11,7 @@ generator, and remembers everything that is expensive to redo:
   the card's claim, so two different files cannot share results.
 
 Models that were refused are remembered too, so a bad model fails fast on every later request
-instead of being reloaded. The Qt worker (:mod:`medsr_viewer.gui.inference_worker`) adds only
+instead of being reloaded. The Qt worker (:mod:`medsr_viewer.gui.workers.inference_worker`) adds only
 threading and signals on top; tests drive this class directly.
 """
 

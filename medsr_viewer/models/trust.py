@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from medsr_viewer.core.atomic import write_text_atomic
-from medsr_viewer.core.session import config_dir
+from medsr_viewer.core.config_dir import config_dir
 from medsr_viewer.models.identity import file_sha256, real_path
 from medsr_viewer.models.locations import bundled_models_dir, user_models_dir
 

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from medsr_viewer.gui.main_window import MainWindow
-from medsr_viewer.gui.slice_view import SliceView
+from medsr_viewer.gui.views.slice_view import SliceView
 
 
 def open_and_wait(
@@ -94,7 +94,7 @@ def cpu_model_window(qtbot: QtBot, tmp_path: Path, models_dir: Path,
     from PySide6.QtCore import QSettings
 
     from medsr_viewer.core.notify import Notifier
-    from medsr_viewer.gui.inference_worker import InferenceWorker
+    from medsr_viewer.gui.workers.inference_worker import InferenceWorker
     from medsr_viewer.models.registry import ModelRegistry
     from medsr_viewer.models.slice_engine import SliceEngine
 

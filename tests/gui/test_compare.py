@@ -19,8 +19,8 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.geometry import Orientation
-from medsr_viewer.gui.compare_panel import CompareMode, Interpolation, upsample
 from medsr_viewer.gui.main_window import MainWindow
+from medsr_viewer.gui.views.compare_panel import CompareMode, Interpolation, upsample
 from medsr_viewer.models.registry import ModelRegistry
 
 AXIAL = Orientation.AXIAL
@@ -232,7 +232,7 @@ def test_tiles_paint_progressively_and_window_and_crosshair_follow(
 
 
 def test_model_picker_lists_image_models_with_card_tooltips(qtbot: QtBot) -> None:
-    from medsr_viewer.gui.model_picker import ModelPicker
+    from medsr_viewer.gui.views.model_picker import ModelPicker
 
     picker = ModelPicker()  # bundled and user folders
     qtbot.addWidget(picker)
@@ -273,7 +273,7 @@ def test_picker_starts_on_a_super_resolution_model(
     """With an enhance model listed before an SR model, the picker starts on the SR one."""
     import shutil
 
-    from medsr_viewer.gui.model_picker import ModelPicker
+    from medsr_viewer.gui.views.model_picker import ModelPicker
 
     shutil.copy(zoo["smooth"], tmp_path / "a-smooth.pt")
     shutil.copy(zoo["bicubic-x2"], tmp_path / "b-bicubic.pt")
@@ -354,7 +354,7 @@ def test_a_failure_drawing_the_sr_pane_is_reported_in_the_banner(
     def broken(*_args: object) -> np.ndarray:
         raise ValueError("cannot resample this slice")
 
-    monkeypatch.setattr("medsr_viewer.gui.compare_panel.upsample", broken)
+    monkeypatch.setattr("medsr_viewer.gui.views.compare_panel.upsample", broken)
     wheel(window.compare.original_view, 1)
     assert window.error_banner.isVisible()
     assert "cannot resample this slice" in window.error_banner.text()

@@ -25,9 +25,9 @@ from torch import nn
 from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.core.sr_maps import added_detail, consistency_map
 from medsr_viewer.core.upsampling import upsample
-from medsr_viewer.gui.compare_panel import CompareMode, ComparePanel
 from medsr_viewer.gui.main_window import MainWindow
-from medsr_viewer.gui.readout import format_value
+from medsr_viewer.gui.views.compare_panel import CompareMode, ComparePanel
+from medsr_viewer.gui.views.readout import format_value
 from medsr_viewer.models.archive import save_torchscript
 from medsr_viewer.models.normalisation import fit_intensity_map
 from medsr_viewer.models.uncertainty import DIHEDRAL, dihedral, undo_dihedral

@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.notify import Notice, Notifier
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui.inference_worker import InferenceWorker
+from medsr_viewer.gui.workers.inference_worker import InferenceWorker
 from medsr_viewer.models.archive import load_model
 from medsr_viewer.models.registry import ModelRegistry
 from medsr_viewer.models.slice_engine import SliceEngine

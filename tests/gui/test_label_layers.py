@@ -23,7 +23,7 @@ from medsr_viewer.core.labels import (
 )
 from medsr_viewer.core.labels.render import outline_alpha_factor
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui.label_dock import COLOUR_COLUMN, NAME_COLUMN, VISIBLE_COLUMN
+from medsr_viewer.gui.docks.label_dock import COLOUR_COLUMN, NAME_COLUMN, VISIBLE_COLUMN
 from medsr_viewer.gui.main_window import MainWindow
 
 #: A crop of the FLAIR/lesion pair holding all three lesion labels (x, y, z voxel ranges).

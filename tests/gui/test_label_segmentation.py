@@ -16,9 +16,9 @@ from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.core.io import load_volume
-from medsr_viewer.gui.label_dock import NAME_COLUMN
+from medsr_viewer.gui.docks.label_dock import NAME_COLUMN
+from medsr_viewer.gui.layers.segmentation import SegmentationRunner
 from medsr_viewer.gui.main_window import MainWindow
-from medsr_viewer.gui.segmentation import SegmentationRunner
 from medsr_viewer.models.archive import save_torchscript
 from medsr_viewer.models.card import Label, ModelCard
 from medsr_viewer.models.registry import bundled_models_dir, load_checked

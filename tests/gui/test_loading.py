@@ -18,7 +18,7 @@ from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.gui.main_window import MainWindow
-from medsr_viewer.gui.threads import running_threads
+from medsr_viewer.gui.workers.threads import running_threads
 
 
 @pytest.fixture(scope="module")

@@ -30,8 +30,8 @@ from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.metrics.export import read_metrics_csv, read_metrics_json
 from medsr_viewer.core.pane_geometry import display_plane
 from medsr_viewer.core.roi import EllipseRoi, load_rois
+from medsr_viewer.gui.docks.metrics_panel import COLUMNS, format_cell
 from medsr_viewer.gui.main_window import MainWindow
-from medsr_viewer.gui.metrics_panel import COLUMNS, format_cell
 
 AXIAL = Orientation.AXIAL
 LESION = 2

@@ -21,8 +21,8 @@ from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.session import ModelRef as SessionModel
 from medsr_viewer.core.session import Session, save_session
-from medsr_viewer.gui import threads
 from medsr_viewer.gui.main_window import MainWindow
+from medsr_viewer.gui.workers import threads
 from medsr_viewer.models.archive import read_card
 
 REPO = Path(__file__).resolve().parents[2]
@@ -164,7 +164,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from medsr_viewer.core.process_exit import exit_process
 from medsr_viewer.gui.main_window import MainWindow
-from medsr_viewer.gui.inference_worker import InferenceWorker
+from medsr_viewer.gui.workers.inference_worker import InferenceWorker
 from medsr_viewer.models.registry import ModelRegistry
 from medsr_viewer.models.slice_engine import SliceEngine
 

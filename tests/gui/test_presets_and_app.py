@@ -16,8 +16,8 @@ from medsr_viewer.core import demo
 from medsr_viewer.core.geometry import EdgeLabels, Orientation
 from medsr_viewer.core.windowing import CT_PRESETS, auto_window
 from medsr_viewer.gui.app import build_parser, create_window
+from medsr_viewer.gui.export.screenshot import save_screenshot
 from medsr_viewer.gui.main_window import MainWindow
-from medsr_viewer.gui.screenshot import save_screenshot
 
 
 def _write_ct(path: Path, cal: tuple[float, float] | None = None) -> Path:

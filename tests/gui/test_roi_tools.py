@@ -35,9 +35,9 @@ from medsr_viewer.core.roi import (
     Roi,
     rasterize,
 )
+from medsr_viewer.gui.layers.roi_tools import Tool
 from medsr_viewer.gui.main_window import MainWindow
-from medsr_viewer.gui.roi_tools import Tool
-from medsr_viewer.gui.slice_view import SliceView
+from medsr_viewer.gui.views.slice_view import SliceView
 from medsr_viewer.models.archive import save_torchscript
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
@@ -435,7 +435,7 @@ def test_axial_roi_shows_where_it_cuts_the_coronal_slice(
 def test_drawings_are_cached_per_roi_and_slice(
     qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from medsr_viewer.gui import roi_layer
+    from medsr_viewer.gui.layers import roi_layer
 
     calls: list[str] = []
     real = roi_layer.rasterize

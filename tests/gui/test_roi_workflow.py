@@ -18,7 +18,7 @@ from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.metrics.export import read_metrics_csv
 from medsr_viewer.core.roi import FreehandRoi
 from medsr_viewer.gui.main_window import MainWindow
-from medsr_viewer.gui.slice_view import SliceView
+from medsr_viewer.gui.views.slice_view import SliceView
 
 AXIAL = Orientation.AXIAL
 LEFT = Qt.MouseButton.LeftButton

@@ -9,7 +9,7 @@ from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui.slice_view import SliceView
+from medsr_viewer.gui.views.slice_view import SliceView
 
 
 def _sr_twin(volume: Volume, scale: int) -> Volume:

@@ -12,9 +12,9 @@ from pytestqt.qtbot import QtBot
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.windowing import Window
-from medsr_viewer.gui import threads
 from medsr_viewer.gui.qt_compat import needs_bool_guard
-from medsr_viewer.gui.readout import format_value, format_window, position_text, slice_text
+from medsr_viewer.gui.views.readout import format_value, format_window, position_text, slice_text
+from medsr_viewer.gui.workers import threads
 
 
 class _Blocker(QObject):

@@ -13,8 +13,8 @@ from pytestqt.qtbot import QtBot
 from medsr_viewer.core.geometry import DisplayVolume, EdgeLabels, Orientation
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.main_window import MainWindow
-from medsr_viewer.gui.readout import format_window
-from medsr_viewer.gui.study_viewer import Layout
+from medsr_viewer.gui.views.readout import format_window
+from medsr_viewer.gui.views.study_viewer import Layout
 
 
 def test_open_scroll_and_keys_show_the_right_slice(

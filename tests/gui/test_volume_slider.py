@@ -28,8 +28,8 @@ from medsr_viewer.core.metrics.roi_stats import roi_statistics
 from medsr_viewer.core.pane_geometry import display_plane
 from medsr_viewer.core.roi import RectangleRoi
 from medsr_viewer.core.study import Study
-from medsr_viewer.gui.compare_panel import Interpolation, upsample
 from medsr_viewer.gui.main_window import MainWindow
+from medsr_viewer.gui.views.compare_panel import Interpolation, upsample
 
 AXIAL = Orientation.AXIAL
 ALT = Qt.KeyboardModifier.AltModifier

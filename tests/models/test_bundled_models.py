@@ -18,8 +18,8 @@ from medsr_viewer.models.evaluation.segmentation import (
     score_masks,
 )
 from medsr_viewer.models.evaluation.sr import evaluate_sr_volume, model_upscaler
+from medsr_viewer.models.study_volumes import load_image_pairs, load_study
 from medsr_viewer.models.training.patches import percentile_bounds
-from medsr_viewer.models.training.studies import load_image_pairs, load_study
 
 MODELS_DIR = Path(medsr_viewer.__file__).resolve().parents[1] / "resources" / "models"
 BUNDLED = sorted(MODELS_DIR.glob("*.safetensors"))

@@ -14,9 +14,9 @@ from medsr_viewer.models.architectures import build_architecture
 from medsr_viewer.models.archive import load_model
 from medsr_viewer.models.card import Label, ModelCard, Normalisation
 from medsr_viewer.models.evaluation.denoise import evaluate_denoise_volume
+from medsr_viewer.models.study_volumes import StudyError, load_image_pairs, load_study
 from medsr_viewer.models.training.export import export_with_card
 from medsr_viewer.models.training.segment_task import PairSampler, dice_ce_loss
-from medsr_viewer.models.training.studies import StudyError, load_image_pairs, load_study
 
 
 @pytest.fixture()

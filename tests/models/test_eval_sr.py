@@ -15,8 +15,8 @@ from medsr_viewer.cli import main as cli_main
 from medsr_viewer.models.architectures import build_architecture
 from medsr_viewer.models.card import ModelCard, Normalisation
 from medsr_viewer.models.evaluation.sr import evaluate_sr_volume, interpolate_stack
+from medsr_viewer.models.study_volumes import load_study
 from medsr_viewer.models.training.export import export_with_card
-from medsr_viewer.models.training.studies import load_study
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ from medsr_viewer.models.uncertainty import (
 
 @pytest.fixture(scope="module")
 def mr_slice(data_dir) -> np.ndarray:
-    from medsr_viewer.models.training.studies import load_study
+    from medsr_viewer.models.study_volumes import load_study
 
     voxels = load_study(data_dir / "mri_ct" / "chris_t1.nii.gz").voxels
     return np.asarray(voxels[90, 40:200, 30:170], dtype=np.float64)

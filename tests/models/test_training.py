@@ -10,11 +10,11 @@ import torch.nn.functional as F
 from medsr_viewer.models.architectures import build_architecture
 from medsr_viewer.models.archive import load_model
 from medsr_viewer.models.card import ModelCard, Normalisation
+from medsr_viewer.models.study_volumes import load_study
 from medsr_viewer.models.training.export import export_with_card
 from medsr_viewer.models.training.loop import TrainConfig, load_checkpoint, train
 from medsr_viewer.models.training.patches import PatchSampler, usable_axes
 from medsr_viewer.models.training.sr_task import make_sr_batch
-from medsr_viewer.models.training.studies import load_study
 
 
 @pytest.fixture(scope="module")

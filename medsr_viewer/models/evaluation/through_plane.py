@@ -33,9 +33,9 @@ from medsr_viewer.core.slice_profile import block_mean, fine_positions, interpol
 from medsr_viewer.models.card import Normalisation
 from medsr_viewer.models.evaluation.sr import EMPTY_FRACTION, MethodScore
 from medsr_viewer.models.normalisation import fit_intensity_map
+from medsr_viewer.models.study_volumes import StudyVolume
 from medsr_viewer.models.through_plane.adapt import run_adapt
 from medsr_viewer.models.through_plane.apply import ThroughPlaneGeometry, iter_through_plane
-from medsr_viewer.models.training.studies import StudyVolume
 
 #: One paragraph for the card.
 PROTOCOL = (

@@ -16,6 +16,7 @@ from medsr_viewer.models.archive import round_weights
 from medsr_viewer.models.card import ModelCard, Normalisation
 from medsr_viewer.models.domain import volumes_domain
 from medsr_viewer.models.evaluation.denoise import evaluate_denoise_volume, model_denoiser
+from medsr_viewer.models.study_volumes import StudyVolume
 from medsr_viewer.models.training.export import export_with_card
 from medsr_viewer.models.training.loop import TrainConfig, train
 from medsr_viewer.models.training.patches import (
@@ -24,7 +25,6 @@ from medsr_viewer.models.training.patches import (
     PatchSampler,
     percentile_bounds,
 )
-from medsr_viewer.models.training.studies import StudyVolume
 
 #: Slice subset used for validation during training and for the card's fast-check scores.
 SUBSET_STEP = 4

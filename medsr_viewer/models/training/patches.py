@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medsr_viewer.models.training.studies import StudyVolume
+from medsr_viewer.models.study_volumes import StudyVolume
 
 #: Percentiles of the whole volume mapped to 0 and 1 (also written into the cards).
 NORM_LOW_PERCENTILE = 0.0

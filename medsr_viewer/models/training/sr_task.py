@@ -23,6 +23,7 @@ from medsr_viewer.models.evaluation.sr import (
     model_upscaler,
     overall,
 )
+from medsr_viewer.models.study_volumes import StudyVolume
 from medsr_viewer.models.training.adversarial import (
     PERCEPTUAL_NOTE,
     AdversarialLoss,
@@ -36,7 +37,6 @@ from medsr_viewer.models.training.patches import (
     PatchSampler,
     percentile_bounds,
 )
-from medsr_viewer.models.training.studies import StudyVolume
 
 #: One-paragraph protocol written into every SR card.
 PROTOCOL = (

@@ -24,6 +24,7 @@ from medsr_viewer.models.architectures import build_architecture
 from medsr_viewer.models.archive import round_weights
 from medsr_viewer.models.card import ModelCard, Normalisation
 from medsr_viewer.models.domain import volumes_domain
+from medsr_viewer.models.study_volumes import StudyVolume
 from medsr_viewer.models.through_plane.pairs import PlaneSource, ProfilePrior, ThroughPlanePairs
 from medsr_viewer.models.training.export import export_with_card
 from medsr_viewer.models.training.loop import TrainConfig, train
@@ -33,7 +34,6 @@ from medsr_viewer.models.training.patches import (
     percentile_bounds,
     usable_axes,
 )
-from medsr_viewer.models.training.studies import StudyVolume
 
 #: The card's intensity normalisation (percentiles of the whole input volume).
 NORMALISATION = Normalisation("percentile", NORM_LOW_PERCENTILE, NORM_HIGH_PERCENTILE, False)

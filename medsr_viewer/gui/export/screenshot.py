@@ -1,6 +1,6 @@
 """Save screenshots of the viewer for the documentation.
 
-``python -m medsr_viewer.gui.screenshot [--out docs/screenshot.png] [--study PATH]
+``python -m medsr_viewer.gui.export.screenshot [--out docs/screenshot.png] [--study PATH]
 [--layout three-plane|axial|coronal|sagittal] [--size 1500x620] [--volume N]
 [--window CENTER,WIDTH]``
 
@@ -132,7 +132,7 @@ def save_screenshot(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m medsr_viewer.gui.screenshot")
+    parser = argparse.ArgumentParser(prog="python -m medsr_viewer.gui.export.screenshot")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshot.png"))
     parser.add_argument("--study", type=Path, nargs="+", help="study to show (default: demo)")
     parser.add_argument("--layout", choices=LAYOUTS, default="three-plane")

@@ -1,6 +1,6 @@
 """Save a screenshot of the before/after comparison for the documentation.
 
-``python -m medsr_viewer.gui.compare_screenshot [--out docs/sr_compare.png] [--model sr-x2]
+``python -m medsr_viewer.gui.export.compare_screenshot [--out docs/sr_compare.png] [--model sr-x2]
 [--study PATH] [--mode MODE] [--size 1500x700] [--orientation coronal]``
 
 Opens the demo study (or ``--study``) as a user would, switches super-resolution on with the
@@ -24,9 +24,9 @@ from PySide6.QtCore import QPointF, QSettings
 from PySide6.QtWidgets import QApplication
 
 from medsr_viewer.core.geometry import Orientation
-from medsr_viewer.gui.compare_panel import MAP_MODES, CompareMode
+from medsr_viewer.gui.export.screenshot import save_png_atomic, wait_for_load
 from medsr_viewer.gui.main_window import MainWindow
-from medsr_viewer.gui.screenshot import save_png_atomic, wait_for_load
+from medsr_viewer.gui.views.compare_panel import MAP_MODES, CompareMode
 
 
 def save_compare_screenshot(
@@ -109,7 +109,7 @@ def _point_at_extreme(window: MainWindow) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m medsr_viewer.gui.compare_screenshot")
+    parser = argparse.ArgumentParser(prog="python -m medsr_viewer.gui.export.compare_screenshot")
     parser.add_argument("--out", type=Path, default=Path("docs/sr_compare.png"))
     parser.add_argument("--model", default="sr-x2", help="model name or path")
     parser.add_argument("--study", type=Path, nargs="+", help="study to show (default: demo)")

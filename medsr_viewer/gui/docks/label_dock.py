@@ -44,10 +44,10 @@ from PySide6.QtWidgets import (
 )
 
 from medsr_viewer.core.labels import OverlayStyle
-from medsr_viewer.gui.inference_worker import InferenceWorker
-from medsr_viewer.gui.label_overlay import LabelOverlay
-from medsr_viewer.gui.segmentation import SegmentationRunner
-from medsr_viewer.gui.trust_prompt import TrustPrompt
+from medsr_viewer.gui.dialogs.trust_prompt import TrustPrompt
+from medsr_viewer.gui.layers.label_overlay import LabelOverlay
+from medsr_viewer.gui.layers.segmentation import SegmentationRunner
+from medsr_viewer.gui.workers.inference_worker import InferenceWorker
 from medsr_viewer.models.registry import ModelRegistry
 
 #: Columns of the label table.

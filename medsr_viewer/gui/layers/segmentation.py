@@ -1,13 +1,13 @@
 """Running a segmentation model on the study as a new label layer, never blocking the GUI.
 
 :class:`SegmentationRunner` sends slices to the application's
-:class:`~medsr_viewer.gui.inference_worker.InferenceWorker` (its own pane id
+:class:`~medsr_viewer.gui.workers.inference_worker.InferenceWorker` (its own pane id
 :data:`SEGMENT_PANE`, beside the SR pane's), one after another: one slice for "Segment Current
 Slice", every slice of the plane for "Segment Volume". The model runs on the study's voxel
 array as stored (as ``medsr run`` does, so GUI and command line agree), along the stored axis
 that is the chosen plane's slice axis, and each result slice is written into a label array
 on the study's own grid; slices not run stay 0. When the run finishes the labels are added to
-the :class:`~medsr_viewer.gui.label_overlay.LabelOverlay` as a new, active layer named after
+the :class:`~medsr_viewer.gui.layers.label_overlay.LabelOverlay` as a new, active layer named after
 the model, with the card's label names and colours.
 
 Progress is reported per tile; :meth:`SegmentationRunner.cancel` stops the run at the next
@@ -28,9 +28,9 @@ from PySide6.QtWidgets import QComboBox, QWidget
 from medsr_viewer.core.geometry import PLANE_AXES, DisplayVolume, Orientation
 from medsr_viewer.core.labels import LabelMap, LabelTable
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui.inference_worker import InferenceWorker
-from medsr_viewer.gui.label_overlay import LabelOverlay
-from medsr_viewer.gui.model_picker import card_tooltip
+from medsr_viewer.gui.layers.label_overlay import LabelOverlay
+from medsr_viewer.gui.views.model_picker import card_tooltip
+from medsr_viewer.gui.workers.inference_worker import InferenceWorker
 from medsr_viewer.models.registry import ModelEntry, ModelRegistry, describe
 
 #: Pane id of the segmentation requests to the inference worker.

@@ -42,7 +42,7 @@ from medsr_viewer.core.session import (
     save_session,
 )
 from medsr_viewer.core.windowing import Window
-from medsr_viewer.gui.study_loader import study_source
+from medsr_viewer.gui.workers.study_loader import study_source
 
 if TYPE_CHECKING:
     from medsr_viewer.gui.main_window import MainWindow

@@ -56,7 +56,7 @@ class StudyViewer(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         # Imported here so that importing this module stays cheap for type checking.
-        from medsr_viewer.gui.slice_view import SliceView
+        from medsr_viewer.gui.views.slice_view import SliceView
 
         self._display: DisplayVolume | None = None
         self._window = Window(0.5, 1.0)

@@ -3,7 +3,7 @@
 The GUI posts a Qt-free job (a callable from :mod:`medsr_viewer.core.compare_maps`) with
 :meth:`MapWorker.submit` and never waits; latest wins: a job submitted while another waits
 replaces it, and ``ready(job_id, result)`` / ``failed(job_id, message)`` come back on the GUI
-thread through queued connections. The thread is registered with :mod:`medsr_viewer.gui.threads`
+thread through queued connections. The thread is registered with :mod:`medsr_viewer.gui.workers.threads`
 so closing the window stops it.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from medsr_viewer.gui import threads
+from medsr_viewer.gui.workers import threads
 
 
 class MapWorker(QThread):

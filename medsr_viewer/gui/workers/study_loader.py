@@ -2,7 +2,7 @@
 
 The main window never reads files on the GUI thread: :class:`StudyLoader` runs
 :func:`medsr_viewer.core.io.load_study` (and, for folders, series discovery) in a worker
-thread registered in :mod:`medsr_viewer.gui.threads`, and reports back through signals.
+thread registered in :mod:`medsr_viewer.gui.workers.threads`, and reports back through signals.
 Each request gets a number; results of a superseded request are dropped, so opening another
 study while one loads simply replaces it.
 """
@@ -27,7 +27,7 @@ from medsr_viewer.core.io import (
 )
 from medsr_viewer.core.study import Study
 from medsr_viewer.core.windowing import Window, default_preset
-from medsr_viewer.gui import threads
+from medsr_viewer.gui.workers import threads
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Before/after comparison: the model's result of the current slice beside the original.
 
-The SR pane is a :class:`~medsr_viewer.gui.slice_view.SliceView` of the same study whose own
+The SR pane is a :class:`~medsr_viewer.gui.views.slice_view.SliceView` of the same study whose own
 image is hidden; the model output is drawn by an overlay ImageItem spanning the original's
 image rectangle. With ``align_corners=False`` geometry (what SR models and bicubic resampling
 use) an ``s`` times finer grid over the same pixel *edges* puts output pixel ``i`` at
@@ -62,19 +62,19 @@ from medsr_viewer.core.pane_geometry import display_slice_volume
 from medsr_viewer.core.sr_maps import DEFAULT_K
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.windowing import Window
-from medsr_viewer.gui.inference_worker import WIDTH, InferenceWorker
-from medsr_viewer.gui.map_worker import MapWorker
-from medsr_viewer.gui.model_picker import ModelPicker
-from medsr_viewer.gui.readout import format_value
-from medsr_viewer.gui.slice_view import SliceView
-from medsr_viewer.gui.study_viewer import StudyViewer
-from medsr_viewer.gui.through_plane_pane import (
+from medsr_viewer.gui.views.model_picker import ModelPicker
+from medsr_viewer.gui.views.readout import format_value
+from medsr_viewer.gui.views.slice_view import SliceView
+from medsr_viewer.gui.views.study_viewer import StudyViewer
+from medsr_viewer.gui.views.through_plane_pane import (
     THROUGH_PLANE_TASK,
     AdaptControls,
     AdaptWorker,
     original_on_grid,
     reformat_grid,
 )
+from medsr_viewer.gui.workers.inference_worker import WIDTH, InferenceWorker
+from medsr_viewer.gui.workers.map_worker import MapWorker
 from medsr_viewer.models.registry import ModelEntry, ModelRegistry
 from medsr_viewer.models.through_plane.adapt import DEFAULT_ADAPT_MINUTES, AdaptReport
 

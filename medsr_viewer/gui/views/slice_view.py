@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsTextItem, QWidget
 
 from medsr_viewer.core.geometry import DisplayVolume, EdgeLabels, Orientation
 from medsr_viewer.core.windowing import Window
-from medsr_viewer.gui.readout import slice_text
+from medsr_viewer.gui.views.readout import slice_text
 
 #: Wheel delta of one notch of a standard mouse wheel.
 WHEEL_NOTCH = 120

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QW
 from medsr_viewer.core.generators import run_to_end
 from medsr_viewer.core.slice_profile import fine_positions, interpolate_along
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui import threads
+from medsr_viewer.gui.workers import threads
 from medsr_viewer.models.inference import describe_exception
 from medsr_viewer.models.slice_engine import ModelRef, SliceEngine
 from medsr_viewer.models.through_plane.adapt import DEFAULT_ADAPT_MINUTES, AdaptReport

@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSlider, QToolBar
 
+from medsr_viewer.core.config_dir import config_dir
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.labels import (
     LabelLayer,
@@ -40,9 +41,9 @@ from medsr_viewer.core.labels import (
 from medsr_viewer.core.labels.layer import DEFAULT_OPACITY
 from medsr_viewer.core.labels.render import render_labels
 from medsr_viewer.core.messages import naming_file
-from medsr_viewer.core.session import LabelMapRef, config_dir
-from medsr_viewer.gui.slice_view import SliceView
-from medsr_viewer.gui.study_viewer import StudyViewer
+from medsr_viewer.core.session import LabelMapRef
+from medsr_viewer.gui.views.slice_view import SliceView
+from medsr_viewer.gui.views.study_viewer import StudyViewer
 
 #: Drawn above the image (z 0) and the SR image (5), below the crosshair (20) and letters (30).
 OVERLAY_Z = 10.0

@@ -7,23 +7,17 @@ portable installs use it), else in the platform's user configuration folder
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import platformdirs
 from PySide6.QtCore import QSettings
+
+from medsr_viewer.core.config_dir import config_dir
 
 #: Application name used for the configuration folder.
 APP_NAME = "medsr-viewer"
 #: Number of entries kept in the recent-files menu.
 MAX_RECENT = 10
 _RECENT_KEY = "recent/paths"
-
-
-def config_dir() -> Path:
-    """The folder holding the settings file (``$MEDSR_CONFIG_DIR`` or the user config dir)."""
-    env = os.environ.get("MEDSR_CONFIG_DIR")
-    return Path(env) if env else Path(platformdirs.user_config_dir(APP_NAME))
 
 
 def app_settings() -> QSettings:

@@ -48,8 +48,8 @@ from medsr_viewer.core.roi.drawing import (
     resized,
 )
 from medsr_viewer.core.roi.shapes import Point
-from medsr_viewer.gui.roi_layer import PaneGeometry, RoiLayer, pane_geometry
-from medsr_viewer.gui.slice_view import SliceView
+from medsr_viewer.gui.layers.roi_layer import PaneGeometry, RoiLayer, pane_geometry
+from medsr_viewer.gui.views.slice_view import SliceView
 
 DEFAULT_BRUSH_RADIUS = 3.0
 MIN_BRUSH_RADIUS = 0.5

@@ -39,7 +39,7 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal
 from medsr_viewer.core.notify import Notifier
 from medsr_viewer.core.notify import notifier as default_notifier
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui import threads
+from medsr_viewer.gui.workers import threads
 from medsr_viewer.models.inference import describe_exception
 from medsr_viewer.models.registry import ModelRejected
 from medsr_viewer.models.slice_engine import ModelRef, SliceEngine

@@ -36,7 +36,7 @@ from medsr_viewer.core.pane_geometry import (
 )
 from medsr_viewer.core.roi import BrushRoi, GridSpec, Plane, Roi, RoiSet, rasterize
 from medsr_viewer.core.roi.drawing import map_uv, mask_boundary, resize_handles, same_slice
-from medsr_viewer.gui.slice_view import SliceView
+from medsr_viewer.gui.views.slice_view import SliceView
 
 #: Above the label overlay (10), below the crosshair (20) and the letters (30).
 MASK_Z = 12.0

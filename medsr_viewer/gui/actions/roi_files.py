@@ -18,7 +18,7 @@ from medsr_viewer.core.history import Command, MacroCommand
 from medsr_viewer.core.messages import naming_file
 from medsr_viewer.core.roi import RoiEditor, RoiFormatError, load_rois, save_rois
 from medsr_viewer.core.roi.collection import AddRoi, ReplaceRoi
-from medsr_viewer.gui.metrics_panel import MetricsPanel
+from medsr_viewer.gui.docks.metrics_panel import MetricsPanel
 
 METRICS_FILTER = "CSV table (*.csv);;JSON (*.json)"
 ROI_FILTER = "ROI files (*.json);;All files (*)"

@@ -45,9 +45,9 @@ from medsr_viewer.core.metrics.reference import roi_quality, slice_quality
 from medsr_viewer.core.roi import Roi, RoiSet, plane_slice_index, rasterize
 from medsr_viewer.core.simulate import resample_linear
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui.compare_panel import ComparePanel, Interpolation, upsample
-from medsr_viewer.gui.study_viewer import StudyViewer
-from medsr_viewer.gui.through_plane_pane import original_on_grid
+from medsr_viewer.gui.views.compare_panel import ComparePanel, Interpolation, upsample
+from medsr_viewer.gui.views.study_viewer import StudyViewer
+from medsr_viewer.gui.views.through_plane_pane import original_on_grid
 
 #: Shown columns: (header, record field or metric key, number format).
 COLUMNS: tuple[tuple[str, str, str], ...] = (

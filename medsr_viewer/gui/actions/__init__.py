@@ -1,0 +1,1 @@
+"""Actions and shortcuts: the registry, and the action groups of single features."""

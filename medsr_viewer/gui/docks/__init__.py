@@ -1,0 +1,1 @@
+"""Dock widgets: label layers, ROI metrics and the comparison of label layers."""

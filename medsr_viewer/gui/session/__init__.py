@@ -1,0 +1,1 @@
+"""Session save/open, autosave and the recovery bar."""

@@ -1,0 +1,1 @@
+"""Background jobs (loading, inference, maps, adaptation) and the threads they run on."""
