@@ -1,0 +1,153 @@
+"""Every user action of the viewer in one table: id, text, shortcuts, tip, menu.
+
+Menus, toolbars, the keyboard-shortcut help and the settings read this table (through
+:class:`~medsr_viewer.gui.actions.registry.ActionRegistry`), so a shortcut is defined once
+and cannot disagree between the menu, the tooltip and the help. The code that does the work
+binds to an action by its id (``registry.bind("view.axial", slot)``), napari's
+``action_manager`` pattern. The table is Qt-free data: key sequences are written as Qt's
+portable text (``"Ctrl+Shift+O"``), standard keys by their ``QKeySequence.StandardKey`` name.
+
+Menus list their actions in table order; a change of ``section`` within a menu puts a
+separator between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One action.
+
+    Parameters
+    ----------
+    id
+        Stable dotted name (``"file.open"``), also the key of user shortcut settings.
+    text
+        Menu text, with ``&`` before the mnemonic.
+    shortcuts
+        Key sequences (the first is shown in tooltips and menus); ``"std:Open"`` names a
+        ``QKeySequence.StandardKey``.
+    tip
+        Status-bar tip and tooltip (the shortcut is appended to the tooltip).
+    menu
+        Top-level menu it is listed in ("" = none: a keyboard-only action).
+    section
+        Group within the menu; a separator goes between sections.
+    checkable
+        A toggle (its state is shown checked in menus and toolbars).
+    icon_text
+        Short text for toolbar buttons ("" = ``text`` without the mnemonic).
+    """
+
+    id: str
+    text: str
+    shortcuts: tuple[str, ...] = ()
+    tip: str = ""
+    menu: str = ""
+    section: int = 0
+    checkable: bool = False
+    icon_text: str = ""
+
+
+A = ActionSpec
+
+#: The viewer's actions, in menu order.
+ACTIONS: tuple[ActionSpec, ...] = (
+    # ---- File
+    A("file.open", "&Open File…", ("std:Open",), "Open a NIfTI, DICOM or image file "
+      "(several DICOM files: one series)", "File", 0),
+    A("file.open_folder", "Open &Folder…", ("Ctrl+Shift+O",), "Open a folder of DICOM files",
+      "File", 0),
+    A("file.open_demo", "Open &Demo Study", (), "MNI152 T1 brain template", "File", 0),
+    A("file.open_model", "Open &Model File…", ("Ctrl+M",), "Add a model file with a card "
+      "(.safetensors; .pt/.pt2 only if trusted) to the picker", "File", 0),
+    A("labels.open", "Open &Label Map…", (), "Add a label layer from a file (NIfTI, MGZ, "
+      "DICOM SEG) over the study", "File", 0),
+    A("labels.save", "Save Label Map &As…", (), "Save the active label layer as NIfTI or, "
+      "for a DICOM study, DICOM SEG", "File", 0),
+    A("session.open", "Open &Session…", (), "Reopen a saved session (study, ROIs, labels, "
+      "view)", "File", 1),
+    A("session.save", "&Save Session…", ("std:Save",), "Save study, ROIs, label layers, "
+      "model and view to a file", "File", 1),
+    A("rois.import", "&Import ROIs…", (), "Add the ROIs of a JSON file (undoable)", "File", 2),
+    A("rois.export", "Export &ROIs…", (), "Save the ROIs (world coordinates) as JSON",
+      "File", 2),
+    A("rois.export_metrics", "Export ROI &Metrics…", (), "Write every ROI's metrics to CSV "
+      "or JSON", "File", 2),
+    A("reference.open", "Open Re&ference Volume…", (), "A high-resolution volume to score "
+      "results against", "File", 3),
+    A("reference.simulate", "Simulate &Low Resolution", (), "Show the study at the model's "
+      "lower resolution (block mean) and score the model against the real study", "File", 3,
+      checkable=True),
+    A("reference.clear", "Clear Reference", (), "", "File", 3),
+    A("file.quit", "&Quit", ("std:Quit",), "", "File", 4),
+    # ---- Edit (ROIs)
+    A("edit.undo", "&Undo", ("Ctrl+Z",), "", "Edit", 0),
+    A("edit.redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "", "Edit", 0),
+    A("edit.delete_roi", "&Delete ROI", ("Delete", "Backspace"), "Delete the selected ROI",
+      "Edit", 1),
+    # ---- View
+    A("view.axial", "Axial", ("1",), "Show the axial plane", "View", 0, checkable=True),
+    A("view.coronal", "Coronal", ("2",), "Show the coronal plane", "View", 0, checkable=True),
+    A("view.sagittal", "Sagittal", ("3",), "Show the sagittal plane", "View", 0,
+      checkable=True),
+    A("view.three_plane", "&Three Planes", ("4",), "Axial, coronal and sagittal side by "
+      "side with a linked crosshair", "View", 0, checkable=True),
+    A("view.reset", "&Reset View", ("R",), "Fit the images, default window", "View", 1),
+    A("view.sr", "&Super-Resolution", ("S",), "Show the model's result of the current "
+      "slice beside the original", "View", 1, checkable=True, icon_text="SR"),
+    A("labels.toggle", "&Label Overlay", ("O",), "Show or hide the label layers", "View", 1,
+      checkable=True),
+    A("labels.style", "Cycle Label &Style", ("Shift+O",), "Active label layer: fill, "
+      "outline, both", "View", 1),
+    A("view.metrics_dock", "ROI &Metrics", ("Ctrl+Shift+M",), "Show or hide the ROI "
+      "Metrics dock", "View", 1, checkable=True),
+    A("slice.next", "Next Slice", ("Up",), "", "View", 2),
+    A("slice.previous", "Previous Slice", ("Down",), "", "View", 2),
+    A("slice.forward10", "Forward 10 Slices", ("PgUp",), "", "View", 2),
+    A("slice.back10", "Back 10 Slices", ("PgDown",), "", "View", 2),
+    A("slice.first", "First Slice", ("Home",), "", "View", 2),
+    A("slice.last", "Last Slice", ("End",), "", "View", 2),
+    A("volume.next", "Next Volume", ("Alt+Up", "."), "Next Volume of a 4-D series (DWI, "
+      "fMRI, echoes …)", "View", 3),
+    A("volume.previous", "Previous Volume", ("Alt+Down", ","), "Previous Volume of a 4-D "
+      "series (DWI, fMRI, echoes …)", "View", 3),
+    # ---- Tools (ROIs)
+    A("tool.navigate", "&Navigate", ("N",), "Pan, select, move and resize ROIs (Esc)",
+      "Tools", 0, checkable=True),
+    A("tool.rectangle", "&Rectangle ROI", ("Q",), "Drag to draw a rectangle ROI", "Tools", 0,
+      checkable=True),
+    A("tool.ellipse", "&Ellipse ROI", ("E",), "Drag to draw an ellipse ROI", "Tools", 0,
+      checkable=True),
+    A("tool.polygon", "&Polygon ROI", ("P",), "Click the vertices; double-click or Enter "
+      "closes, Esc cancels", "Tools", 0, checkable=True),
+    A("tool.freehand", "&Freehand ROI", ("F",), "Draw a closed lasso with the mouse",
+      "Tools", 0, checkable=True),
+    A("tool.brush", "&Brush", ("B",), "Paint a mask ROI ([ and ] change the radius)",
+      "Tools", 0, checkable=True),
+    A("tool.eraser", "Era&ser", ("X",), "Erase from the selected brush ROI", "Tools", 0,
+      checkable=True),
+    A("tool.escape", "Cancel / Navigate", ("Esc",), "Cancel the polygon being drawn, else "
+      "back to the Navigate tool, else deselect", "Tools", 1),
+    A("tool.close_polygon", "Close Polygon", ("Return", "Enter"), "Close the polygon being "
+      "drawn", "Tools", 1),
+    A("tool.smaller_brush", "Smaller Brush", ("[",), "Brush and eraser radius down",
+      "Tools", 1),
+    A("tool.larger_brush", "Larger Brush", ("]",), "Brush and eraser radius up", "Tools", 1),
+    # ---- Segmentation
+    A("segment.slice", "Segment Current &Slice", (), "Run the segmentation model on the "
+      "slice shown; the result is a new label layer", "Segmentation", 0),
+    A("segment.volume", "Segment &Volume", (), "Run the segmentation model on every slice "
+      "of the plane shown", "Segmentation", 0),
+    A("segment.cancel", "&Cancel Segmentation", (), "", "Segmentation", 0),
+    A("segment.open_model", "Open Segmentation &Model…", (), "Add a segment model file "
+      "(with a card)", "Segmentation", 1),
+)
+
+#: Window presets get ``window.preset.<name>`` ids at run time (they depend on the study),
+#: on Ctrl+0, Ctrl+1 ... in the order of the Window menu.
+PRESET_PREFIX = "window.preset."
+#: Menus in menu-bar order.
+MENUS: tuple[str, ...] = ("File", "Edit", "View", "Tools", "Segmentation", "Window", "Help")
