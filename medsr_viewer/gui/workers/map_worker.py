@@ -1,32 +1,33 @@
-"""A background thread that computes the SR pane's maps (NumPy, tens of ms on a 512² slice).
+"""The SR pane's map computations (NumPy, tens of ms on a 512² slice), off the GUI thread.
 
 The GUI posts a Qt-free job (a callable from :mod:`medsr_viewer.core.compare_maps`) with
-:meth:`MapWorker.submit` and never waits; latest wins: a job submitted while another waits
-replaces it, and ``ready(job_id, result)`` / ``failed(job_id, message)`` come back on the GUI
-thread through queued connections. The thread is registered with :mod:`medsr_viewer.gui.workers.threads`
-so closing the window stops it.
+:meth:`MapWorker.submit` and never waits; latest wins: a job submitted while another waits or
+runs supersedes it, and ``ready(job_id, result)`` / ``failed(job_id, message)`` come back on
+the GUI thread for the latest job only. The jobs run on a
+:class:`~medsr_viewer.gui.workers.jobs.JobRunner`, whose thread closing the window stops.
 """
 
 from __future__ import annotations
 
-import itertools
-import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 
-from medsr_viewer.gui.workers import threads
+from medsr_viewer.gui.workers.jobs import JobRunner, Ticket
+
+#: The runner channel of map jobs (one channel: each job supersedes the previous).
+CHANNEL = "map"
 
 
-class MapWorker(QThread):
+class MapWorker(QObject):
     """Runs one map job at a time off the GUI thread (latest wins).
 
     Signals
     -------
     ready(int, object)
-        Job id and its result.
+        Job id and its result (whatever the job returned).
     failed(int, str)
-        Job id and what went wrong.
+        Job id and what went wrong (``"ExceptionType: message"``).
     """
 
     ready = Signal(int, object)
@@ -35,63 +36,48 @@ class MapWorker(QThread):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("MapWorker")
-        self._cond = threading.Condition()
-        self._job: tuple[int, Callable[[], object]] | None = None
-        self._latest = 0
-        self._ids = itertools.count(1)
-        self._stopping = False
-        threads.register(self, stop=self.request_stop)
+        self.runner = JobRunner("MapWorker", self)
+        self.runner.returned.connect(self._on_returned)
+        self.runner.failed.connect(self._on_failed)
 
     def submit(self, job: Callable[[], object]) -> int:
-        """Queue ``job`` (replacing a waiting one); returns its id."""
-        job_id = next(self._ids)
-        with self._cond:
-            self._latest = job_id
-            self._job = (job_id, job)
-            self._cond.notify_all()
-        if not self.isRunning() and not self._stopping:
-            self.start()
-        return job_id
+        """Queue ``job`` (superseding a waiting or running one); returns its id."""
+
+        def run(_ticket: Ticket) -> object:
+            return job()
+
+        return self.runner.submit(run, channel=CHANNEL).id
 
     def cancel(self) -> None:
         """Forget the waiting job; a running one's result is dropped (:meth:`is_current`)."""
-        with self._cond:
-            self._job = None
-            self._latest = next(self._ids)
+        self.runner.cancel(CHANNEL)
 
     def is_current(self, job_id: int) -> bool:
-        """Whether ``job_id`` is the latest job submitted."""
-        with self._cond:
-            return job_id == self._latest
+        """Whether ``job_id`` is the latest job submitted (and not cancelled)."""
+        return self.runner.is_current(job_id)
 
     def request_stop(self) -> None:
         """End the thread after the job in progress (if any)."""
-        with self._cond:
-            self._stopping = True
-            self._job = None
-            self._cond.notify_all()
+        self.runner.request_stop()
 
     def stop(self, timeout_ms: int = 5000) -> bool:
         """Stop and wait for the thread; returns whether it ended."""
-        self.request_stop()
-        return self.wait(timeout_ms)
+        return self.runner.stop(timeout_ms)
 
-    def run(self) -> None:
-        """Thread body: take jobs until :meth:`stop`."""
-        while True:
-            with self._cond:
-                while self._job is None and not self._stopping:
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                assert self._job is not None
-                job_id, job = self._job
-                self._job = None
-            try:
-                result = job()
-            except Exception as exc:  # noqa: BLE001 - reported to the pane, never fatal
-                if self.is_current(job_id):
-                    self.failed.emit(job_id, f"{type(exc).__name__}: {exc}")
-                continue
-            if self.is_current(job_id):
-                self.ready.emit(job_id, result)
+    def isRunning(self) -> bool:
+        """Whether the worker thread is running."""
+        return self.runner.isRunning()
+
+    def wait(self, timeout_ms: int = 5000) -> bool:
+        """Wait for the worker thread to end; True when it is not running."""
+        return self.runner.wait(timeout_ms)
+
+    @Slot(int, object)
+    def _on_returned(self, job_id: int, result: object) -> None:
+        if self.is_current(job_id):
+            self.ready.emit(job_id, result)
+
+    @Slot(int, str)
+    def _on_failed(self, job_id: int, message: str) -> None:
+        if self.is_current(job_id):
+            self.failed.emit(job_id, message)
