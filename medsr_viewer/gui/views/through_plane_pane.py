@@ -3,24 +3,20 @@
 A through-plane model refines coronal and sagittal reformats of a thick-slice study: the SR
 pane's image then has more rows (or columns) than the original plane along the slice axis,
 over the same world extent (:func:`reformat_grid`). "Adapt to this study" fine-tunes the model
-on the study's own slices in :class:`AdaptWorker`, a background thread with progress and Stop
-(the weights learnt so far are kept); results computed afterwards use the adapted network.
+on the study's own slices in :class:`~medsr_viewer.gui.workers.adapt_worker.AdaptWorker` (a
+background job with progress and Stop, re-exported here; the weights learnt so far are kept);
+results computed afterwards use the adapted network.
 """
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from medsr_viewer.core.generators import run_to_end
 from medsr_viewer.core.slice_profile import fine_positions, interpolate_along
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui.workers import threads
-from medsr_viewer.models.inference import describe_exception
-from medsr_viewer.models.slice_engine import ModelRef, SliceEngine
+from medsr_viewer.gui.workers.adapt_worker import AdaptWorker  # noqa: F401 - re-exported
 from medsr_viewer.models.through_plane.adapt import DEFAULT_ADAPT_MINUTES, AdaptReport
 from medsr_viewer.models.through_plane.apply import coarse_axis, plan_geometry
 
@@ -55,49 +51,6 @@ def original_on_grid(image: np.ndarray, shape: tuple[int, int], mode: str) -> np
             positions = fine_positions(out.shape[axis], shape[axis])
             out = interpolate_along(out, axis, positions, order)
     return out
-
-
-class AdaptWorker(QThread):
-    """Adapts one through-plane model to one study in the background.
-
-    Signals
-    -------
-    progressed(int, float, float)
-        Step, share of the time budget used, running loss.
-    finishedAdapting(object)
-        The :class:`~medsr_viewer.models.through_plane.adapt.AdaptReport`.
-    failed(str)
-        What went wrong.
-    """
-
-    progressed = Signal(int, float, float)
-    finishedAdapting = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, engine: SliceEngine, ref: ModelRef, volume: Volume, minutes: float,
-                 max_steps: int | None = None, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("AdaptWorker")
-        self.engine, self.ref, self.volume = engine, ref, volume
-        self.minutes, self.max_steps = minutes, max_steps
-        self.stop_event = threading.Event()
-        threads.register(self, stop=self.request_stop)
-
-    def request_stop(self) -> None:
-        """End after the current step, keeping what was learnt."""
-        self.stop_event.set()
-
-    def run(self) -> None:
-        """Thread body."""
-        try:
-            report = run_to_end(
-                self.engine.iter_adapt(self.ref, self.volume, self.minutes, self.stop_event,
-                                       self.max_steps),
-                lambda p: self.progressed.emit(p.step, p.fraction, p.loss))
-        except Exception as exc:  # noqa: BLE001 - reported in the pane, never fatal
-            self.failed.emit(describe_exception(exc))
-            return
-        self.finishedAdapting.emit(report)
 
 
 class AdaptControls(QWidget):
