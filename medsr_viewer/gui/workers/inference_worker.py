@@ -21,26 +21,28 @@ slices are cached by (model file sha256, volume, axis, slice); a cache hit is an
 event-loop turn without touching the worker. When idle, the worker can prefetch the
 neighbouring slices of each pane's last request.
 
-Signals are emitted from the worker thread and reach GUI-thread receivers through queued
-connections; torch releases the GIL inside its kernels, so the GUI stays responsive.
+The requests run as generator jobs of a :class:`~medsr_viewer.gui.workers.jobs.JobRunner`
+(one thread, registered for :func:`~medsr_viewer.gui.workers.threads.stop_all`); its reports
+arrive on the GUI thread, where this worker turns them into the signals above, so every signal
+is emitted on the GUI thread. Torch releases the GIL inside its kernels, so the GUI stays
+responsive.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import threading
-from collections import OrderedDict
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from medsr_viewer.core.notify import Notifier
 from medsr_viewer.core.notify import notifier as default_notifier
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui.workers import threads
-from medsr_viewer.models.inference import describe_exception
+from medsr_viewer.gui.workers.jobs import JobRunner
+from medsr_viewer.models.inference import TileUpdate, describe_exception
 from medsr_viewer.models.registry import ModelRejected
 from medsr_viewer.models.slice_engine import ModelRef, SliceEngine
 from medsr_viewer.models.uncertainty import DIHEDRAL
@@ -94,8 +96,12 @@ class InferenceRequest:
     level: float = 0.0
 
 
-class InferenceWorker(QThread):
+class InferenceWorker(QObject):
     """Background model runner with per-pane latest-wins requests and a result cache.
+
+    Requests run as generator jobs of one :class:`~medsr_viewer.gui.workers.jobs.JobRunner`
+    (channel = pane id, so a pane's newer request supersedes its older one); prefetch jobs
+    run in the background channel and give way to any request.
 
     Parameters
     ----------
@@ -107,11 +113,24 @@ class InferenceWorker(QThread):
         Where errors are posted for the user (default: the application notifier).
     prefetch
         Compute the neighbouring slices of each pane's last request when idle.
+
+    Signals
+    -------
+    tileReady(str, int, tuple, numpy.ndarray)
+        Pane, request id, tile box ``(y0, x0, y1, x1)`` on the output grid, tile pixels.
+    progress(str, int, int, int)
+        Pane, request id, done, total.
+    sliceReady(str, int, numpy.ndarray, bool)
+        Pane, request id, the slice (or width map), whether it came from the cache.
+    failed(str, int, str)
+        Pane, request id, message.
+    prefetched(str, int, int)
+        Pane, slice index, axis of a neighbour slice computed ahead.
     """
 
-    tileReady = Signal(str, int, object, object)
+    tileReady = Signal(str, int, tuple, np.ndarray)
     progress = Signal(str, int, int, int)
-    sliceReady = Signal(str, int, object, bool)
+    sliceReady = Signal(str, int, np.ndarray, bool)
     failed = Signal(str, int, str)
     prefetched = Signal(str, int, int)
 
@@ -127,15 +146,17 @@ class InferenceWorker(QThread):
         self.notifier = notifier if notifier is not None else default_notifier
         self.engine = engine if engine is not None else SliceEngine(notifier=self.notifier)
         self.prefetch_enabled = prefetch
-        self._cond = threading.Condition()
-        self._pending: OrderedDict[str, InferenceRequest] = OrderedDict()
+        self.runner = JobRunner("InferenceWorker", self, on_stop=self._interrupt)
+        # All of these are used on the GUI thread only.
+        self._jobs: dict[int, InferenceRequest] = {}  # runner job id -> request
         self._latest: dict[str, int] = {}
         self._last_done: dict[str, InferenceRequest] = {}
         self._ids = itertools.count(1)
-        self._stopping = False
-        self._busy = False
         self._prefetch_failures: set[tuple[str, int, int, int]] = set()
-        threads.register(self, stop=self.request_stop)
+        self.runner.yielded.connect(self._on_yielded)
+        self.runner.returned.connect(self._on_returned)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.finished.connect(self._on_finished)
 
     # -- GUI-thread API ----------------------------------------------------------------------
     def submit(
@@ -154,8 +175,8 @@ class InferenceWorker(QThread):
         request id used in every signal about it.
 
         Never blocks: a cached slice is delivered on the next event-loop turn, anything else
-        is queued for the worker thread (replacing the pane's pending request) and the thread
-        is started if needed.
+        is queued for the worker thread (superseding the pane's earlier request) and the
+        thread is started if needed.
         """
         request_id = next(self._ids)
         axis = default_axis(volume) if axis is None else int(axis)
@@ -163,58 +184,83 @@ class InferenceWorker(QThread):
             pane_id, request_id, volume, int(slice_index), axis, str(model), task, tile,
             kind=kind, level=float(level),
         )
-        with self._cond:
-            self._latest[pane_id] = request_id
-            self._pending.pop(pane_id, None)
+        self._latest[pane_id] = request_id
         hit = self._cached(request)
         if hit is not None:
-            with self._cond:
-                self._last_done[pane_id] = request
-                self._cond.notify_all()
+            self.runner.cancel(pane_id)
+            self._last_done[pane_id] = request
             QTimer.singleShot(0, self, lambda: self._deliver_cached(request, hit))
             return request_id
-        with self._cond:
-            self._pending[pane_id] = request
-            self._cond.notify_all()
-        if not self.isRunning() and not self._stopping:
-            self.start()
+        self._run(request)
         return request_id
 
     def cancel(self, pane_id: str) -> None:
         """Drop the pane's pending request and stop its running one at the next tile."""
-        with self._cond:
-            self._pending.pop(pane_id, None)
-            self._latest[pane_id] = next(self._ids)
-            self._last_done.pop(pane_id, None)
+        self._latest[pane_id] = next(self._ids)
+        self._last_done.pop(pane_id, None)
+        self.runner.cancel(pane_id)
 
     def is_current(self, pane_id: str, request_id: int) -> bool:
         """Whether ``request_id`` is still the pane's latest request."""
-        with self._cond:
-            return self._latest.get(pane_id) == request_id
+        return self._latest.get(pane_id) == request_id
 
     def request_stop(self) -> None:
         """Cancel everything without waiting: pending requests are dropped, an idle thread is
         woken, and a model call in progress is interrupted at once (its result discarded)."""
-        with self._cond:
-            self._stopping = True
-            self._pending.clear()
-            self._cond.notify_all()
-        self.engine.interrupt()
-        self.requestInterruption()
-        self.quit()
+        self.runner.request_stop()
 
     def stop(self, timeout_ms: int = 5000) -> bool:
         """Cancel everything, end the thread and wait for it; returns whether it ended."""
-        self.request_stop()
-        return self.wait(timeout_ms)
+        return self.runner.stop(timeout_ms)
+
+    def isRunning(self) -> bool:
+        """Whether the worker thread is running (waiting for requests counts)."""
+        return self.runner.isRunning()
+
+    def wait(self, timeout_ms: int = 5000) -> bool:
+        """Wait for the worker thread to end; True when it is not running."""
+        return self.runner.wait(timeout_ms)
 
     @property
     def busy(self) -> bool:
         """Whether the worker is computing (or has requests waiting)."""
-        with self._cond:
-            return self._busy or bool(self._pending)
+        return self.runner.busy
 
     # -- internals ---------------------------------------------------------------------------
+    def _interrupt(self) -> None:
+        self.engine.interrupt()
+
+    def _run(self, request: InferenceRequest) -> None:
+        """Submit ``request`` as a job on the pane's channel (or as background prefetch)."""
+        ticket = self.runner.submit(
+            lambda _ticket: self._compute(request),
+            channel="prefetch" if request.prefetch else request.pane_id,
+            background=request.prefetch,
+            describe=lambda exc: self._message(request, exc),
+        )
+        self._jobs[ticket.id] = request
+
+    def _compute(self, request: InferenceRequest) -> Generator[object, None, np.ndarray]:
+        """The job (worker thread): yields tile updates (or model runs done), returns the
+        slice (or width map)."""
+        ref: ModelRef = self.engine.resolve(request.model)
+        if request.kind == WIDTH:
+            return (yield from self.engine.iter_interval_width(
+                ref, request.volume, request.axis, request.slice_index, request.level,
+                request.task, request.tile,
+            ))
+        return (yield from self.engine.iter_slice(
+            ref, request.volume, request.axis, request.slice_index, request.task, request.tile
+        ))
+
+    @staticmethod
+    def _message(request: InferenceRequest, exc: BaseException) -> str:
+        """The one-line failure message of ``request`` (worker thread, inside ``except``)."""
+        _log.debug("inference request failed", exc_info=True)
+        if isinstance(exc, ModelRejected):
+            return str(exc)
+        return f"{request.model}: {describe_exception(exc)}"
+
     def _cached(self, request: InferenceRequest) -> np.ndarray | None:
         try:
             ref = self.engine.resolve(request.model)
@@ -230,41 +276,61 @@ class InferenceWorker(QThread):
     def _deliver_cached(self, request: InferenceRequest, array: np.ndarray) -> None:
         if self.is_current(request.pane_id, request.request_id):
             self.sliceReady.emit(request.pane_id, request.request_id, array, True)
+        self._schedule_prefetch()
 
-    def _superseded(self, request: InferenceRequest) -> bool:
-        with self._cond:
-            if self._stopping or self.isInterruptionRequested():
-                return True
-            if request.prefetch:
-                return bool(self._pending)
-            return self._latest.get(request.pane_id) != request.request_id
+    @Slot(int, object)
+    def _on_yielded(self, job_id: int, update: object) -> None:
+        request = self._jobs.get(job_id)
+        if request is None or request.prefetch:
+            return
+        pane, rid = request.pane_id, request.request_id
+        if isinstance(update, TileUpdate):
+            self.tileReady.emit(pane, rid, update.box.as_tuple(), update.array)
+            self.progress.emit(pane, rid, update.done, update.total)
+        elif isinstance(update, int):  # interval width: model runs done
+            self.progress.emit(pane, rid, update, len(DIHEDRAL))
 
-    def _next_request(self) -> InferenceRequest | None:
-        """Block until there is work (a request, or prefetch when idle) or stop."""
-        while True:
-            with self._cond:
-                self._busy = False
-                if self._stopping:
-                    return None
-                if self._pending:
-                    _pane, request = self._pending.popitem(last=False)
-                    self._busy = True
-                    return request
-                recent = [
-                    last
-                    for pane, last in self._last_done.items()
-                    if self._latest.get(pane) == last.request_id
-                ]
-            job = self._prefetch_job(recent) if self.prefetch_enabled else None
-            with self._cond:
-                if self._stopping:
-                    return None
-                if self._pending:
-                    continue
-                if job is not None:
-                    self._busy = True
-                    return job
-                self._cond.wait()
+    @Slot(int, object)
+    def _on_returned(self, job_id: int, result: np.ndarray) -> None:
+        request = self._jobs.get(job_id)
+        if request is None:
+            return
+        pane, rid = request.pane_id, request.request_id
+        if request.prefetch:
+            self.prefetched.emit(pane, request.slice_index, request.axis)
+            return
+        if self._latest.get(pane) == rid:
+            self._last_done[pane] = request
+        self.sliceReady.emit(pane, rid, result, False)
+
+    @Slot(int, str)
+    def _on_failed(self, job_id: int, message: str) -> None:
+        request = self._jobs.get(job_id)
+        if request is None:
+            return
+        if request.prefetch:
+            self._prefetch_failures.add(self._prefetch_key(request))
+            return
+        self.notifier.error(message, source="inference")
+        self.failed.emit(request.pane_id, request.request_id, message)
+
+    @Slot(int)
+    def _on_finished(self, job_id: int) -> None:
+        self._jobs.pop(job_id, None)
+        self._schedule_prefetch()
+
+    def _schedule_prefetch(self) -> None:
+        """When idle, compute a neighbour of a pane's last slice in the background."""
+        if not self.prefetch_enabled or self.runner.stopping or self.runner.busy:
+            return
+        recent = [
+            last
+            for pane, last in self._last_done.items()
+            if self._latest.get(pane) == last.request_id
+        ]
+        job = self._prefetch_job(recent)
+        if job is not None:
+            self._run(job)
 
     def _prefetch_job(self, recent: list[InferenceRequest]) -> InferenceRequest | None:
         """A neighbour slice of a pane's last finished request that is not cached yet."""
@@ -295,79 +361,3 @@ class InferenceWorker(QThread):
 
     def _prefetch_key(self, request: InferenceRequest) -> tuple[str, int, int, int]:
         return (request.model, id(request.volume), request.axis, request.slice_index)
-
-    def run(self) -> None:
-        """Thread body: take requests until :meth:`stop`."""
-        while True:
-            request = self._next_request()
-            if request is None:
-                return
-            self._process(request)
-
-    def _process(self, request: InferenceRequest) -> None:
-        pane, rid = request.pane_id, request.request_id
-        try:
-            ref: ModelRef = self.engine.resolve(request.model)
-            if request.kind == WIDTH:
-                width = self._width(ref, request)
-                if width is None:
-                    return
-                with self._cond:
-                    if self._latest.get(pane) == rid:
-                        self._last_done[pane] = request
-                self.sliceReady.emit(pane, rid, width, False)
-                return
-            gen = self.engine.iter_slice(
-                ref, request.volume, request.axis, request.slice_index, request.task, request.tile
-            )
-            while True:
-                if self._superseded(request):
-                    gen.close()
-                    return
-                try:
-                    update = next(gen)
-                except StopIteration as stop:
-                    result: np.ndarray = stop.value
-                    break
-                if not request.prefetch:
-                    self.tileReady.emit(pane, rid, update.box.as_tuple(), update.array)
-                    self.progress.emit(pane, rid, update.done, update.total)
-        except Exception as exc:  # noqa: BLE001 - every failure is reported, none kills the app
-            if self._stopping:
-                return  # interrupted because the application is closing: nothing to report
-            if request.prefetch:
-                self._prefetch_failures.add(self._prefetch_key(request))
-                return
-            message = (
-                str(exc)
-                if isinstance(exc, ModelRejected)
-                else f"{request.model}: {describe_exception(exc)}"
-            )
-            _log.debug("inference request failed", exc_info=True)
-            self.notifier.error(message, source="inference")
-            self.failed.emit(pane, rid, message)
-            return
-        if request.prefetch:
-            self.prefetched.emit(pane, request.slice_index, request.axis)
-            return
-        with self._cond:
-            if self._latest.get(pane) == rid:
-                self._last_done[pane] = request
-        self.sliceReady.emit(pane, rid, result, False)
-
-    def _width(self, ref: ModelRef, request: InferenceRequest) -> np.ndarray | None:
-        """Run an interval-width request (``None`` when superseded)."""
-        gen = self.engine.iter_interval_width(
-            ref, request.volume, request.axis, request.slice_index, request.level,
-            request.task, request.tile,
-        )
-        runs = len(DIHEDRAL)
-        while True:
-            if self._superseded(request):
-                gen.close()
-                return None
-            try:
-                done = next(gen)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            self.progress.emit(request.pane_id, request.request_id, done, runs)

@@ -1,20 +1,20 @@
-"""Loading studies in a background QThread, with progress, cancel and error reporting.
+"""Loading studies in the background, with progress, cancel and error reporting.
 
 The main window never reads files on the GUI thread: :class:`StudyLoader` runs
-:func:`medsr_viewer.core.io.load_study` (and, for folders, series discovery) in a worker
-thread registered in :mod:`medsr_viewer.gui.workers.threads`, and reports back through signals.
+:func:`medsr_viewer.core.io.load_study` (and, for folders, series discovery) as a job of a
+:class:`~medsr_viewer.gui.workers.jobs.JobRunner` (its thread is registered in
+:mod:`medsr_viewer.gui.workers.threads`), and reports back through signals.
 Each request gets a number; results of a superseded request are dropped, so opening another
 study while one loads simply replaces it.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from medsr_viewer.core.geometry import DisplayVolume
 from medsr_viewer.core.io import (
@@ -27,7 +27,10 @@ from medsr_viewer.core.io import (
 )
 from medsr_viewer.core.study import Study
 from medsr_viewer.core.windowing import Window, default_preset
-from medsr_viewer.gui.workers import threads
+from medsr_viewer.gui.workers.jobs import JobRunner, Ticket
+
+#: The runner channel of loads (each load supersedes the previous one).
+CHANNEL = "load"
 
 
 @dataclass(frozen=True)
@@ -76,60 +79,59 @@ def _describe(paths: Sequence[Path]) -> str:
     return f"{paths[0]} (+{len(paths) - 1} more)"
 
 
-class LoadWorker(QObject):
-    """Does one load request on the worker thread; talks to the GUI only through signals.
+@dataclass(frozen=True)
+class SeriesChoice:
+    """The outcome of a request for a folder of several series: the user must choose one."""
 
-    Signals
-    -------
-    progress(str, int, int)
-        Phase (``"Scanning"`` or ``"Loading"``), done and total.
-    seriesFound(object, object)
-        The request and the ``list[SeriesInfo]`` when a folder holds several series: the
-        user must choose one, nothing is loaded.
-    loaded(object)
-        A :class:`LoadedStudy`.
-    failed(str)
-        One-line message naming the file and the reason.
-    cancelled()
-        The user cancelled.
-    done()
-        Emitted last, whatever the outcome.
+    request: LoadRequest
+    series: list[SeriesInfo]
+
+
+def _failure_message(paths: Sequence[Path]) -> Callable[[BaseException], str]:
+    """The ``failed`` message of a load of ``paths``: names the input and the reason."""
+
+    def describe(exc: BaseException) -> str:
+        if isinstance(exc, LoadError):
+            return str(exc)
+        if isinstance(exc, MemoryError):
+            return f"{_describe(paths)}: not enough memory to load this study"
+        return f"{_describe(paths)}: unexpected error ({type(exc).__name__}: {exc})"
+
+    return describe
+
+
+class LoadWorker:
+    """The job of one load request, run on the loader's worker thread.
+
+    Called with its :class:`~medsr_viewer.gui.workers.jobs.Ticket`: posts
+    ``(phase, done, total)`` progress (phase ``"Scanning"`` or ``"Loading"``), polls the ticket
+    for cancellation at file boundaries, and returns a :class:`LoadedStudy` or, for a folder
+    holding several series, a :class:`SeriesChoice`. Errors are raised (the runner reports them
+    through :func:`_failure_message`); a cancelled load raises ``LoadCancelled``.
     """
 
-    progress = Signal(str, int, int)
-    seriesFound = Signal(object, object)
-    loaded = Signal(object)
-    failed = Signal(str)
-    cancelled = Signal()
-    done = Signal()
-
     def __init__(self, request: LoadRequest) -> None:
-        super().__init__()
         self.request = request
-        self._cancel = threading.Event()
+        self._ticket: Ticket | None = None
         self._phase = "Loading"
 
-    def cancel(self) -> None:
-        """Ask the load to stop at the next file boundary (thread-safe)."""
-        self._cancel.set()
-
     def is_cancelled(self) -> bool:
-        """Whether :meth:`cancel` was called (polled by the readers)."""
-        return self._cancel.is_set()
+        """Whether the load was cancelled or superseded (polled by the readers)."""
+        return self._ticket is not None and self._ticket.cancelled
 
     def _report(self, done: int, total: int) -> None:
-        self.progress.emit(self._phase, int(done), int(total))
+        if self._ticket is not None:
+            self._ticket.post((self._phase, int(done), int(total)))
 
-    def _read(self, paths: tuple[Path, ...]) -> Study | None:
-        """The study asked for, or ``None`` after emitting ``seriesFound`` (user must pick)."""
+    def _read(self, paths: tuple[Path, ...]) -> Study | SeriesChoice:
+        """The study asked for, or the series found when the user must pick one."""
         series = self.request.series
         uid = self.request.series_uid
         if series is None and uid is None and (len(paths) > 1 or paths[0].is_dir()):
             self._phase = "Scanning"
             found = discover_series(list(paths), progress=self._report, cancelled=self.is_cancelled)
             if len(found) > 1:
-                self.seriesFound.emit(self.request, found)
-                return None
+                return SeriesChoice(self.request, found)
             series = found[0] if found else None  # none: load_study explains why
         self._phase = "Loading"
         if series is not None:
@@ -144,52 +146,64 @@ class LoadWorker(QObject):
             cancelled=self.is_cancelled,
         )
 
-    @Slot()
-    def run(self) -> None:
+    def __call__(self, ticket: Ticket) -> LoadedStudy | SeriesChoice:
         """Discover series if needed, load, reorient and compute the default window."""
+        self._ticket = ticket
         paths = self.request.paths
         try:
-            try:
-                study = self._read(paths)
-                if study is None:
-                    return
-                if self.is_cancelled():
-                    raise LoadCancelled("loading cancelled")
-                display = DisplayVolume(study.shown)
-                name, window = default_preset(study.shown)
-                self.loaded.emit(LoadedStudy(display, window, paths, name, study))
-            except LoadCancelled:
-                self.cancelled.emit()
-            except LoadError as exc:
-                self.failed.emit(str(exc))
-            except MemoryError:
-                self.failed.emit(f"{_describe(paths)}: not enough memory to load this study")
-            except Exception as exc:  # noqa: BLE001 - a reader bug must not kill the app
-                name = type(exc).__name__
-                self.failed.emit(f"{_describe(paths)}: unexpected error ({name}: {exc})")
-        finally:
-            self.done.emit()
+            study = self._read(paths)
+            if isinstance(study, SeriesChoice):
+                return study
+            if self.is_cancelled():
+                raise LoadCancelled("loading cancelled")
+            display = DisplayVolume(study.shown)
+            name, window = default_preset(study.shown)
+            return LoadedStudy(display, window, paths, name, study)
+        except LoadCancelled:
+            ticket.cancel()  # reported as cancelled, never as a failure
+            raise
 
 
 class StudyLoader(QObject):
     """Starts and tracks background loads; at most one request is current.
 
-    Signals mirror :class:`LoadWorker`'s, for the current request only, plus ``busy(bool)``
-    when loading starts and stops. Workers are connected to slots of this object, which
-    lives on the GUI thread, so every signal arrives there (queued).
+    The loads run one at a time on a :class:`~medsr_viewer.gui.workers.jobs.JobRunner` whose
+    thread ends when no load is left (so no idle thread stays behind); a new request
+    supersedes (cancels) the current one. Every signal is emitted on the GUI thread, for the
+    current request only.
+
+    Signals
+    -------
+    progress(str, int, int)
+        Phase (``"Scanning"`` or ``"Loading"``), done and total.
+    seriesFound(LoadRequest, list)
+        The request and the ``list[SeriesInfo]`` when a folder holds several series: the
+        user must choose one, nothing is loaded.
+    loaded(LoadedStudy)
+        The study, ready to show.
+    failed(str)
+        One-line message naming the file and the reason.
+    cancelled()
+        The user cancelled.
+    busy(bool)
+        Loading starts (``True``) or the current request ended (``False``).
     """
 
     progress = Signal(str, int, int)
-    seriesFound = Signal(object, object)
-    loaded = Signal(object)
+    seriesFound = Signal(LoadRequest, list)
+    loaded = Signal(LoadedStudy)
     failed = Signal(str)
     cancelled = Signal()
     busy = Signal(bool)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._current: LoadWorker | None = None
-        self._running: dict[LoadWorker, QThread] = {}
+        self._runner = JobRunner("StudyLoader", self, keep_alive=False)
+        self._current: int | None = None
+        self._runner.yielded.connect(self._on_yielded)
+        self._runner.returned.connect(self._on_returned)
+        self._runner.failed.connect(self._on_failed)
+        self._runner.cancelled.connect(self._on_cancelled)
 
     @property
     def is_loading(self) -> bool:
@@ -209,84 +223,55 @@ class StudyLoader(QObject):
         """
         if not paths:
             raise ValueError("no path to load")
-        if self._current is not None:
-            self._current.cancel()
         request = LoadRequest(tuple(Path(p) for p in paths), series_uid, series)
-        thread = QThread()
-        thread.setObjectName(f"medsr-load {_describe(request.paths)}")
-        worker = LoadWorker(request)
-        threads.register(thread, stop=worker.cancel)
-        worker.moveToThread(thread)
-        self._current = worker
-        self._running[worker] = thread
-        thread.started.connect(worker.run)
-        worker.progress.connect(self._on_progress)
-        worker.seriesFound.connect(self._on_series_found)
-        worker.loaded.connect(self._on_loaded)
-        worker.failed.connect(self._on_failed)
-        worker.cancelled.connect(self._on_cancelled)
-        # quit from the worker thread itself, so ending never needs the GUI event loop
-        worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        thread.finished.connect(self._on_thread_finished)
+        ticket = self._runner.submit(
+            LoadWorker(request), channel=CHANNEL, describe=_failure_message(request.paths)
+        )
+        self._current = ticket.id
         self.busy.emit(True)
-        thread.start()
 
     def cancel(self) -> None:
         """Cancel the current request; ``cancelled`` is emitted when it has stopped."""
         if self._current is not None:
-            self._current.cancel()
+            self._runner.cancel(CHANNEL)
 
     def shutdown(self, timeout_ms: int = 10000) -> bool:
-        """Cancel everything and wait for the threads to end; True when all ended."""
+        """Cancel everything and wait for the thread to end; True when it ended."""
         self._current = None
-        ok = True
-        for worker, thread in list(self._running.items()):
-            worker.cancel()
-            thread.quit()
-            ok = thread.wait(timeout_ms) and ok
-        return ok
+        self._runner.cancel()
+        return self._runner.wait(timeout_ms)
 
-    def _is_current(self) -> bool:
-        return self._current is not None and self.sender() is self._current
-
-    @Slot(str, int, int)
-    def _on_progress(self, phase: str, done: int, total: int) -> None:
-        if self._is_current():
-            self.progress.emit(phase, done, total)
-
-    @Slot(object, object)
-    def _on_series_found(self, request: object, series: object) -> None:
-        if self._is_current():
-            self._finish_current()
-            self.seriesFound.emit(request, series)
-
-    @Slot(object)
-    def _on_loaded(self, study: object) -> None:
-        if self._is_current():
-            self._finish_current()
-            self.loaded.emit(study)
-
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        if self._is_current():
-            self._finish_current()
-            self.failed.emit(message)
-
-    @Slot()
-    def _on_cancelled(self) -> None:
-        if self._is_current():
-            self._finish_current()
-            self.cancelled.emit()
+    def _is_current(self, job_id: int) -> bool:
+        return self._current is not None and job_id == self._current
 
     def _finish_current(self) -> None:
         self._current = None
         self.busy.emit(False)
 
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        thread = self.sender()
-        for worker, candidate in list(self._running.items()):
-            if candidate is thread:
-                del self._running[worker]
-                worker.deleteLater()
-                candidate.deleteLater()
+    @Slot(int, object)
+    def _on_yielded(self, job_id: int, update: tuple[str, int, int]) -> None:
+        if self._is_current(job_id):
+            phase, done, total = update
+            self.progress.emit(phase, done, total)
+
+    @Slot(int, object)
+    def _on_returned(self, job_id: int, outcome: LoadedStudy | SeriesChoice) -> None:
+        if not self._is_current(job_id):
+            return
+        self._finish_current()
+        if isinstance(outcome, SeriesChoice):
+            self.seriesFound.emit(outcome.request, outcome.series)
+        else:
+            self.loaded.emit(outcome)
+
+    @Slot(int, str)
+    def _on_failed(self, job_id: int, message: str) -> None:
+        if self._is_current(job_id):
+            self._finish_current()
+            self.failed.emit(message)
+
+    @Slot(int)
+    def _on_cancelled(self, job_id: int) -> None:
+        if self._is_current(job_id):
+            self._finish_current()
+            self.cancelled.emit()
