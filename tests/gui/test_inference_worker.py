@@ -56,6 +56,18 @@ def _record(worker: InferenceWorker) -> dict[str, list[tuple]]:
     return log
 
 
+def _barrier(qtbot: QtBot, worker: InferenceWorker, volume: Volume) -> None:
+    """Compute a slice for a pane of its own and wait for it: the worker runs requests in
+    the order they were submitted, so every report of an earlier one has arrived. (A sagittal
+    slice, so no cache entry of the tests' axial slices is made; forgotten afterwards, so no
+    prefetch starts from it.)"""
+    with qtbot.waitSignal(
+        worker.sliceReady, timeout=10000, check_params_cb=lambda pane, *_a: pane == "barrier"
+    ):
+        worker.submit("barrier", volume, 5, "bicubic-x2", axis=2, tile=48)
+    worker.cancel("barrier")
+
+
 def test_tiles_arrive_progressively_then_the_slice(
     qtbot: QtBot, worker: InferenceWorker, volume: Volume, zoo: dict[str, Path]
 ) -> None:
@@ -69,6 +81,7 @@ def test_tiles_arrive_progressively_then_the_slice(
     assert boxes[-1][2:] == (200, 240)
     pane, got_id, array, from_cache = log["slices"][0]
     assert (pane, got_id, from_cache) == ("sr", rid, False)
+    assert isinstance(boxes[0], tuple) and isinstance(log["tiles"][0][3], np.ndarray)
     expected = VolumeProcessor(load_model(zoo["bicubic-x2"]), volume).run_slice(2, 0)
     np.testing.assert_allclose(array, expected, atol=1e-3)
     # Each tile's pixels are what the final slice shows there (up to blending of overlaps).
@@ -81,10 +94,9 @@ def test_tiles_arrive_progressively_then_the_slice(
 def test_latest_request_wins(qtbot: QtBot, worker: InferenceWorker, volume: Volume) -> None:
     log = _record(worker)
     ids = [worker.submit("sr", volume, k, "bicubic-x2", axis=0, tile=48) for k in range(6)]
-    qtbot.waitUntil(lambda: bool(log["slices"]), timeout=10000)
-    qtbot.wait(100)  # nothing else may arrive
-    assert [s[1] for s in log["slices"]] == [ids[-1]]
-    assert {t[1] for t in log["tiles"]} <= {ids[0], ids[-1]}
+    _barrier(qtbot, worker, volume)  # requests run in order: every earlier report is in
+    assert [s[1] for s in log["slices"] if s[0] == "sr"] == [ids[-1]]
+    assert {t[1] for t in log["tiles"] if t[0] == "sr"} <= {ids[0], ids[-1]}
     # Another pane is independent of the first.
     with qtbot.waitSignal(worker.sliceReady, timeout=10000) as blocker:
         other = worker.submit("other", volume, 0, "bicubic-x2", axis=1, tile=48)
@@ -138,8 +150,9 @@ def test_cancel_and_prefetch(qtbot: QtBot, worker: InferenceWorker, volume: Volu
     log = _record(worker)
     worker.submit("sr", volume, 0, "bicubic-x2", axis=0, tile=48)
     worker.cancel("sr")
-    qtbot.wait(300)
-    assert log["slices"] == []
+    _barrier(qtbot, worker, volume)
+    assert [s for s in log["slices"] if s[0] == "sr"] == []
+    qtbot.waitUntil(lambda: not worker.busy, timeout=5000)
     worker.prefetch_enabled = True
     with qtbot.waitSignal(worker.sliceReady, timeout=10000):
         worker.submit("sr", volume, 3, "bicubic-x2", axis=0)

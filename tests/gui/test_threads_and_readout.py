@@ -15,6 +15,7 @@ from medsr_viewer.core.windowing import Window
 from medsr_viewer.gui.qt_compat import needs_bool_guard
 from medsr_viewer.gui.views.readout import format_value, format_window, position_text, slice_text
 from medsr_viewer.gui.workers import threads
+from medsr_viewer.gui.workers.map_worker import MapWorker
 
 
 class _Blocker(QObject):
@@ -47,6 +48,33 @@ def test_registry_tracks_running_threads_and_stops_them(qtbot: QtBot) -> None:
     assert not thread.isRunning()
     assert not any(t is thread for t in threads.running_threads())
     thread.deleteLater()
+
+
+def test_map_worker_latest_wins_and_stop_all_stops_it(qtbot: QtBot) -> None:
+    maps = MapWorker()
+    ready: list[tuple[int, object]] = []
+    maps.ready.connect(lambda job_id, result: ready.append((job_id, result)))
+    entered, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        entered.set()
+        release.wait(10)
+        return "stale"
+
+    first = maps.submit(slow)
+    assert entered.wait(5)
+    assert any(t is maps.runner.thread_object for t in threads.running_threads())
+    with qtbot.waitSignal(maps.ready, timeout=5000) as latest:
+        second = maps.submit(lambda: "fresh")
+        release.set()
+    assert latest.args == [second, "fresh"] and ready == [(second, "fresh")]
+    assert not maps.is_current(first) and maps.is_current(second)
+    with qtbot.waitSignal(maps.failed, timeout=5000) as failed:
+        third = maps.submit(lambda: 1 / 0)
+    assert failed.args == [third, "ZeroDivisionError: division by zero"]
+    assert maps.isRunning()  # idle, waiting for the next job
+    assert threads.stop_all(timeout_ms=5000) == []
+    assert not maps.isRunning()
 
 
 def test_readout_wording() -> None:
