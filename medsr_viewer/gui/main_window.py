@@ -47,6 +47,7 @@ from medsr_viewer.core.labels import LabelMap
 from medsr_viewer.core.roi import RoiEditor, RoiSet
 from medsr_viewer.core.session import LabelMapRef
 from medsr_viewer.core.study import Study
+from medsr_viewer.core.view_model import ViewModel
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.windowing import CT_PRESETS, Window, default_preset, presets_for
 from medsr_viewer.gui.actions.reference_actions import ReferenceActions
@@ -114,7 +115,9 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.recent = RecentFiles(settings)
         self.loader = StudyLoader(self)
-        self.viewer = StudyViewer(self)
+        #: The view state every pane renders (Qt-free, core.view_model).
+        self.view_model = ViewModel()
+        self.viewer = StudyViewer(self.view_model, self)
         self.series_dialog: SeriesPickerDialog | None = None
         #: Asked before any model file that can run code is used (once per file content).
         self.trust_prompt = TrustPrompt(self)
@@ -799,19 +802,7 @@ class MainWindow(QMainWindow):
         problem = self.compare.set_enabled(enabled)
         if problem:
             self.show_error(problem)
-            enabled = False
-        self.sr_action.setChecked(enabled)
-        self._redraw_colour_panes()
-
-    def _redraw_colour_panes(self) -> None:
-        """A colour study: every pane but the compared one (which shows the luminance the
-        model sees) shows the colour again after the SR comparison drew into it."""
-        display = self.viewer.display
-        if display is None or not display.is_colour:
-            return
-        for orientation, view in self.viewer.views.items():
-            if not (self.compare.enabled and orientation == self.compare.orientation):
-                view.redraw()
+        self.sr_action.setChecked(self.view_model.compare.enabled)
 
     def set_orientation(self, orientation: Orientation) -> None:
         """Single-plane layout showing ``orientation``."""
@@ -819,7 +810,6 @@ class MainWindow(QMainWindow):
         self.orientation_actions[Orientation(orientation)].setChecked(True)  # unchecks 4
         if self.compare.enabled:
             self.compare.set_enabled(True)  # compare the new plane
-            self._redraw_colour_panes()
         self._update_readout()
 
     def set_three_plane(self, enabled: bool) -> None:

@@ -1,152 +1,65 @@
 """Before/after comparison: the model's result of the current slice beside the original.
 
-The SR pane is a :class:`~medsr_viewer.gui.views.slice_view.SliceView` of the same study whose own
-image is hidden; the model output is drawn by an overlay ImageItem spanning the original's
-image rectangle. With ``align_corners=False`` geometry (what SR models and bicubic resampling
-use) an ``s`` times finer grid over the same pixel *edges* puts output pixel ``i`` at
-``(i + 0.5) * spacing / s`` mm: the pixel size is ``spacing / s`` and the half-voxel shift is
-taken care of by sharing the rectangle, so both panes line up in millimetres and can be linked
-for zoom and pan.
+The SR pane is a :class:`~medsr_viewer.gui.views.slice_view.SliceView` of the same study
+whose own image is hidden; the model output is drawn by an overlay ImageItem spanning the
+original's image rectangle. With ``align_corners=False`` geometry (what SR models and bicubic
+resampling use) an ``s`` times finer grid over the same pixel *edges* puts output pixel ``i``
+at ``(i + 0.5) * spacing / s`` mm: the pixel size is ``spacing / s`` and the half-voxel shift
+is taken care of by sharing the rectangle, so both panes line up in millimetres and are
+linked for zoom and pan.
+
+What is compared, and how, is the view model's ``compare`` part (on/off, mode,
+interpolation, plane) and its ``models["sr"]``: the panel writes the user's intents there and
+follows it. The original pane draws its own image (on the SR grid, interpolated off the GUI
+thread: :meth:`SliceView.set_finer_grid`); the panel draws only the SR pane.
 
 The model runs on the study reoriented for display (:class:`DisplayVolume`), so displayed
 slice ``k`` of a plane is array slice ``k`` along that plane's canonical slice axis of the
 volume given to the worker (axial: axis 0); coronal and sagittal planes are drawn with rows
 flipped, so the result (and every tile box) is flipped the same way.
 
-Compare modes: side by side; swipe (one pane, SR left of a draggable divider, original right);
-and four maps that show where the model departs from what was measured
-(:mod:`medsr_viewer.core.compare_maps`): difference (SR minus bicubic of the original),
-consistency (``D(SR) - LR`` per original pixel), added detail (what lies in the null space of
-the block mean, pixels above ``k`` noise sigmas outlined) and, for a calibrated model, the
-interval width (``2 * factor * spread``; 8 more model runs per slice in the inference worker).
-A map is computed off the GUI thread once the slice is complete (the SR image is shown while
-tiles stream); it is drawn with a colour bar in raw intensity units over a robust range (the
-``p``-th percentile of ``|value|``), diverging (CET-D1) for signed maps, sequential for the
-width, and its value under the mouse goes to the readout (:attr:`ComparePanel.hovered`).
+Compare modes: side by side; swipe (one pane, SR left of a draggable divider, original
+right); and the maps of :mod:`medsr_viewer.gui.views.compare_maps_view`.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from enum import Enum
-from functools import lru_cache, partial
 
 import numpy as np
 import pyqtgraph as pg
-import torch
-import torch.nn.functional as F
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QStandardItemModel
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QSizePolicy,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from medsr_viewer.core.compare_maps import (
-    DEFAULT_PERCENTILE,
-    MapImage,
-    added_detail_image,
-    consistency_map,
-    difference_map,
-    outline,
-    width_map,
-)
 from medsr_viewer.core.geometry import PLANE_AXES, DisplayVolume, Orientation
 from medsr_viewer.core.pane_geometry import display_slice_volume
-from medsr_viewer.core.sr_maps import DEFAULT_K
+from medsr_viewer.core.view_model import (
+    MAP_MODES,
+    SR_PANE,
+    CompareMode,
+    CompareState,
+    Interpolation,
+)
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.core.windowing import Window
+from medsr_viewer.gui.views.adaptation import Adaptation
+from medsr_viewer.gui.views.compare_controls import CompareControls
+from medsr_viewer.gui.views.compare_maps_view import WIDTH_PANE, MapLayer
 from medsr_viewer.gui.views.model_picker import ModelPicker
 from medsr_viewer.gui.views.readout import format_value
 from medsr_viewer.gui.views.slice_view import SliceView
 from medsr_viewer.gui.views.study_viewer import StudyViewer
-from medsr_viewer.gui.views.through_plane_pane import (
-    THROUGH_PLANE_TASK,
-    AdaptControls,
-    AdaptWorker,
-    original_on_grid,
-    reformat_grid,
-)
-from medsr_viewer.gui.workers.inference_worker import WIDTH, InferenceWorker
-from medsr_viewer.gui.workers.map_worker import MapWorker
+from medsr_viewer.gui.views.through_plane_pane import THROUGH_PLANE_TASK, reformat_grid
+from medsr_viewer.gui.workers.inference_worker import InferenceWorker
+from medsr_viewer.models.display_upsample import on_grid, upsample
 from medsr_viewer.models.registry import ModelEntry, ModelRegistry
-from medsr_viewer.models.through_plane.adapt import DEFAULT_ADAPT_MINUTES, AdaptReport
 
-#: Pane id of the SR pane's requests to the worker.
-SR_PANE = "sr"
-#: Pane id of the SR pane's interval-width requests (they must not supersede its slices).
-WIDTH_PANE = "sr-width"
-#: Colour of the outline of added detail flagged above the noise.
-FLAG_COLOR = (40, 255, 40, 255)
-#: Units of every map (the study's own, when it has them).
-RAW_UNITS = "raw intensity units"
+__all__ = ["MAP_MODES", "CompareMode", "ComparePanel", "Interpolation", "upsample"]
+
 #: Bytes of recent volumes of a 4-D study kept ready for the model (results are cached per
 #: volume object, so stepping back to a recent volume finds its slices cached).
 MODEL_VOLUMES_BYTES = 512 * 1024 * 1024
 DIVIDER_COLOR = (0, 220, 255, 220)
-
-
-class CompareMode(str, Enum):
-    """How the original and the model result are shown."""
-
-    SIDE_BY_SIDE = "side-by-side"
-    SWIPE = "swipe"
-    DIFFERENCE = "difference"
-    CONSISTENCY = "consistency"
-    ADDED_DETAIL = "added detail"
-    INTERVAL_WIDTH = "interval width"
-
-
-#: Modes that draw a map (with a colour bar) instead of an image.
-MAP_MODES = frozenset({CompareMode.DIFFERENCE, CompareMode.CONSISTENCY,
-                       CompareMode.ADDED_DETAIL, CompareMode.INTERVAL_WIDTH})
-
-
-class Interpolation(str, Enum):
-    """How the original's native grid is drawn (for a fair comparison with SR)."""
-
-    NEAREST = "nearest"
-    BILINEAR = "bilinear"
-    BICUBIC = "bicubic"
-
-
-def upsample(image: np.ndarray, scale: int, mode: Interpolation | str) -> np.ndarray:
-    """``image`` resampled ``scale`` times finer over the same pixel edges.
-
-    Nearest repeats pixels; bilinear and bicubic use ``align_corners=False`` interpolation
-    (bicubic is exactly what the reference bicubic SR baseline computes).
-    """
-    mode = Interpolation(mode)
-    # a fresh C-ordered copy: a displayed slice is often a flipped view, and a flipped axis of
-    # length 1 (a coronal row of a 2-D image) keeps its negative stride through
-    # ``np.ascontiguousarray``, which torch refuses
-    image = np.array(image, dtype=np.float32, order="C", copy=True)
-    if scale == 1:
-        return image
-    if mode == Interpolation.NEAREST:
-        return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
-    tensor = torch.from_numpy(image)[None, None]
-    with torch.no_grad():
-        out = F.interpolate(tensor, scale_factor=float(scale), mode=mode.value, align_corners=False)
-    return out[0, 0].numpy()
-
-
-@lru_cache(maxsize=1)
-def diverging_lut() -> np.ndarray:
-    """A 256-entry blue-white-red lookup table (CET-D1) for signed differences."""
-    return pg.colormap.get("CET-D1").getLookupTable(nPts=256)
-
-
-@lru_cache(maxsize=1)
-def sequential_lut() -> np.ndarray:
-    """A 256-entry sequential lookup table (viridis) for non-negative maps (interval width)."""
-    return pg.colormap.get("viridis").getLookupTable(nPts=256)
 
 
 def display_volume_for_model(display: DisplayVolume) -> Volume:
@@ -156,12 +69,12 @@ def display_volume_for_model(display: DisplayVolume) -> Volume:
 
 
 class ComparePanel(QWidget):
-    """The SR pane and its controls, driven by the study viewer's cursor and window.
+    """The SR pane and its controls, following the view model of the study viewer.
 
     Parameters
     ----------
     viewer
-        The study viewer whose axial pane is the "Original" pane.
+        The study viewer (its view model; its pane of the compared plane is "Original").
     worker
         The inference thread (default: a new one with the default engine).
     registry
@@ -190,138 +103,66 @@ class ComparePanel(QWidget):
     mapShown = Signal(str)
     hovered = Signal(object, str)
 
-    def __init__(
-        self,
-        viewer: StudyViewer,
-        worker: InferenceWorker | None = None,
-        registry: ModelRegistry | None = None,
-        parent: QWidget | None = None,
-    ) -> None:
+    def __init__(self, viewer: StudyViewer, worker: InferenceWorker | None = None,
+                 registry: ModelRegistry | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
+        self.model = viewer.model
         self.worker = worker if worker is not None else InferenceWorker(self)
-        self._mode = CompareMode.SIDE_BY_SIDE
-        self._orientation = Orientation.AXIAL
-        self._interpolation = Interpolation.BICUBIC
-        self._enabled = False
+        self._applied = CompareState()  # the compare state the panes show
         self._display: DisplayVolume | None = None
         self._model_volume: Volume | None = None
         #: Source volume -> its display-oriented copy for the model (recent volumes first out).
         self._model_volumes: OrderedDict[int, tuple[Volume, Volume]] = OrderedDict()
         self._entry: ModelEntry | None = None
         self._scale = 1
-        #: Whether the model is a through-plane one (reformats on a finer slice grid).
-        self._through = False
-        self._adapt_worker: AdaptWorker | None = None
+        self._through = False  # a through-plane model (reformats on a finer slice grid)
         self._request_id = -1
         self._slice = -1
         self._buffer: np.ndarray | None = None
         self._painted: np.ndarray | None = None
+        self._refresh_queued = False
         self.complete = False
-        self.map_worker = MapWorker(self)
-        #: The map drawn last, the key it was computed for, and the key of the job running.
-        self._map: MapImage | None = None
-        self._map_key: tuple[object, ...] | None = None
-        self._pending_key: tuple[object, ...] | None = None
-        self._map_job = -1
-        self._shown_map: MapImage | None = None
-        #: Interval width of the current slice (display orientation), and its request ids.
-        self._width: np.ndarray | None = None
-        self._width_for = -1
-        self._width_request = -1
 
-        # Controls (the main window puts them in its toolbar).
         self.model_picker = ModelPicker(registry, self)
-        self.mode_combo = QComboBox(self)
-        self.mode_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.mode_combo.setToolTip("Compare mode")
-        for mode in CompareMode:
-            self.mode_combo.addItem(mode.value, mode)
-        self.interp_combo = QComboBox(self)
-        self.interp_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.interp_combo.setToolTip("How the original's native grid is drawn")
-        for interp in Interpolation:
-            self.interp_combo.addItem(interp.value, interp)
-        self.interp_combo.setCurrentIndex(list(Interpolation).index(self._interpolation))
-        self.device_label = QLabel(self)
-        self.device_label.setToolTip("Where the model runs")
-        self.progress_bar = QProgressBar(self)
-        self.progress_bar.setMaximumWidth(140)
-        self.progress_bar.setFormat("SR %v/%m")
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(0)
+        self.controls = CompareControls(self.model, self)
+        self.mode_combo, self.interp_combo = self.controls.mode_combo, self.controls.interp_combo
+        self.device_label, self.progress_bar = self.controls.device_label, self.controls.progress_bar
         self._update_device()
-
         self.original_label = QLabel("Original", viewer)
         self.title = QLabel("SR", self)
         for label in (self.original_label, self.title):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             label.setStyleSheet("background:#202020; color:#e0e0e0; padding:2px;")
-        self.original_label.setText(f"Original ({self._interpolation.value} display)")
         self.original_label.hide()
         #: The widget holding the original pane (hidden in swipe mode); the viewer by default.
         self.original_column: QWidget = viewer
+        self._original: SliceView | None = None  # the pane drawn on the SR grid
         self.sr_view = SliceView(Orientation.AXIAL, self)
         self.sr_view.image_item.setVisible(False)
         self.sr_item = pg.ImageItem(axisOrder="row-major")
         self.sr_view.add_overlay(self.sr_item, 5.0)
+        #: Swipe: the original right of the divider, over the SR image.
+        self.swipe_item = pg.ImageItem(axisOrder="row-major")
+        self.swipe_item.setVisible(False)
+        self.sr_view.add_overlay(self.swipe_item, 5.5)
         self.divider = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(DIVIDER_COLOR, width=2))
         self.divider.setVisible(False)
         self.sr_view.add_overlay(self.divider, 25.0)
-        self.flag_item = pg.ImageItem(axisOrder="row-major")
-        self.flag_item.setVisible(False)
-        self.sr_view.add_overlay(self.flag_item, 6.0)
-
-        # Map controls (shown in map modes) and the colour bar beside the pane.
-        self.map_controls = QWidget(self)
-        self.map_controls.setStyleSheet("background:#202020; color:#e0e0e0;")
-        controls = QHBoxLayout(self.map_controls)
-        controls.setContentsMargins(4, 1, 4, 1)
-        self.map_info = QLabel(self.map_controls)
-        # its text changes with every map: never let it resize the pane
-        self.map_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        controls.addWidget(self.map_info, 1)
-        self.k_label = QLabel("flag above", self.map_controls)
-        self.k_spin = QDoubleSpinBox(self.map_controls)
-        self.k_spin.setRange(0.5, 20.0)
-        self.k_spin.setSingleStep(0.5)
-        self.k_spin.setDecimals(1)
-        self.k_spin.setValue(DEFAULT_K)
-        self.k_spin.setSuffix(" σ")
-        self.k_spin.setToolTip("Outline added detail whose magnitude exceeds k noise sigmas")
-        self.percentile_spin = QDoubleSpinBox(self.map_controls)
-        self.percentile_spin.setRange(50.0, 100.0)
-        self.percentile_spin.setSingleStep(0.5)
-        self.percentile_spin.setDecimals(1)
-        self.percentile_spin.setValue(DEFAULT_PERCENTILE)
-        self.percentile_spin.setSuffix(" %")
-        self.percentile_spin.setToolTip(
-            "Colour range: this percentile of |value| over the slice (100 = the maximum)")
-        for widget in (self.k_label, self.k_spin, QLabel("range percentile", self),
-                       self.percentile_spin):
-            controls.addWidget(widget)
-        for spin in (self.k_spin, self.percentile_spin):
-            # arrow keys page through slices unless the user clicked into the box, and they
-            # do again once the value is entered
-            spin.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
-            spin.editingFinished.connect(spin.clearFocus)
-        self.map_controls.hide()
-        self.through_controls = AdaptControls(self)
-        self.through_controls.hide()
-        self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), colorMap="CET-D1",
-                                        interactive=False, width=16)
-        self.colorbar_widget = pg.GraphicsLayoutWidget(self)
-        self.colorbar_widget.setBackground("k")
-        self.colorbar_widget.setFixedWidth(96)
-        self.colorbar_widget.addItem(self.colorbar)
-        self.colorbar_widget.hide()
+        self.maps = MapLayer(self)
+        self.map_controls = self.maps.controls
+        self.map_info, self.k_spin = self.map_controls.map_info, self.map_controls.k_spin
+        self.percentile_spin = self.map_controls.percentile_spin
+        self.colorbar, self.colorbar_widget = self.maps.colorbar, self.maps.colorbar_widget
+        self.flag_item, self.map_worker = self.maps.flag_item, self.maps.worker
+        self.adaptation = Adaptation(self)
+        self.through_controls = self.adaptation.controls
 
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
-        column.addWidget(self.title)
-        column.addWidget(self.map_controls)
-        column.addWidget(self.through_controls)
+        for widget in (self.title, self.map_controls, self.through_controls):
+            column.addWidget(widget)
         pane_row = QHBoxLayout()
         pane_row.setContentsMargins(0, 0, 0, 0)
         pane_row.setSpacing(0)
@@ -329,43 +170,33 @@ class ComparePanel(QWidget):
         pane_row.addWidget(self.colorbar_widget)
         column.addLayout(pane_row, 1)
         self.hide()
+        self._update_original_label()
 
-        self.mode_combo.currentIndexChanged.connect(
-            lambda i: self.set_mode(self.mode_combo.itemData(i))
-        )
-        self.interp_combo.currentIndexChanged.connect(
-            lambda i: self.set_interpolation(self.interp_combo.itemData(i))
-        )
-        self.model_picker.currentIndexChanged.connect(self._on_model_changed)
-        self.through_controls.adaptRequested.connect(lambda: self.start_adaptation())
-        self.through_controls.stopRequested.connect(self.stop_adaptation)
-        self.k_spin.valueChanged.connect(lambda _v: self._refresh_image())
-        self.percentile_spin.valueChanged.connect(lambda _v: self._refresh_image())
-        self.map_worker.ready.connect(self._on_map_ready)
-        self.map_worker.failed.connect(self._on_map_failed)
+        self.model.subscribe("compare", self._on_compare)
+        self.model.subscribe("models", self._on_model_changed)
+        self.model_picker.currentIndexChanged.connect(self._on_picked)
         self.sr_view.scene().sigMouseMoved.connect(self._on_sr_mouse_moved)
-        self.divider.sigPositionChanged.connect(lambda _l: self._refresh_image())
-        self.sr_view.wheelSteps.connect(lambda n: self.viewer.step_slice(n, self._orientation))
-        self.sr_view.windowDragged.connect(self.viewer.drag_window)
+        self.divider.sigPositionChanged.connect(lambda _l: self.refresh_image())
+        self.sr_view.wheelSteps.connect(lambda n: self.model.step_slice(n, self.orientation))
+        self.sr_view.windowDragged.connect(self.model.drag_window)
         self.sr_view.pointClicked.connect(self._on_clicked)
         # Zoom/pan linked by copying the view rectangle (pyqtgraph's own Y link aligns panes
         # by their screen position, which offsets panes whose tops differ by a few pixels).
         self._syncing = False
         self.sr_view.view_box.sigRangeChanged.connect(
-            lambda *_a: self._sync_range(self.sr_view, self.original_view)
-        )
+            lambda *_a: self._sync_range(self.sr_view, self.original_view))
         for orientation, view in viewer.views.items():
             view.pointClicked.connect(
-                lambda p, o=orientation: self._on_clicked(p) if o == self._orientation else None
-            )
+                lambda p, o=orientation: self._on_clicked(p) if o == self.orientation else None)
             view.view_box.sigRangeChanged.connect(
-                lambda *_a, o=orientation: (
-                    self._sync_range(self.original_view, self.sr_view)
-                    if o == self._orientation
-                    else None
-                )
-            )
-        viewer.cursorChanged.connect(self._on_cursor)
+                lambda *_a, o=orientation: self._sync_range(self.original_view, self.sr_view)
+                if o == self.orientation else None)
+            view.imageShown.connect(
+                lambda o=orientation: self._refresh_swipe() if o == self.orientation else None)
+            view.drawFailed.connect(
+                lambda m, o=orientation: self._on_draw_failed(m) if o == self.orientation
+                else None)
+        viewer.cursorChanged.connect(lambda _c: self._on_cursor())
         viewer.windowChanged.connect(self._on_window)
         viewer.displayReplaced.connect(self._on_display_replaced)
         self.worker.tileReady.connect(self._on_tile)
@@ -378,32 +209,62 @@ class ComparePanel(QWidget):
     @property
     def original_view(self) -> SliceView:
         """The viewer's pane of the compared plane, shown as "Original"."""
-        return self.viewer.views[self._orientation]
+        return self.viewer.views[self.orientation]
 
     @property
     def orientation(self) -> Orientation:
         """The plane compared (the viewer's single-layout plane when switched on)."""
-        return self._orientation
+        return self.model.compare.orientation
 
     @property
     def enabled(self) -> bool:
         """Whether the comparison is on."""
-        return self._enabled
+        return self.model.compare.enabled
 
     @property
     def mode(self) -> CompareMode:
         """The compare mode."""
-        return self._mode
+        return self.model.compare.mode
 
     @property
     def interpolation(self) -> Interpolation:
         """How the original is drawn."""
-        return self._interpolation
+        return self.model.compare.interpolation
 
     @property
     def scale(self) -> int:
         """The model's scale factor (1 for enhancement)."""
         return self._scale
+
+    @property
+    def through_plane(self) -> bool:
+        """Whether the model shown is a through-plane one."""
+        return self._through
+
+    @property
+    def display(self) -> DisplayVolume | None:
+        """The study the model runs on."""
+        return self._display
+
+    @property
+    def model_volume(self) -> Volume | None:
+        """The display-oriented copy of the study given to the model."""
+        return self._model_volume
+
+    @property
+    def buffer(self) -> np.ndarray | None:
+        """The model result of the current slice so far (the panel's own array)."""
+        return self._buffer
+
+    @property
+    def request_id(self) -> int:
+        """The worker's id of the current slice's request."""
+        return self._request_id
+
+    @property
+    def adapting(self) -> bool:
+        """Whether an adaptation is running."""
+        return self.adaptation.running
 
     def sr_image(self) -> np.ndarray | None:
         """The model result of the current slice so far (unpainted tiles are 0)."""
@@ -427,13 +288,13 @@ class ComparePanel(QWidget):
     def sr_slice_volume(self) -> Volume | None:
         """The complete model result of the shown slice on its world grid, else ``None``.
 
-        A one-slice :class:`Volume` lying exactly on the slice's plane (``scale`` times finer
-        in plane), so ROIs drawn on any pane can be measured on it.
+        A one-slice :class:`Volume` lying exactly on the slice's plane (finer in plane), so
+        ROIs drawn on any pane can be measured on it.
         """
         if not self.complete or self._buffer is None or self._display is None or self._slice < 0:
             return None
         name = self._entry.name if self._entry is not None else "model"
-        return display_slice_volume(self._display, self._orientation, self._slice,
+        return display_slice_volume(self._display, self.orientation, self._slice,
                                     self._buffer, self._grid_scales(), name=f"{name} result")
 
     def painted_fraction(self) -> float:
@@ -441,106 +302,93 @@ class ComparePanel(QWidget):
         return 0.0 if self._painted is None else float(np.mean(self._painted))
 
     def shown_image(self) -> np.ndarray | None:
-        """The array drawn in the SR pane (SR, swipe composite or a map)."""
+        """What the SR pane shows, on the SR grid (SR, the swipe composite, or a map)."""
         image = self.sr_item.image
-        return None if image is None else np.asarray(image)
+        if image is None:
+            return None
+        if self.mode == CompareMode.SWIPE and self.maps.shown is None and self.swipe_item.isVisible():
+            original = self.original_upsampled()
+            if original is not None and self._buffer is not None:
+                column = self.swipe_column()
+                composite = original.copy()
+                composite[:, :column] = self._buffer[:, :column]
+                return composite
+        return np.asarray(image)
 
-    def shown_map(self) -> MapImage | None:
+    def shown_map(self):
         """The map drawn in the SR pane now (``None`` while the SR image is shown)."""
-        return self._shown_map
+        return self.maps.shown
 
     def interval_level(self) -> float | None:
         """The level of the current model's calibrated interval (``None``: not calibrated)."""
-        entry = self._entry if self._enabled else self.model_picker.current_entry()
+        entry = self._entry if self.enabled else self.model_picker.current_entry()
         card = entry.card if entry is not None else None
         if card is None or not card.calibration:
             return None
         level = float(card.calibration.get("level", -1.0))
         return level if card.interval_factor(level) is not None else None
 
-    def value_text(self, x_mm: float, y_mm: float) -> str:
-        """What the SR pane shows at view point ``(x_mm, y_mm)``: ``"added detail 4.2
-        (flagged)"``, ``"SR 118.5"``, or "" off the image (or where nothing is painted)."""
-        if not self._enabled or self._buffer is None or self._painted is None:
-            return ""
-        row_mm, col_mm = self.sr_view.pixel_spacing
-        row_scale, col_scale = self._grid_scales()
-        row = int(np.floor(y_mm / row_mm * row_scale))
-        col = int(np.floor(x_mm / col_mm * col_scale))
-        units = self._units()
-        shown = self._shown_map
-        if shown is not None:
-            value = shown.value_at(row, col)
-            if value is None:
-                return ""
-            text = f"{shown.kind} {format_value(value, units)}"
-            if shown.flagged is not None and shown.is_flagged(row, col):
-                text += f" (flagged: > {shown.k:g} σ)"
-            return text
-        rows, cols = self._buffer.shape
-        if not (0 <= row < rows and 0 <= col < cols) or not self._painted[row, col]:
-            return ""
-        if self._mode == CompareMode.SWIPE and col >= self.swipe_column():
-            return ""
-        return f"SR {format_value(float(self._buffer[row, col]), units)}"
-
-    def _grid_scales(self) -> tuple[float, float]:
-        """SR pixels per original pixel along the pane's rows and columns."""
-        if self._buffer is None or self._display is None:
-            return (float(self._scale), float(self._scale))
-        rows, cols = self._display.slice_shape(self._orientation)
-        return (self._buffer.shape[0] / rows, self._buffer.shape[1] / cols)
-
-    def _units(self) -> str:
-        return self._display.volume.units if self._display is not None else ""
-
-    def original_upsampled(self, mode: Interpolation | str | None = None) -> np.ndarray | None:
-        """The displayed original slice on the SR grid (``mode`` default: the pane's)."""
-        if self._display is None:
-            return None
-        image = self._display.slice_array(
-            self._orientation, self.viewer.slice_index(self._orientation)
-        )
-        if self._through:
-            if self._buffer is None:
-                return None
-            return original_on_grid(image, self._buffer.shape,
-                                    Interpolation(mode or self._interpolation).value)
-        return upsample(image, self._scale, mode or self._interpolation)
-
     # ---------------------------------------------------------------- on / off
 
     def set_enabled(self, enabled: bool) -> str:
-        """Switch the comparison on (the viewer must show a study) or off.
+        """Switch the comparison on (the viewer must show a study; on its single-layout
+        plane) or off. Returns an empty string, or why it could not be switched on."""
+        if enabled:
+            if self.viewer.display is None:
+                return "Open a study before switching super-resolution on"
+            entry = self.model_picker.current_entry()
+            if entry is None or entry.card is None:
+                return "No super-resolution model: add one to the models folder"
+            self.model.set_model(str(entry.path), SR_PANE)
+        self.model.set_compare(enabled=enabled, orientation=self.viewer.orientation
+                               if enabled else self.orientation)
+        return ""
 
-        Returns an empty string, or why it could not be switched on.
-        """
-        if not enabled:
-            self._enabled = False
-            self.worker.cancel(SR_PANE)
-            self.worker.cancel(WIDTH_PANE)
-            self.map_worker.cancel()
-            self._width_for = -1
-            self.hide()
-            self.original_label.hide()
-            self.original_column.show()
-            self.original_view.set_crosshair_enabled(False)
-            self._show_original(Interpolation.NEAREST)
-            self.progress_bar.setValue(0)
-            return ""
+    def _on_compare(self) -> None:
+        """Follow the view model's compare state."""
+        old, new = self._applied, self.model.compare
+        self._applied = new
+        if not new.enabled:
+            if old.enabled:
+                self._switch_off()
+            return
+        if not old.enabled or old.orientation != new.orientation:
+            self._switch_on()
+            return
+        if old.mode != new.mode:
+            self._apply_mode()
+        if old.interpolation != new.interpolation:
+            self._update_original_label()
+            self._update_title()
+            self._update_original_grid()
+            self.refresh_image()
+
+    def _switch_off(self) -> None:
+        self.worker.cancel(SR_PANE)
+        self.maps.cancel()
+        self.hide()
+        self.original_label.hide()
+        self.original_column.show()
+        self._release_original()
+        self.progress_bar.setValue(0)
+
+    def _release_original(self) -> None:
+        if self._original is not None:
+            self._original.set_crosshair_enabled(False)
+            self._original.set_finer_grid(None)
+            self._original = None
+
+    def _switch_on(self) -> None:
         display = self.viewer.display
-        if display is None:
-            return "Open a study before switching super-resolution on"
-        entry = self.model_picker.current_entry()
-        if entry is None or entry.card is None:
-            return "No super-resolution model: add one to the models folder"
-        self._enabled = True
-        if self.viewer.orientation != self._orientation:
-            self.original_view.set_crosshair_enabled(False)
-            self._show_original(Interpolation.NEAREST)
-            self._orientation = self.viewer.orientation
-            self.sr_view.set_orientation(self._orientation)
+        entry = self._entry_for(self.model.model(SR_PANE)) or self.model_picker.current_entry()
+        if display is None or entry is None or entry.card is None:
+            self.model.set_compare(enabled=False)
+            return
+        if self._original is not self.original_view:
+            self._release_original()
+            self.sr_view.set_orientation(self.orientation)
             self._slice = -1
+        self._original = self.original_view
         self._set_display(display)
         self._set_entry(entry)
         self.show()
@@ -550,11 +398,10 @@ class ComparePanel(QWidget):
         self.original_view.set_crosshair_enabled(True)
         self.sr_view.set_crosshair_enabled(True)
         self._apply_mode()
-        self._on_cursor(self.viewer.cursor_point)
-        return ""
+        self._on_cursor()
 
     def _sync_range(self, source: SliceView, target: SliceView) -> None:
-        if self._syncing or not self._enabled:
+        if self._syncing or not self.enabled:
             return
         self._syncing = True
         try:
@@ -564,17 +411,16 @@ class ComparePanel(QWidget):
 
     def fit_views(self) -> None:
         """Fit the slice in both panes with one shared range (they are linked)."""
-        if not self._enabled:
+        if not self.enabled:
             return
         self.original_view.reset_view()
         self.sr_view.view_box.setRange(rect=self.original_view.view_box.viewRect(), padding=0.0)
 
     def _set_display(self, display: DisplayVolume) -> None:
         self._use_display(display, keep_others=False)
-        self.sr_view.set_display(
-            display, self.viewer.display_window, self.viewer.slice_index(self._orientation)
-        )
-        self.sr_view.set_volume_caption(self.viewer.volume_caption)
+        self.sr_view.set_display(display, self.model.window, self.model.slice_index(
+            self.orientation))
+        self.sr_view.set_volume_caption(self.model.caption)
         self.sr_view.image_item.setVisible(False)
 
     def _use_display(self, display: DisplayVolume, keep_others: bool = True) -> None:
@@ -597,7 +443,7 @@ class ComparePanel(QWidget):
         if not keep_others:
             self._model_volumes.clear()
         self._model_volume = display_volume_for_model(display)
-        self._model_volumes[key] = (display.volume, self._model_volume)
+        self._model_volumes[key] = (display.volume, self.model_volume)
         total = sum(v.voxels.nbytes for _source, v in self._model_volumes.values())
         while total > MODEL_VOLUMES_BYTES and len(self._model_volumes) > 1:
             _key, (_source, dropped) = self._model_volumes.popitem(last=False)
@@ -605,13 +451,41 @@ class ComparePanel(QWidget):
 
     def _on_display_replaced(self, display: DisplayVolume) -> None:
         """Another volume of the 4-D study is shown: the SR pane follows it, in place."""
-        if not self._enabled or self._display is None:
+        if not self.enabled or self._display is None:
             return
         self._use_display(display)
         self.sr_view.replace_display(display)
         self.sr_view.image_item.setVisible(False)
-        self.sr_view.set_volume_caption(self.viewer.volume_caption)
-        self._on_cursor(self.viewer.cursor_point)
+        self.sr_view.set_volume_caption(self.model.caption)
+        self._on_cursor()
+
+    def _entry_for(self, path: str) -> ModelEntry | None:
+        """The picker's entry of the model file ``path`` (``None`` when not listed)."""
+        picker = self.model_picker
+        for index in range(picker.count()):
+            if path and str(picker.itemData(index)) == path:
+                entry = picker.entry_at(index)
+                if entry is not None:
+                    return entry
+        return None
+
+    def _on_picked(self, _index: int) -> None:
+        entry = self.model_picker.current_entry()
+        if entry is not None:
+            self.model.set_model(str(entry.path), SR_PANE)
+        self._update_width_item()
+
+    def _on_model_changed(self) -> None:
+        path = self.model.model(SR_PANE)
+        entry = self._entry_for(path)
+        picker = self.model_picker
+        if entry is not None and picker.current_entry() is not entry:
+            picker.setCurrentIndex(next(i for i in range(picker.count())
+                                        if str(picker.itemData(i)) == path))
+        if self.enabled and entry is not None and entry.card is not None \
+                and entry is not self._entry:
+            self._set_entry(entry)
+            self._on_cursor()
 
     def _set_entry(self, entry: ModelEntry) -> None:
         assert entry.card is not None
@@ -622,6 +496,7 @@ class ComparePanel(QWidget):
         self._slice = -1
         self._update_width_item()
         self._update_title()
+        self._update_original_grid()
 
     def _update_width_item(self) -> None:
         """Offer "interval width" only for a model whose card has a calibration."""
@@ -652,88 +527,64 @@ class ComparePanel(QWidget):
             rows = self._buffer.shape if self._buffer is not None else None
             name = f"{entry.name} (through-plane SR of this reformat" + (
                 f", {rows[0]}x{rows[1]} px)" if rows is not None else ")")
-        if self._mode == CompareMode.SWIPE:
-            name = f"{name} ◂ divider ▸ original ({self._interpolation.value})"
+        if self.mode == CompareMode.SWIPE:
+            name = f"{name} ◂ divider ▸ original ({self.interpolation.value})"
         elif self._through:
             pass  # the maps are disabled for through-plane models
-        elif self._mode == CompareMode.DIFFERENCE:
+        elif self.mode == CompareMode.DIFFERENCE:
             name = f"{entry.name} − bicubic original (blue < 0 < red)"
-        elif self._mode == CompareMode.CONSISTENCY:
+        elif self.mode == CompareMode.CONSISTENCY:
             name = f"{entry.name}: block mean of SR − original (blue < 0 < red)"
-        elif self._mode == CompareMode.ADDED_DETAIL:
+        elif self.mode == CompareMode.ADDED_DETAIL:
             name = f"{entry.name}: added detail no original could confirm (green: flagged)"
-        elif self._mode == CompareMode.INTERVAL_WIDTH:
+        elif self.mode == CompareMode.INTERVAL_WIDTH:
             level = self.interval_level()
             name = (f"{entry.name}: width of the calibrated {level:.0%} interval"
                     if level is not None else f"{entry.name} has no calibrated interval")
         self.title.setText(name)
 
-    def _on_model_changed(self, _index: int) -> None:
-        entry = self.model_picker.current_entry()
-        if self._enabled and entry is not None and entry.card is not None:
-            self._set_entry(entry)
-            self._on_cursor(self.viewer.cursor_point)
-        else:
-            self._update_width_item()
-
     # ---------------------------------------------------------------- modes
 
     def set_mode(self, mode: CompareMode | str) -> None:
         """Side by side, swipe, or one of the maps (:data:`MAP_MODES`)."""
-        self._mode = CompareMode(mode)
-        index = list(CompareMode).index(self._mode)
-        if self.mode_combo.currentIndex() != index:
-            self.mode_combo.setCurrentIndex(index)
-        self._apply_mode()
+        self.model.set_compare(mode=mode)
 
     def set_interpolation(self, mode: Interpolation | str) -> None:
         """How the original pane draws the native grid."""
-        self._interpolation = Interpolation(mode)
-        index = list(Interpolation).index(self._interpolation)
-        if self.interp_combo.currentIndex() != index:
-            self.interp_combo.setCurrentIndex(index)
-        self.original_label.setText(f"Original ({self._interpolation.value} display)")
-        self._update_title()
-        if self._enabled:
-            self._show_original(self._interpolation)
-            self._refresh_image()
+        self.model.set_compare(interpolation=mode)
 
     def set_divider(self, x_mm: float) -> None:
         """Put the swipe divider at ``x_mm`` (view millimetres)."""
         self.divider.setValue(x_mm)
 
+    def _update_original_label(self) -> None:
+        self.original_label.setText(f"Original ({self.interpolation.value} display)")
+
     def _apply_mode(self) -> None:
-        if not self._enabled:
+        if not self.enabled:
             return
-        swipe = self._mode == CompareMode.SWIPE
+        swipe = self.mode == CompareMode.SWIPE
         self.original_column.setVisible(not swipe)
         self.divider.setVisible(swipe)
         if swipe:
             rect = self.sr_view.image_rect()
-            value = float(self.divider.value())
-            if not 0.0 < value < rect.width():
+            if not 0.0 < float(self.divider.value()) < rect.width():
                 self.divider.setValue(rect.width() / 2.0)
         self._update_title()
-        self.map_controls.setVisible(self._mode in MAP_MODES)
-        added = self._mode == CompareMode.ADDED_DETAIL
-        self.k_label.setVisible(added)
-        self.k_spin.setVisible(added)
-        if self._mode != CompareMode.INTERVAL_WIDTH:
-            self.worker.cancel(WIDTH_PANE)
-            self._width_for = -1
-        self._refresh_image()
+        self.maps.apply_mode()
+        self.refresh_image()
 
     # ---------------------------------------------------------------- navigation
 
-    def _on_cursor(self, cursor: np.ndarray) -> None:
-        if not self._enabled or self._display is None:
+    def _on_cursor(self) -> None:
+        if not self.enabled or self._display is None:
             return
         try:
-            index = self.viewer.slice_index(self._orientation)
+            index = self.model.slice_index(self.orientation)
+            cursor = self.model.cursor
             self.sr_view.set_slice(index)
             self.sr_view.set_crosshair(cursor)
             self.original_view.set_crosshair(cursor)
-            self._show_original(self._interpolation)
             if index != self._slice:
                 self._request(index)
         except Exception as exc:  # noqa: BLE001 - a drawing failure must reach the banner
@@ -742,98 +593,105 @@ class ComparePanel(QWidget):
             self.progress_bar.setRange(0, 1)
             self.progress_bar.setValue(0)
             self.errorOccurred.emit(
-                f"Super-resolution pane: {self._orientation.value} slice could not be shown "
+                f"Super-resolution pane: {self.orientation.value} slice could not be shown "
                 f"({type(exc).__name__}: {exc})")
 
-    def _on_window(self, window: Window) -> None:
-        self.sr_view.set_window(window)
-        self._refresh_image()
+    def _on_draw_failed(self, message: str) -> None:
+        """The original could not be drawn on the SR grid: this slice's comparison failed."""
+        if not self.enabled:
+            return
+        self.worker.cancel(SR_PANE)
+        self._request_id = -1
+        self._slice = -1
+        self.complete = False
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.errorOccurred.emit(
+            f"Super-resolution pane: {self.orientation.value} slice could not be shown "
+            f"({message})")
+
+    def recompute(self) -> None:
+        """Compute the shown slice again (the model changed, e.g. after adaptation)."""
+        self._slice = -1
+        self._on_cursor()
+
+    def _on_window(self, _window: object) -> None:
+        self.sr_view.set_window(self.model.window)
+        self.refresh_image()
 
     def _on_clicked(self, canonical: np.ndarray) -> None:
-        if self._enabled:
-            self.viewer.set_cursor(canonical)
+        if self.enabled:
+            self.model.set_cursor(canonical)
 
-    def _show_original(self, mode: Interpolation) -> None:
-        """Draw the original pane's slice nearest (native) or interpolated on the SR grid."""
-        view = self.original_view
-        if view.display is None:
+    def _update_original_grid(self) -> None:
+        """Tell the original pane the SR grid to draw its slice on."""
+        if not self.enabled or self._display is None or self._original is None:
             return
-        image = view.display.slice_array(self._orientation, view.slice_index)
-        buffer = self._buffer
-        if self._through:  # the fair comparison: the cubic B-spline along the slices
-            native = mode == Interpolation.NEAREST or buffer is None
-            shown = image if buffer is None or native else original_on_grid(
-                image, (buffer.shape[0], buffer.shape[1]), Interpolation(mode).value)
+        if self._through:
+            shape = None if self._buffer is None else self._buffer.shape
         else:
-            native = mode == Interpolation.NEAREST or self._scale == 1
-            shown = image if native else upsample(image, self._scale, mode)
-        view.image_item.setImage(
-            np.ascontiguousarray(shown), autoLevels=False, levels=view.display_window.levels
-        )
-        view.image_item.setRect(view.image_rect())
+            rows, cols = self._display.slice_shape(self.orientation)
+            shape = (rows * self._scale, cols * self._scale)
+        self._original.set_finer_grid(None if shape is None else (shape[0], shape[1]),
+                                      self.interpolation.value, self._through)
 
     # ---------------------------------------------------------------- requests and results
 
     def _request(self, index: int) -> None:
         assert self._display is not None and self._entry is not None
         assert self._model_volume is not None and self._entry.card is not None
-        rows, cols = self._display.slice_shape(self._orientation)
+        rows, cols = self._display.slice_shape(self.orientation)
         self._slice = index
         shape = (rows * self._scale, cols * self._scale)
         if self._through:
-            grid = reformat_grid(self._model_volume, PLANE_AXES[self._orientation].slice_axis)
+            grid = reformat_grid(self._model_volume, PLANE_AXES[self.orientation].slice_axis)
             if isinstance(grid, str):  # nothing to compute in this view: say why
                 self.worker.cancel(SR_PANE)
                 self._buffer = self._painted = None
                 self.complete = False
                 self.sr_item.clear()
-                self.progress_bar.setRange(0, 1)
-                self.progress_bar.setValue(0)
+                self.swipe_item.setVisible(False)
+                self.controls.set_progress(0, 1)
                 self.title.setText(grid)
+                self._update_original_grid()
                 return
             shape = grid
         self._buffer = np.zeros(shape, np.float32)
         self._painted = np.zeros(self._buffer.shape, bool)
         self.complete = False
-        self._width = None
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(0)
+        self.maps.new_slice()
+        self.controls.set_progress(0, 1)
         self._update_title()
         if self._through:
-            self._show_original(self._interpolation)  # on the reformat grid, now known
+            self._update_original_grid()  # on the reformat grid, now known
         self._request_id = self.worker.submit(
-            SR_PANE,
-            self._model_volume,
-            index,
-            str(self._entry.path),
-            axis=PLANE_AXES[self._orientation].slice_axis,
-            task=self._entry.card.task,
-        )
-        self._refresh_image()
+            SR_PANE, self._model_volume, index, str(self._entry.path),
+            axis=PLANE_AXES[self.orientation].slice_axis, task=self._entry.card.task)
+        self._queue_refresh()
 
     @property
     def _row_flip(self) -> bool:
-        return PLANE_AXES[self._orientation].row_flip
+        return PLANE_AXES[self.orientation].row_flip
 
     def _current(self, pane: str, request_id: int) -> bool:
-        return self._enabled and pane == SR_PANE and request_id == self._request_id
+        return self.enabled and pane == SR_PANE and request_id == self._request_id
 
     def _on_tile(self, pane: str, request_id: int, box: object, array: object) -> None:
         if not self._current(pane, request_id) or self._buffer is None:
             return
-        assert self._painted is not None
-        y0, x0, y1, x1 = (int(v) for v in box)  # type: ignore[attr-defined]
+        assert self._painted is not None and isinstance(box, tuple)
+        y0, x0, y1, x1 = (int(v) for v in box)
         tile = np.asarray(array, dtype=np.float32)
         if self._row_flip:  # the plane is drawn upside down relative to the array
             height = self._buffer.shape[0]
             y0, y1, tile = height - y1, height - y0, tile[::-1]
         self._buffer[y0:y1, x0:x1] = tile
         self._painted[y0:y1, x0:x1] = True
-        self._refresh_image()
+        self._queue_refresh()
 
     def _on_slice(self, pane: str, request_id: int, array: object, _from_cache: bool) -> None:
         if pane == WIDTH_PANE:
-            self._on_width(request_id, array)
+            self.maps.on_width(request_id, np.asarray(array))
             return
         if not self._current(pane, request_id):
             return
@@ -841,37 +699,29 @@ class ComparePanel(QWidget):
         if self._row_flip:
             result = result[::-1]
         if self._buffer is None or result.shape != self._buffer.shape:
-            self._on_failed(
-                pane,
-                request_id,
-                f"model output {result.shape} does not match the expected "
-                f"{None if self._buffer is None else self._buffer.shape}",
-            )
+            expected = None if self._buffer is None else self._buffer.shape
+            self._on_failed(pane, request_id, f"model output {result.shape} does not match "
+                                              f"the expected {expected}")
             return
         self._buffer = result.copy()
         assert self._painted is not None
         self._painted[:] = True
         self.complete = True
         maximum = max(self.progress_bar.maximum(), 1)
-        self.progress_bar.setRange(0, maximum)
-        self.progress_bar.setValue(maximum)
+        self.controls.set_progress(maximum, maximum)
         self._update_device()
-        self._refresh_image()
+        self.refresh_image()
         self.srReady.emit(self._slice)
 
     def _on_progress(self, pane: str, request_id: int, done: int, total: int) -> None:
-        if pane == WIDTH_PANE and self._enabled and request_id == self._width_request:
-            self.map_info.setText(f"interval width: model run {done}/{total} "
-                                  "(flips and rotations of the slice)")
+        if pane == WIDTH_PANE:
+            self.maps.on_width_progress(request_id, done, total)
         if self._current(pane, request_id):
-            self.progress_bar.setRange(0, max(total, 1))
-            self.progress_bar.setValue(done)
+            self.controls.set_progress(done, total)
             self.progressChanged.emit(done, total)
 
     def _on_failed(self, pane: str, request_id: int, message: str) -> None:
-        if pane == WIDTH_PANE and request_id == self._width_request:
-            self.map_info.setText("interval width failed")
-            self.errorOccurred.emit(message)
+        if pane == WIDTH_PANE and self.maps.on_width_failed(request_id, message):
             return
         if pane != SR_PANE or request_id != self._request_id:
             return
@@ -887,185 +737,91 @@ class ComparePanel(QWidget):
 
     # ---------------------------------------------------------------- drawing
 
-    def _refresh_image(self) -> None:
-        if not self._enabled or self._buffer is None:
+    def _queue_refresh(self) -> None:
+        """Redraw once control returns to the event loop: tiles arriving together (or a
+        fast wheel) cost one redraw, not one each."""
+        if not self._refresh_queued:
+            self._refresh_queued = True
+            QTimer.singleShot(0, self, self._queued_refresh)
+
+    def _queued_refresh(self) -> None:
+        self._refresh_queued = False
+        self.refresh_image()
+
+    def refresh_image(self) -> None:
+        """Draw the SR pane as the mode says: the SR image (and swipe) or a map."""
+        if not self.enabled or self._buffer is None:
             return
-        window = self.viewer.display_window
-        if self._mode in MAP_MODES and not self._through:
-            self._refresh_map()
-            if self._shown_map is not None:
-                self._draw_map(self._shown_map)
+        if self.mode in MAP_MODES and not self._through:
+            shown = self.maps.refresh()
+            if shown is not None:
+                self.swipe_item.setVisible(False)
+                self.maps.draw(shown)
                 return
-        self._hide_map()
-        if self._mode == CompareMode.SWIPE:
-            original = self.original_upsampled()
-            assert original is not None
-            column = self.swipe_column()
-            composite = original.copy()
-            composite[:, :column] = self._buffer[:, :column]
-            self.sr_item.setImage(composite, autoLevels=False, levels=window.levels)
-        else:  # side by side, and a map mode while tiles stream or the map is computed
-            self.sr_item.setImage(self._buffer, autoLevels=False, levels=window.levels)
+        self.maps.hide()
+        self.sr_item.setImage(self._buffer, autoLevels=False, levels=self.model.window.levels)
         self.sr_item.setRect(self.sr_view.image_rect())
+        self._refresh_swipe()
 
-    # ---------------------------------------------------------------- maps
-
-    def _wanted_key(self) -> tuple[object, ...]:
-        """What the map of the current settings depends on."""
-        k = self.k_spin.value() if self._mode == CompareMode.ADDED_DETAIL else 0.0
-        width = self._width_request if self._mode == CompareMode.INTERVAL_WIDTH else 0
-        return (self._mode, self._request_id, k, self.percentile_spin.value(), width)
-
-    def _refresh_map(self) -> None:
-        """Keep the map in step with the slice and settings: ask for it when it is out of date.
-
-        The map of the same slice and mode stays drawn while a new one (another ``k`` or
-        percentile) is computed; another slice or mode shows the SR image meanwhile.
-        """
-        key = self._wanted_key()
-        if self._map_key != key:
-            if self._map is not None and self._map_key is not None and (
-                    self._map_key[:2] == key[:2]):
-                self._shown_map = self._map
-            else:
-                self._shown_map = None
-        else:
-            self._shown_map = self._map
-        if not self.complete or self._display is None or self._buffer is None:
+    def _refresh_swipe(self) -> None:
+        """Swipe: the original pane's image (on the SR grid once interpolated) right of the
+        divider, over the SR image."""
+        swipe = self.enabled and self.mode == CompareMode.SWIPE and self._buffer is not None \
+            and self.maps.shown is None
+        self.swipe_item.setVisible(swipe)
+        if not swipe:
             return
-        if self._mode == CompareMode.INTERVAL_WIDTH:
-            if self.interval_level() is None:
-                self._shown_map = None
-                self.map_info.setText("no calibrated interval: run medsr calibrate on the model")
-                return
-            if self._width_for != self._request_id:
-                self._request_width()
-            if self._width is None:
-                return
-            key = self._wanted_key()
-        if key in (self._map_key, self._pending_key):
+        original = self.original_view.image_item.image
+        if original is None:
             return
-        percentile = self.percentile_spin.value()
-        lr = np.array(self._display.slice_array(self._orientation, self._slice), np.float32)
-        sr, scale = self._buffer, self._scale
-        if self._mode == CompareMode.DIFFERENCE:
-            job = partial(difference_map, sr, lr, scale, percentile)
-        elif self._mode == CompareMode.CONSISTENCY:
-            job = partial(consistency_map, sr, lr, scale, percentile)
-        elif self._mode == CompareMode.ADDED_DETAIL:
-            job = partial(added_detail_image, sr, lr, scale, self.k_spin.value(), percentile)
-        else:
-            assert self._width is not None
-            job = partial(width_map, self._width, percentile)
-        self._pending_key = key
-        self._map_job = self.map_worker.submit(job)
-
-    def _request_width(self) -> None:
-        assert self._entry is not None and self._entry.card is not None
-        level = self.interval_level()
-        if level is None or self._model_volume is None or self._slice < 0:
-            return
-        self._width = None
-        self._width_for = self._request_id
-        self.map_info.setText("interval width: running the model on 8 flips/rotations …")
-        self._width_request = self.worker.submit(
-            WIDTH_PANE,
-            self._model_volume,
-            self._slice,
-            str(self._entry.path),
-            axis=PLANE_AXES[self._orientation].slice_axis,
-            task=self._entry.card.task,
-            kind=WIDTH,
-            level=level,
-        )
-
-    def _on_width(self, request_id: int, array: object) -> None:
-        if not self._enabled or request_id != self._width_request:
-            return
-        width = np.asarray(array, dtype=np.float32)
-        if self._row_flip:
-            width = width[::-1]
-        if self._buffer is None or width.shape != self._buffer.shape:
-            self.errorOccurred.emit(f"interval width {width.shape} does not match the SR slice")
-            return
-        self._width = np.ascontiguousarray(width)
-        self._refresh_image()
-
-    def _on_map_ready(self, job_id: int, result: object) -> None:
-        if job_id != self._map_job or not isinstance(result, MapImage):
-            return
-        self._map = result
-        self._map_key = self._pending_key
-        self._pending_key = None
-        self._refresh_image()
-        if self._shown_map is result:
-            self.mapShown.emit(result.kind)
-
-    def _on_map_failed(self, job_id: int, message: str) -> None:
-        if job_id != self._map_job:
-            return
-        self._pending_key = None
-        self.map_info.setText(f"map failed: {message}")
-        self.errorOccurred.emit(f"Super-resolution pane: the {self._mode.value} map failed "
-                                f"({message})")
-
-    def _draw_map(self, shown: MapImage) -> None:
-        self.sr_item.setImage(shown.values, autoLevels=False, levels=shown.levels)
-        self.sr_item.setLookupTable(diverging_lut() if shown.signed else sequential_lut())
         rect = self.sr_view.image_rect()
-        self.sr_item.setRect(rect)
-        self.colorbar.setColorMap("CET-D1" if shown.signed else "viridis")
-        self.colorbar.setLevels(shown.levels)
-        units = self._units() or RAW_UNITS
-        self.colorbar.getAxis("left").setLabel(f"{shown.kind} ({units})")
-        self.colorbar_widget.show()
-        if shown.flagged is not None:
-            rgba = np.zeros((*shown.flagged.shape, 4), np.uint8)
-            rgba[outline(shown.flagged)] = FLAG_COLOR
-            self.flag_item.setImage(rgba, autoLevels=False)
-            self.flag_item.setRect(rect)
-            self.flag_item.setVisible(True)
-        else:
-            self.flag_item.setVisible(False)
-        self.map_info.setText(self._map_summary(shown))
-        self.map_info.setToolTip(self.map_info.text())
+        cols = original.shape[1]
+        start = int(np.clip(round(float(self.divider.value()) / max(rect.width(), 1e-9) * cols),
+                            0, cols))
+        pixel = rect.width() / cols
+        self.swipe_item.setImage(np.ascontiguousarray(original[:, start:]), autoLevels=False,
+                                 levels=self.model.window.levels)
+        self.swipe_item.setRect(QRectF(start * pixel, 0.0, (cols - start) * pixel,
+                                       rect.height()))
 
-    def _map_summary(self, shown: MapImage) -> str:
-        """One line over the pane: the colour range and what sets it (and the flags)."""
-        def short(value: float) -> str:
-            return format_value(float(f"{value:.4g}"))
+    def value_text(self, x_mm: float, y_mm: float) -> str:
+        """What the SR pane shows at view point ``(x_mm, y_mm)``: ``"added detail 4.2
+        (flagged)"``, ``"SR 118.5"``, or "" off the image (or where nothing is painted)."""
+        if not self.enabled or self._buffer is None or self._painted is None:
+            return ""
+        row_mm, col_mm = self.sr_view.pixel_spacing
+        row_scale, col_scale = self._grid_scales()
+        row = int(np.floor(y_mm / row_mm * row_scale))
+        col = int(np.floor(x_mm / col_mm * col_scale))
+        units = self.units()
+        shown = self.maps.shown
+        if shown is not None:
+            value = shown.value_at(row, col)
+            if value is None:
+                return ""
+            text = f"{shown.kind} {format_value(value, units)}"
+            if shown.flagged is not None and shown.is_flagged(row, col):
+                text += f" (flagged: > {shown.k:g} σ)"
+            return text
+        rows, cols = self._buffer.shape
+        if not (0 <= row < rows and 0 <= col < cols) or not self._painted[row, col]:
+            return ""
+        if self.mode == CompareMode.SWIPE and col >= self.swipe_column():
+            return ""
+        return f"SR {format_value(float(self._buffer[row, col]), units)}"
 
-        p = f"{shown.percentile:g}"
-        if shown.signed:
-            text = f"range ±{short(shown.limit)} (p{p} of |value|)"
-        else:
-            low, high = shown.levels
-            text = (f"range {short(low)} – {short(high)} (p{100 - shown.percentile:g}–p{p}), "
-                    f"max {short(float(np.max(shown.values)))}")
-            level = self.interval_level()
-            card = self._entry.card if self._entry is not None else None
-            calibrated = card.interval_factor(level) if card and level is not None else None
-            if calibrated is not None:  # which spread, times which factor
-                text = f"2 × {calibrated[1]:.3g} × {calibrated[0]} spread  ·  {text}"
-        if shown.flagged is not None:
-            text = (f"noise σ {short(shown.sigma)} · {shown.flagged_fraction:.1%} > "
-                    f"{shown.k:g} σ  ·  {text}")
-        return text
-
-    def _hide_map(self) -> None:
-        self._shown_map = None
-        self.sr_item.setLookupTable(None)
-        self.flag_item.setVisible(False)
-        self.colorbar_widget.hide()
-        if self._mode in MAP_MODES and self._mode != CompareMode.INTERVAL_WIDTH:
-            self.map_info.setText("computing the map …" if self.complete
-                                  else "the map follows when the slice is complete")
+    def _grid_scales(self) -> tuple[float, float]:
+        """SR pixels per original pixel along the pane's rows and columns."""
+        if self._buffer is None or self._display is None:
+            return (float(self._scale), float(self._scale))
+        rows, cols = self._display.slice_shape(self.orientation)
+        return (self._buffer.shape[0] / rows, self._buffer.shape[1] / cols)
 
     # ---------------------------------------------------------------- hover
 
     def _on_sr_mouse_moved(self, scene_pos: QPointF) -> None:
         view = self.sr_view
-        if (not self._enabled or view.display is None
+        if (not self.enabled or view.display is None
                 or not view.view_box.sceneBoundingRect().contains(scene_pos)):
             self.hovered.emit(None, "")
             return
@@ -1080,57 +836,45 @@ class ComparePanel(QWidget):
         rect = self.sr_view.image_rect()
         cols = self._buffer.shape[1]
         return int(
-            np.clip(round(float(self.divider.value()) / max(rect.width(), 1e-9) * cols), 0, cols)
-        )
+            np.clip(round(float(self.divider.value()) / max(rect.width(), 1e-9) * cols), 0, cols))
 
-    # ---------------------------------------------------------------- through-plane adaptation
+    def _grid_scales(self) -> tuple[float, float]:
+        """SR pixels per original pixel along the pane's rows and columns."""
+        if self._buffer is None or self._display is None:
+            return (float(self._scale), float(self._scale))
+        rows, cols = self._display.slice_shape(self.orientation)
+        return (self._buffer.shape[0] / rows, self._buffer.shape[1] / cols)
 
-    def start_adaptation(self, minutes: float = DEFAULT_ADAPT_MINUTES,
+    def units(self) -> str:
+        """The study's intensity units ("" when it has none)."""
+        return self._display.volume.units if self._display is not None else ""
+
+    def original_upsampled(self, mode: Interpolation | str | None = None) -> np.ndarray | None:
+        """The displayed original slice on the SR grid (``mode`` default: the pane's);
+        computed here, on the calling thread (for tests and exports, not for drawing)."""
+        if self._display is None or self._buffer is None:
+            return None
+        image = self._display.slice_array(self.orientation,
+                                          self.model.slice_index(self.orientation))
+        mode = Interpolation(mode or self.interpolation).value
+        return on_grid(image, (self._buffer.shape[0], self._buffer.shape[1]), mode,
+                       self._through)
+
+    # ---------------------------------------------------------------- adaptation, shutdown
+
+    def start_adaptation(self, minutes: float | None = None,
                          max_steps: int | None = None) -> str:
-        """Adapt the through-plane model to the shown study in the background.
-
-        Returns an empty string, or why it cannot start.
-        """
-        if not (self._enabled and self._through and self._entry is not None
-                and self._model_volume is not None):
-            return "Adaptation needs a through-plane model switched on"
-        if self._adapt_worker is not None and self._adapt_worker.isRunning():
-            return "An adaptation is already running"
-        ref = self.worker.engine.resolve(str(self._entry.path))
-        job = AdaptWorker(self.worker.engine, ref, self._model_volume, minutes, max_steps, self)
-        job.progressed.connect(self.through_controls.show_progress)
-        job.finishedAdapting.connect(self._on_adapted)
-        job.failed.connect(self._on_adapt_failed)
-        self._adapt_worker = job
-        self.through_controls.set_running(True)
-        job.start()
-        return ""
+        """Adapt the through-plane model to the shown study (see :class:`Adaptation`)."""
+        if minutes is None:
+            return self.adaptation.start(max_steps=max_steps)
+        return self.adaptation.start(minutes, max_steps)
 
     def stop_adaptation(self) -> None:
         """Stop a running adaptation (what it learnt so far is kept)."""
-        if self._adapt_worker is not None:
-            self._adapt_worker.request_stop()
-
-    @property
-    def adapting(self) -> bool:
-        """Whether an adaptation is running."""
-        return self._adapt_worker is not None and self._adapt_worker.isRunning()
-
-    def _on_adapted(self, report: AdaptReport) -> None:
-        self.through_controls.show_report(report)
-        if report.steps and self._enabled:
-            self._slice = -1  # the adapted model has its own results: compute this slice again
-            self._on_cursor(self.viewer.cursor_point)
-
-    def _on_adapt_failed(self, message: str) -> None:
-        self.through_controls.set_running(False)
-        self.through_controls.info.setText("adaptation failed")
-        self.errorOccurred.emit(f"Adaptation failed: {message}")
+        self.adaptation.stop()
 
     def shutdown(self) -> None:
         """Stop the inference and map threads (call before the window closes)."""
-        self.stop_adaptation()
-        if self._adapt_worker is not None:
-            self._adapt_worker.wait(5000)
+        self.adaptation.shutdown()
         self.worker.stop()
         self.map_worker.stop()

@@ -115,6 +115,10 @@ class ModelPicker(QComboBox):
         self.setCurrentIndex(self.count() - 1)
         return entry
 
+    def entry_at(self, index: int) -> ModelEntry | None:
+        """The model listed at ``index``, or ``None`` out of range."""
+        return self._entries[index] if 0 <= index < len(self._entries) else None
+
     def current_entry(self) -> ModelEntry | None:
         """The selected model, or ``None`` when the list is empty."""
         index = self.currentIndex()

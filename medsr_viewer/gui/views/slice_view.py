@@ -15,102 +15,20 @@ first and may take them over (draw instead of pan).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsTextItem, QWidget
 
 from medsr_viewer.core.geometry import DisplayVolume, EdgeLabels, Orientation
 from medsr_viewer.core.windowing import Window
+from medsr_viewer.gui.views.finer_grid import FinerGridJob
 from medsr_viewer.gui.views.readout import slice_text
+from medsr_viewer.gui.views.slice_view_box import SliceMouseHandler, SliceViewBox
 
-#: Wheel delta of one notch of a standard mouse wheel.
-WHEEL_NOTCH = 120
-#: Zoom factor per screen pixel of middle-drag (as pyqtgraph's own right-drag zoom).
-DRAG_ZOOM_PER_PIXEL = 1.01
 CROSSHAIR_COLOR = (255, 200, 0, 170)
 LABEL_COLOR = QColor(255, 220, 80)
-
-
-class SliceMouseHandler(Protocol):
-    """Takes over left-button gestures of a pane (e.g. ROI drawing); see ``set_mouse_handler``.
-
-    Each method gets the pane and pyqtgraph's event and returns ``True`` when it handled the
-    event (the pane then does nothing more), ``False`` to let the pane pan / set the point.
-    """
-
-    def slice_drag(self, view: SliceView, ev: Any) -> bool:
-        """A left-button drag event (start, moves, finish)."""
-        ...
-
-    def slice_click(self, view: SliceView, ev: Any) -> bool:
-        """A left-button click (``ev.double()`` for the second click of a double-click)."""
-        ...
-
-
-class SliceViewBox(pg.ViewBox):
-    """A ViewBox with viewer mouse bindings instead of pyqtgraph's plot bindings.
-
-    Emits wheel steps, window/level drags and clicks as signals; pans on left-drag and zooms
-    on middle-drag or Ctrl+wheel. The context menu is disabled (right button = window).
-    """
-
-    sigWheelSteps = Signal(int)
-    sigWindowDrag = Signal(float, float)
-    sigClicked = Signal(QPointF)
-
-    def __init__(self) -> None:
-        super().__init__(invertY=True, lockAspect=1.0, enableMenu=False)
-        self._wheel_remainder = 0.0
-        #: Optional delegates for left drags / clicks; return ``True`` when they handled one.
-        self.left_drag_handler: Callable[[Any], bool] | None = None
-        self.left_click_handler: Callable[[Any], bool] | None = None
-
-    def wheelEvent(self, ev, axis=None):  # type: ignore[no-untyped-def]
-        """Ctrl+wheel zooms (pyqtgraph's default); the plain wheel pages through slices."""
-        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            super().wheelEvent(ev, axis)
-            return
-        self._wheel_remainder += ev.delta() / WHEEL_NOTCH
-        steps = int(self._wheel_remainder)
-        self._wheel_remainder -= steps
-        ev.accept()
-        if steps:
-            self.sigWheelSteps.emit(steps)
-
-    def mouseDragEvent(self, ev, axis=None):  # type: ignore[no-untyped-def]
-        """Left: pan. Middle: zoom about the press point (drag up = in). Right: window/level."""
-        button = ev.button()
-        if button == Qt.MouseButton.LeftButton:
-            if self.left_drag_handler is not None and self.left_drag_handler(ev):
-                ev.accept()
-                return
-            super().mouseDragEvent(ev, axis)
-            return
-        ev.accept()
-        delta = ev.screenPos() - ev.lastScreenPos()
-        if button == Qt.MouseButton.RightButton:
-            self.sigWindowDrag.emit(float(delta.x()), float(delta.y()))
-        elif button == Qt.MouseButton.MiddleButton:
-            scale = DRAG_ZOOM_PER_PIXEL ** float(delta.y())
-            center = self.mapToView(ev.buttonDownPos(Qt.MouseButton.MiddleButton))
-            self._resetTarget()
-            self.scaleBy(x=scale, y=scale, center=center)
-            self.sigRangeChangedManually.emit(self.state["mouseEnabled"])
-
-    def mouseClickEvent(self, ev):  # type: ignore[no-untyped-def]
-        """A left click reports the clicked point in view (mm) coordinates."""
-        if ev.button() == Qt.MouseButton.LeftButton:
-            ev.accept()
-            if self.left_click_handler is not None and self.left_click_handler(ev):
-                return
-            self.sigClicked.emit(self.mapToView(ev.pos()))
-        else:
-            ev.ignore()
 
 
 class SliceView(pg.GraphicsLayoutWidget):
@@ -137,6 +55,15 @@ class SliceView(pg.GraphicsLayoutWidget):
         Right-drag by ``(dx, dy)`` screen pixels.
     displayChanged()
         A study was shown or cleared, or the plane changed (overlays redraw).
+    imageShown()
+        The image item got a new image (the slice, or the slice on the finer grid).
+    drawFailed(str)
+        The slice could not be drawn on the finer grid (what went wrong).
+
+    The pane is the only writer of its image item. Beside an SR pane it draws its slice on
+    the model's finer grid (:meth:`set_finer_grid`): the native pixels at once, then, off the
+    GUI thread, the slice interpolated on that grid, swapped in when it arrives if the pane
+    still shows that slice.
     """
 
     sliceChanged = Signal(int)
@@ -145,6 +72,8 @@ class SliceView(pg.GraphicsLayoutWidget):
     pointClicked = Signal(object)
     pointHovered = Signal(object)
     windowDragged = Signal(float, float)
+    imageShown = Signal()
+    drawFailed = Signal(str)
 
     def __init__(
         self, orientation: Orientation = Orientation.AXIAL, parent: QWidget | None = None
@@ -157,6 +86,9 @@ class SliceView(pg.GraphicsLayoutWidget):
         self._slice = 0
         self._window = Window(0.5, 1.0)
         self._pixel_spacing = (1.0, 1.0)
+        #: The finer grid the slice is drawn on (shape, interpolation, through-plane) or None.
+        self._finer: tuple[tuple[int, int], str, bool] | None = None
+        self._finer_job = FinerGridJob(self, self._on_finer_ready, self.drawFailed.emit)
 
         self.view_box = SliceViewBox()
         self.addItem(self.view_box)
@@ -314,7 +246,8 @@ class SliceView(pg.GraphicsLayoutWidget):
         """Apply a display window (levels) to the image (kept, not applied, for a colour
         image, which is shown as it is)."""
         self._window = window
-        if self._display is not None and not self._display.is_colour:
+        if self._display is not None and (not self._display.is_colour
+                                          or self._finer is not None):
             self.image_item.setLevels(window.levels)
 
     def set_crosshair_enabled(self, enabled: bool) -> None:
@@ -407,14 +340,55 @@ class SliceView(pg.GraphicsLayoutWidget):
     def _show_slice(self) -> None:
         assert self._display is not None
         self._pixel_spacing = self._display.pixel_spacing(self._orientation)
-        if self._display.is_colour:  # (rows, cols, 3) uint8, shown as it is: no window
+        if self._display.is_colour and self._finer is None:  # shown as it is: no window
             image = np.ascontiguousarray(self._display.rgb_slice(self._orientation, self._slice))
             self.image_item.setImage(image, autoLevels=False, levels=(0, 255))
-        else:
+        else:  # beside an SR pane a colour study shows the luminance the model sees
             image = np.ascontiguousarray(self._display.slice_array(self._orientation, self._slice))
             self.image_item.setImage(image, autoLevels=False, levels=self._window.levels)
+            self._request_finer(image)
         self.image_item.setRect(self.image_rect())
         self._caption.setPlainText(slice_text(self._orientation, self._slice, self.n_slices))
+        self.imageShown.emit()
+
+    # ---------------------------------------------------------------- finer grid
+
+    @property
+    def finer_grid(self) -> tuple[tuple[int, int], str, bool] | None:
+        """``(shape, interpolation, through_plane)`` of the finer grid drawn, or ``None``."""
+        return self._finer
+
+    def set_finer_grid(self, shape: tuple[int, int] | None, mode: str = "nearest",
+                       through_plane: bool = False) -> None:
+        """Draw the slice on a finer grid over the same rectangle (``None``: native only).
+
+        ``mode`` is the interpolation (``nearest`` draws the native pixels, which look the
+        same); ``through_plane`` resamples along one axis as the through-plane protocol does.
+        """
+        finer = None if shape is None else ((int(shape[0]), int(shape[1])), str(mode),
+                                            bool(through_plane))
+        if finer == self._finer:
+            return
+        self._finer = finer
+        if self._display is not None:
+            self._show_slice()
+
+    def _request_finer(self, image: np.ndarray) -> None:
+        self._finer_job.request(self._finer, image, (id(self._display), self._orientation,
+                                                     self._slice))
+
+    def _on_finer_ready(self, image: np.ndarray) -> None:
+        if self._display is None:
+            return
+        self.image_item.setImage(image, autoLevels=False, levels=self._window.levels)
+        self.image_item.setRect(self.image_rect())
+        self.imageShown.emit()
+
+    def shows_finer(self) -> bool:
+        """Whether the image item holds the slice on the finer grid (interpolated)."""
+        image = self.image_item.image
+        return self._finer is not None and image is not None and (
+            tuple(np.shape(image)[:2]) == self._finer[0])
 
     def _update_labels(self) -> None:
         if self._display is None:
