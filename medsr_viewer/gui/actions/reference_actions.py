@@ -14,13 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from medsr_viewer.core.io import LoadError, load_volume
 from medsr_viewer.core.messages import naming_file
 from medsr_viewer.core.simulate import simulate_low_resolution
 from medsr_viewer.core.volume import Volume
+from medsr_viewer.gui.actions.registry import ActionRegistry
 
 REFERENCE_FILTER = "Volumes (*.nii *.nii.gz *.mgz *.mgh *.dcm);;All files (*)"
 
@@ -59,18 +59,16 @@ class ReferenceActions(QObject):
         self._model_scale = model_scale
         self._report_error = report_error
         self.reference: Volume | None = None
-        self.open_action = QAction("Open Re&ference Volume…", window)
-        self.open_action.setStatusTip("A high-resolution volume to score results against")
-        self.open_action.triggered.connect(self._open_dialog)
-        self.simulate_action = QAction("Simulate &Low Resolution", window)
-        self.simulate_action.setStatusTip(
-            "Show the study at the model's lower resolution (block mean) and score the "
-            "model against the real study")
-        self.simulate_action.setCheckable(True)
-        self.simulate_action.triggered.connect(
-            lambda checked: self.simulate() if checked else self.end_simulation())
-        self.clear_action = QAction("Clear Reference", window)
-        self.clear_action.triggered.connect(self.clear)
+        actions = ActionRegistry.of(window)
+        self.open_action = actions.bind("reference.open", self._open_dialog)
+        self.simulate_action = actions.bind("reference.simulate", self._on_simulate_triggered)
+        self.clear_action = actions.bind("reference.clear", self.clear)
+
+    def _on_simulate_triggered(self, checked: bool) -> None:
+        if checked:
+            self.simulate()
+        else:
+            self.end_simulation()
 
     def open_reference(self, path: str | Path) -> bool:
         """Load ``path`` as the reference; ``False`` after reporting why it could not be."""

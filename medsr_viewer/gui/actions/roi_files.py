@@ -9,19 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from medsr_viewer.core.history import Command, MacroCommand
 from medsr_viewer.core.messages import naming_file
 from medsr_viewer.core.roi import RoiEditor, RoiFormatError, load_rois, save_rois
 from medsr_viewer.core.roi.collection import AddRoi, ReplaceRoi
-from medsr_viewer.gui.docks.metrics_panel import MetricsPanel
+from medsr_viewer.gui.actions.registry import ActionRegistry
 
 METRICS_FILTER = "CSV table (*.csv);;JSON (*.json)"
 ROI_FILTER = "ROI files (*.json);;All files (*)"
+
+
+class MetricsExporter(Protocol):
+    """What the metrics export needs of the metrics panel
+    (:class:`~medsr_viewer.gui.docks.metrics_panel.MetricsPanel`)."""
+
+    def export(self, path: str | Path) -> Path:
+        """Write every ROI's metrics to ``path``; returns the file written."""
+        ...
 
 
 class RoiFileActions(QObject):
@@ -39,22 +48,18 @@ class RoiFileActions(QObject):
         Shows a message naming the file when reading or writing fails.
     """
 
-    def __init__(self, window: QMainWindow, editor: RoiEditor, metrics: MetricsPanel,
+    def __init__(self, window: QMainWindow, editor: RoiEditor, metrics: MetricsExporter,
                  report_error: Callable[[str], None]) -> None:
         super().__init__(window)
         self._window = window
         self._editor = editor
         self._metrics = metrics
         self._report_error = report_error
-        self.export_metrics_action = QAction("Export ROI &Metrics…", window)
-        self.export_metrics_action.setStatusTip("Write every ROI's metrics to CSV or JSON")
-        self.export_metrics_action.triggered.connect(self._export_metrics_dialog)
-        self.export_rois_action = QAction("Export &ROIs…", window)
-        self.export_rois_action.setStatusTip("Save the ROIs (world coordinates) as JSON")
-        self.export_rois_action.triggered.connect(self._export_rois_dialog)
-        self.import_rois_action = QAction("&Import ROIs…", window)
-        self.import_rois_action.setStatusTip("Add the ROIs of a JSON file (undoable)")
-        self.import_rois_action.triggered.connect(self._import_rois_dialog)
+        actions = ActionRegistry.of(window)
+        self.export_metrics_action = actions.bind("rois.export_metrics",
+                                                  self._export_metrics_dialog)
+        self.export_rois_action = actions.bind("rois.export", self._export_rois_dialog)
+        self.import_rois_action = actions.bind("rois.import", self._import_rois_dialog)
 
     # ---------------------------------------------------------------- programmatic
 

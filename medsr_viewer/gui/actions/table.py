@@ -117,25 +117,26 @@ ACTIONS: tuple[ActionSpec, ...] = (
     # ---- Tools (ROIs)
     A("tool.navigate", "&Navigate", ("N",), "Pan, select, move and resize ROIs (Esc)",
       "Tools", 0, checkable=True),
+    # (the toolbar names the shape, "Rectangle"; the Tools menu "Rectangle ROI")
     A("tool.rectangle", "&Rectangle ROI", ("Q",), "Drag to draw a rectangle ROI", "Tools", 0,
-      checkable=True),
+      checkable=True, icon_text="Rectangle"),
     A("tool.ellipse", "&Ellipse ROI", ("E",), "Drag to draw an ellipse ROI", "Tools", 0,
-      checkable=True),
+      checkable=True, icon_text="Ellipse"),
     A("tool.polygon", "&Polygon ROI", ("P",), "Click the vertices; double-click or Enter "
-      "closes, Esc cancels", "Tools", 0, checkable=True),
+      "closes, Esc cancels", "Tools", 0, checkable=True, icon_text="Polygon"),
     A("tool.freehand", "&Freehand ROI", ("F",), "Draw a closed lasso with the mouse",
-      "Tools", 0, checkable=True),
+      "Tools", 0, checkable=True, icon_text="Freehand"),
     A("tool.brush", "&Brush", ("B",), "Paint a mask ROI ([ and ] change the radius)",
       "Tools", 0, checkable=True),
     A("tool.eraser", "Era&ser", ("X",), "Erase from the selected brush ROI", "Tools", 0,
       checkable=True),
-    A("tool.escape", "Cancel / Navigate", ("Esc",), "Cancel the polygon being drawn, else "
-      "back to the Navigate tool, else deselect", "Tools", 1),
     A("tool.close_polygon", "Close Polygon", ("Return", "Enter"), "Close the polygon being "
       "drawn", "Tools", 1),
+    A("tool.escape", "Cancel / Navigate", ("Esc",), "Cancel the polygon being drawn, else "
+      "back to the Navigate tool, else deselect", "Tools", 1),
     A("tool.smaller_brush", "Smaller Brush", ("[",), "Brush and eraser radius down",
-      "Tools", 1),
-    A("tool.larger_brush", "Larger Brush", ("]",), "Brush and eraser radius up", "Tools", 1),
+      "Tools", 2),
+    A("tool.larger_brush", "Larger Brush", ("]",), "Brush and eraser radius up", "Tools", 2),
     # ---- Segmentation
     A("segment.slice", "Segment Current &Slice", (), "Run the segmentation model on the "
       "slice shown; the result is a new label layer", "Segmentation", 0),

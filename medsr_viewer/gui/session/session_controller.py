@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from medsr_viewer.core.geometry import Orientation
@@ -42,6 +41,7 @@ from medsr_viewer.core.session import (
     save_session,
 )
 from medsr_viewer.core.windowing import Window
+from medsr_viewer.gui.actions.registry import ActionRegistry
 from medsr_viewer.gui.workers.study_loader import study_source
 
 if TYPE_CHECKING:
@@ -103,15 +103,9 @@ class SessionController(QObject):
         self.recovery_bar = RecoveryBar(window)
         self.recovery_bar.restore_button.clicked.connect(self.restore_recovered)
         self.recovery_bar.discard_button.clicked.connect(self.discard_recovered)
-        self.save_action = QAction("&Save Session…", window)
-        self.save_action.setShortcut(QKeySequence.StandardKey.Save)
-        self.save_action.setStatusTip("Save study, ROIs, label layers, model and view to a file")
-        self.save_action.triggered.connect(self._save_dialog)
-        self.open_action = QAction("Open &Session…", window)
-        self.open_action.setStatusTip("Reopen a saved session (study, ROIs, labels, view)")
-        self.open_action.triggered.connect(self._open_dialog)
-        for action in (self.save_action, self.open_action):
-            window.addAction(action)
+        actions = ActionRegistry.of(window)
+        self.save_action = actions.bind("session.save", self._save_dialog)
+        self.open_action = actions.bind("session.open", self._open_dialog)
         window.history.subscribe(self.note_edit)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)

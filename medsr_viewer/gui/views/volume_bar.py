@@ -14,7 +14,7 @@ Alt+Down or ``,`` previous volume.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -25,10 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from medsr_viewer.core.study import Study
-
-#: Shortcuts of the next / previous volume actions (Up/Down are slices, [ ] the brush).
-NEXT_VOLUME_KEYS = ("Alt+Up", ".")
-PREVIOUS_VOLUME_KEYS = ("Alt+Down", ",")
+from medsr_viewer.gui.actions.registry import ActionRegistry
 
 
 class VolumeSpinBox(QSpinBox):
@@ -100,23 +97,15 @@ class VolumeBar(QWidget):
         row.addWidget(self.kind_title)
         row.addWidget(self.kind_combo)
 
-        self.next_action = self._action("Next Volume", NEXT_VOLUME_KEYS, 1, window)
-        self.previous_action = self._action("Previous Volume", PREVIOUS_VOLUME_KEYS, -1, window)
+        actions = ActionRegistry.of(window)  # window actions: the keys work with menus hidden
+        self.next_action = actions.bind("volume.next", lambda: self.stepRequested.emit(1))
+        self.previous_action = actions.bind("volume.previous",
+                                            lambda: self.stepRequested.emit(-1))
         self._filling = False
         self.slider.valueChanged.connect(self._on_slider)
         self.spin.valueChanged.connect(self._on_spin)
         self.kind_combo.currentIndexChanged.connect(self._on_kind)
         self.show_study(None)
-
-    def _action(self, text: str, keys: tuple[str, ...], delta: int, window: QWidget) -> QAction:
-        action = QAction(text, window)
-        action.setShortcuts([QKeySequence(k) for k in keys])
-        shown = ", ".join(QKeySequence(k).toString() for k in keys)
-        action.setStatusTip(f"{text} of a 4-D series (DWI, fMRI, echoes …)")
-        action.setToolTip(f"{text} ({shown})")
-        action.triggered.connect(lambda _c=False: self.stepRequested.emit(delta))
-        window.addAction(action)  # the keys work with the menus hidden
-        return action
 
     @property
     def actions_list(self) -> list[QAction]:
