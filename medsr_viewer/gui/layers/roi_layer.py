@@ -27,16 +27,12 @@ from PySide6.QtCore import QObject, QPointF, Qt
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem
 
-from medsr_viewer.core.geometry import DisplayVolume, Orientation
-from medsr_viewer.core.pane_geometry import (
-    display_plane,
-    display_slice_affine,
-    plane_to_view,
-    view_to_plane,
-)
-from medsr_viewer.core.roi import BrushRoi, GridSpec, Plane, Roi, RoiSet, rasterize
-from medsr_viewer.core.roi.drawing import map_uv, mask_boundary, resize_handles, same_slice
+from medsr_viewer.core.roi import BrushRoi, Roi, RoiSet, rasterize
+from medsr_viewer.core.roi.drawing import map_uv, mask_boundary, resize_handles
+from medsr_viewer.gui.layers.roi_geometry import PaneGeometry, pane_geometry
 from medsr_viewer.gui.views.slice_view import SliceView
+
+__all__ = ["DrawnRoi", "PaneGeometry", "RoiLayer", "draw_roi", "pane_geometry"]
 
 #: Above the label overlay (10), below the crosshair (20) and the letters (30).
 MASK_Z = 12.0
@@ -52,73 +48,6 @@ RIM_ALPHA = 255
 HANDLE_SIZE_PX = 9
 #: Most (ROI, slice) drawings kept.
 CACHE_SIZE = 1024
-
-
-@dataclass(frozen=True)
-class PaneGeometry:
-    """World geometry of what a pane shows: its slice plane and one-slice pixel grid.
-
-    Attributes
-    ----------
-    display, orientation, slice_index
-        The study, plane and slice shown.
-    pixel_spacing
-        ``(row mm, col mm)`` of the pane's view coordinates (the original's, also on the SR
-        pane whose finer image is drawn over the same rectangle).
-    plane
-        The slice's world plane (:func:`core.pane_geometry.display_plane`).
-    grid
-        The slice as a ``(1, rows, cols)`` grid, to rasterise ROIs on.
-    half_thickness
-        Half the slice spacing: ROIs this close to ``plane`` (and parallel) lie in the slice.
-    """
-
-    display: DisplayVolume
-    orientation: Orientation
-    slice_index: int
-    pixel_spacing: tuple[float, float]
-    plane: Plane
-    grid: GridSpec
-    half_thickness: float
-
-    @property
-    def key(self) -> tuple[int, str, int]:
-        """Identifies the slice for caching."""
-        return (id(self.display), self.orientation.value, self.slice_index)
-
-    def view_to_uv(self, x: float, y: float) -> tuple[float, float]:
-        """In-plane ``(u, v)`` of a view point (mm)."""
-        return view_to_plane(x, y, self.pixel_spacing)
-
-    def uv_to_view(self, uv: np.ndarray) -> np.ndarray:
-        """View ``(x, y)`` mm of in-plane points ``(n, 2)``."""
-        uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
-        x, y = plane_to_view(uv[:, 0], uv[:, 1], self.pixel_spacing)
-        return np.stack([x, y], axis=1)
-
-    def contains_roi(self, roi: Roi) -> bool:
-        """Whether ``roi`` lies in this slice (drawn as itself, selectable, editable here)."""
-        return same_slice(self.plane, roi.plane, self.half_thickness)
-
-
-def pane_geometry(view: SliceView) -> PaneGeometry | None:
-    """The geometry of what ``view`` shows, or ``None`` when it shows no study."""
-    display = view.display
-    if display is None:
-        return None
-    orientation = view.orientation
-    index = view.slice_index
-    rows, cols = display.slice_shape(orientation)
-    affine = display_slice_affine(display, orientation, index)
-    return PaneGeometry(
-        display=display,
-        orientation=orientation,
-        slice_index=index,
-        pixel_spacing=view.pixel_spacing,
-        plane=display_plane(display, orientation, index),
-        grid=GridSpec((1, rows, cols), affine),
-        half_thickness=display.slice_spacing(orientation) / 2.0,
-    )
 
 
 @dataclass(frozen=True)
