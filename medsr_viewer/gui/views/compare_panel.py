@@ -139,6 +139,7 @@ class ComparePanel(QWidget):
         self.original_column: QWidget = viewer
         self._original: SliceView | None = None  # the pane drawn on the SR grid
         self.sr_view = SliceView(Orientation.AXIAL, self)
+        self.sr_view.draws_slice = False  # the model's result is drawn over it instead
         self.sr_view.image_item.setVisible(False)
         self.sr_item = pg.ImageItem(axisOrder="row-major")
         self.sr_view.add_overlay(self.sr_item, 5.0)

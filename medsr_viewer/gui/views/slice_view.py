@@ -88,6 +88,8 @@ class SliceView(pg.GraphicsLayoutWidget):
         self._pixel_spacing = (1.0, 1.0)
         #: The finer grid the slice is drawn on (shape, interpolation, through-plane) or None.
         self._finer: tuple[tuple[int, int], str, bool] | None = None
+        #: Whether the pane draws its own slice (an SR pane draws the model's result instead).
+        self.draws_slice = True
         self._finer_job = FinerGridJob(self, self._on_finer_ready, self.drawFailed.emit)
 
         self.view_box = SliceViewBox()
@@ -340,6 +342,9 @@ class SliceView(pg.GraphicsLayoutWidget):
     def _show_slice(self) -> None:
         assert self._display is not None
         self._pixel_spacing = self._display.pixel_spacing(self._orientation)
+        if not self.draws_slice:
+            self._caption.setPlainText(slice_text(self._orientation, self._slice, self.n_slices))
+            return
         if self._display.is_colour and self._finer is None:  # shown as it is: no window
             image = np.ascontiguousarray(self._display.rgb_slice(self._orientation, self._slice))
             self.image_item.setImage(image, autoLevels=False, levels=(0, 255))
