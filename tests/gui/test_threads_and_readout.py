@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -16,6 +17,7 @@ from medsr_viewer.gui.qt_compat import needs_bool_guard
 from medsr_viewer.gui.views.readout import format_value, format_window, position_text, slice_text
 from medsr_viewer.gui.workers import threads
 from medsr_viewer.gui.workers.map_worker import MapWorker
+from medsr_viewer.gui.workers.study_loader import LoadedStudy, StudyLoader
 
 
 class _Blocker(QObject):
@@ -75,6 +77,28 @@ def test_map_worker_latest_wins_and_stop_all_stops_it(qtbot: QtBot) -> None:
     assert maps.isRunning()  # idle, waiting for the next job
     assert threads.stop_all(timeout_ms=5000) == []
     assert not maps.isRunning()
+
+
+def test_study_loader_supersedes_a_load_without_waiting_for_it(
+    qtbot: QtBot, data_dir: Path, t1_path: Path
+) -> None:
+    loader = StudyLoader()
+    loaded: list[LoadedStudy] = []
+    ended: list[str] = []
+    busy: list[bool] = []
+    loader.loaded.connect(loaded.append)
+    loader.cancelled.connect(lambda: ended.append("cancelled"))
+    loader.failed.connect(ended.append)
+    loader.busy.connect(busy.append)
+    with qtbot.waitSignal(loader.progress, timeout=30000):  # the 120-file series is reading
+        loader.start([data_dir / "dicom" / "vs_seg_001_t1"])
+    with qtbot.waitSignal(loader.loaded, timeout=30000) as blocker:
+        loader.start([t1_path])
+    assert blocker.args[0].paths == (t1_path,) and not loader.is_loading
+    assert loader.shutdown(10000)
+    assert [s.paths for s in loaded] == [(t1_path,)] and ended == []
+    assert busy == [True, True, False]
+    assert not any(t.objectName().startswith("StudyLoader") for t in threads.running_threads())
 
 
 def test_readout_wording() -> None:

@@ -167,10 +167,10 @@ class LoadWorker:
 class StudyLoader(QObject):
     """Starts and tracks background loads; at most one request is current.
 
-    The loads run one at a time on a :class:`~medsr_viewer.gui.workers.jobs.JobRunner` whose
-    thread ends when no load is left (so no idle thread stays behind); a new request
-    supersedes (cancels) the current one. Every signal is emitted on the GUI thread, for the
-    current request only.
+    Each load is a job of a :class:`~medsr_viewer.gui.workers.jobs.JobRunner` whose thread
+    ends when no load is left (so no idle thread stays behind); a new request supersedes
+    (cancels) the current one and starts at once, on another runner if the cancelled load has
+    not stopped yet. Every signal is emitted on the GUI thread, for the current request only.
 
     Signals
     -------
@@ -198,12 +198,10 @@ class StudyLoader(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._runner = JobRunner("StudyLoader", self, keep_alive=False)
-        self._current: int | None = None
-        self._runner.yielded.connect(self._on_yielded)
-        self._runner.returned.connect(self._on_returned)
-        self._runner.failed.connect(self._on_failed)
-        self._runner.cancelled.connect(self._on_cancelled)
+        #: One-off runners (their threads end when idle); a new load takes an idle one, or
+        #: a new one while a superseded load is still winding down, so it never waits for it.
+        self._runners: list[JobRunner] = []
+        self._current: tuple[JobRunner, int] | None = None
 
     @property
     def is_loading(self) -> bool:
@@ -223,26 +221,47 @@ class StudyLoader(QObject):
         """
         if not paths:
             raise ValueError("no path to load")
+        self.cancel()
         request = LoadRequest(tuple(Path(p) for p in paths), series_uid, series)
-        ticket = self._runner.submit(
+        runner = self._idle_runner()
+        ticket = runner.submit(
             LoadWorker(request), channel=CHANNEL, describe=_failure_message(request.paths)
         )
-        self._current = ticket.id
+        self._current = (runner, ticket.id)
         self.busy.emit(True)
 
     def cancel(self) -> None:
         """Cancel the current request; ``cancelled`` is emitted when it has stopped."""
         if self._current is not None:
-            self._runner.cancel(CHANNEL)
+            self._current[0].cancel(CHANNEL)
 
     def shutdown(self, timeout_ms: int = 10000) -> bool:
-        """Cancel everything and wait for the thread to end; True when it ended."""
+        """Cancel everything and wait for the threads to end; True when all ended."""
         self._current = None
-        self._runner.cancel()
-        return self._runner.wait(timeout_ms)
+        ok = True
+        for runner in self._runners:
+            runner.cancel()
+        for runner in self._runners:
+            ok = runner.wait(timeout_ms) and ok
+        return ok
+
+    def _idle_runner(self) -> JobRunner:
+        for runner in self._runners:
+            if not runner.busy:
+                return runner
+        runner = JobRunner(f"StudyLoader-{len(self._runners) + 1}", self, keep_alive=False)
+        runner.yielded.connect(self._on_yielded)
+        runner.returned.connect(self._on_returned)
+        runner.failed.connect(self._on_failed)
+        runner.cancelled.connect(self._on_cancelled)
+        self._runners.append(runner)
+        return runner
 
     def _is_current(self, job_id: int) -> bool:
-        return self._current is not None and job_id == self._current
+        if self._current is None:
+            return False
+        runner, current = self._current
+        return job_id == current and self.sender() is runner
 
     def _finish_current(self) -> None:
         self._current = None

@@ -1,7 +1,9 @@
 """Registry of the QThreads the application starts, so none is left running.
 
 Every background thread (study loading, model inference ...) is registered here when it is
-created, with the function that cancels its work. The main window stops them all when it
+created, with the function that cancels its work: each
+:class:`~medsr_viewer.gui.workers.jobs.JobRunner` registers its thread with its
+``request_stop``, so every job of the application is stopped from here. The main window stops them all when it
 closes (:func:`stop_all`: cancel, end the event loop, wait), and the test suite's
 ``_dangling_qthreads`` fixture fails any test that leaves one running: a QThread that is
 still running when its Python wrapper or the QApplication goes away crashes the process
