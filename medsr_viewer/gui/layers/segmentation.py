@@ -26,7 +26,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from medsr_viewer.core.geometry import PLANE_AXES, DisplayVolume, Orientation
-from medsr_viewer.core.labels import LabelMap, LabelTable
+from medsr_viewer.core.labels import LabelLayer, LabelMap, LabelTable
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.layers.label_overlay import LabelOverlay
 from medsr_viewer.gui.views.model_picker import card_tooltip
@@ -101,7 +101,7 @@ class SegmentationRunner(QObject):
         Share ``0 .. 1`` of the running job done.
     busyChanged(bool)
         A job started or ended (finished, cancelled, failed or superseded).
-    finished(object)
+    finished(LabelLayer)
         The :class:`~medsr_viewer.core.labels.LabelLayer` added.
     failed(str)
         Why a job failed (names the model file).
@@ -109,7 +109,7 @@ class SegmentationRunner(QObject):
 
     progressChanged = Signal(float)
     busyChanged = Signal(bool)
-    finished = Signal(object)
+    finished = Signal(LabelLayer)
     failed = Signal(str)
 
     def __init__(
@@ -309,8 +309,8 @@ class SegmentationRunner(QObject):
             return
         index = job.indices[job.position]
         result = np.asarray(array)
-        target = [slice(None)] * 3
-        target[job.axis] = index  # type: ignore[call-overload]
+        target: list[slice | int] = [slice(None)] * 3
+        target[job.axis] = index
         expected = job.labels[tuple(target)].shape
         if result.shape != expected:
             self._fail(f"{job.entry.path}: model output {result.shape} does not match the "
