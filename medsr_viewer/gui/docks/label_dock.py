@@ -20,15 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QBrush, QColor
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QColorDialog,
     QComboBox,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -37,21 +35,27 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSlider,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from medsr_viewer.core.labels import OverlayStyle
+from medsr_viewer.core.labels import LabelLayer, OverlayStyle
+from medsr_viewer.gui.actions.registry import ActionRegistry
 from medsr_viewer.gui.dialogs.trust_prompt import TrustPrompt
+from medsr_viewer.gui.docks.label_table import (
+    COLOUR_COLUMN,
+    NAME_COLUMN,
+    VALUE_COLUMN,
+    VISIBLE_COLUMN,
+    LabelTable,
+)
 from medsr_viewer.gui.layers.label_overlay import LabelOverlay
 from medsr_viewer.gui.layers.segmentation import SegmentationRunner
 from medsr_viewer.gui.workers.inference_worker import InferenceWorker
 from medsr_viewer.models.registry import ModelRegistry
 
-#: Columns of the label table.
-VALUE_COLUMN, COLOUR_COLUMN, NAME_COLUMN, VISIBLE_COLUMN = range(4)
+__all__ = ["COLOUR_COLUMN", "NAME_COLUMN", "VALUE_COLUMN", "VISIBLE_COLUMN", "LabelDock"]
+
 #: Steps of the segmentation progress bar.
 PROGRESS_STEPS = 1000
 
@@ -130,18 +134,7 @@ class LabelDock(QDockWidget):
         row.addWidget(self.opacity_slider, 1)
         column.addLayout(row)
 
-        self.table = QTableWidget(0, 4, body)
-        self.table.setHorizontalHeaderLabels(["Value", "Colour", "Name", "Shown"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.table.setEditTriggers(
-            QAbstractItemView.EditTrigger.DoubleClicked
-            | QAbstractItemView.EditTrigger.EditKeyPressed
-        )
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.Stretch)
-        for col in (VALUE_COLUMN, COLOUR_COLUMN, VISIBLE_COLUMN):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.table = LabelTable(body)
         column.addWidget(self.table, 1)
 
         column.addWidget(QLabel("Segmentation model:", body))
@@ -162,25 +155,14 @@ class LabelDock(QDockWidget):
         column.addWidget(self.progress_bar)
         self.setWidget(body)
 
-        self.segment_slice_action = QAction("Segment Current &Slice", parent)
-        self.segment_slice_action.setStatusTip(
-            "Run the segmentation model on the slice shown; the result is a new label layer")
-        self.segment_slice_action.triggered.connect(lambda: self.segment_current_slice())
-        self.segment_volume_action = QAction("Segment &Volume", parent)
-        self.segment_volume_action.setStatusTip(
-            "Run the segmentation model on every slice of the plane shown")
-        self.segment_volume_action.triggered.connect(lambda: self.segment_volume())
-        self.cancel_segment_action = QAction("&Cancel Segmentation", parent)
-        self.cancel_segment_action.triggered.connect(self.runner.cancel)
-        self.open_model_action = QAction("Open Segmentation &Model…", parent)
-        self.open_model_action.setStatusTip("Add a segment model file (with a card)")
-        self.open_model_action.triggered.connect(self.open_model_dialog)
+        actions = ActionRegistry.of(parent)
+        self.segment_slice_action = actions.bind("segment.slice",
+                                                 lambda: self.segment_current_slice())
+        self.segment_volume_action = actions.bind("segment.volume", lambda: self.segment_volume())
+        self.cancel_segment_action = actions.bind("segment.cancel", self.runner.cancel)
+        self.open_model_action = actions.bind("segment.open_model", self.open_model_dialog)
         self.menu = QMenu("&Segmentation", parent)
-        for action in (self.segment_slice_action, self.segment_volume_action,
-                       self.cancel_segment_action):
-            self.menu.addAction(action)
-        self.menu.addSeparator()
-        self.menu.addAction(self.open_model_action)
+        actions.fill_menu(self.menu, "Segmentation")
         self.menu.addSeparator()
         self.menu.addAction(self.toggleViewAction())
 
@@ -189,8 +171,10 @@ class LabelDock(QDockWidget):
         self.style_combo.currentIndexChanged.connect(self._on_style_chosen)
         self.opacity_slider.valueChanged.connect(self._on_opacity)
         self.remove_button.clicked.connect(self.remove_active_layer)
-        self.table.itemChanged.connect(self._on_table_item_changed)
-        self.table.cellClicked.connect(self._on_cell_clicked)
+        self.table.nameEdited.connect(lambda value, name: self._edit_label(value, name=name))
+        self.table.visibilityEdited.connect(
+            lambda value, shown: self._edit_label(value, visible=shown))
+        self.table.colourClicked.connect(self.choose_colour)
         self.segment_slice_button.clicked.connect(lambda: self.segment_current_slice())
         self.segment_volume_button.clicked.connect(lambda: self.segment_volume())
         self.cancel_button.clicked.connect(self.runner.cancel)
@@ -240,24 +224,15 @@ class LabelDock(QDockWidget):
 
     def row_of(self, value: int) -> int:
         """Table row of a label value (-1 when it is not listed)."""
-        for row in range(self.table.rowCount()):
-            item = self.table.item(row, VALUE_COLUMN)
-            if item is not None and int(item.data(Qt.ItemDataRole.UserRole)) == int(value):
-                return row
-        return -1
+        return self.table.row_of(value)
 
     def listed_values(self) -> list[int]:
         """Label values listed in the table, top to bottom."""
-        values = []
-        for row in range(self.table.rowCount()):
-            item = self.table.item(row, VALUE_COLUMN)
-            if item is not None:
-                values.append(int(item.data(Qt.ItemDataRole.UserRole)))
-        return values
+        return self.table.listed_values()
 
     def set_label_colour(self, value: int, color: tuple[int, int, int]) -> None:
         """Give a label of the active layer another colour (what the colour dialog does)."""
-        self.overlay.update_label(value, color=tuple(int(c) for c in color))
+        self.overlay.update_label(value, color=color)
 
     def choose_colour(self, value: int) -> None:
         """Pick a label's colour with a colour dialog."""
@@ -281,7 +256,7 @@ class LabelDock(QDockWidget):
             if key != self._table_key:
                 self._table_key = key
                 if not self._keep_table:
-                    self._refresh_table()
+                    self.table.show_layer(layer)
             style_index = list(OverlayStyle).index(self.overlay.style)
             self.style_combo.setCurrentIndex(style_index)
             self.opacity_slider.setValue(round(self.overlay.opacity * 100))
@@ -316,37 +291,6 @@ class LabelDock(QDockWidget):
         finally:
             self.layer_list.blockSignals(False)
 
-    def _refresh_table(self) -> None:
-        layer = self.overlay.active_layer
-        self.table.blockSignals(True)
-        try:
-            self.table.setRowCount(0)
-            if layer is None:
-                return
-            values = layer.present_values()
-            self.table.setRowCount(len(values))
-            for row, value in enumerate(values):
-                entry = layer.table.entry(value)
-                value_item = QTableWidgetItem(str(value))
-                value_item.setData(Qt.ItemDataRole.UserRole, value)
-                value_item.setFlags(Qt.ItemFlag.ItemIsEnabled)
-                self.table.setItem(row, VALUE_COLUMN, value_item)
-                swatch = QTableWidgetItem("")
-                swatch.setBackground(QBrush(QColor(*entry.color)))
-                swatch.setToolTip(f"rgb{entry.color}: click to change")
-                swatch.setFlags(Qt.ItemFlag.ItemIsEnabled)
-                self.table.setItem(row, COLOUR_COLUMN, swatch)
-                name = QTableWidgetItem(entry.name)
-                name.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsEditable)
-                self.table.setItem(row, NAME_COLUMN, name)
-                shown = QTableWidgetItem("")
-                shown.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
-                shown.setCheckState(
-                    Qt.CheckState.Checked if entry.visible else Qt.CheckState.Unchecked)
-                self.table.setItem(row, VISIBLE_COLUMN, shown)
-        finally:
-            self.table.blockSignals(False)
-
     # ---------------------------------------------------------------- user edits
 
     def _on_row_changed(self, row: int) -> None:
@@ -367,29 +311,16 @@ class LabelDock(QDockWidget):
         if not self._updating and self.overlay.active_layer is not None:
             self.overlay.set_opacity(value / 100.0)
 
-    def _on_table_item_changed(self, item: QTableWidgetItem) -> None:
+    def _edit_label(self, value: int, *, name: str | None = None,
+                    visible: bool | None = None) -> None:
         if self._updating:
             return
-        value_item = self.table.item(item.row(), VALUE_COLUMN)
-        if value_item is None:
-            return
-        value = int(value_item.data(Qt.ItemDataRole.UserRole))
         # The table already shows the edit: keep it instead of rebuilding it under the item.
         self._keep_table = True
         try:
-            if item.column() == NAME_COLUMN:
-                self.overlay.update_label(value, name=item.text())
-            elif item.column() == VISIBLE_COLUMN:
-                self.overlay.update_label(
-                    value, visible=item.checkState() == Qt.CheckState.Checked)
+            self.overlay.update_label(value, name=name, visible=visible)
         finally:
             self._keep_table = False
-
-    def _on_cell_clicked(self, row: int, column: int) -> None:
-        if column == COLOUR_COLUMN:
-            value_item = self.table.item(row, VALUE_COLUMN)
-            if value_item is not None:
-                self.choose_colour(int(value_item.data(Qt.ItemDataRole.UserRole)))
 
     def _on_busy(self, busy: bool) -> None:
         if busy:
@@ -399,7 +330,6 @@ class LabelDock(QDockWidget):
         if not busy and self.progress_bar.value() < PROGRESS_STEPS:
             self.progress_bar.setValue(0)
 
-    def _on_segmented(self, layer: object) -> None:
+    def _on_segmented(self, layer: LabelLayer) -> None:
         self.progress_bar.setValue(PROGRESS_STEPS)
-        name = getattr(layer, "name", "")
-        self._window.statusBar().showMessage(f"Segmentation done: layer {name}", 8000)
+        self._window.statusBar().showMessage(f"Segmentation done: layer {layer.name}", 8000)
