@@ -13,27 +13,20 @@ changed; a new label choice, label layer or model result re-measures all.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from weakref import WeakKeyDictionary
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.core.labels import LabelMap
 from medsr_viewer.core.metrics.export import (
     MetricRecord,
@@ -41,36 +34,17 @@ from medsr_viewer.core.metrics.export import (
     write_metrics_csv,
     write_metrics_json,
 )
-from medsr_viewer.core.metrics.reference import roi_quality, slice_quality
-from medsr_viewer.core.roi import Roi, RoiSet, plane_slice_index, rasterize
-from medsr_viewer.core.simulate import resample_linear
+from medsr_viewer.core.roi import Roi, RoiSet, rasterize
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui.views.compare_panel import ComparePanel, Interpolation, upsample
+from medsr_viewer.gui.docks.metrics_table import COLUMNS, MetricsTable, format_cell
+from medsr_viewer.gui.docks.reference_scoring import ReferenceScorer
+from medsr_viewer.gui.docks.sr_results import SR_RESULTS_KEPT, SrResults
+from medsr_viewer.gui.views.compare_panel import ComparePanel
 from medsr_viewer.gui.views.study_viewer import StudyViewer
-from medsr_viewer.gui.views.through_plane_pane import original_on_grid
 
-#: Shown columns: (header, record field or metric key, number format).
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("ROI", "roi_name", ""),
-    ("Grid", "grid", ""),
-    ("Slice", "slice", ""),
-    ("Label", "label", ""),
-    ("Pixels", "count", "{:.0f}"),
-    ("Area mm²", "area_mm2", "{:.1f}"),
-    ("Mean", "mean", "{:.2f}"),
-    ("SD", "sd", "{:.2f}"),
-    ("Min", "min", "{:.2f}"),
-    ("Max", "max", "{:.2f}"),
-    ("Median", "median", "{:.2f}"),
-    ("Dice", "dice", "{:.3f}"),
-    ("IoU", "iou", "{:.3f}"),
-    ("HD95 mm", "hd95_mm", "{:.2f}"),
-    ("HD max mm", "hd_max_mm", "{:.2f}"),
-    ("PSNR dB", "psnr_db", "{:.2f}"),
-    ("SSIM", "ssim", "{:.4f}"),
-)
-#: Model results kept for measuring ROIs on slices other than the one shown.
-SR_RESULTS_KEPT = 64
+__all__ = ["AUTO_LABEL", "COLUMNS", "SR_RESULTS_KEPT", "MetricsPanel", "SrResults",
+           "context_record", "dominant_label", "format_cell"]
+
 #: Label choice meaning "the label the ROI overlaps most".
 AUTO_LABEL = "auto"
 
@@ -84,80 +58,6 @@ def dominant_label(roi: Roi, grid: Volume, labels: np.ndarray) -> int | None:
         return None
     found, counts = np.unique(values, return_counts=True)
     return int(found[int(np.argmax(counts))])
-
-
-def format_cell(record: MetricRecord, key: str, fmt: str) -> str:
-    """Text of one table cell: a context field as is, a metric with its format, or blank."""
-    if not fmt:
-        return str(getattr(record, key, ""))
-    value = record.metrics.get(key)
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "–" if key in record.metrics else ""
-    return fmt.format(value)
-
-
-class SrResults(QObject):
-    """The model results computed so far, by (orientation, slice), for the current model.
-
-    Parameters
-    ----------
-    compare
-        The before/after panel whose completed results are collected.
-    """
-
-    changed = Signal()
-
-    def __init__(self, compare: ComparePanel) -> None:
-        super().__init__(compare)
-        self._compare = compare
-        #: (model key, orientation, slice) -> result, oldest first.
-        self._results: OrderedDict[tuple[str, Orientation, int], Volume] = OrderedDict()
-        compare.srReady.connect(self._on_ready)
-
-    def _model_key(self) -> str:
-        entry = self._compare.current_entry
-        if entry is None:
-            return ""
-        return (entry.card.sha256 if entry.card is not None else "") or str(entry.path)
-
-    def _on_ready(self, _slice: int) -> None:
-        volume = self._compare.sr_slice_volume()
-        if volume is None:
-            return
-        key = (self._model_key(), self._compare.orientation, self._compare.shown_slice)
-        self._results[key] = volume
-        self._results.move_to_end(key)
-        while len(self._results) > SR_RESULTS_KEPT:
-            self._results.popitem(last=False)
-        self.changed.emit()
-
-    def clear(self) -> None:
-        """Forget every result (another study was opened)."""
-        self._results.clear()
-        self.changed.emit()
-
-    def where(self, result: Volume) -> tuple[Orientation, int]:
-        """The ``(orientation, slice)`` a kept result was computed for."""
-        for (_model, orientation, index), volume in self._results.items():
-            if volume is result:
-                return orientation, index
-        raise KeyError("not a kept model result")
-
-    def latest(self) -> Volume | None:
-        """The current model's most recent complete result (the slice in the pane)."""
-        model = self._model_key()
-        for (key_model, _o, _s), volume in reversed(self._results.items()):
-            if key_model == model:
-                return volume
-        return None
-
-    def for_roi(self, roi: Roi) -> Volume | None:
-        """The current model's result of the slice ``roi`` lies on, if computed."""
-        model = self._model_key()
-        for (key_model, _o, _s), volume in reversed(self._results.items()):
-            if key_model == model and plane_slice_index(roi.plane, volume) is not None:
-                return volume
-        return None
 
 
 class MetricsPanel(QWidget):
@@ -207,9 +107,8 @@ class MetricsPanel(QWidget):
         self._label_source = label_source
         self._context = context
         self._reference_source = reference_source
-        #: The reference resampled onto each result's grid (dropped with the result).
-        self._reference_cache: WeakKeyDictionary[Volume, np.ndarray] = WeakKeyDictionary()
         self.sr_results = SrResults(compare)
+        self._scorer = ReferenceScorer(viewer, compare, self.sr_results)
         self._records: dict[str, list[MetricRecord]] = {}
         self._dirty: set[str] = set()
         self._errors: dict[str, str] = {}
@@ -226,14 +125,7 @@ class MetricsPanel(QWidget):
         self.quality_label = QLabel(self)
         self.quality_label.setWordWrap(True)
         self.quality_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels([c[0] for c in COLUMNS])
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents)
+        self.table = MetricsTable(self)
         self.table.itemSelectionChanged.connect(self._on_row_selected)
         top = QHBoxLayout()
         top.addWidget(QLabel("Compare with label:", self))
@@ -297,7 +189,7 @@ class MetricsPanel(QWidget):
     def reset(self) -> None:
         """Forget cached results and records (another study was opened)."""
         self.sr_results.clear()
-        self._reference_cache.clear()
+        self._scorer.clear()
         self._records.clear()
         self._errors.clear()
         self.rebuild_label_choices()
@@ -309,7 +201,7 @@ class MetricsPanel(QWidget):
 
     def reference_changed(self) -> None:
         """The reference volume was loaded, replaced or removed: re-measure everything."""
-        self._reference_cache.clear()
+        self._scorer.clear()
         self.invalidate_all()
         self._update_quality()
 
@@ -320,13 +212,7 @@ class MetricsPanel(QWidget):
         sr = self.sr_results.latest()
         if reference is None or sr is None:
             return None
-        ref_values = self._reference_on(sr, reference)
-        low, high = reference.value_range()
-        if high <= low:
-            return None
-        border = 2 * self._compare.scale
-        return {"sr": slice_quality(ref_values, sr.voxels[0], high - low, border),
-                "bicubic": slice_quality(ref_values, self._bicubic_on(sr), high - low, border)}
+        return self._scorer.slice_quality(sr, reference)
 
     def add_section(self, widget: QWidget, records: Callable[[], list[MetricRecord]]) -> None:
         """Add a widget below the table whose ``records()`` join the export."""
@@ -356,19 +242,7 @@ class MetricsPanel(QWidget):
         """Highlight the rows of ``roi_id`` ("" clears the selection)."""
         self._selected = roi_id
         self._recompute()
-        self._show_selection()
-
-    def _show_selection(self) -> None:
-        roi_id = self._selected
-        items = [self.table.item(r, 0) for r in range(self.table.rowCount())]
-        matching = [item for item in items
-                    if item is not None and item.data(Qt.ItemDataRole.UserRole) == roi_id]
-        self.table.blockSignals(True)
-        self.table.clearSelection()
-        if matching:
-            self.table.selectRow(matching[0].row())
-            self.table.scrollToItem(matching[0])
-        self.table.blockSignals(False)
+        self.table.show_selection(self._selected)
 
     def shutdown(self) -> None:
         """Stop listening to the ROI set (the window is closing)."""
@@ -423,39 +297,10 @@ class MetricsPanel(QWidget):
                            base)
         reference = self._reference_source()
         if sr is not None and reference is not None and len(rows) == 3:
-            rows = self._with_reference_quality(rows, roi, sr, reference)
+            rows = self._scorer.with_reference_quality(rows, roi, sr, reference)
         if value is None and label_map is not None:
             rows = [replace(r, label="(no label under the ROI)") for r in rows]
         return rows
-
-    def _reference_on(self, sr: Volume, reference: Volume) -> np.ndarray:
-        if sr not in self._reference_cache:
-            self._reference_cache[sr] = resample_linear(reference, sr)[0]
-        return self._reference_cache[sr]
-
-    def _bicubic_on(self, sr: Volume) -> np.ndarray:
-        display = self._viewer.display
-        orientation, index = self.sr_results.where(sr)
-        assert display is not None
-        image = display.slice_array(orientation, index)
-        scale = self._compare.scale
-        target = (sr.voxels.shape[1], sr.voxels.shape[2])
-        if target == (image.shape[0] * scale, image.shape[1] * scale):
-            return upsample(image, scale, Interpolation.BICUBIC)
-        return original_on_grid(image, target, Interpolation.BICUBIC.value)  # through-plane
-
-    def _with_reference_quality(self, rows: list[MetricRecord], roi: Roi, sr: Volume,
-                                reference: Volume) -> list[MetricRecord]:
-        low, high = reference.value_range()
-        if high <= low:
-            return rows
-        ref_values = self._reference_on(sr, reference)
-        mask = rasterize(roi, sr)[0]
-        model = roi_quality(ref_values, sr.voxels[0], mask, high - low)
-        baseline = roi_quality(ref_values, self._bicubic_on(sr), mask, high - low)
-        gain = {k: model[k] - baseline[k] for k in model}
-        return [replace(row, metrics={**row.metrics, **extra})
-                for row, extra in zip(rows, (baseline, model, gain), strict=True)]
 
     def _update_quality(self) -> None:
         quality = self.slice_quality()
@@ -476,18 +321,8 @@ class MetricsPanel(QWidget):
 
     def _fill_table(self) -> None:
         rows = [row for roi_id in self.rois.ids() for row in self._records.get(roi_id, [])]
-        self.table.blockSignals(True)
-        self.table.setRowCount(len(rows))
-        for r, record in enumerate(rows):
-            for c, (_header, key, fmt) in enumerate(COLUMNS):
-                item = QTableWidgetItem(format_cell(record, key, fmt))
-                item.setData(Qt.ItemDataRole.UserRole, record.roi_id)
-                if fmt:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
-                                          | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(r, c, item)
-        self.table.blockSignals(False)
-        self._show_selection()
+        self.table.show_records(rows)
+        self.table.show_selection(self._selected)
         notes = list(self._errors.values())
         if self.rois.ids() and not any(r.grid == "sr" for r in rows):
             notes.append("Switch super-resolution on (S) over an ROI's slice for SR rows "
@@ -495,11 +330,9 @@ class MetricsPanel(QWidget):
         self.status.setText("\n".join(notes))
 
     def _on_row_selected(self) -> None:
-        items = self.table.selectedItems()
-        if items:
-            roi_id = items[0].data(Qt.ItemDataRole.UserRole)
-            if roi_id:
-                self.roiActivated.emit(str(roi_id))
+        roi_id = self.table.selected_roi_id()
+        if roi_id:
+            self.roiActivated.emit(roi_id)
 
 
 def context_record(paths: Sequence[Path], study: Volume | None) -> MetricRecord:
