@@ -762,6 +762,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 15000)
         self.error_banner.show_messages(message, [message])
 
+    def as_widget(self) -> QWidget:
+        """The window itself (the session controller's view of it, ``SessionHost``)."""
+        return self
+
     def _source_name(self, paths: Sequence[Path] | None = None) -> str:
         paths = self._paths if paths is None else paths
         if not paths:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
@@ -40,12 +39,11 @@ from medsr_viewer.core.session import (
     load_session,
     save_session,
 )
-from medsr_viewer.core.windowing import Window
 from medsr_viewer.gui.actions.registry import ActionRegistry
 from medsr_viewer.gui.workers.study_loader import study_source
 
 if TYPE_CHECKING:
-    from medsr_viewer.gui.main_window import MainWindow
+    from medsr_viewer.gui.session.host import SessionHost
 
 #: How often pending edits are checked for autosave (the autosaver's own interval applies).
 POLL_MS = 1000
@@ -91,8 +89,9 @@ class SessionController(QObject):
 
     restored = Signal()
 
-    def __init__(self, window: MainWindow, interval_s: float = 3.0) -> None:
-        super().__init__(window)
+    def __init__(self, window: SessionHost, interval_s: float = 3.0) -> None:
+        widget = window.as_widget()
+        super().__init__(widget)
         self._window = window
         self.autosaver = Autosaver(interval_s=interval_s)
         self._pending: Session | None = None  # to apply once its study has loaded
@@ -100,10 +99,10 @@ class SessionController(QObject):
         self._suspended = True  # no study yet
         self._study_path = ""
         self._series_uid = ""  # picks the series again when the study is a folder
-        self.recovery_bar = RecoveryBar(window)
+        self.recovery_bar = RecoveryBar(widget)
         self.recovery_bar.restore_button.clicked.connect(self.restore_recovered)
         self.recovery_bar.discard_button.clicked.connect(self.discard_recovered)
-        actions = ActionRegistry.of(window)
+        actions = ActionRegistry.of(widget)
         self.save_action = actions.bind("session.save", self._save_dialog)
         self.open_action = actions.bind("session.open", self._open_dialog)
         window.history.subscribe(self.note_edit)
@@ -122,28 +121,18 @@ class SessionController(QObject):
     def snapshot(self) -> Session:
         """The window's current state as a :class:`Session`."""
         w = self._window
-        viewer = w.viewer
         models = []
         entry = w.compare.current_entry
         if entry is not None:
             card = entry.card
             models.append(ModelRef(str(entry.path), entry.name, card.task if card else "",
                                    card.sha256 if card else "", "sr"))
-        window = viewer.display_window
-        view_state: dict[str, Any] = {
-            "orientation": viewer.orientation.value,
-            "layout": viewer.layout_mode.value,
-            "slices": {o.value: viewer.slice_index(o) for o in Orientation},
-            "window": [window.center, window.width],
-            "sr_enabled": w.compare.enabled,
-            "compare_mode": w.compare.mode.value,
-            "interpolation": w.compare.interpolation.value,
-        }
+        view_state: dict[str, Any] = w.view_model.to_dict()
         view_state["label_choice"] = w.metrics_panel.label_choice
         view_state.update(w.volume_state())  # volume, volume_group, volume_kind (4-D studies)
         if self._series_uid:
             view_state["series_uid"] = self._series_uid
-        study = viewer.volume
+        study = w.view_model.display.volume if w.view_model.display is not None else None
         if study is not None and "simulated_scale" in study.metadata:
             view_state["simulate_scale"] = int(study.metadata["simulated_scale"])
         return Session(study_path=self._study_path, models=models, rois=list(w.rois),
@@ -183,13 +172,14 @@ class SessionController(QObject):
         return True
 
     def _save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self._window, "Save Session",
+        path, _ = QFileDialog.getSaveFileName(self._window.as_widget(), "Save Session",
                                               f"session{SESSION_SUFFIX}", SESSION_FILTER)
         if path:
             self.save(path)
 
     def _open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self._window, "Open Session", "", SESSION_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self._window.as_widget(), "Open Session", "",
+                                              SESSION_FILTER)
         if path:
             self.open(path)
 
@@ -301,7 +291,6 @@ class SessionController(QObject):
     def _apply_view(self, state: dict[str, Any], models: list[ModelRef],
                     problems: list[str]) -> None:
         w = self._window
-        viewer = w.viewer
         try:
             problem = w.restore_volume_state(state)  # first: the slices are kept when stepping
             if problem:
@@ -309,12 +298,7 @@ class SessionController(QObject):
             three = state.get("layout") == "three-plane"
             w.set_orientation(Orientation(state.get("orientation", "axial")))
             w.set_three_plane(three)
-            for name, index in dict(state.get("slices", {})).items():
-                viewer.set_slice(int(index), Orientation(name))
-            if "window" in state:
-                center, width = (float(v) for v in state["window"])
-                if np.isfinite(center) and width > 0:
-                    viewer.set_window(Window(center, width))
+            w.view_model.from_dict(state)  # slices, window, compare mode, interpolation
             choice = state.get("label_choice", "auto")
             try:
                 w.metrics_panel.set_label_choice(choice)
@@ -328,8 +312,6 @@ class SessionController(QObject):
                     problems.append(f"model {sr_model.path} is missing")
                 else:  # refused (not trusted, bad card): open_model has said why
                     problems.append(f"model {sr_model.path} of the session was not loaded")
-            w.compare.set_mode(state.get("compare_mode", w.compare.mode.value))
-            w.compare.set_interpolation(state.get("interpolation", w.compare.interpolation.value))
             if state.get("simulate_scale"):
                 # after this load has finished: the LR study replaces the one being shown
                 scale = int(state["simulate_scale"])

@@ -8,21 +8,38 @@ with the adapted model.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
+
+from PySide6.QtWidgets import QWidget
 
 from medsr_viewer.gui.views.through_plane_pane import AdaptControls, AdaptWorker
 from medsr_viewer.models.through_plane.adapt import DEFAULT_ADAPT_MINUTES, AdaptReport
 
-if TYPE_CHECKING:
-    from medsr_viewer.gui.views.compare_panel import ComparePanel
+
+class AdaptationHost(Protocol):
+    """What the adaptation needs from the compare panel."""
+
+    worker: Any  # InferenceWorker: its engine
+    errorOccurred: Any  # Signal(str)
+
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def through_plane(self) -> bool: ...
+    @property
+    def current_entry(self) -> Any: ...
+    @property
+    def model_volume(self) -> Any: ...
+    def recompute(self) -> None: ...
+    def parent_widget(self) -> QWidget: ...
 
 
 class Adaptation:
-    """Starts, stops and reports the adaptation of one :class:`ComparePanel`'s model."""
+    """Starts, stops and reports the adaptation of one compare panel's model."""
 
-    def __init__(self, panel: ComparePanel) -> None:
+    def __init__(self, panel: AdaptationHost) -> None:
         self.panel = panel
-        self.controls = AdaptControls(panel)
+        self.controls = AdaptControls(panel.parent_widget())
         self.controls.hide()
         self._job: AdaptWorker | None = None
         self.controls.adaptRequested.connect(lambda: self.start())
@@ -42,7 +59,7 @@ class Adaptation:
             return "An adaptation is already running"
         engine = p.worker.engine
         job = AdaptWorker(engine, engine.resolve(str(entry.path)), p.model_volume, minutes,
-                          max_steps, p)
+                          max_steps, p.parent_widget())
         job.progressed.connect(self.controls.show_progress)
         job.finishedAdapting.connect(self._on_adapted)
         job.failed.connect(self._on_failed)

@@ -11,10 +11,11 @@ runs per slice (flips and rotations) in the inference worker.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtWidgets import QWidget
 
 from medsr_viewer.core.compare_maps import (
     MapImage,
@@ -36,9 +37,6 @@ from medsr_viewer.gui.views.readout import format_value
 from medsr_viewer.gui.workers.inference_worker import WIDTH
 from medsr_viewer.gui.workers.map_worker import MapWorker
 
-if TYPE_CHECKING:
-    from medsr_viewer.gui.views.compare_panel import ComparePanel
-
 #: Pane id of the SR pane's interval-width requests (they must not supersede its slices).
 WIDTH_PANE = "sr-width"
 #: Colour of the outline of added detail flagged above the noise.
@@ -47,14 +45,50 @@ FLAG_COLOR = (40, 255, 40, 255)
 RAW_UNITS = "raw intensity units"
 
 
-class MapLayer:
-    """Computes and draws the maps of one :class:`ComparePanel`."""
+class MapHost(Protocol):
+    """What the map layer reads and draws into (the compare panel implements it)."""
 
-    def __init__(self, panel: ComparePanel) -> None:
+    model: Any  # ViewModel
+    worker: Any  # InferenceWorker
+    sr_view: Any  # SliceView
+    sr_item: pg.ImageItem
+    complete: bool
+    errorOccurred: Any  # Signal(str)
+    mapShown: Any  # Signal(str)
+
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def display(self) -> Any: ...
+    @property
+    def buffer(self) -> np.ndarray | None: ...
+    @property
+    def scale(self) -> int: ...
+    @property
+    def orientation(self) -> Any: ...
+    @property
+    def shown_slice(self) -> int: ...
+    @property
+    def request_id(self) -> int: ...
+    @property
+    def current_entry(self) -> Any: ...
+    @property
+    def model_volume(self) -> Any: ...
+    def interval_level(self) -> float | None: ...
+    def units(self) -> str: ...
+    def refresh_image(self) -> None: ...
+    def parent_widget(self) -> QWidget: ...
+
+
+class MapLayer:
+    """Computes and draws the maps of one compare panel (its :class:`MapHost`)."""
+
+    def __init__(self, panel: MapHost) -> None:
         self.panel = panel
-        self.worker = MapWorker(panel)
-        self.controls = MapControls(panel)
-        self.colorbar, self.colorbar_widget = colorbar_widget(panel)
+        widget = panel.parent_widget()
+        self.worker = MapWorker(widget)
+        self.controls = MapControls(widget)
+        self.colorbar, self.colorbar_widget = colorbar_widget(widget)
         self.flag_item = pg.ImageItem(axisOrder="row-major")
         self.flag_item.setVisible(False)
         panel.sr_view.add_overlay(self.flag_item, 6.0)

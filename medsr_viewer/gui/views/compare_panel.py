@@ -28,12 +28,11 @@ from collections import OrderedDict
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from medsr_viewer.core.geometry import PLANE_AXES, DisplayVolume, Orientation
-from medsr_viewer.core.pane_geometry import display_slice_volume
+from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.view_model import (
     MAP_MODES,
     SR_PANE,
@@ -44,14 +43,15 @@ from medsr_viewer.core.view_model import (
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.views.adaptation import Adaptation
 from medsr_viewer.gui.views.compare_controls import CompareControls
-from medsr_viewer.gui.views.compare_maps_view import WIDTH_PANE, MapLayer
+from medsr_viewer.gui.views.compare_maps_view import MapLayer
+from medsr_viewer.gui.views.compare_readout import CompareReadout
+from medsr_viewer.gui.views.compare_results import CompareResults
 from medsr_viewer.gui.views.model_picker import ModelPicker
-from medsr_viewer.gui.views.readout import format_value
 from medsr_viewer.gui.views.slice_view import SliceView
 from medsr_viewer.gui.views.study_viewer import StudyViewer
-from medsr_viewer.gui.views.through_plane_pane import THROUGH_PLANE_TASK, reformat_grid
+from medsr_viewer.gui.views.through_plane_pane import THROUGH_PLANE_TASK
 from medsr_viewer.gui.workers.inference_worker import InferenceWorker
-from medsr_viewer.models.display_upsample import on_grid, upsample
+from medsr_viewer.models.display_upsample import upsample
 from medsr_viewer.models.registry import ModelEntry, ModelRegistry
 
 __all__ = ["MAP_MODES", "CompareMode", "ComparePanel", "Interpolation", "upsample"]
@@ -68,7 +68,7 @@ def display_volume_for_model(display: DisplayVolume) -> Volume:
     return display.volume.with_voxels(voxels, display.affine.copy())
 
 
-class ComparePanel(QWidget):
+class ComparePanel(CompareResults, CompareReadout, QWidget):
     """The SR pane and its controls, following the view model of the study viewer.
 
     Parameters
@@ -267,6 +267,10 @@ class ComparePanel(QWidget):
         """Whether an adaptation is running."""
         return self.adaptation.running
 
+    def parent_widget(self) -> QWidget:
+        """The panel as the parent of its layers' widgets and threads."""
+        return self
+
     def sr_image(self) -> np.ndarray | None:
         """The model result of the current slice so far (unpainted tiles are 0)."""
         return None if self._buffer is None else self._buffer.copy()
@@ -285,36 +289,6 @@ class ComparePanel(QWidget):
         """Scale of the model chosen in the picker (1 when none or not an SR model)."""
         entry = self.model_picker.current_entry()
         return max(int(entry.card.scale), 1) if entry is not None and entry.card else 1
-
-    def sr_slice_volume(self) -> Volume | None:
-        """The complete model result of the shown slice on its world grid, else ``None``.
-
-        A one-slice :class:`Volume` lying exactly on the slice's plane (finer in plane), so
-        ROIs drawn on any pane can be measured on it.
-        """
-        if not self.complete or self._buffer is None or self._display is None or self._slice < 0:
-            return None
-        name = self._entry.name if self._entry is not None else "model"
-        return display_slice_volume(self._display, self.orientation, self._slice,
-                                    self._buffer, self._grid_scales(), name=f"{name} result")
-
-    def painted_fraction(self) -> float:
-        """Share of the current slice's SR grid painted so far (1.0 when complete)."""
-        return 0.0 if self._painted is None else float(np.mean(self._painted))
-
-    def shown_image(self) -> np.ndarray | None:
-        """What the SR pane shows, on the SR grid (SR, the swipe composite, or a map)."""
-        image = self.sr_item.image
-        if image is None:
-            return None
-        if self.mode == CompareMode.SWIPE and self.maps.shown is None and self.swipe_item.isVisible():
-            original = self.original_upsampled()
-            if original is not None and self._buffer is not None:
-                column = self.swipe_column()
-                composite = original.copy()
-                composite[:, :column] = self._buffer[:, :column]
-                return composite
-        return np.asarray(image)
 
     def shown_map(self):
         """The map drawn in the SR pane now (``None`` while the SR image is shown)."""
@@ -443,8 +417,9 @@ class ComparePanel(QWidget):
             return
         if not keep_others:
             self._model_volumes.clear()
-        self._model_volume = display_volume_for_model(display)
-        self._model_volumes[key] = (display.volume, self.model_volume)
+        made = display_volume_for_model(display)
+        self._model_volume = made
+        self._model_volumes[key] = (display.volume, made)
         total = sum(v.voxels.nbytes for _source, v in self._model_volumes.values())
         while total > MODEL_VOLUMES_BYTES and len(self._model_volumes) > 1:
             _key, (_source, dropped) = self._model_volumes.popitem(last=False)
@@ -635,231 +610,6 @@ class ComparePanel(QWidget):
             shape = (rows * self._scale, cols * self._scale)
         self._original.set_finer_grid(None if shape is None else (shape[0], shape[1]),
                                       self.interpolation.value, self._through)
-
-    # ---------------------------------------------------------------- requests and results
-
-    def _request(self, index: int) -> None:
-        assert self._display is not None and self._entry is not None
-        assert self._model_volume is not None and self._entry.card is not None
-        rows, cols = self._display.slice_shape(self.orientation)
-        self._slice = index
-        shape = (rows * self._scale, cols * self._scale)
-        if self._through:
-            grid = reformat_grid(self._model_volume, PLANE_AXES[self.orientation].slice_axis)
-            if isinstance(grid, str):  # nothing to compute in this view: say why
-                self.worker.cancel(SR_PANE)
-                self._buffer = self._painted = None
-                self.complete = False
-                self.sr_item.clear()
-                self.swipe_item.setVisible(False)
-                self.controls.set_progress(0, 1)
-                self.title.setText(grid)
-                self._update_original_grid()
-                return
-            shape = grid
-        self._buffer = np.zeros(shape, np.float32)
-        self._painted = np.zeros(self._buffer.shape, bool)
-        self.complete = False
-        self.maps.new_slice()
-        self.controls.set_progress(0, 1)
-        self._update_title()
-        if self._through:
-            self._update_original_grid()  # on the reformat grid, now known
-        self._request_id = self.worker.submit(
-            SR_PANE, self._model_volume, index, str(self._entry.path),
-            axis=PLANE_AXES[self.orientation].slice_axis, task=self._entry.card.task)
-        self._queue_refresh()
-
-    @property
-    def _row_flip(self) -> bool:
-        return PLANE_AXES[self.orientation].row_flip
-
-    def _current(self, pane: str, request_id: int) -> bool:
-        return self.enabled and pane == SR_PANE and request_id == self._request_id
-
-    def _on_tile(self, pane: str, request_id: int, box: object, array: object) -> None:
-        if not self._current(pane, request_id) or self._buffer is None:
-            return
-        assert self._painted is not None and isinstance(box, tuple)
-        y0, x0, y1, x1 = (int(v) for v in box)
-        tile = np.asarray(array, dtype=np.float32)
-        if self._row_flip:  # the plane is drawn upside down relative to the array
-            height = self._buffer.shape[0]
-            y0, y1, tile = height - y1, height - y0, tile[::-1]
-        self._buffer[y0:y1, x0:x1] = tile
-        self._painted[y0:y1, x0:x1] = True
-        self._queue_refresh()
-
-    def _on_slice(self, pane: str, request_id: int, array: object, _from_cache: bool) -> None:
-        if pane == WIDTH_PANE:
-            self.maps.on_width(request_id, np.asarray(array))
-            return
-        if not self._current(pane, request_id):
-            return
-        result = np.asarray(array, dtype=np.float32)
-        if self._row_flip:
-            result = result[::-1]
-        if self._buffer is None or result.shape != self._buffer.shape:
-            expected = None if self._buffer is None else self._buffer.shape
-            self._on_failed(pane, request_id, f"model output {result.shape} does not match "
-                                              f"the expected {expected}")
-            return
-        self._buffer = result.copy()
-        assert self._painted is not None
-        self._painted[:] = True
-        self.complete = True
-        maximum = max(self.progress_bar.maximum(), 1)
-        self.controls.set_progress(maximum, maximum)
-        self._update_device()
-        self.refresh_image()
-        self.srReady.emit(self._slice)
-
-    def _on_progress(self, pane: str, request_id: int, done: int, total: int) -> None:
-        if pane == WIDTH_PANE:
-            self.maps.on_width_progress(request_id, done, total)
-        if self._current(pane, request_id):
-            self.controls.set_progress(done, total)
-            self.progressChanged.emit(done, total)
-
-    def _on_failed(self, pane: str, request_id: int, message: str) -> None:
-        if pane == WIDTH_PANE and self.maps.on_width_failed(request_id, message):
-            return
-        if pane != SR_PANE or request_id != self._request_id:
-            return
-        self.progress_bar.setValue(0)
-        self.errorOccurred.emit(message)
-
-    def _update_device(self) -> None:
-        try:
-            device = self.worker.engine.active_device.type
-        except Exception:  # noqa: BLE001 - the label is informative only
-            device = "cpu"
-        self.device_label.setText(f" {device.upper()} ")
-
-    # ---------------------------------------------------------------- drawing
-
-    def _queue_refresh(self) -> None:
-        """Redraw once control returns to the event loop: tiles arriving together (or a
-        fast wheel) cost one redraw, not one each."""
-        if not self._refresh_queued:
-            self._refresh_queued = True
-            QTimer.singleShot(0, self, self._queued_refresh)
-
-    def _queued_refresh(self) -> None:
-        self._refresh_queued = False
-        self.refresh_image()
-
-    def refresh_image(self) -> None:
-        """Draw the SR pane as the mode says: the SR image (and swipe) or a map."""
-        if not self.enabled or self._buffer is None:
-            return
-        if self.mode in MAP_MODES and not self._through:
-            shown = self.maps.refresh()
-            if shown is not None:
-                self.swipe_item.setVisible(False)
-                self.maps.draw(shown)
-                return
-        self.maps.hide()
-        self.sr_item.setImage(self._buffer, autoLevels=False, levels=self.model.window.levels)
-        self.sr_item.setRect(self.sr_view.image_rect())
-        self._refresh_swipe()
-
-    def _refresh_swipe(self) -> None:
-        """Swipe: the original pane's image (on the SR grid once interpolated) right of the
-        divider, over the SR image."""
-        swipe = self.enabled and self.mode == CompareMode.SWIPE and self._buffer is not None \
-            and self.maps.shown is None
-        self.swipe_item.setVisible(swipe)
-        if not swipe:
-            return
-        original = self.original_view.image_item.image
-        if original is None:
-            return
-        rect = self.sr_view.image_rect()
-        cols = original.shape[1]
-        start = int(np.clip(round(float(self.divider.value()) / max(rect.width(), 1e-9) * cols),
-                            0, cols))
-        pixel = rect.width() / cols
-        self.swipe_item.setImage(np.ascontiguousarray(original[:, start:]), autoLevels=False,
-                                 levels=self.model.window.levels)
-        self.swipe_item.setRect(QRectF(start * pixel, 0.0, (cols - start) * pixel,
-                                       rect.height()))
-
-    def value_text(self, x_mm: float, y_mm: float) -> str:
-        """What the SR pane shows at view point ``(x_mm, y_mm)``: ``"added detail 4.2
-        (flagged)"``, ``"SR 118.5"``, or "" off the image (or where nothing is painted)."""
-        if not self.enabled or self._buffer is None or self._painted is None:
-            return ""
-        row_mm, col_mm = self.sr_view.pixel_spacing
-        row_scale, col_scale = self._grid_scales()
-        row = int(np.floor(y_mm / row_mm * row_scale))
-        col = int(np.floor(x_mm / col_mm * col_scale))
-        units = self.units()
-        shown = self.maps.shown
-        if shown is not None:
-            value = shown.value_at(row, col)
-            if value is None:
-                return ""
-            text = f"{shown.kind} {format_value(value, units)}"
-            if shown.flagged is not None and shown.is_flagged(row, col):
-                text += f" (flagged: > {shown.k:g} σ)"
-            return text
-        rows, cols = self._buffer.shape
-        if not (0 <= row < rows and 0 <= col < cols) or not self._painted[row, col]:
-            return ""
-        if self.mode == CompareMode.SWIPE and col >= self.swipe_column():
-            return ""
-        return f"SR {format_value(float(self._buffer[row, col]), units)}"
-
-    def _grid_scales(self) -> tuple[float, float]:
-        """SR pixels per original pixel along the pane's rows and columns."""
-        if self._buffer is None or self._display is None:
-            return (float(self._scale), float(self._scale))
-        rows, cols = self._display.slice_shape(self.orientation)
-        return (self._buffer.shape[0] / rows, self._buffer.shape[1] / cols)
-
-    # ---------------------------------------------------------------- hover
-
-    def _on_sr_mouse_moved(self, scene_pos: QPointF) -> None:
-        view = self.sr_view
-        if (not self.enabled or view.display is None
-                or not view.view_box.sceneBoundingRect().contains(scene_pos)):
-            self.hovered.emit(None, "")
-            return
-        point = view.view_box.mapSceneToView(scene_pos)
-        self.hovered.emit(view.view_to_canonical(point.x(), point.y()),
-                          self.value_text(point.x(), point.y()))
-
-    def swipe_column(self) -> int:
-        """Column of the SR grid where the swipe divider is (SR left, original right)."""
-        if self._buffer is None:
-            return 0
-        rect = self.sr_view.image_rect()
-        cols = self._buffer.shape[1]
-        return int(
-            np.clip(round(float(self.divider.value()) / max(rect.width(), 1e-9) * cols), 0, cols))
-
-    def _grid_scales(self) -> tuple[float, float]:
-        """SR pixels per original pixel along the pane's rows and columns."""
-        if self._buffer is None or self._display is None:
-            return (float(self._scale), float(self._scale))
-        rows, cols = self._display.slice_shape(self.orientation)
-        return (self._buffer.shape[0] / rows, self._buffer.shape[1] / cols)
-
-    def units(self) -> str:
-        """The study's intensity units ("" when it has none)."""
-        return self._display.volume.units if self._display is not None else ""
-
-    def original_upsampled(self, mode: Interpolation | str | None = None) -> np.ndarray | None:
-        """The displayed original slice on the SR grid (``mode`` default: the pane's);
-        computed here, on the calling thread (for tests and exports, not for drawing)."""
-        if self._display is None or self._buffer is None:
-            return None
-        image = self._display.slice_array(self.orientation,
-                                          self.model.slice_index(self.orientation))
-        mode = Interpolation(mode or self.interpolation).value
-        return on_grid(image, (self._buffer.shape[0], self._buffer.shape[1]), mode,
-                       self._through)
 
     # ---------------------------------------------------------------- adaptation, shutdown
 

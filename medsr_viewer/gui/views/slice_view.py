@@ -15,6 +15,8 @@ first and may take them over (draw instead of pan).
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Signal
@@ -25,10 +27,24 @@ from medsr_viewer.core.geometry import DisplayVolume, EdgeLabels, Orientation
 from medsr_viewer.core.windowing import Window
 from medsr_viewer.gui.views.finer_grid import FinerGridJob
 from medsr_viewer.gui.views.readout import slice_text
-from medsr_viewer.gui.views.slice_view_box import SliceMouseHandler, SliceViewBox
+from medsr_viewer.gui.views.slice_view_box import SliceViewBox
 
 CROSSHAIR_COLOR = (255, 200, 0, 170)
 LABEL_COLOR = QColor(255, 220, 80)
+
+
+class SliceMouseHandler(Protocol):
+    """Takes over left-button gestures of a pane (e.g. ROI drawing); see ``set_mouse_handler``.
+
+    Each method gets the pane and pyqtgraph's event and returns ``True`` when it handled the
+    event (the pane then does nothing more), ``False`` to let the pane pan / set the point.
+    """
+
+    def slice_drag(self, view: SliceView, ev: Any) -> bool:
+        """A left-button drag event (start, moves, finish)."""
+
+    def slice_click(self, view: SliceView, ev: Any) -> bool:
+        """A left-button click (``ev.double()`` for the second click of a double-click)."""
 
 
 class SliceView(pg.GraphicsLayoutWidget):

@@ -7,34 +7,15 @@ drawing), middle-drag = zoom, right-drag = window/level, left click = a point.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-
-if TYPE_CHECKING:
-    from medsr_viewer.gui.views.slice_view import SliceView
 
 #: Wheel delta of one notch of a standard mouse wheel.
 WHEEL_NOTCH = 120
 #: Zoom factor per screen pixel of middle-drag (as pyqtgraph's own right-drag zoom).
 DRAG_ZOOM_PER_PIXEL = 1.01
-
-
-class SliceMouseHandler(Protocol):
-    """Takes over left-button gestures of a pane (e.g. ROI drawing); see ``set_mouse_handler``.
-
-    Each method gets the pane and pyqtgraph's event and returns ``True`` when it handled the
-    event (the pane then does nothing more), ``False`` to let the pane pan / set the point.
-    """
-
-    def slice_drag(self, view: SliceView, ev: Any) -> bool:
-        """A left-button drag event (start, moves, finish)."""
-        ...
-
-    def slice_click(self, view: SliceView, ev: Any) -> bool:
-        """A left-button click (``ev.double()`` for the second click of a double-click)."""
-        ...
 
 
 class SliceViewBox(pg.ViewBox):
