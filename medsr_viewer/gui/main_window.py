@@ -102,6 +102,9 @@ class MainWindow(QMainWindow):
         ``auto`` device with the bundled and user models).
     registry
         Where the model picker lists models (default: bundled and user folders).
+    view_model
+        The view state the window renders (default: a new one); scripts and tests may drive
+        the window by writing to it.
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         worker: InferenceWorker | None = None,
         registry: ModelRegistry | None = None,
+        view_model: ViewModel | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle(APP_TITLE)
@@ -116,7 +120,7 @@ class MainWindow(QMainWindow):
         self.recent = RecentFiles(settings)
         self.loader = StudyLoader(self)
         #: The view state every pane renders (Qt-free, core.view_model).
-        self.view_model = ViewModel()
+        self.view_model = view_model if view_model is not None else ViewModel()
         self.viewer = StudyViewer(self.view_model, self)
         self.series_dialog: SeriesPickerDialog | None = None
         #: Asked before any model file that can run code is used (once per file content).
@@ -240,6 +244,10 @@ class MainWindow(QMainWindow):
         self.compare.errorOccurred.connect(self.show_error)
         self.label_overlay.changed.connect(self.metrics_panel.rebuild_label_choices)
         self.label_overlay.changed.connect(self.session.note_edit)
+        self.view_model.subscribe("study", lambda: self.stack.setCurrentWidget(
+            self.study_area if self.view_model.display is not None else self.placeholder))
+        self.view_model.subscribe("compare", lambda: self.sr_action.setChecked(
+            self.view_model.compare.enabled))
         self.resize(1200, 800)
         self._update_enabled()
 

@@ -257,3 +257,38 @@ def test_readout_follows_the_slice_when_scrolling_under_a_still_mouse(
     assert z == start + 8 and text != first
     value = t1_volume.voxels[z, yy, xx]
     assert f"value {value:.4g}" in text or f"value {int(value)}" in text
+
+
+def test_a_window_is_driven_from_its_view_model_alone(qtbot: QtBot, tmp_path: Path) -> None:
+    """View state is held once: writing to the view model moves every pane and control."""
+    from PySide6.QtCore import QSettings
+
+    from medsr_viewer.core.geometry import DisplayVolume
+    from medsr_viewer.core.view_model import ViewModel
+    from medsr_viewer.core.volume import Volume
+    from medsr_viewer.core.windowing import Window
+    from medsr_viewer.gui.main_window import MainWindow
+
+    model = ViewModel()
+    voxels = np.random.default_rng(0).random((9, 20, 24)).astype(np.float32)
+    display = DisplayVolume(Volume.from_spacing(voxels))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, view_model=model)
+    qtbot.addWidget(window)
+    window.show()
+    model.set_study(display)
+    model.set_orientation(Orientation.CORONAL)
+    model.set_slice(5, Orientation.CORONAL)
+    model.set_window(Window(0.25, 0.5))
+    coronal = window.viewer.views[Orientation.CORONAL]
+    assert coronal.isVisible() and not window.viewer.views[Orientation.AXIAL].isVisible()
+    assert coronal.slice_index == 5
+    assert np.array_equal(np.asarray(coronal.image_item.image),
+                          display.slice_array(Orientation.CORONAL, 5))
+    assert tuple(coronal.image_item.levels) == pytest.approx((0.0, 0.5))
+    assert window.viewer.orientation == Orientation.CORONAL
+    model.set_compare(mode="swipe")
+    assert window.compare.mode_combo.currentText() == "swipe"
+    window.compare.interp_combo.setCurrentIndex(0)  # the user picks "nearest"
+    assert model.compare.interpolation.value == "nearest"
+    window.close()
