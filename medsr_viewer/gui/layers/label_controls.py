@@ -68,9 +68,8 @@ class LabelOverlayControls(QObject):
         actions = ActionRegistry.of(window)
         self.open_action = actions.bind("labels.open", self.open_dialog)
         self.save_action = actions.bind("labels.save", self.save_dialog)
-        self.toggle_action = actions.action("labels.toggle")
-        self.toggle_action.setChecked(overlay.visible)
-        self.toggle_action.toggled.connect(overlay.set_visible)
+        actions.action("labels.toggle").setChecked(overlay.visible)  # before it is bound
+        self.toggle_action = actions.bind("labels.toggle", overlay.set_visible, "toggled")
         self.style_action = actions.bind("labels.style", self.cycle_style)
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal, window)
         self.opacity_slider.setRange(0, 100)
