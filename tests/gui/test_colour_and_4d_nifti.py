@@ -25,8 +25,9 @@ from pytestqt.qtbot import QtBot
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.io.nifti import RAS_TO_LPS
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui.main_window import COLOUR_WINDOW_TEXT, MainWindow
+from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.gui.views.compare_panel import Interpolation, upsample
+from medsr_viewer.gui.views.status_readout import COLOUR_WINDOW_TEXT
 
 AXIAL, CORONAL, SAGITTAL = Orientation.AXIAL, Orientation.CORONAL, Orientation.SAGITTAL
 ALT = Qt.KeyboardModifier.AltModifier

@@ -192,7 +192,7 @@ def test_drop_and_recent_files(qtbot: QtBot, main_window: MainWindow, t1_path: P
         QApplication.sendEvent(main_window, drop)
     assert main_window.viewer.volume is not None
     assert main_window.recent.paths()[0] == str(t1_path.resolve())
-    main_window._rebuild_recent_menu()
+    main_window.recent_menu.rebuild()
     actions = [a for a in main_window.recent_menu.actions() if a.text() == str(t1_path.resolve())]
     assert len(actions) == 1
     main_window.viewer.set_study(None)

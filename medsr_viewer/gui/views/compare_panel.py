@@ -39,6 +39,7 @@ from medsr_viewer.core.view_model import (
     CompareMode,
     CompareState,
     Interpolation,
+    Layout,
 )
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.views.adaptation import Adaptation
@@ -174,6 +175,7 @@ class ComparePanel(CompareResults, CompareReadout, QWidget):
         self._update_original_label()
 
         self.model.subscribe("compare", self._on_compare)
+        self.model.subscribe("layout", self._on_layout)
         self.model.subscribe("models", self._on_model_changed)
         self.model_picker.currentIndexChanged.connect(self._on_picked)
         self.sr_view.scene().sigMouseMoved.connect(self._on_sr_mouse_moved)
@@ -318,6 +320,15 @@ class ComparePanel(CompareResults, CompareReadout, QWidget):
         self.model.set_compare(enabled=enabled, orientation=self.viewer.orientation
                                if enabled else self.orientation)
         return ""
+
+    def _on_layout(self) -> None:
+        """The comparison follows the single layout's plane; three planes switch it off."""
+        if not self.enabled:
+            return
+        if self.model.layout != Layout.SINGLE:
+            self.model.set_compare(enabled=False)
+        elif self.model.orientation != self.orientation:
+            self.model.set_compare(orientation=self.model.orientation)
 
     def _on_compare(self) -> None:
         """Follow the view model's compare state."""

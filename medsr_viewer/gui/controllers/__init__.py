@@ -1,0 +1,1 @@
+"""Controllers that coordinate several parts of the window (opening studies, models)."""
