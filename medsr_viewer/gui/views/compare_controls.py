@@ -13,6 +13,7 @@ from functools import lru_cache
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -25,7 +26,8 @@ from PySide6.QtWidgets import (
 
 from medsr_viewer.core.compare_maps import DEFAULT_PERCENTILE
 from medsr_viewer.core.sr_maps import DEFAULT_K
-from medsr_viewer.core.view_model import CompareMode, Interpolation, ViewModel
+from medsr_viewer.core.view_model import MAP_MODES, CompareMode, Interpolation, ViewModel
+from medsr_viewer.models.card import ModelCard
 
 
 @lru_cache(maxsize=1)
@@ -85,6 +87,25 @@ class CompareControls:
             if combo.currentIndex() != index:
                 combo.setCurrentIndex(index)
 
+    def offer_maps(self, through_plane: bool, level: float | None) -> None:
+        """Enable the map modes for in-plane SR models, and "interval width" only for a
+        model whose card has a calibration (``level``)."""
+        items = self.mode_combo.model()
+        if not isinstance(items, QStandardItemModel):
+            return
+        for mode in MAP_MODES:  # the maps compare in-plane SR grids
+            item = items.item(list(CompareMode).index(mode))
+            item.setEnabled(not through_plane)
+            if through_plane:
+                item.setToolTip("Maps are for in-plane SR models")
+        if through_plane:
+            return
+        item = items.item(list(CompareMode).index(CompareMode.INTERVAL_WIDTH))
+        item.setEnabled(level is not None)
+        item.setToolTip(
+            f"Width of the calibrated {level:.0%} interval (8 more model runs per slice)"
+            if level is not None else "The model's card has no calibration (medsr calibrate)")
+
     def set_progress(self, done: int, total: int) -> None:
         """Tiles done of ``total`` (repainted only when the numbers change)."""
         total = max(total, 1)
@@ -92,6 +113,31 @@ class CompareControls:
             self.progress_bar.setRange(0, total)
         if self.progress_bar.value() != done:
             self.progress_bar.setValue(done)
+
+
+def pane_title(name: str, card: ModelCard, scale: int, through_plane: bool,
+               grid: tuple[int, int] | None, mode: CompareMode, interpolation: Interpolation,
+               level: float | None) -> str:
+    """The SR pane's title: the model, what it is, and what the mode shows."""
+    kind = "perceptual: may invent detail" if card.perceptual else card.task
+    title = f"{name} (x{scale} {kind})"
+    if through_plane:
+        title = f"{name} (through-plane SR of this reformat" + (
+            f", {grid[0]}x{grid[1]} px)" if grid is not None else ")")
+    if mode == CompareMode.SWIPE:
+        return f"{title} ◂ divider ▸ original ({interpolation.value})"
+    if through_plane:  # the maps are disabled for through-plane models
+        return title
+    if mode == CompareMode.DIFFERENCE:
+        return f"{name} − bicubic original (blue < 0 < red)"
+    if mode == CompareMode.CONSISTENCY:
+        return f"{name}: block mean of SR − original (blue < 0 < red)"
+    if mode == CompareMode.ADDED_DETAIL:
+        return f"{name}: added detail no original could confirm (green: flagged)"
+    if mode == CompareMode.INTERVAL_WIDTH:
+        return (f"{name}: width of the calibrated {level:.0%} interval" if level is not None
+                else f"{name} has no calibrated interval")
+    return title
 
 
 class MapControls(QWidget):

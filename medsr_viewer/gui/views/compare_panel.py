@@ -1,45 +1,37 @@
 """Before/after comparison: the model's result of the current slice beside the original.
 
-The SR pane is a :class:`~medsr_viewer.gui.views.slice_view.SliceView` of the same study
-whose own image is hidden; the model output is drawn by an overlay ImageItem spanning the
-original's image rectangle. With ``align_corners=False`` geometry (what SR models and bicubic
-resampling use) an ``s`` times finer grid over the same pixel *edges* puts output pixel ``i``
-at ``(i + 0.5) * spacing / s`` mm: the pixel size is ``spacing / s`` and the half-voxel shift
-is taken care of by sharing the rectangle, so both panes line up in millimetres and are
-linked for zoom and pan.
+The SR pane is a :class:`~medsr_viewer.gui.views.slice_view.SliceView` of the same study whose
+own image is not drawn; the model output is an overlay ImageItem spanning the original's
+image rectangle. An ``s`` times finer grid over the same pixel *edges* (``align_corners=False``,
+what SR models and bicubic use) puts output pixel ``i`` at ``(i + 0.5) * spacing / s`` mm, so
+sharing the rectangle takes care of the half-voxel shift: both panes line up in millimetres
+and are linked for zoom and pan.
 
-What is compared, and how, is the view model's ``compare`` part (on/off, mode,
-interpolation, plane) and its ``models["sr"]``: the panel writes the user's intents there and
-follows it. The original pane draws its own image (on the SR grid, interpolated off the GUI
-thread: :meth:`SliceView.set_finer_grid`); the panel draws only the SR pane.
-
-The model runs on the study reoriented for display (:class:`DisplayVolume`), so displayed
-slice ``k`` of a plane is array slice ``k`` along that plane's canonical slice axis of the
-volume given to the worker (axial: axis 0); coronal and sagittal planes are drawn with rows
-flipped, so the result (and every tile box) is flipped the same way.
-
-Compare modes: side by side; swipe (one pane, SR left of a draggable divider, original
-right); and the maps of :mod:`medsr_viewer.gui.views.compare_maps_view`.
+What is compared, and how, is the view model's ``compare`` part and ``models["sr"]``; the
+panel writes intents there and follows it. The original pane draws its own image (on the SR
+grid, interpolated off the GUI thread); the panel draws only the SR pane. The model runs on
+the study reoriented for display, so displayed slice ``k`` is array slice ``k`` along the
+plane's canonical slice axis; coronal and sagittal planes are drawn with rows flipped, and so
+are the result and every tile box. Parts: :mod:`compare_switching` (on/off, model),
+:mod:`compare_results` (requests, tiles, drawing), :mod:`compare_readout` (values read back),
+:mod:`compare_maps_view` (the maps), :mod:`adaptation` (through-plane adaptation).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QStandardItemModel
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
+from medsr_viewer.core.model_volumes import ModelVolumes
 from medsr_viewer.core.view_model import (
     MAP_MODES,
     SR_PANE,
     CompareMode,
     CompareState,
     Interpolation,
-    Layout,
 )
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.views.adaptation import Adaptation
@@ -47,29 +39,20 @@ from medsr_viewer.gui.views.compare_controls import CompareControls
 from medsr_viewer.gui.views.compare_maps_view import MapLayer
 from medsr_viewer.gui.views.compare_readout import CompareReadout
 from medsr_viewer.gui.views.compare_results import CompareResults
+from medsr_viewer.gui.views.compare_switching import CompareSwitching
 from medsr_viewer.gui.views.model_picker import ModelPicker
 from medsr_viewer.gui.views.slice_view import SliceView
 from medsr_viewer.gui.views.study_viewer import StudyViewer
-from medsr_viewer.gui.views.through_plane_pane import THROUGH_PLANE_TASK
 from medsr_viewer.gui.workers.inference_worker import InferenceWorker
 from medsr_viewer.models.display_upsample import upsample
 from medsr_viewer.models.registry import ModelEntry, ModelRegistry
 
 __all__ = ["MAP_MODES", "CompareMode", "ComparePanel", "Interpolation", "upsample"]
 
-#: Bytes of recent volumes of a 4-D study kept ready for the model (results are cached per
-#: volume object, so stepping back to a recent volume finds its slices cached).
-MODEL_VOLUMES_BYTES = 512 * 1024 * 1024
 DIVIDER_COLOR = (0, 220, 255, 220)
 
 
-def display_volume_for_model(display: DisplayVolume) -> Volume:
-    """The study as displayed (canonical orientation) so display slice k is array slice k."""
-    voxels = np.ascontiguousarray(display.voxels)
-    return display.volume.with_voxels(voxels, display.affine.copy())
-
-
-class ComparePanel(CompareResults, CompareReadout, QWidget):
+class ComparePanel(CompareSwitching, CompareResults, CompareReadout, QWidget):
     """The SR pane and its controls, following the view model of the study viewer.
 
     Parameters
@@ -113,8 +96,7 @@ class ComparePanel(CompareResults, CompareReadout, QWidget):
         self._applied = CompareState()  # the compare state the panes show
         self._display: DisplayVolume | None = None
         self._model_volume: Volume | None = None
-        #: Source volume -> its display-oriented copy for the model (recent volumes first out).
-        self._model_volumes: OrderedDict[int, tuple[Volume, Volume]] = OrderedDict()
+        self._model_volumes = ModelVolumes()  # display-oriented copies for the model
         self._entry: ModelEntry | None = None
         self._scale = 1
         self._through = False  # a through-plane model (reformats on a finer slice grid)
@@ -304,231 +286,6 @@ class ComparePanel(CompareResults, CompareReadout, QWidget):
             return None
         level = float(card.calibration.get("level", -1.0))
         return level if card.interval_factor(level) is not None else None
-
-    # ---------------------------------------------------------------- on / off
-
-    def set_enabled(self, enabled: bool) -> str:
-        """Switch the comparison on (the viewer must show a study; on its single-layout
-        plane) or off. Returns an empty string, or why it could not be switched on."""
-        if enabled:
-            if self.viewer.display is None:
-                return "Open a study before switching super-resolution on"
-            entry = self.model_picker.current_entry()
-            if entry is None or entry.card is None:
-                return "No super-resolution model: add one to the models folder"
-            self.model.set_model(str(entry.path), SR_PANE)
-        self.model.set_compare(enabled=enabled, orientation=self.viewer.orientation
-                               if enabled else self.orientation)
-        return ""
-
-    def _on_layout(self) -> None:
-        """The comparison follows the single layout's plane; three planes switch it off."""
-        if not self.enabled:
-            return
-        if self.model.layout != Layout.SINGLE:
-            self.model.set_compare(enabled=False)
-        elif self.model.orientation != self.orientation:
-            self.model.set_compare(orientation=self.model.orientation)
-
-    def _on_compare(self) -> None:
-        """Follow the view model's compare state."""
-        old, new = self._applied, self.model.compare
-        self._applied = new
-        if not new.enabled:
-            if old.enabled:
-                self._switch_off()
-            return
-        if not old.enabled or old.orientation != new.orientation:
-            self._switch_on()
-            return
-        if old.mode != new.mode:
-            self._apply_mode()
-        if old.interpolation != new.interpolation:
-            self._update_original_label()
-            self._update_title()
-            self._update_original_grid()
-            self.refresh_image()
-
-    def _switch_off(self) -> None:
-        self.worker.cancel(SR_PANE)
-        self.maps.cancel()
-        self.hide()
-        self.original_label.hide()
-        self.original_column.show()
-        self._release_original()
-        self.progress_bar.setValue(0)
-
-    def _release_original(self) -> None:
-        if self._original is not None:
-            self._original.set_crosshair_enabled(False)
-            self._original.set_finer_grid(None)
-            self._original = None
-
-    def _switch_on(self) -> None:
-        display = self.viewer.display
-        entry = self._entry_for(self.model.model(SR_PANE)) or self.model_picker.current_entry()
-        if display is None or entry is None or entry.card is None:
-            self.model.set_compare(enabled=False)
-            return
-        if self._original is not self.original_view:
-            self._release_original()
-            self.sr_view.set_orientation(self.orientation)
-            self._slice = -1
-        self._original = self.original_view
-        self._set_display(display)
-        self._set_entry(entry)
-        self.show()
-        self.original_label.show()
-        self.fit_views()
-        QTimer.singleShot(0, self, self.fit_views)  # again once the panes have their sizes
-        self.original_view.set_crosshair_enabled(True)
-        self.sr_view.set_crosshair_enabled(True)
-        self._apply_mode()
-        self._on_cursor()
-
-    def _sync_range(self, source: SliceView, target: SliceView) -> None:
-        if self._syncing or not self.enabled:
-            return
-        self._syncing = True
-        try:
-            target.view_box.setRange(rect=source.view_box.viewRect(), padding=0.0)
-        finally:
-            self._syncing = False
-
-    def fit_views(self) -> None:
-        """Fit the slice in both panes with one shared range (they are linked)."""
-        if not self.enabled:
-            return
-        self.original_view.reset_view()
-        self.sr_view.view_box.setRange(rect=self.original_view.view_box.viewRect(), padding=0.0)
-
-    def _set_display(self, display: DisplayVolume) -> None:
-        self._use_display(display, keep_others=False)
-        self.sr_view.set_display(display, self.model.window, self.model.slice_index(
-            self.orientation))
-        self.sr_view.set_volume_caption(self.model.caption)
-        self.sr_view.image_item.setVisible(False)
-
-    def _use_display(self, display: DisplayVolume, keep_others: bool = True) -> None:
-        """Run the model on ``display`` from now on.
-
-        Its copy for the model is kept a while with those of the volumes shown before it
-        (another volume of the same 4-D study); ``keep_others=False`` (switching on, maybe on
-        another study) drops the others unless ``display``'s volume is among them.
-        """
-        if display is self._display:
-            return
-        self._display = display
-        self._slice = -1
-        key = id(display.volume)
-        kept = self._model_volumes.get(key)
-        if kept is not None and kept[0] is display.volume:
-            self._model_volumes.move_to_end(key)
-            self._model_volume = kept[1]
-            return
-        if not keep_others:
-            self._model_volumes.clear()
-        made = display_volume_for_model(display)
-        self._model_volume = made
-        self._model_volumes[key] = (display.volume, made)
-        total = sum(v.voxels.nbytes for _source, v in self._model_volumes.values())
-        while total > MODEL_VOLUMES_BYTES and len(self._model_volumes) > 1:
-            _key, (_source, dropped) = self._model_volumes.popitem(last=False)
-            total -= dropped.voxels.nbytes
-
-    def _on_display_replaced(self, display: DisplayVolume) -> None:
-        """Another volume of the 4-D study is shown: the SR pane follows it, in place."""
-        if not self.enabled or self._display is None:
-            return
-        self._use_display(display)
-        self.sr_view.replace_display(display)
-        self.sr_view.image_item.setVisible(False)
-        self.sr_view.set_volume_caption(self.model.caption)
-        self._on_cursor()
-
-    def _entry_for(self, path: str) -> ModelEntry | None:
-        """The picker's entry of the model file ``path`` (``None`` when not listed)."""
-        picker = self.model_picker
-        for index in range(picker.count()):
-            if path and str(picker.itemData(index)) == path:
-                entry = picker.entry_at(index)
-                if entry is not None:
-                    return entry
-        return None
-
-    def _on_picked(self, _index: int) -> None:
-        entry = self.model_picker.current_entry()
-        if entry is not None:
-            self.model.set_model(str(entry.path), SR_PANE)
-        self._update_width_item()
-
-    def _on_model_changed(self) -> None:
-        path = self.model.model(SR_PANE)
-        entry = self._entry_for(path)
-        picker = self.model_picker
-        if entry is not None and picker.current_entry() is not entry:
-            picker.setCurrentIndex(next(i for i in range(picker.count())
-                                        if str(picker.itemData(i)) == path))
-        if self.enabled and entry is not None and entry.card is not None \
-                and entry is not self._entry:
-            self._set_entry(entry)
-            self._on_cursor()
-
-    def _set_entry(self, entry: ModelEntry) -> None:
-        assert entry.card is not None
-        self._entry = entry
-        self._scale = max(int(entry.card.scale), 1)
-        self._through = entry.card.task == THROUGH_PLANE_TASK
-        self.through_controls.setVisible(self._through)
-        self._slice = -1
-        self._update_width_item()
-        self._update_title()
-        self._update_original_grid()
-
-    def _update_width_item(self) -> None:
-        """Offer "interval width" only for a model whose card has a calibration."""
-        model = self.mode_combo.model()
-        if not isinstance(model, QStandardItemModel):
-            return
-        for mode in MAP_MODES:  # the maps compare in-plane SR grids
-            map_item = model.item(list(CompareMode).index(mode))
-            map_item.setEnabled(not self._through)
-            if self._through:
-                map_item.setToolTip("Maps are for in-plane SR models")
-        if self._through:
-            return
-        item = model.item(list(CompareMode).index(CompareMode.INTERVAL_WIDTH))
-        level = self.interval_level()
-        item.setEnabled(level is not None)
-        item.setToolTip(
-            f"Width of the calibrated {level:.0%} interval (8 more model runs per slice)"
-            if level is not None else "The model's card has no calibration (medsr calibrate)")
-
-    def _update_title(self) -> None:
-        entry = self._entry
-        if entry is None or entry.card is None:
-            return
-        kind = "perceptual: may invent detail" if entry.card.perceptual else entry.card.task
-        name = f"{entry.name} (x{self._scale} {kind})"
-        if self._through:
-            rows = self._buffer.shape if self._buffer is not None else None
-            name = f"{entry.name} (through-plane SR of this reformat" + (
-                f", {rows[0]}x{rows[1]} px)" if rows is not None else ")")
-        if self.mode == CompareMode.SWIPE:
-            name = f"{name} ◂ divider ▸ original ({self.interpolation.value})"
-        elif self._through:
-            pass  # the maps are disabled for through-plane models
-        elif self.mode == CompareMode.DIFFERENCE:
-            name = f"{entry.name} − bicubic original (blue < 0 < red)"
-        elif self.mode == CompareMode.CONSISTENCY:
-            name = f"{entry.name}: block mean of SR − original (blue < 0 < red)"
-        elif self.mode == CompareMode.ADDED_DETAIL:
-            name = f"{entry.name}: added detail no original could confirm (green: flagged)"
-        elif self.mode == CompareMode.INTERVAL_WIDTH:
-            level = self.interval_level()
-            name = (f"{entry.name}: width of the calibrated {level:.0%} interval"
-                    if level is not None else f"{entry.name} has no calibrated interval")
-        self.title.setText(name)
 
     # ---------------------------------------------------------------- modes
 

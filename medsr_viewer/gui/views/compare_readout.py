@@ -3,7 +3,7 @@ on its world grid, the original on the SR grid (a ComparePanel part)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -29,18 +29,6 @@ class CompareReadout:
     divider: pg.InfiniteLine
     hovered: Any
     complete: bool
-    @property
-    def enabled(self) -> bool:
-        raise NotImplementedError  # the panel's property
-    @property
-    def orientation(self) -> Any:
-        raise NotImplementedError  # the panel's property
-    @property
-    def mode(self) -> CompareMode:
-        raise NotImplementedError  # the panel's property
-    @property
-    def interpolation(self) -> Interpolation:
-        raise NotImplementedError  # the panel's property
     _display: Any
     _entry: Any
     _scale: int
@@ -48,6 +36,23 @@ class CompareReadout:
     _slice: int
     _buffer: np.ndarray | None
     _painted: np.ndarray | None
+
+    if TYPE_CHECKING:  # provided by the panel (or another of its parts)
+        @property
+        def enabled(self) -> bool:
+            raise NotImplementedError  # the panel's property
+
+        @property
+        def orientation(self) -> Any:
+            raise NotImplementedError  # the panel's property
+
+        @property
+        def mode(self) -> CompareMode:
+            raise NotImplementedError  # the panel's property
+
+        @property
+        def interpolation(self) -> Interpolation:
+            raise NotImplementedError  # the panel's property
 
     def sr_slice_volume(self) -> Volume | None:
         """The complete model result of the shown slice on its world grid, else ``None``.

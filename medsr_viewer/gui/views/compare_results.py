@@ -8,7 +8,7 @@ of the divider, over the SR image) or a map.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -40,15 +40,6 @@ class CompareResults:
     progressChanged: Any
     srReady: Any
     complete: bool
-    @property
-    def enabled(self) -> bool:
-        raise NotImplementedError  # the panel's property
-    @property
-    def orientation(self) -> Any:
-        raise NotImplementedError  # the panel's property
-    @property
-    def mode(self) -> CompareMode:
-        raise NotImplementedError  # the panel's property
     _display: Any
     _entry: Any
     _model_volume: Any
@@ -60,12 +51,27 @@ class CompareResults:
     _painted: np.ndarray | None
     _refresh_queued: bool
 
-    def _update_title(self) -> None:
-        raise NotImplementedError  # the panel's method
-    def parent_widget(self) -> Any:
-        raise NotImplementedError  # the panel's method
-    def _update_original_grid(self) -> None:
-        raise NotImplementedError  # the panel's method
+    if TYPE_CHECKING:  # provided by the panel (or another of its parts)
+        @property
+        def enabled(self) -> bool:
+            raise NotImplementedError  # the panel's property
+
+        @property
+        def orientation(self) -> Any:
+            raise NotImplementedError  # the panel's property
+
+        @property
+        def mode(self) -> CompareMode:
+            raise NotImplementedError  # the panel's property
+
+        def _update_title(self) -> None:
+            raise NotImplementedError  # the panel's method
+
+        def parent_widget(self) -> Any:
+            raise NotImplementedError  # the panel's method
+
+        def _update_original_grid(self) -> None:
+            raise NotImplementedError  # the panel's method
 
     # ---------------------------------------------------------------- requests and results
 
