@@ -17,9 +17,13 @@ from functools import lru_cache
 import numpy as np
 from scipy import sparse
 
+from medsr_viewer.core.slice_profile import fine_positions, interpolate_along
+
 #: Keys' cubic convolution parameter used by torch (and OpenCV).
 CUBIC_A = -0.75
 MODES = ("nearest", "bilinear", "bicubic")
+#: Spline order per interpolation name along a through-plane slice axis.
+ORDERS = {"nearest": 0, "bilinear": 1, "bicubic": 3}
 
 
 def _cubic_weights(t: np.ndarray) -> np.ndarray:
@@ -83,3 +87,29 @@ def upsample(image: np.ndarray, scale: int, mode: str = "bicubic") -> np.ndarray
     cols = resampling_matrix(data.shape[1], scale, mode)
     across = (cols @ data.T).T  # (h, w * s)
     return np.asarray(rows @ across, dtype=np.float32)
+
+
+def original_on_grid(image: np.ndarray, shape: tuple[int, int], mode: str) -> np.ndarray:
+    """A displayed plane resampled to the through-plane grid ``shape`` (same world extent)
+    along the axis that differs; bicubic is the through-plane protocol's cubic B-spline."""
+    mode = str(getattr(mode, "value", mode))
+    out = np.array(image, dtype=np.float32, order="C", copy=True)
+    order = ORDERS.get(mode, 3)
+    for axis in (0, 1):
+        if out.shape[axis] != shape[axis]:
+            positions = fine_positions(out.shape[axis], shape[axis])
+            out = interpolate_along(out, axis, positions, order)
+    return out
+
+
+def on_grid(image: np.ndarray, shape: tuple[int, int], mode: str,
+            through_plane: bool = False) -> np.ndarray:
+    """``image`` drawn on the finer grid ``shape``, as the viewer shows an original beside a
+    model's result: an integer in-plane scale (both axes) with :func:`upsample`, a
+    through-plane reformat grid with :func:`original_on_grid`."""
+    mode = str(getattr(mode, "value", mode))
+    rows, cols = image.shape[:2]
+    scale = shape[0] // rows
+    if not through_plane and shape[0] == rows * scale and shape[1] == cols * scale:
+        return upsample(image, scale, mode)
+    return original_on_grid(image, shape, mode)

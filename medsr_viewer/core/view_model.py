@@ -239,6 +239,10 @@ class ViewModel:
         self.set_cursor(cursor)
         return self.slice_index(orientation)
 
+    def go_to_end(self, last: bool, orientation: Orientation | None = None) -> int:
+        """Go to the first (``last=False``) or last slice of a plane; returns it."""
+        return self.set_slice(self.n_slices(orientation) - 1 if last else 0, orientation)
+
     def step_slice(self, delta: int, orientation: Orientation | None = None) -> int:
         """Move ``delta`` slices in a plane (default: active); returns the new index."""
         orientation = Orientation(orientation or self.active_orientation)
@@ -414,3 +418,12 @@ class ViewModel:
                                                  self._compare.interpolation.value))
         if "tool" in state:
             self.set_tool(str(state["tool"]))
+
+
+def only_plane(display: DisplayVolume | None) -> Orientation | None:
+    """The one plane of a one-slice study (a 2-D image), else ``None``: the other planes of
+    such a study are one pixel thick, not worth a pane."""
+    if display is None:
+        return None
+    flat = [o for o in Orientation if display.n_slices(o) == 1]
+    return flat[0] if len(flat) == 1 else None

@@ -13,25 +13,26 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget, QWidget
+from PySide6.QtWidgets import QMainWindow, QWidget
 
 from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.core.history import History
 from medsr_viewer.core.labels import LabelMap
 from medsr_viewer.core.roi import RoiEditor, RoiSet
-from medsr_viewer.core.session import LabelMapRef
 from medsr_viewer.core.view_model import Layout, ViewModel
 from medsr_viewer.gui.actions.main_menus import RecentMenu, build_menus, build_toolbars
 from medsr_viewer.gui.actions.reference_actions import ReferenceActions
 from medsr_viewer.gui.actions.registry import ActionRegistry
 from medsr_viewer.gui.actions.roi_files import RoiFileActions
+from medsr_viewer.gui.actions.view_actions import ViewActions
 from medsr_viewer.gui.actions.window_presets import WindowPresets
+from medsr_viewer.gui.controllers.drops import accept_local_files, open_dropped
 from medsr_viewer.gui.controllers.model_opening import ModelOpening
-from medsr_viewer.gui.controllers.study_controller import StudyController, StudyParts, only_plane
+from medsr_viewer.gui.controllers.study_controller import StudyController, StudyParts
 from medsr_viewer.gui.dialogs.message_banner import APP_TITLE, MessageBanner
 from medsr_viewer.gui.docks.label_dock import LabelDock
-from medsr_viewer.gui.docks.layer_comparison import LayerComparison
-from medsr_viewer.gui.docks.metrics_panel import MetricsPanel, context_record
+from medsr_viewer.gui.docks.metrics_dock import MetricsDock
+from medsr_viewer.gui.docks.metrics_panel import context_record
 from medsr_viewer.gui.layers.label_overlay import LabelOverlay, LabelOverlayControls
 from medsr_viewer.gui.layers.roi_tools import RoiTools
 from medsr_viewer.gui.services.services import Services
@@ -44,10 +45,7 @@ from medsr_viewer.gui.views.volume_bar import VolumeBar
 from medsr_viewer.gui.workers import threads
 from medsr_viewer.gui.workers.inference_worker import InferenceWorker
 from medsr_viewer.gui.workers.notice_bridge import NoticeBridge
-from medsr_viewer.models.registry import MODEL_SUFFIXES, ModelRegistry
-
-PLANE_ACTIONS = {Orientation.AXIAL: "view.axial", Orientation.CORONAL: "view.coronal",
-                 Orientation.SAGITTAL: "view.sagittal"}
+from medsr_viewer.models.registry import ModelRegistry
 
 
 class MainWindow(QMainWindow):
@@ -66,6 +64,9 @@ class MainWindow(QMainWindow):
         the window by writing to it.
     """
 
+    studies: StudyController
+    models: ModelOpening
+
     def __init__(self, settings: QSettings | None = None, worker: InferenceWorker | None = None,
                  registry: ModelRegistry | None = None,
                  view_model: ViewModel | None = None) -> None:
@@ -82,7 +83,7 @@ class MainWindow(QMainWindow):
         self.error_banner = MessageBanner("error", self)
         self.warning_banner = MessageBanner("warning", self)
         self.notices = NoticeBridge(services.notifier, self)
-        self.notices.posted.connect(self._on_notice)
+        self.notices.posted.connect(self.warning_banner.show_notice)  # errors: as failures
         self.label_overlay = LabelOverlay(self.viewer, self.compare)
         #: The ROI document, its undo history and the undoable editor (core, Qt-free).
         self.history, self.rois = History(), RoiSet()
@@ -97,20 +98,11 @@ class MainWindow(QMainWindow):
         self.references = ReferenceActions(self, lambda: self.viewer.volume,
                                            lambda v: self.studies.show_volume(v),
                                            self.compare.model_scale, self.show_error)
-        self.metrics_panel = MetricsPanel(
-            self.rois, self.viewer, self.compare, self.active_label_map,
-            lambda: context_record(self.studies.paths, self.viewer.volume),
-            lambda: self.references.reference, self)
-        self.layer_comparison = LayerComparison(
-            lambda: [(layer.name, layer.label_map) for layer in self.label_overlay.layers],
-            lambda: (model.active_orientation, model.slice_index()),
-            lambda: context_record(self.studies.paths, self.viewer.volume), self.metrics_panel)
-        self.metrics_panel.add_section(self.layer_comparison, lambda: self.layer_comparison.rows)
-        self.metrics_dock = QDockWidget("ROI Metrics", self)
-        self.metrics_dock.setObjectName("metricsDock")
-        self.metrics_dock.setWidget(self.metrics_panel)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.metrics_dock)
-        self.metrics_dock.hide()  # until the first ROI: the images get the whole window
+        self.metrics_dock = MetricsDock(
+            self.rois, self.viewer, self.compare, self.label_overlay, self.references,
+            lambda: context_record(self.studies.paths, self.viewer.volume), self)
+        self.metrics_panel = self.metrics_dock.panel
+        self.layer_comparison = self.metrics_dock.layer_comparison
         self.roi_files = RoiFileActions(self, self.roi_editor, self.metrics_panel,
                                         self.show_error)
         self.session = SessionController(self)
@@ -133,37 +125,23 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- assembly
 
     def _bind_actions(self) -> None:
-        actions, model, viewer = self.actions_, self.view_model, self.viewer
-        slots = {
-            "file.open": self.studies.open_file_dialog,
-            "file.open_folder": self.studies.open_folder_dialog,
-            "file.open_demo": self.studies.open_demo,
-            "file.open_model": self.models.open_model_dialog, "file.quit": self.close,
-            "view.reset": viewer.reset_view,
-            "slice.next": lambda: model.step_slice(1),
-            "slice.previous": lambda: model.step_slice(-1),
-            "slice.forward10": lambda: model.step_slice(10),
-            "slice.back10": lambda: model.step_slice(-10),
-            "slice.first": lambda: viewer.go_to_end(last=False),
-            "slice.last": lambda: viewer.go_to_end(last=True)}
-        for action_id, slot in slots.items():
+        actions = self.actions_
+        for action_id, slot in {
+                "file.open": self.studies.open_file_dialog,
+                "file.open_folder": self.studies.open_folder_dialog,
+                "file.open_demo": self.studies.open_demo,
+                "file.open_model": self.models.open_model_dialog, "file.quit": self.close}.items():
             actions.bind(action_id, slot)
-        self.orientation_actions = {o: actions.bind(i, lambda _c=False, o=o: self.set_orientation(o))
-                                    for o, i in PLANE_ACTIONS.items()}
-        self.three_plane_action = actions.bind("view.three_plane", self.set_three_plane)
-        actions.exclusive("layout", [*PLANE_ACTIONS.values(), "view.three_plane"], optional=True)
-        self.sr_action = actions.bind("view.sr", self.set_sr_enabled)
-        metrics = actions.bind("view.metrics_dock", self.metrics_dock.setVisible, "toggled")
-        self.metrics_dock.visibilityChanged.connect(metrics.setChecked)
-        self.slice_actions = [actions.action(i) for i in actions.ids() if i.startswith("slice.")]
-        self.reset_action = actions.action("view.reset")
+        self.view_actions = view = ViewActions(actions, self.view_model, self.set_sr_enabled,
+                                               self.metrics_dock)
+        self.orientation_actions, self.three_plane_action = (view.orientation_actions,
+                                                             view.three_plane_action)
+        self.sr_action, self.slice_actions = view.sr_action, view.slice_actions
+        self.reset_action = view.reset_action
 
     def _assemble(self, model: ViewModel) -> None:
         self.setCentralWidget(self.area.central(
             [self.error_banner, self.warning_banner, self.session.recovery_bar], self.volume_bar))
-        self.stack: QStackedWidget = self.area.stack
-        self.placeholder: QLabel = self.area.placeholder
-        self.study_area: QWidget = self.area.study_area
         build_menus(self, self.actions_, self.recent_menu, {
             "Edit": self.roi_tools.edit_menu, "Tools": self.roi_tools.tools_menu,
             "Segmentation": self.label_dock.menu, "Window": self.presets.menu})
@@ -172,30 +150,13 @@ class MainWindow(QMainWindow):
             ("", picker.model_picker), ("", picker.mode_combo), (" Original: ", picker.interp_combo),
             ("", picker.device_label), ("", picker.progress_bar)],
             self.label_controls.toolbar, self.roi_tools.toolbar)
-        self.volume_bar.volumeRequested.connect(self.studies.set_volume)
-        self.volume_bar.stepRequested.connect(self.studies.step_volume)
-        self.volume_bar.groupRequested.connect(self.studies.set_volume_group)
-        self.references.changed.connect(self.metrics_panel.reference_changed)
-        self.label_overlay.changed.connect(self.layer_comparison.refresh)
-        self.label_overlay.changed.connect(self.metrics_panel.rebuild_label_choices)
         self.label_overlay.changed.connect(self.session.note_edit)
-        self.rois.subscribe(lambda _id: self._show_metrics_once())
         self.roi_tools.selectionChanged.connect(self.metrics_panel.select_roi)
         self.metrics_panel.roiActivated.connect(self.roi_tools.select)
-        self.loader.progress.connect(self.readout.on_progress)
-        self.loader.failed.connect(self.show_error)
-        self.loader.busy.connect(lambda b: self.readout.on_busy(b, self.studies.source_name()))
-        self.cancel_button.clicked.connect(self.loader.cancel)
-        self.viewer.hoverChanged.connect(self.readout.on_hover)
-        self.compare.hovered.connect(
-            lambda c, text: self.readout.on_sr_hover(self.compare.orientation, c, text))
         self.compare.errorOccurred.connect(self.show_error)
-        model.subscribe("study", self._update_enabled)
-        model.subscribe("layout", self._show_layout)
-        model.subscribe("compare", lambda: self.sr_action.setChecked(model.compare.enabled))
-        self._metrics_shown_once = False
+        self.loader.failed.connect(self.show_error)
+        self.readout.follow(self.loader, self.viewer, self.compare, self.studies.source_name)
         self.resize(1200, 800)
-        self._update_enabled()
 
     # ---------------------------------------------------------------- intents
 
@@ -269,80 +230,18 @@ class MainWindow(QMainWindow):
         """The label map ROIs are compared with (on the study grid), or ``None``."""
         return self.label_overlay.active_label_map()
 
-    def label_layer_refs(self) -> list[LabelMapRef]:
-        """The label layers as session entries (file-backed layers only)."""
-        refs = self.label_overlay.snapshot()
-        for problem in self.label_overlay.snapshot_problems:
-            self.statusBar().showMessage(problem, 8000)
-        return refs
-
-    def restore_label_layers(self, refs: Sequence[LabelMapRef]) -> list[str]:
-        """Show the label layers of a session (none: keep the current ones); problems."""
-        if not refs:
-            return []
-        problems = self.label_overlay.restore(list(refs))
-        if self.label_overlay.layers and not self.label_controls.toggle_action.isChecked():
-            self.label_controls.toggle_action.setChecked(True)
-        return problems
-
-    def volume_state(self) -> dict[str, object]:
-        """Which volume of a 4-D series is shown (for the session)."""
-        return self.studies.volume_state()
-
-    def restore_volume_state(self, state: dict[str, object]) -> str:
-        """Show the volume a session recorded; returns a problem or ""."""
-        return self.studies.restore_volume_state(state)
-
     # ---------------------------------------------------------------- following the model
-
-    def _update_enabled(self) -> None:
-        display = self.view_model.display
-        for action in [*self.slice_actions, self.reset_action]:
-            action.setEnabled(display is not None)
-        self.presets.set_enabled(display is not None and not display.is_colour)
-        only = only_plane(display)
-        for orientation, action in self.orientation_actions.items():
-            action.setEnabled(only is None or orientation == only)
-        self.three_plane_action.setEnabled(only is None)
-
-    def _show_layout(self) -> None:
-        model = self.view_model
-        if model.layout == Layout.THREE_PLANE:
-            self.three_plane_action.setChecked(True)  # the group unchecks the plane
-        else:
-            self.orientation_actions[model.orientation].setChecked(True)
-
-    def _show_metrics_once(self) -> None:
-        if not self._metrics_shown_once and len(self.rois):
-            self._metrics_shown_once = True
-            self.metrics_dock.show()
-
-    def _on_notice(self, level: str, message: str) -> None:
-        if level == "warning":  # errors arrive as failures
-            self.warning_banner.show_messages(message, [message])
 
     # ---------------------------------------------------------------- drag and drop, close
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         """Accept local files and folders."""
-        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
-        if urls and all(u.isLocalFile() for u in urls):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_local_files(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
         """Model files go to the model picker (trust asked for code), anything else is a
         study (several files: one series)."""
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if not paths:
-            return
-        event.acceptProposedAction()
-        models = [p for p in paths if Path(p).suffix.lower() in MODEL_SUFFIXES]
-        for path in models:
-            self.open_model(path)
-        if len(models) < len(paths):
-            self.open_paths([p for p in paths if p not in models])
+        open_dropped(event, self.open_model, self.open_paths)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop every background job in one place before the window goes away."""

@@ -354,7 +354,7 @@ def test_a_failure_drawing_the_sr_pane_is_reported_in_the_banner(
     def broken(*_args: object) -> np.ndarray:
         raise ValueError("cannot resample this slice")
 
-    monkeypatch.setattr("medsr_viewer.models.display_upsample.upsample", broken)
+    monkeypatch.setattr("medsr_viewer.core.upsampling.upsample", broken)
     wheel(window.compare.original_view, 1)
     qtbot.waitUntil(window.error_banner.isVisible, timeout=5000)  # drawn off the GUI thread
     assert window.error_banner.isVisible()

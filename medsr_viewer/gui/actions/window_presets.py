@@ -46,6 +46,8 @@ class WindowPresets:
         self.combo.setToolTip("Window/level preset (right-drag on the image to adjust)")
         self.combo.textActivated.connect(self.apply)
         model.subscribe("window", self._show_name)
+        model.subscribe("study", lambda: self.set_enabled(
+            model.display is not None and not model.display.is_colour))
         self.rebuild("OT", False)
 
     def rebuild(self, modality: str, has_stored: bool) -> None:

@@ -18,10 +18,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from medsr_viewer.core.demo import DemoUnavailable, demo_study_path
-from medsr_viewer.core.geometry import DisplayVolume, Orientation
+from medsr_viewer.core.geometry import DisplayVolume
 from medsr_viewer.core.io import SeriesInfo
 from medsr_viewer.core.study import Study
-from medsr_viewer.core.view_model import Layout, ViewModel
+from medsr_viewer.core.view_model import Layout, ViewModel, only_plane
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.windowing import default_preset
 from medsr_viewer.gui.actions.reference_actions import ReferenceActions
@@ -89,6 +89,9 @@ class StudyController:
         loader.cancelled.connect(
             lambda: window.statusBar().showMessage("Loading cancelled", 5000))
         loader.seriesFound.connect(self._ask_series)
+        parts.volume_bar.volumeRequested.connect(self.set_volume)
+        parts.volume_bar.stepRequested.connect(self.step_volume)
+        parts.volume_bar.groupRequested.connect(self.set_volume_group)
 
     # ---------------------------------------------------------------- opening
 
@@ -279,11 +282,3 @@ class StudyController:
         self.parts.volume_bar.show_study(study)
         self.parts.model.set_caption("" if study is None else study.shown_label())
 
-
-def only_plane(display: DisplayVolume | None) -> Orientation | None:
-    """The one plane of a one-slice study (a 2-D image), else ``None``: the other planes of
-    such a study are one pixel thick, not worth a pane."""
-    if display is None:
-        return None
-    flat = [o for o in Orientation if display.n_slices(o) == 1]
-    return flat[0] if len(flat) == 1 else None

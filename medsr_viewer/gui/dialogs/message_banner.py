@@ -61,6 +61,11 @@ class MessageBanner(QFrame):
         self.details_button.setVisible(bool(self._details))
         self.show()
 
+    def show_notice(self, level: str, message: str) -> None:
+        """Show a notice posted by background work if it is of this banner's level."""
+        if level == self.kind:
+            self.show_messages(message, [message])
+
     def text(self) -> str:
         """The summary shown."""
         return self.label.text()

@@ -17,11 +17,12 @@ from medsr_viewer.core.metrics.export import MetricRecord
 from medsr_viewer.core.metrics.reference import roi_quality, slice_quality
 from medsr_viewer.core.roi import Roi, rasterize
 from medsr_viewer.core.simulate import resample_linear
+from medsr_viewer.core.upsampling import original_on_grid, upsample
+from medsr_viewer.core.view_model import Interpolation
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.docks.sr_results import SrResults
-from medsr_viewer.gui.views.compare_panel import ComparePanel, Interpolation, upsample
+from medsr_viewer.gui.views.compare_panel import ComparePanel
 from medsr_viewer.gui.views.study_viewer import StudyViewer
-from medsr_viewer.gui.views.through_plane_pane import original_on_grid
 
 
 class ReferenceScorer:

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.core.messages import naming_file
 from medsr_viewer.core.recovery import (
     Autosaver,
@@ -33,6 +32,7 @@ from medsr_viewer.core.recovery import (
 )
 from medsr_viewer.core.session import (
     SESSION_SUFFIX,
+    LabelMapRef,
     ModelRef,
     Session,
     SessionError,
@@ -129,14 +129,14 @@ class SessionController(QObject):
                                    card.sha256 if card else "", "sr"))
         view_state: dict[str, Any] = w.view_model.to_dict()
         view_state["label_choice"] = w.metrics_panel.label_choice
-        view_state.update(w.volume_state())  # volume, volume_group, volume_kind (4-D studies)
+        view_state.update(w.studies.volume_state())  # volume, volume_group, volume_kind (4-D studies)
         if self._series_uid:
             view_state["series_uid"] = self._series_uid
         study = w.view_model.display.volume if w.view_model.display is not None else None
         if study is not None and "simulated_scale" in study.metadata:
             view_state["simulate_scale"] = int(study.metadata["simulated_scale"])
         return Session(study_path=self._study_path, models=models, rois=list(w.rois),
-                       label_maps=w.label_layer_refs(), view_state=view_state)
+                       label_maps=self._label_refs(), view_state=view_state)
 
     # ---------------------------------------------------------------- explicit save/open
 
@@ -167,7 +167,7 @@ class SessionController(QObject):
                                     "is missing")
             return False
         self._pending = session
-        self._window.open_paths([session.study_path],
+        self._window.studies.open_paths([session.study_path],
                                 series_uid=session.view_state.get("series_uid"))
         return True
 
@@ -240,7 +240,7 @@ class SessionController(QObject):
         sessions = [r.session for r in readable if r.session is not None]
         if any(s.label_maps for s in sessions) and self._window.label_overlay.layers:
             # restoring label layers replaces the shown ones: keep those shown now as well
-            sessions.insert(0, Session(label_maps=self._window.label_layer_refs()))
+            sessions.insert(0, Session(label_maps=self._label_refs()))
         if sessions:
             problems += self.apply(merge_sessions(sessions))
             self.autosaver.changed(self.snapshot)
@@ -281,24 +281,40 @@ class SessionController(QObject):
                 else:
                     w.rois.insert(roi)
             w.history.clear()
-            problems += w.restore_label_layers(session.label_maps)
+            problems += self._restore_labels(session.label_maps)
             self._apply_view(session.view_state, session.models, problems)
         finally:
             self._suspended = was_suspended
         self.restored.emit()
         return problems
 
+    def _label_refs(self) -> list[LabelMapRef]:
+        """The label layers as session entries (file-backed layers only)."""
+        overlay = self._window.label_overlay
+        refs: list[LabelMapRef] = overlay.snapshot()
+        for problem in overlay.snapshot_problems:
+            self._window.statusBar().showMessage(problem, 8000)
+        return refs
+
+    def _restore_labels(self, refs: list[LabelMapRef]) -> list[str]:
+        """Show a session's label layers (none: keep the current ones); problems."""
+        if not refs:
+            return []
+        overlay, toggle = self._window.label_overlay, self._window.label_controls.toggle_action
+        problems: list[str] = overlay.restore(list(refs))
+        if overlay.layers and not toggle.isChecked():
+            toggle.setChecked(True)
+        return problems
+
     def _apply_view(self, state: dict[str, Any], models: list[ModelRef],
                     problems: list[str]) -> None:
         w = self._window
         try:
-            problem = w.restore_volume_state(state)  # first: the slices are kept when stepping
+            problem = w.studies.restore_volume_state(state)  # first: the slices are kept when stepping
             if problem:
                 problems.append(problem)
             three = state.get("layout") == "three-plane"
-            w.set_orientation(Orientation(state.get("orientation", "axial")))
-            w.set_three_plane(three)
-            w.view_model.from_dict(state)  # slices, window, compare mode, interpolation
+            w.view_model.from_dict(state)  # layout, slices, window, compare mode, interpolation
             choice = state.get("label_choice", "auto")
             try:
                 w.metrics_panel.set_label_choice(choice)
@@ -306,7 +322,7 @@ class SessionController(QObject):
                 problems.append(f"label {choice} of the session is not in the label map")
             sr_model = next((m for m in models if m.role == "sr"), None)
             model_ok = True
-            if sr_model is not None and not w.select_model(sr_model.path):
+            if sr_model is not None and not w.models.select_model(sr_model.path):
                 model_ok = False
                 if not Path(sr_model.path).is_file():
                     problems.append(f"model {sr_model.path} is missing")

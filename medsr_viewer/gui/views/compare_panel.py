@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.model_volumes import ModelVolumes
+from medsr_viewer.core.upsampling import upsample
 from medsr_viewer.core.view_model import (
     MAP_MODES,
     SR_PANE,
@@ -44,7 +45,6 @@ from medsr_viewer.gui.views.model_picker import ModelPicker
 from medsr_viewer.gui.views.slice_view import SliceView
 from medsr_viewer.gui.views.study_viewer import StudyViewer
 from medsr_viewer.gui.workers.inference_worker import InferenceWorker
-from medsr_viewer.models.display_upsample import upsample
 from medsr_viewer.models.registry import ModelEntry, ModelRegistry
 
 __all__ = ["MAP_MODES", "CompareMode", "ComparePanel", "Interpolation", "upsample"]

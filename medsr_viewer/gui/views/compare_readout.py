@@ -10,11 +10,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 
 from medsr_viewer.core.pane_geometry import display_slice_volume
+from medsr_viewer.core.upsampling import on_grid
 from medsr_viewer.core.view_model import CompareMode, Interpolation
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.views.compare_maps_view import MapLayer
 from medsr_viewer.gui.views.readout import format_value
-from medsr_viewer.models.display_upsample import on_grid
 
 
 class CompareReadout:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtCore import QObject
 
+from medsr_viewer.core.upsampling import on_grid
 from medsr_viewer.gui.workers.map_worker import MapWorker
-from medsr_viewer.models.display_upsample import on_grid
 
 #: ``(shape, interpolation, through_plane)`` of a finer grid.
 FinerGrid = tuple[tuple[int, int], str, bool]

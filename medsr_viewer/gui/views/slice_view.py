@@ -20,17 +20,16 @@ from typing import Any, Protocol
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Signal
-from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsTextItem, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from medsr_viewer.core.geometry import DisplayVolume, EdgeLabels, Orientation
 from medsr_viewer.core.windowing import Window
 from medsr_viewer.gui.views.finer_grid import FinerGridJob
+from medsr_viewer.gui.views.pane_labels import PaneLabels
 from medsr_viewer.gui.views.readout import slice_text
 from medsr_viewer.gui.views.slice_view_box import SliceViewBox
 
 CROSSHAIR_COLOR = (255, 200, 0, 170)
-LABEL_COLOR = QColor(255, 220, 80)
 
 
 class SliceMouseHandler(Protocol):
@@ -122,25 +121,8 @@ class SliceView(pg.GraphicsLayoutWidget):
             self.view_box.addItem(line, ignoreBounds=True)
         self._crosshair_enabled = False
 
-        font = QFont()
-        font.setPointSize(11)
-        font.setBold(True)
-        self._edge_items: dict[str, QGraphicsTextItem] = {}
-        for edge in ("top", "bottom", "left", "right"):
-            item = QGraphicsTextItem(self.view_box)
-            item.setDefaultTextColor(LABEL_COLOR)
-            item.setFont(font)
-            item.setZValue(30)
-            self._edge_items[edge] = item
-        self._caption = QGraphicsTextItem(self.view_box)
-        self._caption.setDefaultTextColor(QColor(230, 230, 230))
-        self._caption.setZValue(30)
-        #: Which volume of a 4-D study is shown (e.g. "b=1000 dir 3 4/13"), under the caption.
-        self._volume_caption = QGraphicsTextItem(self.view_box)
-        self._volume_caption.setDefaultTextColor(LABEL_COLOR)
-        self._volume_caption.setFont(font)
-        self._volume_caption.setZValue(30)
-        self.view_box.sigResized.connect(self._place_labels)
+        self.labels = PaneLabels(self.view_box)
+        self.view_box.sigResized.connect(self.labels.place)
 
         self.view_box.sigWheelSteps.connect(self.wheelSteps)
         self.view_box.sigWindowDrag.connect(self.windowDragged)
@@ -182,20 +164,20 @@ class SliceView(pg.GraphicsLayoutWidget):
 
     def edge_labels(self) -> EdgeLabels:
         """The orientation letters currently drawn at the four edges."""
-        return EdgeLabels(**{k: v.toPlainText() for k, v in self._edge_items.items()})
+        return self.labels.edge_labels()
 
     def caption(self) -> str:
         """The corner caption text (plane, slice n/N)."""
-        return self._caption.toPlainText()
+        return self.labels.caption.toPlainText()
 
     def volume_caption(self) -> str:
         """The volume label drawn under the caption ("" for a 3-D study)."""
-        return self._volume_caption.toPlainText()
+        return self.labels.volume.toPlainText()
 
     def set_volume_caption(self, text: str) -> None:
         """Name the volume of a 4-D study the pane shows (e.g. ``"t=4/6"``; "" hides it)."""
-        self._volume_caption.setPlainText(text)
-        self._place_labels()
+        self.labels.volume.setPlainText(text)
+        self.labels.place()
 
     # ---------------------------------------------------------------- setters
 
@@ -359,7 +341,7 @@ class SliceView(pg.GraphicsLayoutWidget):
         assert self._display is not None
         self._pixel_spacing = self._display.pixel_spacing(self._orientation)
         if not self.draws_slice:
-            self._caption.setPlainText(slice_text(self._orientation, self._slice, self.n_slices))
+            self.labels.caption.setPlainText(slice_text(self._orientation, self._slice, self.n_slices))
             return
         if self._display.is_colour and self._finer is None:  # shown as it is: no window
             image = np.ascontiguousarray(self._display.rgb_slice(self._orientation, self._slice))
@@ -369,15 +351,10 @@ class SliceView(pg.GraphicsLayoutWidget):
             self.image_item.setImage(image, autoLevels=False, levels=self._window.levels)
             self._request_finer(image)
         self.image_item.setRect(self.image_rect())
-        self._caption.setPlainText(slice_text(self._orientation, self._slice, self.n_slices))
+        self.labels.caption.setPlainText(slice_text(self._orientation, self._slice, self.n_slices))
         self.imageShown.emit()
 
     # ---------------------------------------------------------------- finer grid
-
-    @property
-    def finer_grid(self) -> tuple[tuple[int, int], str, bool] | None:
-        """``(shape, interpolation, through_plane)`` of the finer grid drawn, or ``None``."""
-        return self._finer
 
     def set_finer_grid(self, shape: tuple[int, int] | None, mode: str = "nearest",
                        through_plane: bool = False) -> None:
@@ -405,40 +382,10 @@ class SliceView(pg.GraphicsLayoutWidget):
         self.image_item.setRect(self.image_rect())
         self.imageShown.emit()
 
-    def shows_finer(self) -> bool:
-        """Whether the image item holds the slice on the finer grid (interpolated)."""
-        image = self.image_item.image
-        return self._finer is not None and image is not None and (
-            tuple(np.shape(image)[:2]) == self._finer[0])
-
     def _update_labels(self) -> None:
-        if self._display is None:
-            labels = EdgeLabels("", "", "", "")
-            self._caption.setPlainText("")
-            self._volume_caption.setPlainText("")
-        else:
-            labels = self._display.edge_labels(self._orientation)
-        for edge, item in self._edge_items.items():
-            item.setPlainText(getattr(labels, edge))
+        self.labels.show(None if self._display is None
+                         else self._display.edge_labels(self._orientation))
         self.set_crosshair_enabled(self._crosshair_enabled)
-        self._place_labels()
-
-    def _place_labels(self) -> None:
-        rect = self.view_box.boundingRect()
-        w, h = rect.width(), rect.height()
-        for edge, item in self._edge_items.items():
-            br = item.boundingRect()
-            if edge == "top":
-                pos = QPointF((w - br.width()) / 2, 0)
-            elif edge == "bottom":
-                pos = QPointF((w - br.width()) / 2, h - br.height())
-            elif edge == "left":
-                pos = QPointF(0, (h - br.height()) / 2)
-            else:
-                pos = QPointF(w - br.width(), (h - br.height()) / 2)
-            item.setPos(pos)
-        self._caption.setPos(QPointF(0, 0))
-        self._volume_caption.setPos(QPointF(0, self._caption.boundingRect().height()))
 
     def _on_clicked(self, point: QPointF) -> None:
         canonical = self.view_to_canonical(point.x(), point.y())

@@ -7,13 +7,18 @@ still updates the voxel and value of the slice shown now.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
 from medsr_viewer.core.geometry import PLANE_AXES, Orientation
 from medsr_viewer.core.view_model import ViewModel
+from medsr_viewer.gui.views.compare_panel import ComparePanel
 from medsr_viewer.gui.views.readout import format_window, position_text, slice_text
+from medsr_viewer.gui.views.study_viewer import StudyViewer
+from medsr_viewer.gui.workers.study_loader import StudyLoader
 
 #: The window label of a colour image, which is shown as it is (no window/level).
 COLOUR_WINDOW_TEXT = "Colour: window/level off; models use the luminance"
@@ -54,6 +59,17 @@ class StatusReadout:
         bar.addPermanentWidget(self.cancel_button)
         for event in ("study", "volume", "cursor", "window", "layout"):
             model.subscribe(event, self.update)
+
+    def follow(self, loader: StudyLoader, viewer: StudyViewer, compare: ComparePanel,
+               loading_name: Callable[[], str]) -> None:
+        """Show the loader's progress (Cancel stops it) and what is under the mouse in the
+        viewer's panes and the SR pane; ``loading_name`` says what is being opened."""
+        loader.progress.connect(self.on_progress)
+        loader.busy.connect(lambda busy: self.on_busy(busy, loading_name()))
+        self.cancel_button.clicked.connect(loader.cancel)
+        viewer.hoverChanged.connect(self.on_hover)
+        compare.hovered.connect(
+            lambda canonical, text: self.on_sr_hover(compare.orientation, canonical, text))
 
     # ---------------------------------------------------------------- hover
 

@@ -82,6 +82,7 @@ class StudyViewer(QWidget):
             self.model.subscribe("cursor", self._on_cursor),
             self.model.subscribe("window", self._on_window),
             self.model.subscribe("layout", self._on_layout),
+            self.model.subscribe("ranges", self._on_ranges),
         ]
         self.destroyed.connect(lambda *_a, u=self._unsubscribe: [f() for f in u])
         self._apply_layout()
@@ -177,8 +178,7 @@ class StudyViewer(QWidget):
 
     def go_to_end(self, last: bool, orientation: Orientation | None = None) -> int:
         """Go to the first (``last=False``) or last slice of a plane."""
-        n = self.model.n_slices(orientation)
-        return self.model.set_slice(n - 1 if last else 0, orientation)
+        return self.model.go_to_end(last, orientation)
 
     def set_cursor(self, canonical_zyx: np.ndarray) -> None:
         """Move the shared point: every plane shows the slice through it, crosshairs follow."""
@@ -202,8 +202,6 @@ class StudyViewer(QWidget):
 
     def reset_view(self) -> None:
         """Fit every plane and go back to the study's default window."""
-        for view in self.views.values():
-            view.reset_view()
         self.model.reset_view()
 
     def drag_window(self, dx: float, dy: float) -> None:
@@ -253,6 +251,12 @@ class StudyViewer(QWidget):
         if active != self._last_active or self.model.layout == Layout.SINGLE:
             self._last_active = active
             self.activeViewChanged.emit(active)
+
+    def _on_ranges(self) -> None:
+        """Panes whose zoom/pan the view model no longer holds fit their image."""
+        for orientation, view in self.views.items():
+            if self.model.view_range(orientation.value) is None:
+                view.reset_view()
 
     def _apply_layout(self) -> None:
         three = self.model.layout == Layout.THREE_PLANE

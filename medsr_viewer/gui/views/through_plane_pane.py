@@ -10,11 +10,9 @@ results computed afterwards use the adapted network.
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from medsr_viewer.core.slice_profile import fine_positions, interpolate_along
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.workers.adapt_worker import AdaptWorker  # noqa: F401 - re-exported
 from medsr_viewer.models.through_plane.adapt import DEFAULT_ADAPT_MINUTES, AdaptReport
@@ -22,8 +20,6 @@ from medsr_viewer.models.through_plane.apply import coarse_axis, plan_geometry
 
 #: Card task of through-plane models.
 THROUGH_PLANE_TASK = "through_plane_sr"
-#: Interpolation name -> spline order for drawing the original on the reformat grid.
-ORDERS = {"nearest": 0, "bilinear": 1, "bicubic": 3}
 
 
 def reformat_grid(volume: Volume, view_axis: int) -> tuple[int, int] | str:
@@ -39,18 +35,6 @@ def reformat_grid(volume: Volume, view_axis: int) -> tuple[int, int] | str:
     shape = list(geometry.output_shape(volume.shape))
     del shape[view_axis]
     return (shape[0], shape[1])
-
-
-def original_on_grid(image: np.ndarray, shape: tuple[int, int], mode: str) -> np.ndarray:
-    """The displayed original plane resampled to the through-plane grid ``shape`` (same world
-    extent) along the axis that differs; bicubic is the protocol's cubic B-spline."""
-    out = np.array(image, dtype=np.float32, order="C", copy=True)
-    order = ORDERS.get(mode, 3)
-    for axis in (0, 1):
-        if out.shape[axis] != shape[axis]:
-            positions = fine_positions(out.shape[axis], shape[axis])
-            out = interpolate_along(out, axis, positions, order)
-    return out
 
 
 class AdaptControls(QWidget):

@@ -1,0 +1,62 @@
+"""The ROI Metrics dock: the metrics panel with its layer-comparison section, hidden until
+the first ROI (the images get the whole window until there is a table to show)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QMainWindow
+
+from medsr_viewer.core.metrics.export import MetricRecord
+from medsr_viewer.core.roi import RoiSet
+from medsr_viewer.gui.actions.reference_actions import ReferenceActions
+from medsr_viewer.gui.docks.layer_comparison import LayerComparison
+from medsr_viewer.gui.docks.metrics_panel import MetricsPanel
+from medsr_viewer.gui.layers.label_overlay import LabelOverlay
+from medsr_viewer.gui.views.compare_panel import ComparePanel
+from medsr_viewer.gui.views.study_viewer import StudyViewer
+
+
+class MetricsDock(QDockWidget):
+    """The metrics panel (ROI statistics, SR and reference scores, label-layer comparison)
+    docked at the bottom of ``window``; it shows itself at the first ROI (later the user
+    decides: View ▸ ROI Metrics, Ctrl+Shift+M).
+
+    Parameters
+    ----------
+    rois, viewer, compare, labels, references
+        What the panel measures: the ROIs on the study, the SR pane's result, the active
+        label layer, the reference volume.
+    context
+        The study's description for exported tables.
+    window
+        The main window it docks into.
+    """
+
+    def __init__(self, rois: RoiSet, viewer: StudyViewer, compare: ComparePanel,
+                 labels: LabelOverlay, references: ReferenceActions,
+                 context: Callable[[], MetricRecord], window: QMainWindow) -> None:
+        super().__init__("ROI Metrics", window)
+        model = viewer.model
+        self.panel = MetricsPanel(rois, viewer, compare, labels.active_label_map, context,
+                                  lambda: references.reference, self)
+        self.layer_comparison = LayerComparison(
+            lambda: [(layer.name, layer.label_map) for layer in labels.layers],
+            lambda: (model.active_orientation, model.slice_index()), context, self.panel)
+        self.panel.add_section(self.layer_comparison, lambda: self.layer_comparison.rows)
+        references.changed.connect(self.panel.reference_changed)
+        labels.changed.connect(self.layer_comparison.refresh)
+        labels.changed.connect(self.panel.rebuild_label_choices)
+        self.setObjectName("metricsDock")
+        self.setWidget(self.panel)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self)
+        self.hide()
+        self._rois = rois
+        self._shown_once = False
+        rois.subscribe(lambda _id: self._show_once())
+
+    def _show_once(self) -> None:
+        if not self._shown_once and len(self._rois):
+            self._shown_once = True
+            self.show()
