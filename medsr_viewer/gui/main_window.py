@@ -19,6 +19,7 @@ from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.core.history import History
 from medsr_viewer.core.labels import LabelMap
 from medsr_viewer.core.roi import RoiEditor, RoiSet
+from medsr_viewer.core.study import Study
 from medsr_viewer.core.view_model import Layout, ViewModel
 from medsr_viewer.gui.actions.main_menus import RecentMenu, build_menus, build_toolbars
 from medsr_viewer.gui.actions.reference_actions import ReferenceActions
@@ -30,6 +31,7 @@ from medsr_viewer.gui.controllers.drops import accept_local_files, open_dropped
 from medsr_viewer.gui.controllers.model_opening import ModelOpening
 from medsr_viewer.gui.controllers.study_controller import StudyController, StudyParts
 from medsr_viewer.gui.dialogs.message_banner import APP_TITLE, MessageBanner
+from medsr_viewer.gui.dialogs.series_picker import SeriesPickerDialog
 from medsr_viewer.gui.docks.label_dock import LabelDock
 from medsr_viewer.gui.docks.metrics_dock import MetricsDock
 from medsr_viewer.gui.docks.metrics_panel import context_record
@@ -107,7 +109,7 @@ class MainWindow(QMainWindow):
                                         self.show_error)
         self.session = SessionController(self)
         self.roi_tools = RoiTools(self, [*self.viewer.views.values(), self.compare.sr_view],
-                                  self.roi_editor)
+                                  self.roi_editor, model)
         self.label_controls = LabelOverlayControls(self.label_overlay, self, self.show_error)
         self.label_dock = LabelDock(self.label_overlay, services.worker, services.registry,
                                     self.show_error, self, services.trust_prompt)
@@ -132,8 +134,8 @@ class MainWindow(QMainWindow):
                 "file.open_demo": self.studies.open_demo,
                 "file.open_model": self.models.open_model_dialog, "file.quit": self.close}.items():
             actions.bind(action_id, slot)
-        self.view_actions = view = ViewActions(actions, self.view_model, self.set_sr_enabled,
-                                               self.metrics_dock)
+        self.view_actions = view = ViewActions(actions, self.view_model, self.viewer.reset_view,
+                                               self.set_sr_enabled, self.metrics_dock)
         self.orientation_actions, self.three_plane_action = (view.orientation_actions,
                                                              view.three_plane_action)
         self.sr_action, self.slice_actions = view.sr_action, view.slice_actions
@@ -197,10 +199,6 @@ class MainWindow(QMainWindow):
             self.show_error(problem)
         self.sr_action.setChecked(self.view_model.compare.enabled)
 
-    def apply_preset(self, name: str) -> None:
-        """Apply a window preset by name (``auto`` or a CT preset)."""
-        self.presets.apply(name)
-
     def show_error(self, message: str) -> None:
         """Report a problem without blocking: status bar plus the error banner."""
         self.statusBar().showMessage(message, 15000)
@@ -213,12 +211,12 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- session host
 
     @property
-    def study(self):
+    def study(self) -> Study | None:
         """The 4-D series shown, all its volumes (see :attr:`StudyController.study`)."""
         return self.studies.study
 
     @property
-    def series_dialog(self):
+    def series_dialog(self) -> SeriesPickerDialog | None:
         """The series picker while it asks which series of a folder to open."""
         return self.studies.series_dialog
 
@@ -229,8 +227,6 @@ class MainWindow(QMainWindow):
     def active_label_map(self) -> LabelMap | None:
         """The label map ROIs are compared with (on the study grid), or ``None``."""
         return self.label_overlay.active_label_map()
-
-    # ---------------------------------------------------------------- following the model
 
     # ---------------------------------------------------------------- drag and drop, close
 

@@ -35,7 +35,7 @@ from medsr_viewer.models.inference import (
 from medsr_viewer.models.normalisation import IntensityMap, fit_intensity_map, labels_from_output
 
 #: Tasks that run slice by slice through :class:`VolumeProcessor`.
-IMAGE_TASKS = ("super_resolution", "enhance", "segment")
+SLICE_TASKS = ("super_resolution", "enhance", "segment")
 
 
 def default_axis(volume: Volume) -> int:
@@ -145,7 +145,7 @@ class VolumeProcessor:
         tile_timeout_s: float | None = None,
     ) -> None:
         card = loaded.card
-        if card.task not in IMAGE_TASKS:
+        if card.task not in SLICE_TASKS:
             raise InferenceError(f"{loaded.path}: a {card.task!r} model cannot process images")
         if card.in_channels != 1:
             raise InferenceError(

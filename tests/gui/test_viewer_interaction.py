@@ -291,4 +291,22 @@ def test_a_window_is_driven_from_its_view_model_alone(qtbot: QtBot, tmp_path: Pa
     assert window.compare.mode_combo.currentText() == "swipe"
     window.compare.interp_combo.setCurrentIndex(0)  # the user picks "nearest"
     assert model.compare.interpolation.value == "nearest"
+    from medsr_viewer.gui.layers.roi_gestures import Tool
+
+    model.set_tool("ellipse")
+    assert window.roi_tools.tool_actions[Tool.ELLIPSE].isChecked()
+    window.roi_tools.tool_actions[Tool.NAVIGATE].trigger()  # the user clicks Navigate
+    assert model.tool == "navigate"
+    model.set_view_range("coronal", (2.0, 1.0, 6.0, 4.0))  # zoom/pan held by the model
+    rect = coronal.view_box.viewRect()
+    # shown around the held rectangle (widened along one axis to keep the 1:1 aspect)
+    assert rect.left() <= 2.01 and rect.top() <= 1.01
+    assert rect.right() >= 7.99 and rect.bottom() >= 4.99
+    assert min(rect.width() / 6.0, rect.height() / 4.0) == pytest.approx(1.0, abs=0.05)
+    drag(qtbot, coronal, Qt.MouseButton.LeftButton, coronal.viewport().rect().center(),
+         QPoint(30, 10))  # the user pans: the model records the pane's new rectangle
+    held = model.view_range("coronal")
+    assert held is not None and held[0] < 2.0
+    window.reset_action.trigger()  # View > Reset View
+    assert model.view_range("coronal") is None
     window.close()

@@ -28,13 +28,15 @@ class ViewActions:
         The window's action registry.
     model
         The view state the actions change and show.
+    reset_view
+        Fits every pane and restores the default window (Reset View).
     set_sr_enabled
         Switches the comparison on or off (the window's intent, which reports problems).
     metrics_dock
         The ROI Metrics dock (shown and hidden by its action).
     """
 
-    def __init__(self, actions: ActionRegistry, model: ViewModel,
+    def __init__(self, actions: ActionRegistry, model: ViewModel, reset_view: Callable[[], None],
                  set_sr_enabled: Callable[[bool], None], metrics_dock: QDockWidget) -> None:
         self._model = model
         self.orientation_actions = {
@@ -44,7 +46,7 @@ class ViewActions:
             Layout.THREE_PLANE if checked else Layout.SINGLE))
         actions.exclusive("layout", [*PLANE_ACTIONS.values(), "view.three_plane"], optional=True)
         self.sr_action = actions.bind("view.sr", set_sr_enabled)
-        self.reset_action = actions.bind("view.reset", model.reset_view)
+        self.reset_action = actions.bind("view.reset", reset_view)
         steps = {"slice.next": 1, "slice.previous": -1, "slice.forward10": 10,
                  "slice.back10": -10}
         self.slice_actions = [actions.bind(i, lambda _c=False, n=n: model.step_slice(n))

@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from medsr_viewer.gui.dialogs.trust_prompt import TrustPrompt
-from medsr_viewer.gui.views.model_picker import IMAGE_TASKS, ModelPicker
+from medsr_viewer.gui.views.model_picker import COMPARE_TASKS, ModelPicker
 from medsr_viewer.models.registry import describe
 
 MODEL_FILTER = "Model files (*.safetensors *.pt *.pt2 *.ts);;All files (*)"
@@ -55,10 +55,10 @@ class ModelOpening:
         if entry.card is None:
             self._show_error(entry.error or f"{path}: not a model file with a card")
             return False
-        if entry.card.task not in IMAGE_TASKS:
+        if entry.card.task not in COMPARE_TASKS:
             self._show_error(
                 f"{path}: model {entry.card.name!r} is a {entry.card.task!r} model; "
-                f"the compare view runs {' or '.join(IMAGE_TASKS)} models")
+                f"the compare view runs {' or '.join(COMPARE_TASKS)} models")
             return False
         if not self._trust.allow(path):
             self._show_error(self._trust.last_problem)

@@ -154,27 +154,45 @@ class StudyController:
 
     # ---------------------------------------------------------------- showing
 
-    def show_loaded(self, study: LoadedStudy, same_subject: bool = False) -> None:
-        """Show a loaded study; ``same_subject`` (a derived view of the same study, e.g.
-        simulate mode) keeps the ROIs, label layers and session."""
+    def show_loaded(self, study: LoadedStudy) -> None:
+        """Show a study the loader read: another subject, so the ROIs, label layers and
+        session of the one shown go (the session saved first)."""
+        p = self.parts
+        p.session.before_study_change()
+        p.label_overlay.clear()
+        p.roi_tools.reset()  # another study: no ROIs, no history
+        self._source = study.study if study.study is not None else Study.of(study.display.volume)
+        self._show(study, same_subject=False)
+        p.session.study_loaded(tuple(study.paths),
+                               str(study.display.volume.metadata.get("series_uid", "")))
+
+    def show_volume(self, volume: Volume) -> None:
+        """Show a volume made in memory from the open study (the simulated LR study, or the
+        real study again, or a volume of the series on its own grid) in its place, at the
+        same place in the patient, keeping ROIs, label layers and the session."""
+        model = self.parts.model
+        name, window = default_preset(volume)
+        world = model.cursor_world
+        located = None if self._source is None else self._source.locate(volume)
+        if located is not None:
+            self._source = located
+        self._show(LoadedStudy(DisplayVolume(volume), window, self.paths, name, located),
+                   same_subject=True)
+        self.parts.label_overlay.regrid()  # every layer re-sampled from its own grid
+        if world is not None:
+            model.set_cursor_world(world)
+
+    def _show(self, study: LoadedStudy, same_subject: bool) -> None:
+        """What every shown study needs: presets, the view model's study, the plane of a
+        2-D image, title, status, warnings, the recent list and fresh metrics."""
         p = self.parts
         volume = study.display.volume
-        if not same_subject:
-            p.session.before_study_change()
         p.presets.rebuild(volume.modality, volume.window is not None)
         p.presets.named[study.window_name] = study.window
         if p.model.compare.enabled:
             p.compare.set_enabled(False)
-        if not same_subject:
-            p.label_overlay.clear()
-            p.roi_tools.reset()  # another study: no ROIs, no history
-            self._source = study.study if study.study is not None else Study.of(volume)
-        elif study.study is not None:
-            self._source = study.study
         p.model.set_study(study.display, study.window)
         self._show_volume_state()
-        if same_subject:
-            p.label_overlay.regrid()  # every layer re-sampled from its own grid
         p.references.study_changed(volume, same_subject)
         p.model.set_layout(p.model.layout)
         only = only_plane(study.display)
@@ -198,21 +216,6 @@ class StudyController:
             self._services.recent.add(source)
         p.metrics_panel.reset()
         p.layer_comparison.clear()
-        if not same_subject:
-            p.session.study_loaded(tuple(study.paths),
-                                   str(volume.metadata.get("series_uid", "")))
-
-    def show_volume(self, volume: Volume) -> None:
-        """Show a volume made in memory from the open study (the simulated LR study, or the
-        real study again) in its place, keeping ROIs, label layers and the session."""
-        model = self.parts.model
-        name, window = default_preset(volume)
-        world = model.cursor_world
-        located = None if self._source is None else self._source.locate(volume)
-        self.show_loaded(LoadedStudy(DisplayVolume(volume), window, self.paths, name, located),
-                         same_subject=True)
-        if world is not None:  # stay at the same place in the patient
-            model.set_cursor_world(world)
 
     # ---------------------------------------------------------------- volumes of a 4-D study
 

@@ -42,6 +42,7 @@ from medsr_viewer.core.history import HistoryError
 from medsr_viewer.core.roi import Roi, RoiEditor
 from medsr_viewer.core.roi.drawing import next_roi_style
 from medsr_viewer.core.roi.shapes import Point
+from medsr_viewer.core.view_model import ViewModel
 from medsr_viewer.gui.actions.registry import ActionRegistry
 from medsr_viewer.gui.layers.roi_geometry import PaneGeometry
 from medsr_viewer.gui.layers.roi_gestures import RoiGestures, Tool
@@ -88,14 +89,16 @@ class RoiTools(QObject):
     selectionChanged = Signal(str)
     toolChanged = Signal(str)
 
-    def __init__(self, window: QMainWindow, panes: Sequence[SliceView], editor: RoiEditor) -> None:
+    def __init__(self, window: QMainWindow, panes: Sequence[SliceView], editor: RoiEditor,
+                 model: ViewModel | None = None) -> None:
         super().__init__(window)
+        #: The view state holding the active tool (a session restores it).
+        self.model = model if model is not None else ViewModel()
         self._window = window
         self.editor = editor
         self.rois = editor.rois
         self.history = editor.history
         self._panes = list(panes)
-        self._tool = Tool.NAVIGATE
         self._selected = ""
         self._radius = DEFAULT_BRUSH_RADIUS
         self.layer = RoiLayer(self.rois, self._panes, self)
@@ -158,27 +161,31 @@ class RoiTools(QObject):
         self._registry.fill_menu(self.edit_menu, "Edit")
         self.tools_menu = QMenu("&Tools", self._window)
         self._registry.fill_menu(self.tools_menu, "Tools")
+        self.model.subscribe("tool", self._on_tool)
 
     # ---------------------------------------------------------------- public state
 
     @property
     def tool(self) -> str:
         """The active tool's name (a :class:`Tool` value)."""
-        return self._tool.value
+        return self.model.tool
 
     @property
     def active_tool(self) -> Tool:
-        """The active tool."""
-        return self._tool
+        """The active tool (held by the view model)."""
+        return Tool(self.model.tool)
 
     def set_tool(self, tool: Tool | str) -> None:
         """Make ``tool`` (a :class:`Tool` or its name) the active tool."""
         tool = Tool(tool)
         self.gestures.cancel_polygon()
         self.tool_actions[tool].setChecked(True)
-        if tool == self._tool:
-            return
-        self._tool = tool
+        self.model.set_tool(tool.value)
+
+    def _on_tool(self) -> None:
+        tool = self.active_tool
+        self.gestures.cancel_polygon()
+        self.tool_actions[tool].setChecked(True)
         for view in self._panes:
             if tool == Tool.NAVIGATE:
                 view.unsetCursor()
@@ -283,7 +290,7 @@ class RoiTools(QObject):
         if self.gestures.polygon_open:
             self.gestures.cancel_polygon()
             self.show_status("Polygon cancelled")
-        elif self._tool != Tool.NAVIGATE:
+        elif self.active_tool != Tool.NAVIGATE:
             self.set_tool(Tool.NAVIGATE)
         else:
             self.select("")

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QComboBox, QWidget
 
 from medsr_viewer.models.registry import ModelEntry, ModelRegistry
 
-#: Tasks whose output is an image on the original's (or a finer) grid.
-IMAGE_TASKS = ("super_resolution", "enhance", "through_plane_sr")
+#: Tasks the compare view runs: their output is an image on the original's (or a finer) grid.
+COMPARE_TASKS = ("super_resolution", "enhance", "through_plane_sr")
 
 
 #: Score lines shown in a tooltip at most (the card may hold many).
@@ -85,7 +85,7 @@ class ModelPicker(QComboBox):
         self.clear()
         self._entries = []
         for entry in [*self.registry.entries(), *extra]:
-            if entry.card is not None and entry.card.task in IMAGE_TASKS:
+            if entry.card is not None and entry.card.task in COMPARE_TASKS:
                 self._append(entry)
         # The toggle is "Super-Resolution": start on an SR model, not the first name in order.
         for index, entry in enumerate(self._entries):

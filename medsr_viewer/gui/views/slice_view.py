@@ -62,7 +62,7 @@ class SliceView(pg.GraphicsLayoutWidget):
         The shown slice index changed.
     wheelSteps(int)
         The user turned the wheel by this many notches (the owner decides the new slice).
-    pointClicked(object)
+    pointClicked(np.ndarray)
         Left click: canonical voxel index ``(z, y, x)`` (NumPy array) under the mouse.
     pointHovered(object)
         Mouse moved: canonical index under the mouse, or ``None`` when off the image.
@@ -84,7 +84,7 @@ class SliceView(pg.GraphicsLayoutWidget):
     sliceChanged = Signal(int)
     displayChanged = Signal()
     wheelSteps = Signal(int)
-    pointClicked = Signal(object)
+    pointClicked = Signal(np.ndarray)
     pointHovered = Signal(object)
     windowDragged = Signal(float, float)
     imageShown = Signal()

@@ -12,7 +12,7 @@ Qt signals below relay its events to widgets that want them.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QGridLayout, QSizePolicy, QWidget
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
@@ -74,7 +74,11 @@ class StudyViewer(QWidget):
             view.pointClicked.connect(lambda p, o=orientation: self._on_clicked(o, p))
             view.pointHovered.connect(lambda p, o=orientation: self.hoverChanged.emit(o, p))
             view.windowDragged.connect(self.model.drag_window)
+            view.view_box.sigRangeChangedManually.connect(
+                lambda *_a, o=orientation: self._on_zoomed(o))
         self._last_active = self.model.active_orientation
+        #: The zoom/pan rectangle of each pane as last applied from the view model.
+        self._ranges: dict[Orientation, tuple[float, float, float, float] | None] = {}
         self._unsubscribe = [
             self.model.subscribe("study", self._on_study),
             self.model.subscribe("volume", self._on_volume),
@@ -203,6 +207,8 @@ class StudyViewer(QWidget):
     def reset_view(self) -> None:
         """Fit every plane and go back to the study's default window."""
         self.model.reset_view()
+        for view in self.views.values():  # also panes zoomed by code, not by the user
+            view.reset_view()
 
     def drag_window(self, dx: float, dy: float) -> None:
         """Change the window as a right-drag by ``(dx, dy)`` screen pixels does."""
@@ -252,11 +258,25 @@ class StudyViewer(QWidget):
             self._last_active = active
             self.activeViewChanged.emit(active)
 
+    def _on_zoomed(self, orientation: Orientation) -> None:
+        """The user zoomed or panned a pane: the view model records its rectangle."""
+        rect = self.views[orientation].view_box.viewRect()
+        self.model.set_view_range(orientation.value,
+                                  (rect.x(), rect.y(), rect.width(), rect.height()))
+
     def _on_ranges(self) -> None:
-        """Panes whose zoom/pan the view model no longer holds fit their image."""
+        """A pane whose rectangle in the view model changed shows it (none: fits the image)."""
         for orientation, view in self.views.items():
-            if self.model.view_range(orientation.value) is None:
+            held = self.model.view_range(orientation.value)
+            if held == self._ranges.get(orientation):
+                continue
+            self._ranges[orientation] = held
+            if held is None:
                 view.reset_view()
+                continue
+            rect = view.view_box.viewRect()
+            if (rect.x(), rect.y(), rect.width(), rect.height()) != held:
+                view.view_box.setRange(rect=QRectF(*held), padding=0.0)
 
     def _apply_layout(self) -> None:
         three = self.model.layout == Layout.THREE_PLANE
