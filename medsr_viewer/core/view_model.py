@@ -10,7 +10,9 @@ the same subscribe pattern as :class:`~medsr_viewer.core.roi.RoiSet` and
 Parts (event names, :data:`EVENTS`):
 
 - ``study`` -- the study shown (a :class:`~medsr_viewer.core.geometry.DisplayVolume`), set
-  or cleared; the cursor, window and slices were reset with it.
+  or cleared; the cursor, window and slices were reset with it. :attr:`ViewModel.series` is
+  the series it came from (a :class:`~medsr_viewer.core.study.Study`: every volume of a 4-D
+  series, which one is shown).
 - ``volume`` -- another volume on the same grid (the next volume of a 4-D study) replaced it;
   cursor, window and zoom/pan stay. ``caption`` names it.
 - ``cursor`` -- the point every plane goes through (canonical voxel ``(z, y, x)``; the
@@ -22,6 +24,8 @@ Parts (event names, :data:`EVENTS`):
 - ``models`` -- the model file per pane (``"sr"``: the super-resolution pane).
 - ``ranges`` -- each pane's zoom/pan (its view rectangle in millimetres).
 - ``tool`` -- the active ROI tool.
+- ``layers`` -- the label layers over the study (bottom to top), the active one, whether
+  the overlay is shown; also sent after a layer was edited in place (labels, colours, style).
 
 Session files store :meth:`ViewModel.to_dict` and restore with :meth:`ViewModel.from_dict`.
 """
@@ -36,12 +40,14 @@ from typing import Any
 import numpy as np
 
 from medsr_viewer.core.geometry import PLANE_AXES, DisplayVolume, Orientation
+from medsr_viewer.core.labels import LabelLayer
+from medsr_viewer.core.study import Study
 from medsr_viewer.core.windowing import Window, default_window, sampled_range
 
 #: Fraction of the window width (or level range) changed per screen pixel of right-drag.
 WINDOW_DRAG_SENSITIVITY = 1.0 / 256.0
 EVENTS = ("study", "volume", "caption", "cursor", "window", "layout", "compare", "models",
-          "ranges", "tool")
+          "ranges", "tool", "layers")
 #: Pane id of the super-resolution pane (its model, its zoom/pan).
 SR_PANE = "sr"
 
@@ -96,6 +102,7 @@ class ViewModel:
     def __init__(self) -> None:
         self._listeners: dict[str, list[Callable[[], None]]] = {e: [] for e in EVENTS}
         self._display: DisplayVolume | None = None
+        self._series: Study | None = None
         self._caption = ""
         self._cursor = np.zeros(3)
         self._window = Window(0.5, 1.0)
@@ -108,6 +115,9 @@ class ViewModel:
         self._models: dict[str, str] = {}
         self._ranges: dict[str, tuple[float, float, float, float]] = {}
         self._tool = "navigate"
+        self._layers: tuple[LabelLayer, ...] = ()
+        self._active_layer = -1
+        self._layers_visible = True
 
     # ---------------------------------------------------------------- events
 
@@ -135,10 +145,19 @@ class ViewModel:
         """The study shown (reoriented for display), or ``None``."""
         return self._display
 
-    def set_study(self, display: DisplayVolume | None, window: Window | None = None) -> None:
+    @property
+    def series(self) -> Study | None:
+        """The series read from disk the shown volume belongs to (all its volumes), kept
+        while a volume made from it in memory is shown (simulate mode); ``None``: none."""
+        return self._series
+
+    def set_study(self, display: DisplayVolume | None, window: Window | None = None,
+                  series: Study | None = None) -> None:
         """Show a study (``None`` clears) at its middle voxel with ``window`` (default: the
-        study's default window)."""
+        study's default window); ``series`` is the series it belongs to (kept if omitted)."""
         self._display = display
+        if series is not None or display is None:
+            self._series = series
         self._caption = ""
         if display is not None:
             self._default_window = window if window is not None else default_window(
@@ -151,11 +170,11 @@ class ViewModel:
         self._notify("study", "caption", "cursor", "window", "ranges")
 
     def replace_volume(self, display: DisplayVolume, caption: str = "",
-                       window: Window | None = None) -> None:
+                       window: Window | None = None, series: Study | None = None) -> None:
         """Show another volume on the grid shown (a 4-D study's next volume) in its place.
 
         Slices and zoom/pan stay; ``window`` (another kind of image) becomes the default and
-        is applied.
+        is applied; ``series`` is the series showing this volume now.
 
         Raises
         ------
@@ -168,6 +187,8 @@ class ViewModel:
                                                                     self._display.affine):
             raise ValueError("replace_volume needs a volume on the grid already shown")
         self._display = display
+        if series is not None:
+            self._series = series
         self._caption = caption
         events = ["volume", "caption"]
         if window is not None:
@@ -378,6 +399,47 @@ class ViewModel:
         if tool != self._tool:
             self._tool = str(tool)
             self._notify("tool")
+
+    # ---------------------------------------------------------------- label layers
+
+    @property
+    def layers(self) -> tuple[LabelLayer, ...]:
+        """The label layers over the study, bottom (drawn first) to top."""
+        return self._layers
+
+    @property
+    def active_layer(self) -> int:
+        """Index of the active layer in :attr:`layers` (-1 when there is none)."""
+        return self._active_layer
+
+    @property
+    def layers_visible(self) -> bool:
+        """Whether the label overlay is drawn at all (each layer has its own flag too)."""
+        return self._layers_visible
+
+    def set_layers(self, layers: tuple[LabelLayer, ...] | list[LabelLayer],
+                   active: int) -> None:
+        """Replace the layer list and the active index (clamped to the list)."""
+        self._layers = tuple(layers)
+        self._active_layer = int(np.clip(active, -1, len(self._layers) - 1))
+        if self._layers and self._active_layer < 0:
+            self._active_layer = 0
+        self._notify("layers")
+
+    def set_active_layer(self, index: int) -> None:
+        """Make layer ``index`` the active one."""
+        if 0 <= index < len(self._layers) and index != self._active_layer:
+            self._active_layer = index
+            self._notify("layers")
+
+    def set_layers_visible(self, visible: bool) -> None:
+        """Show or hide the whole label overlay without forgetting the layers."""
+        self._layers_visible = bool(visible)
+        self._notify("layers")
+
+    def layers_changed(self) -> None:
+        """Tell the panes a layer was edited in place (labels, names, colours, style)."""
+        self._notify("layers")
 
     # ---------------------------------------------------------------- sessions
 

@@ -103,3 +103,24 @@ def test_unsubscribe_stops_events() -> None:
     stop()
     model.step_slice(1)
     assert seen == [1]
+
+
+def test_label_layers_and_their_events() -> None:
+    from medsr_viewer.core.labels import LabelLayer, LabelMap, LabelTable
+
+    model, display, events = _model()
+    seen: list[int] = []
+    model.subscribe("layers", lambda: seen.append(model.active_layer))
+    labels = LabelMap(Volume(np.zeros(display.volume.shape, np.int16), display.volume.affine),
+                      LabelTable(), "zeros")
+    first, second = LabelLayer(labels, "a"), LabelLayer(labels, "b")
+    model.set_layers([first, second], 5)  # clamped to the list
+    assert model.layers == (first, second) and model.active_layer == 1
+    model.set_active_layer(0)
+    model.set_active_layer(7)  # out of range: ignored
+    model.set_layers_visible(False)
+    model.layers_changed()
+    assert not model.layers_visible
+    assert seen == [1, 0, 0, 0]
+    model.set_layers([], 3)
+    assert model.active_layer == -1

@@ -309,4 +309,16 @@ def test_a_window_is_driven_from_its_view_model_alone(qtbot: QtBot, tmp_path: Pa
     assert held is not None and held[0] < 2.0
     window.reset_action.trigger()  # View > Reset View
     assert model.view_range("coronal") is None
+    from medsr_viewer.core.labels import LabelMap, LabelTable
+
+    labels = (voxels > 0.5).astype(np.int16)
+    window.label_overlay.add_layer(LabelMap(Volume(labels, display.volume.affine), LabelTable(),
+                                            "bright"))
+    assert [layer.name for layer in model.layers] == ["bright"] and model.active_layer == 0
+    assert window.label_overlay.pane_rgba(coronal) is not None
+    model.set_layers_visible(False)  # the overlay is switched off through the model
+    assert window.label_overlay.pane_rgba(coronal) is None
+    assert not window.label_overlay.items[Orientation.CORONAL].isVisible()
+    model.set_layers([], -1)
+    assert window.label_overlay.active_label_map() is None
     window.close()

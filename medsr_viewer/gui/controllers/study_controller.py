@@ -81,8 +81,6 @@ class StudyController:
         self._services = services
         self.parts = parts
         self.paths: tuple[Path, ...] = ()
-        #: Every volume of the series read from disk, showing the last real volume shown.
-        self._source: Study | None = None
         self.series_dialog: SeriesPickerDialog | None = None
         loader = services.loader
         loader.loaded.connect(self.show_loaded)
@@ -161,8 +159,8 @@ class StudyController:
         p.session.before_study_change()
         p.label_overlay.clear()
         p.roi_tools.reset()  # another study: no ROIs, no history
-        self._source = study.study if study.study is not None else Study.of(study.display.volume)
-        self._show(study, same_subject=False)
+        series = study.study if study.study is not None else Study.of(study.display.volume)
+        self._show(study, same_subject=False, series=series)
         p.session.study_loaded(tuple(study.paths),
                                str(study.display.volume.metadata.get("series_uid", "")))
 
@@ -173,16 +171,15 @@ class StudyController:
         model = self.parts.model
         name, window = default_preset(volume)
         world = model.cursor_world
-        located = None if self._source is None else self._source.locate(volume)
-        if located is not None:
-            self._source = located
+        series = model.series
+        located = None if series is None else series.locate(volume)
         self._show(LoadedStudy(DisplayVolume(volume), window, self.paths, name, located),
-                   same_subject=True)
+                   same_subject=True, series=located)
         self.parts.label_overlay.regrid()  # every layer re-sampled from its own grid
         if world is not None:
             model.set_cursor_world(world)
 
-    def _show(self, study: LoadedStudy, same_subject: bool) -> None:
+    def _show(self, study: LoadedStudy, same_subject: bool, series: Study | None) -> None:
         """What every shown study needs: presets, the view model's study, the plane of a
         2-D image, title, status, warnings, the recent list and fresh metrics."""
         p = self.parts
@@ -191,7 +188,7 @@ class StudyController:
         p.presets.named[study.window_name] = study.window
         if p.model.compare.enabled:
             p.compare.set_enabled(False)
-        p.model.set_study(study.display, study.window)
+        p.model.set_study(study.display, study.window, series)
         self._show_volume_state()
         p.references.study_changed(volume, same_subject)
         p.model.set_layout(p.model.layout)
@@ -224,7 +221,7 @@ class StudyController:
         """The series shown, all its volumes (``study.shown`` is on screen); ``None`` when no
         study is open or the volume shown was made in memory (simulate mode)."""
         display = self.parts.model.display
-        source = self._source
+        source = self.parts.model.series
         shown = display.volume if display is not None else None
         return source if source is not None and shown is source.shown else None
 
@@ -249,7 +246,8 @@ class StudyController:
 
     def volume_state(self) -> dict[str, object]:
         """Which volume of the series is shown, for the session (empty for a 3-D study)."""
-        return {} if self._source is None else self._source.view_state()
+        series = self.parts.model.series
+        return {} if series is None else series.view_state()
 
     def restore_volume_state(self, state: dict[str, object]) -> str:
         """Show the volume a session recorded; returns a problem ("" when restored)."""
@@ -275,8 +273,8 @@ class StudyController:
         if target.shown_group != current.shown_group:  # another kind: its own value range
             name, window = default_preset(volume)
             self.parts.presets.named[name] = window
-        self._source = target
-        self.parts.model.replace_volume(DisplayVolume(volume), target.shown_label(), window)
+        self.parts.model.replace_volume(DisplayVolume(volume), target.shown_label(), window,
+                                        series=target)
         self._show_volume_state()
         self.parts.metrics_panel.reset()  # ROI statistics of the volume shown now
 

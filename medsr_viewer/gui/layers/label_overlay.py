@@ -137,7 +137,7 @@ class LabelOverlay(LabelStack):
         self.snapshot_problems = []
         refs = []
         folder = config_dir() / LAYER_STORE
-        for layer in self._layers:
+        for layer in self.layers:
             path = layer.source
             if path is None or layer.edited:
                 try:
@@ -187,7 +187,7 @@ class LabelOverlay(LabelStack):
 
     # ---------------------------------------------------------------- drawing
 
-    def _changed(self) -> None:
+    def _on_layers(self) -> None:
         self.redraw()
         self.changed.emit()
 
@@ -200,10 +200,10 @@ class LabelOverlay(LabelStack):
     def pane_rgba(self, view: SliceView, scale: int = 1) -> np.ndarray | None:
         """The composited RGBA of the visible layers for the slice ``view`` shows, on a grid
         ``scale`` times finer than the study's (``None`` when nothing is drawn)."""
-        if not self._visible or view.display is None:
+        if not self.visible or view.display is None:
             return None
         images = []
-        for layer in self._layers:
+        for layer in self.layers:
             if not layer.visible:
                 continue
             labels = self._slice_of(layer, view)

@@ -46,14 +46,14 @@ class LabelStack(QObject):
     def __init__(self, viewer: StudyViewer) -> None:
         super().__init__(viewer)
         self._viewer = viewer
-        self._layers: list[LabelLayer] = []
+        #: The layer list, the active layer and the overlay switch live in the view model.
+        self._model = viewer.model
         self._displays: dict[LabelLayer, DisplayVolume] = {}
         #: Each layer's labels on their own grid (as loaded or last edited), for :meth:`regrid`.
         self._natives: dict[LabelLayer, LabelMap] = {}
-        self._active = -1
-        self._visible = True
         #: Increased whenever a label table is edited or replaced (for views of the table).
         self.table_revision = 0
+        self._model.subscribe("layers", self._on_layers)
 
     # ---------------------------------------------------------------- state
 
@@ -65,17 +65,18 @@ class LabelStack(QObject):
     @property
     def layers(self) -> tuple[LabelLayer, ...]:
         """All layers, bottom (drawn first) to top."""
-        return tuple(self._layers)
+        return self._model.layers
 
     @property
     def active_index(self) -> int:
         """Index of the active layer in :attr:`layers` (-1 when there is none)."""
-        return self._active
+        return self._model.active_layer
 
     @property
     def active_layer(self) -> LabelLayer | None:
         """The active layer, or ``None``."""
-        return self._layers[self._active] if 0 <= self._active < len(self._layers) else None
+        layers, active = self._model.layers, self._model.active_layer
+        return layers[active] if 0 <= active < len(layers) else None
 
     @property
     def active_layer_name(self) -> str:
@@ -99,7 +100,7 @@ class LabelStack(QObject):
     @property
     def visible(self) -> bool:
         """Whether the overlay is drawn at all (``O``); each layer also has its own flag."""
-        return self._visible
+        return self._model.layers_visible
 
     @property
     def opacity(self) -> float:
@@ -145,38 +146,33 @@ class LabelStack(QObject):
             source=source if source is not None else label_map.source,
             model=model,
         )
-        self._layers.append(layer)
         self._displays[layer] = DisplayVolume(on_grid.volume)
         self._natives[layer] = label_map
-        if activate or self._active < 0:
-            self._active = len(self._layers) - 1
-        self._changed()
+        layers, active = self._model.layers, self._model.active_layer
+        self._model.set_layers([*layers, layer],
+                               len(layers) if activate or active < 0 else active)
         return layer
 
     def remove_layer(self, index: int) -> None:
         """Remove layer ``index``; the active layer stays active if it is another one."""
-        if not 0 <= index < len(self._layers):
+        layers, active = list(self._model.layers), self._model.active_layer
+        if not 0 <= index < len(layers):
             return
-        layer = self._layers.pop(index)
+        layer = layers.pop(index)
         self._displays.pop(layer, None)
         self._natives.pop(layer, None)
-        if self._active >= len(self._layers) or index < self._active:
-            self._active -= 1
-        if self._active < 0 and self._layers:
-            self._active = 0
-        self._changed()
+        if active >= len(layers) or index < active:
+            active -= 1
+        self._model.set_layers(layers, active)
 
     def set_active(self, index: int) -> None:
         """Make layer ``index`` the active one."""
-        if 0 <= index < len(self._layers) and index != self._active:
-            self._active = index
-            self._changed()
+        self._model.set_active_layer(index)
 
     def clear(self) -> None:
         """Remove every layer (e.g. when another study is opened)."""
-        if self._layers:
+        if self._model.layers:
             self._drop_all()
-            self._changed()
 
     def set_label_map(self, label_map: LabelMap | None) -> None:
         """Show only ``label_map`` (``None`` removes every layer).
@@ -205,7 +201,7 @@ class LabelStack(QObject):
         study = self._viewer.volume
         if study is None:
             return
-        for layer in self._layers:
+        for layer in self._model.layers:
             on_grid = self._natives.get(layer, layer.label_map).on_grid(study)
             layer.set_grid(on_grid)
             self._displays[layer] = DisplayVolume(on_grid.volume)
@@ -224,23 +220,22 @@ class LabelStack(QObject):
         self._changed()
 
     def _drop_all(self) -> None:
-        """Forget every layer without telling anyone (the caller emits ``changed``)."""
-        self._layers.clear()
+        """Forget every layer (the view model tells the panes)."""
         self._displays.clear()
         self._natives.clear()
-        self._active = -1
+        self._model.set_layers([], -1)
 
     def _layer(self, index: int | None) -> LabelLayer | None:
         if index is None:
             return self.active_layer
-        return self._layers[index] if 0 <= index < len(self._layers) else None
+        layers = self._model.layers
+        return layers[index] if 0 <= index < len(layers) else None
 
     # ---------------------------------------------------------------- how layers are shown
 
     def set_visible(self, visible: bool) -> None:
         """Show or hide the whole overlay without forgetting the layers."""
-        self._visible = bool(visible)
-        self._changed()
+        self._model.set_layers_visible(visible)
 
     def set_layer_visible(self, index: int, visible: bool) -> None:
         """Show or hide one layer."""
@@ -318,4 +313,8 @@ class LabelStack(QObject):
         return display.slice_array(view.orientation, view.slice_index)
 
     def _changed(self) -> None:
+        self._model.layers_changed()
+
+    def _on_layers(self) -> None:
+        """The view model's layers changed (here or elsewhere): tell the views."""
         self.changed.emit()
