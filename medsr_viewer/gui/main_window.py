@@ -146,7 +146,7 @@ class MainWindow(QMainWindow):
             [self.error_banner, self.warning_banner, self.session.recovery_bar], self.volume_bar))
         build_menus(self, self.actions_, self.recent_menu, {
             "Edit": self.roi_tools.edit_menu, "Tools": self.roi_tools.tools_menu,
-            "Segmentation": self.label_dock.menu, "Window": self.presets.menu})
+            "Segmentation": self.label_dock.menu, "W/L": self.presets.menu})
         picker = self.compare
         build_toolbars(self, self.actions_, self.preset_combo, [
             ("", picker.model_picker), ("", picker.mode_combo), (" Original: ", picker.interp_combo),

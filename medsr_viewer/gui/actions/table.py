@@ -145,10 +145,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
     A("segment.cancel", "&Cancel Segmentation", (), "", "Segmentation", 0),
     A("segment.open_model", "Open Segmentation &Model…", (), "Add a segment model file "
       "(with a card)", "Segmentation", 1),
+    # ---- Help
+    A("help.shortcuts", "&Keyboard Shortcuts…", ("F1",), "Every action with a shortcut, by "
+      "menu", "Help", 0),
+    A("help.about", "&About MedSR Viewer", (), "The version of the viewer and of the "
+      "libraries it runs on", "Help", 0),
 )
 
 #: Window presets get ``window.preset.<name>`` ids at run time (they depend on the study),
-#: on Ctrl+0, Ctrl+1 ... in the order of the Window menu.
+#: on Ctrl+0, Ctrl+1 ... in the order of the W/L (window/level) menu.
 PRESET_PREFIX = "window.preset."
-#: Menus in menu-bar order.
-MENUS: tuple[str, ...] = ("File", "Edit", "View", "Tools", "Segmentation", "Window", "Help")
+#: Menus in menu-bar order ("Window": the docks and toolbars; "W/L": window/level presets).
+MENUS: tuple[str, ...] = ("File", "Edit", "View", "Tools", "Segmentation", "W/L", "Window",
+                          "Help")

@@ -1,4 +1,4 @@
-"""Window/level presets of the open study: the Window menu, Ctrl+0 … and the toolbar box.
+"""Window/level presets of the open study: the W/L menu, Ctrl+0 … and the toolbar box.
 
 Which presets a study has depends on it (``auto``; ``stored`` when the file carries a
 window; the CT presets for CT), so their actions are made when a study opens, through the
@@ -40,7 +40,7 @@ class WindowPresets:
         self.preset_actions: dict[str, QAction] = {}
         #: Windows with a name (presets applied so far, the default), to label the combo box.
         self.named: dict[str, Window] = {}
-        self.menu = QMenu("&Window", parent)
+        self.menu = QMenu("&W/L", parent)
         self.combo = QComboBox(parent)
         self.combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.combo.setToolTip("Window/level preset (right-drag on the image to adjust)")
@@ -60,7 +60,7 @@ class WindowPresets:
         self.combo.addItem(CUSTOM_WINDOW)
         for number, name in enumerate(presets_for(modality, has_stored)):
             spec = ActionSpec(PRESET_PREFIX + name, name.capitalize(), (f"Ctrl+{number}",),
-                              f"Window preset {name}", "Window")
+                              f"Window preset {name}", "W/L")
             action = self._actions.add(spec, lambda _c=False, n=name: self.apply(n))
             self.menu.addAction(action)
             self.preset_actions[name] = action
