@@ -104,6 +104,20 @@ ACTIONS: tuple[ActionSpec, ...] = (
       "outline, both", "View", 1),
     A("view.metrics_dock", "ROI &Metrics", ("Ctrl+Shift+M",), "Show or hide the ROI "
       "Metrics dock", "View", 1, checkable=True),
+    A("view.info_overlay", "&Information Overlay", ("I",), "Series, slice location, "
+      "thickness, window, zoom and plane in the pane corners", "View", 4, checkable=True),
+    A("view.scale_bar", "Scale &Bar", (), "A bar of a round length in mm at the bottom of "
+      "each pane", "View", 4, checkable=True),
+    A("view.crosshair", "&Crosshair", ("C",), "Crosshair lines in the compared panes and "
+      "in three planes", "View", 4, checkable=True),
+    A("view.patient_data", "Show &Patient Data", (), "Patient name, ID, birth date and "
+      "study date in the panes (never in screenshots)", "View", 4, checkable=True),
+    A("view.zoom_fit", "Zoom to &Fit", ("Z",), "Fit the slice in the active pane (the "
+      "window stays)", "View", 5),
+    A("view.zoom_1_1", "Zoom &1:1", ("Shift+Z",), "One image pixel per screen pixel in the "
+      "active pane", "View", 5),
+    A("view.zoom_2_1", "Zoom &2:1", ("Alt+Z",), "Two screen pixels per image pixel in the "
+      "active pane", "View", 5),
     A("slice.next", "Next Slice", ("Up",), "", "View", 2),
     A("slice.previous", "Previous Slice", ("Down",), "", "View", 2),
     A("slice.forward10", "Forward 10 Slices", ("PgUp",), "", "View", 2),

@@ -24,7 +24,7 @@ from PySide6.QtCore import QPointF, QSettings
 from PySide6.QtWidgets import QApplication
 
 from medsr_viewer.core.geometry import Orientation
-from medsr_viewer.gui.export.screenshot import save_png_atomic, wait_for_load
+from medsr_viewer.gui.export.screenshot import hide_patient_data, save_png_atomic, wait_for_load
 from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.gui.views.compare_panel import MAP_MODES, CompareMode
 
@@ -50,6 +50,7 @@ def save_compare_screenshot(
     with tempfile.TemporaryDirectory() as settings_dir:
         settings = QSettings(str(Path(settings_dir) / "settings.ini"), QSettings.Format.IniFormat)
         window = MainWindow(settings)
+        hide_patient_data(window)
         try:
             window.resize(*size)
             window.show()
@@ -83,6 +84,7 @@ def save_compare_screenshot(
                 raise RuntimeError(f"no model result within {timeout_s:.0f} s")
             _point_at_extreme(window)
             window.statusBar().clearMessage()
+            hide_patient_data(window)
             for _ in range(5):
                 app.processEvents()
                 time.sleep(0.02)

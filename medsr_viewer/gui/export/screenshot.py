@@ -46,6 +46,12 @@ def save_png_atomic(image: QPixmap, out: Path) -> None:
 
     atomic_write(out, write)
 
+
+def hide_patient_data(window: MainWindow) -> None:
+    """Switch the panes' patient data off: screenshots never show a patient."""
+    window.viewer.overlays.options.set(patient_data=False)
+
+
 def wait_for_load(app: QApplication, window: MainWindow, timeout_s: float = 120.0) -> None:
     """Process events until the window's background load has finished.
 
@@ -102,6 +108,7 @@ def save_screenshot(
             str(Path(settings_dir) / "settings.ini"), QSettings.Format.IniFormat
         )  # keep the user's recent-files list out of it
         window = MainWindow(settings)
+        hide_patient_data(window)
         window.resize(*size)
         window.show()
         if study:
@@ -123,6 +130,7 @@ def save_screenshot(
             window.viewer.set_window(window_levels)
         _hover_cursor(app, window)
         window.statusBar().clearMessage()
+        hide_patient_data(window)
         app.processEvents()
         image = window.grab()
         save_png_atomic(image, out)

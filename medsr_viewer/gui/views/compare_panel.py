@@ -124,6 +124,7 @@ class ComparePanel(CompareSwitching, CompareResults, CompareReadout, QWidget):
         self.sr_view = SliceView(Orientation.AXIAL, self)
         self.sr_view.draws_slice = False  # the model's result is drawn over it instead
         self.sr_view.image_item.setVisible(False)
+        viewer.overlays.attach(self.sr_view)  # corners, scale bar, crosshair switch
         self.sr_item = pg.ImageItem(axisOrder="row-major")
         self.sr_view.add_overlay(self.sr_item, 5.0)
         #: Swipe: the original right of the divider, over the SR image.

@@ -1,16 +1,21 @@
 """The text a slice pane draws over its image: orientation letters at the four edges, the
-caption (plane, slice n/N) and the name of the volume of a 4-D study under it."""
+caption (plane, slice n/N) and the name of the volume of a 4-D study under it, and the
+information overlay's corners (:mod:`medsr_viewer.gui.views.info_overlay` fills them)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF
-from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsTextItem
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QFont, QTextOption
+from PySide6.QtWidgets import QGraphicsDropShadowEffect, QGraphicsItem, QGraphicsTextItem
 
 from medsr_viewer.core.geometry import EdgeLabels
 
 LABEL_COLOR = QColor(255, 220, 80)
 EDGES = ("top", "bottom", "left", "right")
+INFO_COLOR = QColor(225, 225, 225)
+#: The information overlay's text items: the patient under the caption (top-left), the
+#: series top-right, slice location bottom-left, window / zoom / plane bottom-right.
+CORNERS = ("patient", "top_right", "bottom_left", "bottom_right")
 
 
 class PaneLabels:
@@ -42,6 +47,50 @@ class PaneLabels:
         self.volume.setDefaultTextColor(LABEL_COLOR)
         self.volume.setFont(font)
         self.volume.setZValue(30)
+        info_font = QFont()
+        info_font.setPointSize(9)
+        self.corners: dict[str, QGraphicsTextItem] = {}
+        for corner in CORNERS:
+            item = QGraphicsTextItem(box)
+            item.setDefaultTextColor(INFO_COLOR)
+            item.setFont(info_font)
+            item.setZValue(30)
+            if corner in ("top_right", "bottom_right"):
+                item.document().setDefaultTextOption(QTextOption(Qt.AlignmentFlag.AlignRight))
+            shadow = QGraphicsDropShadowEffect()  # legible on bright tissue too
+            shadow.setOffset(1.0, 1.0)
+            shadow.setBlurRadius(0.0)
+            shadow.setColor(QColor(0, 0, 0, 230))
+            item.setGraphicsEffect(shadow)
+            self.corners[corner] = item
+
+    def set_corner(self, corner: str, text: str) -> None:
+        """Put ``text`` (lines) in an information corner (see :data:`CORNERS`)."""
+        item = self.corners[corner]
+        if item.toPlainText() == text:
+            return
+        item.setPlainText(text)
+        if corner in ("top_right", "bottom_right"):  # right-aligned lines: width of the text
+            item.setTextWidth(-1)
+            item.setTextWidth(item.document().idealWidth())
+        self.place()
+
+    def corner_text(self, corner: str) -> str:
+        """The text of an information corner as drawn ("" when hidden)."""
+        item = self.corners[corner]
+        return item.toPlainText() if item.isVisible() else ""
+
+    def set_corners_visible(self, visible: bool) -> None:
+        """Show or hide the information corners (letters and caption stay)."""
+        for item in self.corners.values():
+            item.setVisible(visible)
+
+    def bottom_margin(self) -> float:
+        """Height of the bottom-left corner's text as shown (a scale bar goes above it)."""
+        item = self.corners["bottom_left"]
+        if not item.isVisible() or not item.toPlainText():
+            return 4.0
+        return item.boundingRect().height() - 4.0  # the text item's bottom margin
 
     def edge_labels(self) -> EdgeLabels:
         """The orientation letters drawn now."""
@@ -74,3 +123,12 @@ class PaneLabels:
             item.setPos(pos)
         self.caption.setPos(QPointF(0, 0))
         self.volume.setPos(QPointF(0, self.caption.boundingRect().height()))
+        top = self.caption.boundingRect().height()
+        if self.volume.toPlainText():
+            top += self.volume.boundingRect().height()
+        corners = self.corners
+        corners["patient"].setPos(QPointF(0, top))
+        corners["top_right"].setPos(QPointF(w - corners["top_right"].boundingRect().width(), 0))
+        corners["bottom_left"].setPos(QPointF(0, h - corners["bottom_left"].boundingRect().height()))
+        br = corners["bottom_right"].boundingRect()
+        corners["bottom_right"].setPos(QPointF(w - br.width(), h - br.height()))

@@ -12,13 +12,17 @@ Qt signals below relay its events to widgets that want them.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import QRectF, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QSizePolicy, QWidget
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.view_model import Layout, ViewModel
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.windowing import Window, preset_window
+from medsr_viewer.gui.actions.overlay_actions import OverlayActions
+from medsr_viewer.gui.actions.registry import ActionRegistry
+from medsr_viewer.gui.views.info_overlay import PaneOverlays
+from medsr_viewer.gui.views.pane_zoom import fit_pane, zoom_pane
 from medsr_viewer.gui.views.slice_view import SliceView
 
 __all__ = ["Layout", "StudyViewer"]
@@ -76,6 +80,12 @@ class StudyViewer(QWidget):
             view.windowDragged.connect(self.model.drag_window)
             view.view_box.sigRangeChangedManually.connect(
                 lambda *_a, o=orientation: self._on_zoomed(o))
+        #: Corners, scale bar and crosshair switch of every pane (the SR pane attaches too).
+        self.overlays = PaneOverlays(self.model)
+        for view in self.views.values():
+            self.overlays.attach(view)
+        self.overlay_actions = OverlayActions(ActionRegistry.of(self.window()), self.model,
+                                              self.overlays.options, self.zoom_active)
         self._last_active = self.model.active_orientation
         #: The zoom/pan rectangle of each pane as last applied from the view model.
         self._ranges: dict[Orientation, tuple[float, float, float, float] | None] = {}
@@ -88,6 +98,7 @@ class StudyViewer(QWidget):
             self.model.subscribe("layout", self._on_layout),
             self.model.subscribe("ranges", self._on_ranges),
         ]
+        self._unsubscribe += [self.overlays.close, self.overlay_actions.close]
         self.destroyed.connect(lambda *_a, u=self._unsubscribe: [f() for f in u])
         self._apply_layout()
 
@@ -210,6 +221,15 @@ class StudyViewer(QWidget):
         for view in self.views.values():  # also panes zoomed by code, not by the user
             view.reset_view()
 
+    def zoom_active(self, factor: float | None) -> None:
+        """Show the active pane at ``factor`` screen pixels per image pixel around its
+        centre (``None``: fit the slice; the window stays), held in the view model."""
+        view, pane = self.active_view, self.active_orientation.value
+        if factor is None:
+            fit_pane(view, self.model, pane)
+        else:
+            zoom_pane(view, self.model, pane, factor)
+
     def drag_window(self, dx: float, dy: float) -> None:
         """Change the window as a right-drag by ``(dx, dy)`` screen pixels does."""
         self.model.drag_window(dx, dy)
@@ -253,6 +273,8 @@ class StudyViewer(QWidget):
 
     def _on_layout(self) -> None:
         self._apply_layout()
+        if self.model.layout == Layout.THREE_PLANE:  # again once a comparison let go of its
+            QTimer.singleShot(0, self, self._show_crosshairs)  # pane (it hides the lines)
         active = self.model.active_orientation
         if active != self._last_active or self.model.layout == Layout.SINGLE:
             self._last_active = active
@@ -277,6 +299,11 @@ class StudyViewer(QWidget):
             rect = view.view_box.viewRect()
             if (rect.x(), rect.y(), rect.width(), rect.height()) != held:
                 view.view_box.setRange(rect=QRectF(*held), padding=0.0)
+
+    def _show_crosshairs(self) -> None:
+        if self.model.layout == Layout.THREE_PLANE:
+            for view in self.views.values():
+                view.set_crosshair_enabled(True)
 
     def _apply_layout(self) -> None:
         three = self.model.layout == Layout.THREE_PLANE
