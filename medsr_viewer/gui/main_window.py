@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QMainWindow, QWidget
 
@@ -39,6 +39,7 @@ from medsr_viewer.gui.layers.label_overlay import LabelOverlay, LabelOverlayCont
 from medsr_viewer.gui.layers.roi_tools import RoiTools
 from medsr_viewer.gui.services.services import Services
 from medsr_viewer.gui.session.session_controller import SessionController
+from medsr_viewer.gui.views.cine import CinePlayer
 from medsr_viewer.gui.views.compare_panel import ComparePanel
 from medsr_viewer.gui.views.status_readout import StatusReadout
 from medsr_viewer.gui.views.study_area import StudyArea
@@ -105,15 +106,13 @@ class MainWindow(QMainWindow):
             lambda: context_record(self.studies.paths, self.viewer.volume), self)
         self.metrics_panel = self.metrics_dock.panel
         self.layer_comparison = self.metrics_dock.layer_comparison
-        self.roi_files = RoiFileActions(self, self.roi_editor, self.metrics_panel,
-                                        self.show_error)
+        self.roi_files = RoiFileActions(self, self.roi_editor, self.metrics_panel, self.show_error)
         self.session = SessionController(self)
         self.roi_tools = RoiTools(self, [*self.viewer.views.values(), self.compare.sr_view],
                                   self.roi_editor, model)
         self.label_controls = LabelOverlayControls(self.label_overlay, self, self.show_error)
         self.label_dock = LabelDock(self.label_overlay, services.worker, services.registry,
                                     self.show_error, self, services.trust_prompt)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.label_dock)
         self.models = ModelOpening(self, self.compare.model_picker, services.trust_prompt,
                                    self.show_error)
         self.studies = StudyController(self, services, StudyParts(
@@ -121,6 +120,7 @@ class MainWindow(QMainWindow):
             self.references, self.metrics_panel, self.layer_comparison, self.volume_bar,
             self.presets, self.error_banner, self.warning_banner))
         self.recent_menu = RecentMenu(self.recent, lambda p: self.open_paths([p]), self)
+        self.cine = CinePlayer(model, self.studies.step_volume, self.statusBar(), self)
         self._bind_actions()
         self._assemble(model)
 

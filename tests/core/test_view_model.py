@@ -108,7 +108,7 @@ def test_unsubscribe_stops_events() -> None:
 def test_label_layers_and_their_events() -> None:
     from medsr_viewer.core.labels import LabelLayer, LabelMap, LabelTable
 
-    model, display, events = _model()
+    model, display, _events = _model()
     seen: list[int] = []
     model.subscribe("layers", lambda: seen.append(model.active_layer))
     labels = LabelMap(Volume(np.zeros(display.volume.shape, np.int16), display.volume.affine),

@@ -128,6 +128,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
       "fMRI, echoes …)", "View", 3),
     A("volume.previous", "Previous Volume", ("Alt+Down", ","), "Previous Volume of a 4-D "
       "series (DWI, fMRI, echoes …)", "View", 3),
+    A("view.cine_slices", "Cine &Slices", ("Space",), "Play the slices of the active plane in "
+      "a loop (again: stop)", "View", 3, checkable=True),
+    A("view.cine_volumes", "Cine &Volumes", ("Shift+Space",), "Play the volumes of a 4-D "
+      "series in a loop, at its repetition time when it has one (again: stop)", "View", 3,
+      checkable=True),
     # ---- Tools (ROIs)
     A("tool.navigate", "&Navigate", ("N",), "Pan, select, move and resize ROIs (Esc)",
       "Tools", 0, checkable=True),

@@ -96,6 +96,7 @@ class LabelDock(QDockWidget):
         trust_prompt: TrustPrompt | None = None,
     ) -> None:
         super().__init__("Labels", parent)
+        parent.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self)
         self.trust_prompt = trust_prompt if trust_prompt is not None else TrustPrompt(parent)
         self.setObjectName("labelDock")
         self.overlay = overlay
