@@ -146,8 +146,10 @@ class CompareSwitching:
         self.progress_bar.setValue(0)
 
     def _release_original(self) -> None:
+        """The pane compared so far goes back to the viewer (its crosshair as the layout
+        wants it: on in three planes)."""
         if self._original is not None:
-            self._original.set_crosshair_enabled(False)
+            self._original.set_crosshair_enabled(self.model.layout == Layout.THREE_PLANE)
             self._original.set_finer_grid(None)
             self._original = None
 

@@ -12,7 +12,7 @@ Qt signals below relay its events to widgets that want them.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, QTimer, Signal
+from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QGridLayout, QSizePolicy, QWidget
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
@@ -273,8 +273,6 @@ class StudyViewer(QWidget):
 
     def _on_layout(self) -> None:
         self._apply_layout()
-        if self.model.layout == Layout.THREE_PLANE:  # again once a comparison let go of its
-            QTimer.singleShot(0, self, self._show_crosshairs)  # pane (it hides the lines)
         active = self.model.active_orientation
         if active != self._last_active or self.model.layout == Layout.SINGLE:
             self._last_active = active
@@ -299,11 +297,6 @@ class StudyViewer(QWidget):
             rect = view.view_box.viewRect()
             if (rect.x(), rect.y(), rect.width(), rect.height()) != held:
                 view.view_box.setRange(rect=QRectF(*held), padding=0.0)
-
-    def _show_crosshairs(self) -> None:
-        if self.model.layout == Layout.THREE_PLANE:
-            for view in self.views.values():
-                view.set_crosshair_enabled(True)
 
     def _apply_layout(self) -> None:
         three = self.model.layout == Layout.THREE_PLANE
