@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -52,6 +52,10 @@ def format_cell(record: MetricRecord, key: str, fmt: str) -> str:
     return fmt.format(value)
 
 
+#: Rows the table asks room for (more scroll; the user can make the dock taller).
+HINT_ROWS = 3
+
+
 class MetricsTable(QTableWidget):
     """Read-only table of metric records; each item holds its ROI's id (``UserRole``)."""
 
@@ -63,6 +67,16 @@ class MetricsTable(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.verticalHeader().setVisible(False)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+
+    def sizeHint(self) -> QSize:
+        """Room for the header and :data:`HINT_ROWS` rows, whatever it holds: the dock
+        appears no taller than a few rows need, and never resizes itself as rows come (that
+        would move the images under the mouse while the user draws)."""
+        hint = super().sizeHint()
+        height = (self.horizontalHeader().sizeHint().height() + 2 * self.frameWidth()
+                  + HINT_ROWS * self.verticalHeader().defaultSectionSize()
+                  + self.horizontalScrollBar().sizeHint().height())
+        return QSize(hint.width(), height)
 
     def show_records(self, rows: Sequence[MetricRecord]) -> None:
         """Show ``rows``, one table row each (no selection signals meanwhile)."""
