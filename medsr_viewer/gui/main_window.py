@@ -29,9 +29,9 @@ from medsr_viewer.gui.actions.view_actions import ViewActions
 from medsr_viewer.gui.actions.window_presets import WindowPresets
 from medsr_viewer.gui.controllers.drops import accept_local_files, open_dropped
 from medsr_viewer.gui.controllers.model_opening import ModelOpening
+from medsr_viewer.gui.controllers.screenshot_export import ScreenshotExport
 from medsr_viewer.gui.controllers.study_controller import StudyController, StudyParts
 from medsr_viewer.gui.dialogs.message_banner import APP_TITLE, MessageBanner
-from medsr_viewer.gui.dialogs.series_picker import SeriesPickerDialog
 from medsr_viewer.gui.docks.label_dock import LabelDock
 from medsr_viewer.gui.docks.metrics_dock import MetricsDock
 from medsr_viewer.gui.docks.metrics_panel import context_record
@@ -121,6 +121,8 @@ class MainWindow(QMainWindow):
             self.presets, self.error_banner, self.warning_banner))
         self.recent_menu = RecentMenu(self.recent, lambda p: self.open_paths([p]), self)
         self.cine = CinePlayer(model, self.studies.step_volume, self.statusBar(), self)
+        self.screenshots = ScreenshotExport(self, self.viewer, self.area.study_area,
+                                            lambda: self.studies.paths, self.show_error)
         self._bind_actions()
         self._assemble(model)
 
@@ -214,11 +216,6 @@ class MainWindow(QMainWindow):
     def study(self) -> Study | None:
         """The 4-D series shown, all its volumes (see :attr:`StudyController.study`)."""
         return self.studies.study
-
-    @property
-    def series_dialog(self) -> SeriesPickerDialog | None:
-        """The series picker while it asks which series of a folder to open."""
-        return self.studies.series_dialog
 
     def as_widget(self) -> QWidget:
         """The window itself (its role as the session controller's ``SessionHost``)."""

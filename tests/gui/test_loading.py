@@ -118,7 +118,7 @@ def test_folder_with_two_series_asks_which(
     _copy_series(files[50:53], folder, "1.2.826.0.1.3680043.8.498.2", "small")
     with qtbot.waitSignal(main_window.loader.seriesFound, timeout=30000):
         main_window.open_paths([folder])
-    dialog = main_window.series_dialog
+    dialog = main_window.studies.series_dialog
     assert dialog is not None
     qtbot.waitUntil(dialog.isVisible, timeout=3000)
     table = dialog.table

@@ -82,7 +82,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
       "lower resolution (block mean) and score the model against the real study", "File", 3,
       checkable=True),
     A("reference.clear", "Clear Reference", (), "", "File", 3),
-    A("file.quit", "&Quit", ("std:Quit",), "", "File", 4),
+    A("file.export_pane", "Export &Pane Screenshot…", ("Ctrl+Shift+E",), "Save the active "
+      "pane as drawn (PNG, with letters, overlay and scale bar, never patient data)", "File", 4),
+    A("file.export_layout", "Export La&yout Screenshot…", (), "Save every pane shown (PNG, "
+      "never patient data)", "File", 4),
+    A("file.quit", "&Quit", ("std:Quit",), "", "File", 5),
     # ---- Edit (ROIs)
     A("edit.undo", "&Undo", ("Ctrl+Z",), "", "Edit", 0),
     A("edit.redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "", "Edit", 0),
