@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,55 +21,36 @@ from typing import Any
 import numpy as np
 
 from medsr_viewer.core.geometry import PLANE_AXES, DisplayVolume, Orientation
+from medsr_viewer.core.view_model import OverlayState, ViewModel
 from medsr_viewer.core.volume import Volume
 
 #: DICOM files looked at for the patient of a folder's series (the first match is used).
 MAX_PATIENT_FILES = 4000
 
 
-@dataclass(frozen=True)
-class OverlayState:
-    """What the panes draw over the image."""
-
-    info: bool = True
-    scale_bar: bool = True
-    patient_data: bool = False
-    crosshair: bool = True
-
-
 class OverlayOptions:
     """The overlay switches of every pane (View menu), with change events.
 
-    ``options.subscribe(listener)`` calls ``listener()`` after each change; returns the
-    unsubscriber (the pattern of :class:`~medsr_viewer.core.view_model.ViewModel`).
+    With a view model the switches are its ``overlay`` part (sessions keep them); without,
+    they are held here. ``options.subscribe(listener)`` calls ``listener()`` after each
+    change and returns the unsubscriber.
     """
 
-    def __init__(self) -> None:
-        self._state = OverlayState()
-        self._listeners: list[Callable[[], None]] = []
+    def __init__(self, model: ViewModel | None = None) -> None:
+        self._model = model if model is not None else ViewModel()
 
     @property
     def state(self) -> OverlayState:
         """The switches now."""
-        return self._state
+        return self._model.overlay
 
     def set(self, **changes: bool) -> None:
         """Change switches (``info``, ``scale_bar``, ``patient_data``, ``crosshair``)."""
-        state = replace(self._state, **{k: bool(v) for k, v in changes.items()})
-        if state != self._state:
-            self._state = state
-            for listener in list(self._listeners):
-                listener()
+        self._model.set_overlay(**changes)
 
     def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener()`` after every change; returns the unsubscriber."""
-        self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._model.subscribe("overlay", listener)
 
 
 # ---------------------------------------------------------------- top-right

@@ -24,6 +24,8 @@ Parts (event names, :data:`EVENTS`):
 - ``models`` -- the model file per pane (``"sr"``: the super-resolution pane).
 - ``ranges`` -- each pane's zoom/pan (its view rectangle in millimetres).
 - ``tool`` -- the active ROI tool.
+- ``overlay`` -- what the panes draw over the image (:class:`OverlayState`: information
+  corners, scale bar, crosshair, patient data).
 - ``layers`` -- the label layers over the study (bottom to top), the active one, whether
   the overlay is shown; also sent after a layer was edited in place (labels, colours, style).
 
@@ -47,7 +49,7 @@ from medsr_viewer.core.windowing import Window, default_window, sampled_range
 #: Fraction of the window width (or level range) changed per screen pixel of right-drag.
 WINDOW_DRAG_SENSITIVITY = 1.0 / 256.0
 EVENTS = ("study", "volume", "caption", "cursor", "window", "layout", "compare", "models",
-          "ranges", "tool", "layers")
+          "ranges", "tool", "layers", "overlay")
 #: Pane id of the super-resolution pane (its model, its zoom/pan).
 SR_PANE = "sr"
 
@@ -81,6 +83,16 @@ class Interpolation(str, Enum):
     NEAREST = "nearest"
     BILINEAR = "bilinear"
     BICUBIC = "bicubic"
+
+
+@dataclass(frozen=True)
+class OverlayState:
+    """What the panes draw over the image (the View menu's switches)."""
+
+    info: bool = True
+    scale_bar: bool = True
+    patient_data: bool = False
+    crosshair: bool = True
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,7 @@ class ViewModel:
         self._layers: tuple[LabelLayer, ...] = ()
         self._active_layer = -1
         self._layers_visible = True
+        self._overlay = OverlayState()
 
     # ---------------------------------------------------------------- events
 
@@ -441,6 +454,20 @@ class ViewModel:
         """Tell the panes a layer was edited in place (labels, names, colours, style)."""
         self._notify("layers")
 
+    # ---------------------------------------------------------------- overlay
+
+    @property
+    def overlay(self) -> OverlayState:
+        """The overlay switches of every pane."""
+        return self._overlay
+
+    def set_overlay(self, **changes: bool) -> None:
+        """Change overlay switches (``info``, ``scale_bar``, ``patient_data``, ``crosshair``)."""
+        state = replace(self._overlay, **{k: bool(v) for k, v in changes.items()})
+        if state != self._overlay:
+            self._overlay = state
+            self._notify("overlay")
+
     # ---------------------------------------------------------------- sessions
 
     def to_dict(self) -> dict[str, Any]:
@@ -455,6 +482,9 @@ class ViewModel:
             "compare_mode": self._compare.mode.value,
             "interpolation": self._compare.interpolation.value,
             "tool": self._tool,
+            # patient data is not kept: a reopened session shows none until asked again
+            "overlay": {"info": self._overlay.info, "scale_bar": self._overlay.scale_bar,
+                        "crosshair": self._overlay.crosshair},
         }
 
     def from_dict(self, state: dict[str, Any]) -> None:
@@ -480,6 +510,9 @@ class ViewModel:
                                                  self._compare.interpolation.value))
         if "tool" in state:
             self.set_tool(str(state["tool"]))
+        overlay = dict(state.get("overlay", {}))
+        self.set_overlay(**{k: bool(overlay[k]) for k in ("info", "scale_bar", "crosshair")
+                            if k in overlay})
 
 
 def only_plane(display: DisplayVolume | None) -> Orientation | None:

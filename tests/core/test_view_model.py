@@ -86,11 +86,14 @@ def test_session_round_trip() -> None:
     model.set_window(Window(100.0, 50.0))
     model.set_compare(mode="difference", interpolation="bilinear")
     model.set_tool("ellipse")
+    model.set_overlay(info=False, scale_bar=False, patient_data=True)
     state = model.to_dict()
     other = ViewModel()
     other.set_study(display)
     other.from_dict(state)
     assert other.to_dict() == state
+    assert not other.overlay.info and not other.overlay.scale_bar
+    assert not other.overlay.patient_data  # never kept: shown again only when asked
     with pytest.raises(ValueError):
         other.from_dict({"orientation": "oblique"})
 

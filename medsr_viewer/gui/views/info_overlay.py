@@ -108,7 +108,7 @@ class PaneOverlays:
 
     def __init__(self, model: ViewModel, options: OverlayOptions | None = None) -> None:
         self.model = model
-        self.options = options if options is not None else OverlayOptions()
+        self.options = options if options is not None else OverlayOptions(model)
         self.panes: list[PaneOverlay] = []
         self._unsubscribe = [self.options.subscribe(self._on_options),
                              model.subscribe("window", self._on_window)]
