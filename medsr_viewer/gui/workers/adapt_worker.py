@@ -15,13 +15,13 @@ from collections.abc import Generator
 from PySide6.QtCore import QObject, Signal, Slot
 
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui.workers.jobs import JobRunner, Ticket
+from medsr_viewer.gui.workers.jobs import JobRunner, RunnerHandle, Ticket
 from medsr_viewer.models.inference import describe_exception
 from medsr_viewer.models.slice_engine import ModelRef, SliceEngine
 from medsr_viewer.models.through_plane.adapt import AdaptProgress, AdaptReport
 
 
-class AdaptWorker(QObject):
+class AdaptWorker(RunnerHandle, QObject):
     """Adapts one through-plane model to one study in the background (one run per worker).
 
     Parameters
@@ -79,10 +79,6 @@ class AdaptWorker(QObject):
     def isRunning(self) -> bool:
         """Whether it was started and its outcome has not been delivered yet."""
         return self._job is not None and not self._ended
-
-    def wait(self, timeout_ms: int = 5000) -> bool:
-        """Wait for the worker thread to end; True when it is not running."""
-        return self.runner.wait(timeout_ms)
 
     def _adapt(self, _ticket: Ticket) -> Generator[AdaptProgress, None, AdaptReport]:
         """The job (worker thread)."""

@@ -41,7 +41,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from medsr_viewer.core.notify import Notifier
 from medsr_viewer.core.notify import notifier as default_notifier
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui.workers.jobs import JobRunner
+from medsr_viewer.gui.workers.jobs import JobRunner, RunnerHandle
 from medsr_viewer.models.inference import TileUpdate, describe_exception
 from medsr_viewer.models.registry import ModelRejected
 from medsr_viewer.models.slice_engine import ModelRef, SliceEngine
@@ -96,7 +96,7 @@ class InferenceRequest:
     level: float = 0.0
 
 
-class InferenceWorker(QObject):
+class InferenceWorker(RunnerHandle, QObject):
     """Background model runner with per-pane latest-wins requests and a result cache.
 
     Requests run as generator jobs of one :class:`~medsr_viewer.gui.workers.jobs.JobRunner`
@@ -203,23 +203,6 @@ class InferenceWorker(QObject):
     def is_current(self, pane_id: str, request_id: int) -> bool:
         """Whether ``request_id`` is still the pane's latest request."""
         return self._latest.get(pane_id) == request_id
-
-    def request_stop(self) -> None:
-        """Cancel everything without waiting: pending requests are dropped, an idle thread is
-        woken, and a model call in progress is interrupted at once (its result discarded)."""
-        self.runner.request_stop()
-
-    def stop(self, timeout_ms: int = 5000) -> bool:
-        """Cancel everything, end the thread and wait for it; returns whether it ended."""
-        return self.runner.stop(timeout_ms)
-
-    def isRunning(self) -> bool:
-        """Whether the worker thread is running (waiting for requests counts)."""
-        return self.runner.isRunning()
-
-    def wait(self, timeout_ms: int = 5000) -> bool:
-        """Wait for the worker thread to end; True when it is not running."""
-        return self.runner.wait(timeout_ms)
 
     @property
     def busy(self) -> bool:

@@ -357,3 +357,27 @@ class JobRunner(QObject):
                 return value
             if not ticket.cancelled:
                 self.yielded.emit(ticket.id, item)
+
+
+class RunnerHandle:
+    """The thread handling of a worker whose jobs run on its :attr:`runner`: the calls the
+    window and :mod:`~medsr_viewer.gui.workers.threads` make (stop, wait, state), written
+    once for every worker."""
+
+    runner: JobRunner
+
+    def request_stop(self) -> None:
+        """Cancel everything without waiting (the runner's ``on_stop`` runs too)."""
+        self.runner.request_stop()
+
+    def stop(self, timeout_ms: int = 5000) -> bool:
+        """Cancel everything, end the thread and wait for it; returns whether it ended."""
+        return self.runner.stop(timeout_ms)
+
+    def isRunning(self) -> bool:
+        """Whether the worker thread is running (waiting for jobs counts)."""
+        return self.runner.isRunning()
+
+    def wait(self, timeout_ms: int = 5000) -> bool:
+        """Wait for the worker thread to end; True when it is not running."""
+        return self.runner.wait(timeout_ms)

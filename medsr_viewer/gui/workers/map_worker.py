@@ -13,13 +13,13 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from medsr_viewer.gui.workers.jobs import JobRunner, Ticket
+from medsr_viewer.gui.workers.jobs import JobRunner, RunnerHandle, Ticket
 
 #: The runner channel of map jobs (one channel: each job supersedes the previous).
 CHANNEL = "map"
 
 
-class MapWorker(QObject):
+class MapWorker(RunnerHandle, QObject):
     """Runs one map job at a time off the GUI thread (latest wins).
 
     Signals
@@ -55,22 +55,6 @@ class MapWorker(QObject):
     def is_current(self, job_id: int) -> bool:
         """Whether ``job_id`` is the latest job submitted (and not cancelled)."""
         return self.runner.is_current(job_id)
-
-    def request_stop(self) -> None:
-        """End the thread after the job in progress (if any)."""
-        self.runner.request_stop()
-
-    def stop(self, timeout_ms: int = 5000) -> bool:
-        """Stop and wait for the thread; returns whether it ended."""
-        return self.runner.stop(timeout_ms)
-
-    def isRunning(self) -> bool:
-        """Whether the worker thread is running."""
-        return self.runner.isRunning()
-
-    def wait(self, timeout_ms: int = 5000) -> bool:
-        """Wait for the worker thread to end; True when it is not running."""
-        return self.runner.wait(timeout_ms)
 
     @Slot(int, object)
     def _on_returned(self, job_id: int, result: object) -> None:
