@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from gui_helpers import open_and_wait, shown_image
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from medsr_viewer.core.geometry import Orientation
@@ -21,16 +20,9 @@ MOSAIC_FMRI = Path("dicom_qa") / "series" / "dcm_qa_mosaic" / "ep2d_Asc_2"
 
 
 @pytest.fixture
-def win(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings)
-    qtbot.addWidget(window)
-    window.resize(1100, 750)
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    yield window
-    window.close()
+def win(main_window: MainWindow) -> MainWindow:
+    """The shown main window of the GUI tests (``tests/gui/conftest.py``)."""
+    return main_window
 
 
 def test_space_plays_the_slices_in_a_loop_and_stops(qtbot: QtBot, win: MainWindow,
