@@ -193,31 +193,6 @@ class ComparePanel(CompareSwitching, CompareResults, CompareReadout, QWidget):
     # ---------------------------------------------------------------- state
 
     @property
-    def original_view(self) -> SliceView:
-        """The viewer's pane of the compared plane, shown as "Original"."""
-        return self.viewer.views[self.orientation]
-
-    @property
-    def orientation(self) -> Orientation:
-        """The plane compared (the viewer's single-layout plane when switched on)."""
-        return self.model.compare.orientation
-
-    @property
-    def enabled(self) -> bool:
-        """Whether the comparison is on."""
-        return self.model.compare.enabled
-
-    @property
-    def mode(self) -> CompareMode:
-        """The compare mode."""
-        return self.model.compare.mode
-
-    @property
-    def interpolation(self) -> Interpolation:
-        """How the original is drawn."""
-        return self.model.compare.interpolation
-
-    @property
     def scale(self) -> int:
         """The model's scale factor (1 for enhancement)."""
         return self._scale

@@ -3,56 +3,20 @@ on its world grid, the original on the SR grid (a ComparePanel part)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 
 from medsr_viewer.core.pane_geometry import display_slice_volume
 from medsr_viewer.core.upsampling import on_grid
 from medsr_viewer.core.view_model import CompareMode, Interpolation
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.gui.views.compare_maps_view import MapLayer
+from medsr_viewer.gui.views.compare_base import ComparePanelBase
 from medsr_viewer.gui.views.readout import format_value
 
 
-class CompareReadout:
-    """Read-back of :class:`~medsr_viewer.gui.views.compare_panel.ComparePanel` (a mixin:
-    the panel holds the state declared here)."""
-
-    model: Any
-    maps: MapLayer
-    sr_view: Any
-    sr_item: pg.ImageItem
-    swipe_item: pg.ImageItem
-    divider: pg.InfiniteLine
-    hovered: Any
-    complete: bool
-    _display: Any
-    _entry: Any
-    _scale: int
-    _through: bool
-    _slice: int
-    _buffer: np.ndarray | None
-    _painted: np.ndarray | None
-
-    if TYPE_CHECKING:  # provided by the panel (or another of its parts)
-        @property
-        def enabled(self) -> bool:
-            raise NotImplementedError  # the panel's property
-
-        @property
-        def orientation(self) -> Any:
-            raise NotImplementedError  # the panel's property
-
-        @property
-        def mode(self) -> CompareMode:
-            raise NotImplementedError  # the panel's property
-
-        @property
-        def interpolation(self) -> Interpolation:
-            raise NotImplementedError  # the panel's property
+class CompareReadout(ComparePanelBase):
+    """Read-back of :class:`~medsr_viewer.gui.views.compare_panel.ComparePanel` (a part of
+    the panel: its state is declared in :class:`ComparePanelBase`)."""
 
     def sr_slice_volume(self) -> Volume | None:
         """The complete model result of the shown slice on its world grid, else ``None``.

@@ -8,70 +8,19 @@ of the divider, over the SR image) or a map.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QTimer
 
 from medsr_viewer.core.geometry import PLANE_AXES
 from medsr_viewer.core.view_model import MAP_MODES, SR_PANE, CompareMode
-from medsr_viewer.gui.views.compare_maps_view import WIDTH_PANE, MapLayer
+from medsr_viewer.gui.views.compare_base import ComparePanelBase
+from medsr_viewer.gui.views.compare_maps_view import WIDTH_PANE
 from medsr_viewer.gui.views.through_plane_pane import reformat_grid
 
 
-class CompareResults:
+class CompareResults(ComparePanelBase):
     """Requests, results and drawing of :class:`~medsr_viewer.gui.views.compare_panel.ComparePanel`
-    (a mixin: the panel holds the state declared here)."""
-
-    model: Any
-    worker: Any
-    controls: Any
-    maps: MapLayer
-    sr_view: Any
-    sr_item: pg.ImageItem
-    swipe_item: pg.ImageItem
-    divider: pg.InfiniteLine
-    title: Any
-    progress_bar: Any
-    device_label: Any
-    original_view: Any
-    errorOccurred: Any
-    progressChanged: Any
-    srReady: Any
-    complete: bool
-    _display: Any
-    _entry: Any
-    _model_volume: Any
-    _scale: int
-    _through: bool
-    _request_id: int
-    _slice: int
-    _buffer: np.ndarray | None
-    _painted: np.ndarray | None
-    _refresh_queued: bool
-
-    if TYPE_CHECKING:  # provided by the panel (or another of its parts)
-        @property
-        def enabled(self) -> bool:
-            raise NotImplementedError  # the panel's property
-
-        @property
-        def orientation(self) -> Any:
-            raise NotImplementedError  # the panel's property
-
-        @property
-        def mode(self) -> CompareMode:
-            raise NotImplementedError  # the panel's property
-
-        def _update_title(self) -> None:
-            raise NotImplementedError  # the panel's method
-
-        def parent_widget(self) -> Any:
-            raise NotImplementedError  # the panel's method
-
-        def _update_original_grid(self) -> None:
-            raise NotImplementedError  # the panel's method
+    (a part of the panel: its state is declared in :class:`ComparePanelBase`)."""
 
     # ---------------------------------------------------------------- requests and results
 

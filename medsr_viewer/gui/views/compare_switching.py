@@ -7,90 +7,20 @@ The panel follows the view model: ``compare`` (on/off, plane, mode, interpolatio
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from PySide6.QtCore import QTimer
 
 from medsr_viewer.core.geometry import DisplayVolume
-from medsr_viewer.core.model_volumes import ModelVolumes
-from medsr_viewer.core.view_model import SR_PANE, CompareMode, CompareState, Interpolation, Layout
-from medsr_viewer.gui.views.compare_controls import CompareControls, pane_title
-from medsr_viewer.gui.views.compare_maps_view import MapLayer
-from medsr_viewer.gui.views.model_picker import ModelPicker
+from medsr_viewer.core.view_model import SR_PANE, Layout
+from medsr_viewer.gui.views.compare_base import ComparePanelBase
+from medsr_viewer.gui.views.compare_controls import pane_title
 from medsr_viewer.gui.views.slice_view import SliceView
 from medsr_viewer.gui.views.through_plane_pane import THROUGH_PLANE_TASK
 from medsr_viewer.models.registry import ModelEntry
 
 
-class CompareSwitching:
+class CompareSwitching(ComparePanelBase):
     """On/off, plane and model of :class:`~medsr_viewer.gui.views.compare_panel.ComparePanel`
-    (a mixin: the panel holds the state declared here)."""
-
-    model: Any
-    viewer: Any
-    worker: Any
-    controls: CompareControls
-    maps: MapLayer
-    model_picker: ModelPicker
-    sr_view: SliceView
-    title: Any
-    original_label: Any
-    original_column: Any
-    progress_bar: Any
-    through_controls: Any
-    _applied: CompareState
-    _display: DisplayVolume | None
-    _model_volume: Any
-    _model_volumes: ModelVolumes
-    _entry: ModelEntry | None
-    _scale: int
-    _through: bool
-    _slice: int
-    _buffer: Any
-    _original: SliceView | None
-    _syncing: bool
-
-    if TYPE_CHECKING:  # provided by the panel (or another of its parts)
-        @property
-        def enabled(self) -> bool:
-            raise NotImplementedError  # the panel's property
-
-        @property
-        def orientation(self) -> Any:
-            raise NotImplementedError  # the panel's property
-
-        @property
-        def mode(self) -> CompareMode:
-            raise NotImplementedError  # the panel's property
-
-        @property
-        def interpolation(self) -> Interpolation:
-            raise NotImplementedError  # the panel's property
-
-        @property
-        def original_view(self) -> SliceView:
-            raise NotImplementedError  # the panel's property
-
-        def interval_level(self) -> float | None:
-            raise NotImplementedError  # the panel's method
-
-        def refresh_image(self) -> None:
-            raise NotImplementedError  # the panel's method
-
-        def parent_widget(self) -> Any:
-            raise NotImplementedError  # the panel's method
-
-        def _apply_mode(self) -> None:
-            raise NotImplementedError  # the panel's method
-
-        def _on_cursor(self) -> None:
-            raise NotImplementedError  # the panel's method
-
-        def _update_original_label(self) -> None:
-            raise NotImplementedError  # the panel's method
-
-        def _update_original_grid(self) -> None:
-            raise NotImplementedError  # the panel's method
+    (a part of the panel: its state is declared in :class:`ComparePanelBase`)."""
 
     # ---------------------------------------------------------------- on / off
 
