@@ -58,7 +58,7 @@ from medsr_viewer.core.metrics.overlap import (
     roi_label_overlap,
 )
 from medsr_viewer.core.metrics.roi_stats import masked_psnr, masked_ssim
-from medsr_viewer.core.roi import Roi, RoiFormatError, load_rois, rasterize
+from medsr_viewer.core.roi import Roi, RoiFormatError, area_rois, load_rois, rasterize
 from medsr_viewer.core.simulate import resample_linear
 from medsr_viewer.core.strict_json import json_safe
 from medsr_viewer.core.volume import Volume
@@ -318,11 +318,12 @@ def _load_image(path: Path) -> Volume:
 
 def _load_rois(path: Path) -> list[Roi]:
     try:
-        rois = load_rois(path)
+        rois = area_rois(load_rois(path))  # rulers and angles enclose no region
     except RoiFormatError as exc:
         raise CliError(str(exc)) from exc
     if not rois:
-        raise CliError(f"{path}: holds no ROIs")
+        raise CliError(f"{path}: holds no ROIs with an area (rulers and angles are not "
+                       "measured inside)")
     return rois
 
 

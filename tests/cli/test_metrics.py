@@ -14,7 +14,14 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from medsr_viewer.cli.main import main
 from medsr_viewer.core.labels import load_label_map, resample_labels, save_label_map_nifti
-from medsr_viewer.core.roi import EllipseRoi, GridSpec, Plane, RectangleRoi, save_rois
+from medsr_viewer.core.roi import (
+    EllipseRoi,
+    GridSpec,
+    Plane,
+    RectangleRoi,
+    RulerRoi,
+    save_rois,
+)
 from medsr_viewer.core.volume import Volume
 
 
@@ -97,10 +104,12 @@ def test_roi_against_labels_and_text_output(lesion_files: dict[str, Path], tmp_p
     # rectangle exactly covering label 1's bounding box on that slice (1 mm pixels)
     roi = RectangleRoi(plane, u0=xs.min() - 0.5, v0=ys.min() - 0.5, u1=xs.max() + 0.4,
                        v1=ys.max() + 0.4, name="box")
-    save_rois([roi], tmp_path / "rois.json")
+    ruler = RulerRoi(plane, start=(0.0, 0.0), end=(10.0, 0.0), name="Ruler 1")
+    save_rois([roi, ruler], tmp_path / "rois.json")
     result = _run_json(capsys, "--ref", str(lesion_files["ref"]), "--test",
                        str(lesion_files["shifted"]), "--label", "1", "--roi",
                        str(tmp_path / "rois.json"))
+    assert [e["name"] for e in result["rois"]] == ["box"]  # a ruler encloses no region
     entry = result["rois"][0]
     box = (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
     assert entry["voxels"] == box
@@ -111,6 +120,10 @@ def test_roi_against_labels_and_text_output(lesion_files: dict[str, Path], tmp_p
                  str(lesion_files["shifted"]), "--roi", str(tmp_path / "rois.json")]) == 0
     text = capsys.readouterr().out
     assert "dice" in text and "ROI box" in text and len(text.splitlines()) >= 6
+    save_rois([ruler], tmp_path / "ruler.json")
+    assert main(["metrics", "--ref", str(lesion_files["ref"]), "--test",
+                 str(lesion_files["shifted"]), "--roi", str(tmp_path / "ruler.json")]) != 0
+    assert "no ROIs with an area" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

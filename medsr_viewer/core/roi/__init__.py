@@ -6,6 +6,13 @@ Public API::
 """
 
 from medsr_viewer.core.roi.collection import RoiEditor, RoiSet
+from medsr_viewer.core.roi.measurements import (
+    AngleRoi,
+    Measurement,
+    RulerRoi,
+    area_rois,
+    is_measurement,
+)
 from medsr_viewer.core.roi.plane import Grid, GridSpec, Plane
 from medsr_viewer.core.roi.rasterize import plane_slab_mask, plane_slice_index, rasterize
 from medsr_viewer.core.roi.serialize import (
@@ -28,12 +35,14 @@ from medsr_viewer.core.roi.shapes import (
 
 __all__ = [
     "ROI_KINDS",
+    "AngleRoi",
     "BrushRoi",
     "BrushStroke",
     "EllipseRoi",
     "FreehandRoi",
     "Grid",
     "GridSpec",
+    "Measurement",
     "Plane",
     "PolygonRoi",
     "RectangleRoi",
@@ -41,6 +50,9 @@ __all__ = [
     "RoiEditor",
     "RoiFormatError",
     "RoiSet",
+    "RulerRoi",
+    "area_rois",
+    "is_measurement",
     "load_rois",
     "plane_slab_mask",
     "plane_slice_index",

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from medsr_viewer.core.roi.measurements import Measurement, measurement_from_points
 from medsr_viewer.core.roi.plane import Plane
 from medsr_viewer.core.roi.shapes import (
     Color,
@@ -39,20 +40,20 @@ ROI_PALETTE: tuple[Color, ...] = (
     (80, 240, 200),
     (190, 190, 190),
 )
-_NAME_PATTERN = re.compile(r"ROI (\d+)")
 #: Two plane normals count as parallel when their directions differ by less than ~0.08°.
 _PARALLEL_TOL = 1e-6
 
 
-def next_roi_style(rois: Iterable[Roi]) -> tuple[str, Color]:
-    """Name ``"ROI n"`` and palette colour for a new ROI.
+def next_roi_style(rois: Iterable[Roi], prefix: str = "ROI") -> tuple[str, Color]:
+    """Name ``"ROI n"`` (or ``"<prefix> n"``: "Ruler 2") and palette colour for a new ROI.
 
-    ``n`` is one more than the largest number of an existing ``"ROI k"`` name, so names stay
-    unique after deletions and colours follow the number (neighbours differ).
+    ``n`` is one more than the largest number of an existing ``"<prefix> k"`` name, so names
+    stay unique after deletions and colours follow the number (neighbours differ).
     """
-    numbers = [int(m.group(1)) for roi in rois if (m := _NAME_PATTERN.fullmatch(roi.name))]
+    pattern = re.compile(re.escape(prefix) + r" (\d+)")
+    numbers = [int(m.group(1)) for roi in rois if (m := pattern.fullmatch(roi.name))]
     n = max(numbers, default=0) + 1
-    return f"ROI {n}", ROI_PALETTE[(n - 1) % len(ROI_PALETTE)]
+    return f"{prefix} {n}", ROI_PALETTE[(n - 1) % len(ROI_PALETTE)]
 
 
 def box_from_drag(
@@ -99,10 +100,14 @@ def polygon_from_points(
 
 
 def resize_handles(roi: Roi) -> np.ndarray:
-    """In-plane corner handles ``(4, 2)`` of a rectangle or ellipse (its box), else ``(0, 2)``.
+    """In-plane corner handles ``(4, 2)`` of a rectangle or ellipse (its box), the points of a
+    ruler or angle, else ``(0, 2)``.
 
-    Order: ``(u0, v0), (u1, v0), (u1, v1), (u0, v1)``; handle ``i`` is opposite ``(i + 2) % 4``.
+    Box order: ``(u0, v0), (u1, v0), (u1, v1), (u0, v1)``; handle ``i`` is opposite
+    ``(i + 2) % 4``.
     """
+    if isinstance(roi, Measurement):
+        return np.asarray(roi.points, dtype=np.float64)
     if not isinstance(roi, RectangleRoi | EllipseRoi):
         return np.zeros((0, 2))
     u0, v0, u1, v1 = roi.bounds_uv()
@@ -113,8 +118,14 @@ def resized(roi: Roi, handle: int, point: Point, min_size: float) -> Roi | None:
     """``roi`` with corner ``handle`` dragged to ``point`` and the opposite corner kept.
 
     Returns ``None`` when the new box would be narrower or lower than ``min_size`` mm, or when
-    the ROI has no resize handles.
+    the ROI has no resize handles. A ruler's or angle's handle is its point: it moves alone
+    (``None`` when that leaves a ruler or an arm shorter than ``min_size``).
     """
+    if isinstance(roi, Measurement):
+        points = list(roi.points)
+        points[handle] = (float(point[0]), float(point[1]))
+        moved = measurement_from_points(roi.kind, roi.plane, points, min_size)
+        return None if moved is None else roi.with_point(handle, points[handle])
     corners = resize_handles(roi)
     if len(corners) == 0:
         return None

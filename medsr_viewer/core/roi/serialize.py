@@ -9,18 +9,23 @@ re-imports exactly (equal planes, vertices and ids). Format::
                "params": {"cu": 0.0, "cv": 0.0, "ru": 5.0, "rv": 5.0},
                "world_outline": [[x, y, z], ...]}]}
 
-``world_outline`` is written for other tools' convenience and ignored on import.
+``world_outline`` is written for other tools' convenience and ignored on import. Rulers and
+angles (:mod:`~medsr_viewer.core.roi.measurements`) are entries of kind ``"ruler"``
+(``params``: ``start``, ``end``) and ``"angle"`` (``first``, ``vertex``, ``second``), with
+``"measurement": {"value": 23.4, "unit": "mm" | "deg"}`` for other tools (ignored on import).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from medsr_viewer.core.atomic import write_text_atomic
+from medsr_viewer.core.roi.measurements import MEASUREMENT_KINDS, Measurement
 from medsr_viewer.core.roi.plane import Plane
 from medsr_viewer.core.roi.shapes import (
     ROI_KINDS,
@@ -29,6 +34,9 @@ from medsr_viewer.core.roi.shapes import (
     PolygonRoi,
     Roi,
 )
+
+#: Every kind an ROI document may hold: the area shapes and the measurements.
+ALL_KINDS: dict[str, type[Roi]] = {**ROI_KINDS, **MEASUREMENT_KINDS}
 
 ROI_FORMAT = "medsr-rois"
 ROI_FORMAT_VERSION = 1
@@ -39,8 +47,8 @@ class RoiFormatError(ValueError):
 
 
 def roi_to_dict(roi: Roi) -> dict[str, Any]:
-    """JSON-ready dict of one ROI."""
-    return {
+    """JSON-ready dict of one ROI (a measurement also gets its ``value`` and ``unit``)."""
+    data: dict[str, Any] = {
         "kind": roi.kind,
         "id": roi.roi_id,
         "name": roi.name,
@@ -49,13 +57,18 @@ def roi_to_dict(roi: Roi) -> dict[str, Any]:
         "params": roi.params(),
         "world_outline": roi.outline_world(64).tolist(),
     }
+    if isinstance(roi, Measurement):
+        value = roi.value
+        data["measurement"] = {"value": value if math.isfinite(value) else None,
+                               "unit": "mm" if roi.kind == "ruler" else "deg"}
+    return data
 
 
 def roi_from_dict(data: dict[str, Any]) -> Roi:
     """Rebuild one ROI from :func:`roi_to_dict` output; raises :class:`RoiFormatError`."""
     try:
         kind = data["kind"]
-        cls = ROI_KINDS.get(kind)
+        cls = ALL_KINDS.get(kind)
         if cls is None:
             raise RoiFormatError(f"unknown ROI kind {kind!r}")
         params = dict(data["params"])

@@ -153,6 +153,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
       "Tools", 0, checkable=True),
     A("tool.eraser", "Era&ser", ("X",), "Erase from the selected brush ROI", "Tools", 0,
       checkable=True),
+    A("tool.ruler", "R&uler", ("L",), "Drag to measure a distance in mm (shown on every "
+      "pane of that slice, kept in the session and the ROI export)", "Tools", 0,
+      checkable=True),
+    A("tool.angle", "&Angle", ("A",), "Click an end, the vertex and the other end (or drag "
+      "the first arm) to measure an angle", "Tools", 0, checkable=True),
     A("tool.close_polygon", "Close Polygon", ("Return", "Enter"), "Close the polygon being "
       "drawn", "Tools", 1),
     A("tool.escape", "Cancel / Navigate", ("Esc",), "Cancel the polygon being drawn, else "

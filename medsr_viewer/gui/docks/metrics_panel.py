@@ -34,7 +34,7 @@ from medsr_viewer.core.metrics.export import (
     write_metrics_csv,
     write_metrics_json,
 )
-from medsr_viewer.core.roi import Roi, RoiSet, rasterize
+from medsr_viewer.core.roi import Roi, RoiSet, is_measurement, rasterize
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.docks.metrics_table import COLUMNS, MetricsTable, format_cell
 from medsr_viewer.gui.docks.reference_scoring import ReferenceScorer
@@ -271,8 +271,8 @@ class MetricsPanel(QWidget):
         for roi_id in dirty:
             self._records.pop(roi_id, None)
             self._errors.pop(roi_id, None)
-            if roi_id not in self.rois or study is None:
-                continue
+            if roi_id not in self.rois or study is None or is_measurement(self.rois[roi_id]):
+                continue  # a ruler or angle encloses no region: its value is on the pane
             try:
                 self._records[roi_id] = self._measure(self.rois[roi_id], study, label_map)
             except (ValueError, MemoryError) as exc:
@@ -324,7 +324,7 @@ class MetricsPanel(QWidget):
         self.table.show_records(rows)
         self.table.show_selection(self._selected)
         notes = list(self._errors.values())
-        if self.rois.ids() and not any(r.grid == "sr" for r in rows):
+        if rows and not any(r.grid == "sr" for r in rows):
             notes.append("Switch super-resolution on (S) over an ROI's slice for SR rows "
                          "and SR − original deltas.")
         self.status.setText("\n".join(notes))

@@ -11,13 +11,12 @@ panes and on the SR pane. Every edit goes through the window's
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPointF
 
-from medsr_viewer.core.roi import BrushRoi, BrushStroke, Roi, RoiEditor
+from medsr_viewer.core.roi import BrushRoi, BrushStroke, Measurement, Roi, RoiEditor
 from medsr_viewer.core.roi.drawing import (
     box_from_drag,
     map_uv,
@@ -26,52 +25,16 @@ from medsr_viewer.core.roi.drawing import (
     resize_handles,
     resized,
 )
+from medsr_viewer.core.roi.measurements import measurement_from_points
 from medsr_viewer.core.roi.shapes import Point
+from medsr_viewer.gui.layers.clicked_points import ClickedPoints
 from medsr_viewer.gui.layers.roi_geometry import PaneGeometry, pane_geometry
 from medsr_viewer.gui.layers.roi_layer import RoiLayer
+from medsr_viewer.gui.layers.roi_tool_kinds import GestureHost, Tool
 from medsr_viewer.gui.views.slice_view import SliceView
 
 #: How close (screen pixels) a press must be to a resize handle to grab it.
 HANDLE_PICK_PX = 8.0
-
-
-class Tool(str, Enum):
-    """What the left mouse button does on the panes (action id ``tool.<value>``)."""
-
-    NAVIGATE = "navigate"
-    RECTANGLE = "rectangle"
-    ELLIPSE = "ellipse"
-    POLYGON = "polygon"
-    FREEHAND = "freehand"
-    BRUSH = "brush"
-    ERASER = "eraser"
-
-    @property
-    def action_id(self) -> str:
-        """Id of the tool's action in the action table."""
-        return f"tool.{self.value}"
-
-
-class GestureHost(Protocol):
-    """What the gestures need of the ROI tools (:class:`RoiTools` provides it): the active
-    tool, the brush radius, the selection, adding an ROI (one undo step, selected), a status
-    message, and being told when a polygon starts or ends being clicked."""
-
-    @property
-    def active_tool(self) -> Tool: ...
-
-    @property
-    def brush_radius(self) -> float: ...
-
-    def selected_roi(self) -> Roi | None: ...
-
-    def select(self, roi_id: str) -> None: ...
-
-    def add_roi(self, roi: Roi) -> Roi: ...
-
-    def show_status(self, message: str) -> None: ...
-
-    def polygon_opened(self, is_open: bool) -> None: ...
 
 
 @dataclass
@@ -87,15 +50,6 @@ class _Gesture:
     points: list[Point] = field(default_factory=list)
     result: Roi | None = None
     delta: tuple[float, float] = (0.0, 0.0)
-
-
-@dataclass
-class _Polygon:
-    """A polygon being clicked."""
-
-    view: SliceView
-    geometry: PaneGeometry
-    points: list[Point] = field(default_factory=list)
 
 
 class RoiGestures:
@@ -117,7 +71,8 @@ class RoiGestures:
         self.rois = editor.rois
         self.layer = layer
         self._gesture: _Gesture | None = None
-        self._polygon: _Polygon | None = None
+        #: The polygon or angle being clicked point by point.
+        self.clicks = ClickedPoints(host, layer, editor.rois)
 
     # ---------------------------------------------------------------- mouse (SliceMouseHandler)
 
@@ -129,11 +84,11 @@ class RoiGestures:
         uv = self._event_uv(view, geometry, ev.pos())
         tool = self._host.active_tool
         if tool == Tool.NAVIGATE:
-            hit = self.roi_at(geometry, uv)
+            hit = self.roi_at(geometry, uv, _pick_mm(view))
             self._host.select(hit.roi_id if hit is not None else "")
             return hit is not None
-        if tool == Tool.POLYGON:
-            self._polygon_click(view, geometry, uv, bool(ev.double()))
+        if tool.clicks_points:
+            self.clicks.click(view, geometry, uv, bool(ev.double()))
         elif tool in (Tool.BRUSH, Tool.ERASER):
             gesture = self._begin_paint(view, geometry, uv)
             if gesture is not None:
@@ -153,14 +108,19 @@ class RoiGestures:
             self._finish(gesture)
         return True
 
-    def roi_at(self, geometry: PaneGeometry, uv: Point) -> Roi | None:
-        """The topmost ROI of the pane's slice containing in-plane point ``uv``, if any."""
+    def roi_at(self, geometry: PaneGeometry, uv: Point, tolerance_mm: float = 0.0) -> Roi | None:
+        """The topmost ROI of the pane's slice containing in-plane point ``uv``, or the
+        ruler/angle within ``tolerance_mm`` of it (default: two pixels), if any."""
         world = geometry.plane.to_world(np.asarray(uv, dtype=np.float64))
+        tolerance = tolerance_mm or 2.0 * max(geometry.pixel_spacing)
         for roi in reversed(list(self.rois)):
             if not geometry.contains_roi(roi):
                 continue
             u, v, _ = roi.plane.to_plane(world)
-            if bool(roi.contains_uv(np.asarray(u), np.asarray(v))):
+            if isinstance(roi, Measurement):
+                if float(roi.distance_uv(np.asarray(u), np.asarray(v))) <= tolerance:
+                    return roi
+            elif bool(roi.contains_uv(np.asarray(u), np.asarray(v))):
                 return roi
         return None
 
@@ -191,6 +151,10 @@ class RoiGestures:
             return _Gesture("lasso", view, geometry, start, points=[start])
         if tool == Tool.POLYGON:
             return _Gesture("vertex", view, geometry, start)
+        if tool == Tool.RULER:
+            return _Gesture("ruler", view, geometry, start)
+        if tool == Tool.ANGLE:  # a drag is the first arm, or the last point
+            return _Gesture("arm", view, geometry, start)
         gesture = self._begin_paint(view, geometry, start)
         # Nothing to erase: still take the drag so that it does not pan.
         return gesture or _Gesture("none", view, geometry, start)
@@ -207,7 +171,7 @@ class RoiGestures:
                     if np.hypot(handle.x() - press.x(), handle.y() - press.y()) <= HANDLE_PICK_PX:
                         return _Gesture("resize", view, geometry, start, roi=selected,
                                         handle=index)
-        hit = self.roi_at(geometry, start)
+        hit = self.roi_at(geometry, start, _pick_mm(view))
         if hit is None:
             return None
         self._host.select(hit.roi_id)
@@ -234,6 +198,18 @@ class RoiGestures:
                                   uv, min_size)
             gesture.result = self._styled(shape) if shape is not None else None
             self.layer.set_preview(gesture.result)
+        elif kind == "ruler":
+            ruler = measurement_from_points("ruler", geometry.plane, [gesture.start, uv],
+                                            min_size)
+            gesture.result = self._styled(ruler, "Ruler") if ruler is not None else None
+            self.layer.set_preview(gesture.result)
+        elif kind == "arm":
+            gesture.points = [uv]
+            if not self.clicks.is_open:
+                self.layer.set_sketch(gesture.view, geometry.uv_to_view(
+                    np.asarray([gesture.start, uv])), next_roi_style(self.rois, "Angle")[1])
+            else:
+                self.clicks.draw(uv)
         elif kind in ("lasso", "brush", "erase"):
             if uv != gesture.points[-1]:
                 gesture.points.append(uv)
@@ -271,12 +247,16 @@ class RoiGestures:
     def _finish(self, gesture: _Gesture) -> None:
         kind = gesture.kind
         geometry = gesture.geometry
-        if kind in ("box", "move", "resize"):
+        if kind in ("box", "move", "resize", "ruler"):
             self.layer.set_preview(None)
-        elif kind in ("lasso", "brush", "erase"):
+        elif kind in ("lasso", "brush", "erase", "arm"):
             self.layer.set_sketch(gesture.view, None, (0, 0, 0))
-        if kind == "box" and gesture.result is not None:
+        if kind in ("box", "ruler") and gesture.result is not None:
             self._host.add_roi(gesture.result)
+        elif kind == "arm" and gesture.points:
+            if not self.clicks.is_open and gesture.points[-1] != gesture.start:
+                self.clicks.click(gesture.view, geometry, gesture.start, False)
+            self.clicks.click(gesture.view, geometry, gesture.points[-1], False)
         elif kind == "lasso":
             spacing = min(geometry.pixel_spacing)
             roi = polygon_from_points("freehand", geometry.plane, gesture.points,
@@ -292,7 +272,7 @@ class RoiGestures:
             if gesture.result.roi_id in self.rois:
                 self.editor.replace(gesture.result, "Resize ROI")
         elif kind == "vertex" and gesture.points:
-            self._polygon_click(gesture.view, geometry, gesture.points[-1], False)
+            self.clicks.click(gesture.view, geometry, gesture.points[-1], False)
 
     def _apply_stroke(self, gesture: _Gesture) -> None:
         target = gesture.roi
@@ -306,85 +286,39 @@ class RoiGestures:
             stroke = BrushStroke(tuple(gesture.points), radius)
             self._host.add_roi(BrushRoi(gesture.geometry.plane, strokes=(stroke,)))
 
-    def _styled(self, roi: Roi) -> Roi:
-        name, color = next_roi_style(self.rois)
+    def _styled(self, roi: Roi, prefix: str = "ROI") -> Roi:
+        name, color = next_roi_style(self.rois, prefix)
         return replace(roi, name=name, color=color)
 
-    # ---------------------------------------------------------------- polygon
+    # ---------------------------------------------------------------- clicked points
 
     @property
     def polygon_points(self) -> int:
-        """Vertices of the polygon being clicked (0 when none)."""
-        return 0 if self._polygon is None else len(self._polygon.points)
+        """Points of the polygon (or angle) being clicked (0 when none)."""
+        return self.clicks.count
 
     @property
     def polygon_open(self) -> bool:
-        """Whether a polygon is being clicked."""
-        return self._polygon is not None
+        """Whether a polygon (or an angle) is being clicked."""
+        return self.clicks.is_open
 
     def close_polygon(self) -> Roi | None:
         """Close the polygon being clicked into an ROI (``None`` if it is degenerate)."""
-        polygon = self._polygon
-        if polygon is None:
-            return None
-        self.cancel_polygon()
-        spacing = min(polygon.geometry.pixel_spacing)
-        roi = polygon_from_points("polygon", polygon.geometry.plane, polygon.points,
-                                  0.25 * spacing * spacing)
-        if roi is None:
-            self._host.show_status("A polygon needs at least three vertices enclosing an area")
-            return None
-        return self._host.add_roi(roi)
+        return self.clicks.close()
 
     def cancel_polygon(self) -> None:
-        """Forget the polygon being clicked (if any)."""
-        polygon, self._polygon = self._polygon, None
-        self._host.polygon_opened(False)
-        if polygon is not None:
-            self.layer.set_sketch(polygon.view, None, (0, 0, 0))
-
-    def _polygon_click(self, view: SliceView, geometry: PaneGeometry, uv: Point,
-                       double: bool) -> None:
-        polygon = self._polygon
-        if polygon is not None and (polygon.view is not view
-                                    or polygon.geometry.key != geometry.key):
-            self.cancel_polygon()
-            polygon = None
-        if polygon is None:
-            if double:
-                return
-            polygon = self._polygon = _Polygon(view, geometry)
-            self._host.polygon_opened(True)
-        if double:
-            last = polygon.points[-1] if polygon.points else None
-            if last is None or np.hypot(uv[0] - last[0], uv[1] - last[1]) > min(
-                    geometry.pixel_spacing):
-                polygon.points.append(uv)
-            self.close_polygon()
-            return
-        polygon.points.append(uv)
-        self._draw_polygon(None)
-
-    def _draw_polygon(self, hover: Point | None) -> None:
-        polygon = self._polygon
-        if polygon is None:
-            return
-        points = list(polygon.points) + ([hover] if hover is not None else [])
-        color = next_roi_style(self.rois)[1]
-        self.layer.set_sketch(polygon.view, polygon.geometry.uv_to_view(np.asarray(points)),
-                              color)
+        """Forget the polygon or angle being clicked (if any)."""
+        self.clicks.cancel()
 
     def on_hover(self, view: SliceView, scene_pos: QPointF) -> None:
-        """The mouse moved over ``view``: the open polygon follows it."""
-        polygon = self._polygon
-        if polygon is None or polygon.view is not view:
-            return
-        point = view.view_box.mapSceneToView(scene_pos)
-        self._draw_polygon(polygon.geometry.view_to_uv(point.x(), point.y()))
+        """The mouse moved over ``view``: the open polygon or angle follows it."""
+        self.clicks.on_hover(view, scene_pos)
 
     def on_pane_changed(self, view: SliceView) -> None:
-        """``view`` shows another slice or study: a polygon being clicked there is dropped."""
-        if self._polygon is not None and self._polygon.view is view:
-            geometry = pane_geometry(view)
-            if geometry is None or geometry.key != self._polygon.geometry.key:
-                self.cancel_polygon()
+        """``view`` shows another slice or study: points being clicked there are dropped."""
+        self.clicks.on_pane_changed(view)
+
+def _pick_mm(view: SliceView) -> float:
+    """How far (view mm) from a ruler or angle a press still picks it: a few screen pixels."""
+    width, height = view.view_box.viewPixelSize()
+    return HANDLE_PICK_PX * max(abs(width), abs(height))

@@ -9,7 +9,10 @@ of two ways:
 - any other ROI is rasterised onto the pane's one-slice grid (:func:`core.roi.rasterize`), so
   an ROI drawn on another orientation shows where it cuts this slice (usually a line).
 
-The selected ROI gets a thicker outline and, for rectangles and ellipses, corner handles.
+Rulers and angles (:mod:`~medsr_viewer.core.roi.measurements`) show only on the slices they lie
+in, as an open line with their value ("23.4 mm", "47.2°") beside it.
+The selected ROI gets a thicker outline and, for rectangles and ellipses, corner handles (a
+ruler's or angle's handles are its points).
 Tools can show a transient *preview* (an ROI being moved or resized, or a new shape being
 dragged) and a *sketch* (an open polygon, a brush stroke) without touching the ROI set.
 What each ROI looks like on a given slice is cached (ROIs are immutable values).
@@ -27,7 +30,7 @@ from PySide6.QtCore import QObject, QPointF, Qt
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem
 
-from medsr_viewer.core.roi import BrushRoi, Roi, RoiSet, rasterize
+from medsr_viewer.core.roi import BrushRoi, Measurement, Roi, RoiSet, rasterize
 from medsr_viewer.core.roi.drawing import map_uv, mask_boundary, resize_handles
 from medsr_viewer.gui.layers.roi_geometry import PaneGeometry, pane_geometry
 from medsr_viewer.gui.views.slice_view import SliceView
@@ -39,6 +42,7 @@ MASK_Z = 12.0
 OUTLINE_Z = 13.0
 HANDLE_Z = 14.0
 SKETCH_Z = 15.0
+TEXT_Z = 16.0
 OUTLINE_WIDTH = 1.5
 SELECTED_WIDTH = 3.0
 #: Alpha of a mask's inside and of its rim (0-255); the selected mask is filled more.
@@ -63,11 +67,17 @@ class DrawnRoi:
     mask
         ``(row0, col0, sub_mask)``: the ROI's pixels on the slice's display grid, cropped to
         their bounding box (brush masks, and intersections of ROIs of other slices).
+    closed
+        Whether the outline is closed (``False`` for a ruler's or an angle's line).
+    label
+        ``(text, x, y)``: a measurement's value and where it is written (view mm).
     """
 
     in_slice: bool
     outline: np.ndarray | None = None
     mask: tuple[int, int, np.ndarray] | None = None
+    closed: bool = True
+    label: tuple[str, float, float] | None = None
 
     @property
     def empty(self) -> bool:
@@ -78,6 +88,12 @@ class DrawnRoi:
 def draw_roi(roi: Roi, geometry: PaneGeometry) -> DrawnRoi:
     """What ``roi`` looks like on the slice described by ``geometry`` (see module doc)."""
     in_slice = geometry.contains_roi(roi)
+    if isinstance(roi, Measurement):
+        if not in_slice:
+            return DrawnRoi(False)  # a line measured on another slice: nothing to show here
+        line = geometry.uv_to_view(map_uv(roi.plane, geometry.plane, roi.outline_uv()))
+        x, y = geometry.uv_to_view(map_uv(roi.plane, geometry.plane, [roi.label_uv()]))[0]
+        return DrawnRoi(True, outline=line, closed=False, label=(roi.text, float(x), float(y)))
     if in_slice and not isinstance(roi, BrushRoi):
         uv = map_uv(roi.plane, geometry.plane, roi.outline_uv())
         return DrawnRoi(True, outline=geometry.uv_to_view(uv))
@@ -118,6 +134,7 @@ class _PaneItems:
         self.sketch = QGraphicsPathItem()
         self.sketch.setVisible(False)
         view.add_overlay(self.sketch, SKETCH_Z)
+        self.texts: dict[str, pg.TextItem] = {}
         self.drawn: dict[str, DrawnRoi] = {}
         self.mask_rgba: np.ndarray | None = None
         self.handle_xy = np.zeros((0, 2))
@@ -130,9 +147,19 @@ class _PaneItems:
             self.outlines[roi_id] = item
         return item
 
-    def drop_outlines(self, keep: set[str]) -> None:
+    def text_item(self, roi_id: str) -> pg.TextItem:
+        item = self.texts.get(roi_id)
+        if item is None:
+            item = pg.TextItem(anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 160))
+            self.view.add_overlay(item, TEXT_Z)
+            self.texts[roi_id] = item
+        return item
+
+    def drop_outlines(self, keep: set[str], keep_texts: set[str]) -> None:
         for roi_id in [r for r in self.outlines if r not in keep]:
             self.view.view_box.removeItem(self.outlines.pop(roi_id))
+        for roi_id in [r for r in self.texts if r not in keep_texts]:
+            self.view.view_box.removeItem(self.texts.pop(roi_id))
 
 
 class RoiLayer(QObject):
@@ -237,6 +264,11 @@ class RoiLayer(QObject):
         rgba = self._panes[view].mask_rgba
         return None if rgba is None else rgba.copy()
 
+    def label_text(self, view: SliceView, roi_id: str) -> str:
+        """The value written beside a ruler or angle on ``view`` ("" when none is shown)."""
+        item = self._panes[view].texts.get(roi_id)
+        return "" if item is None or not item.isVisible() else item.toPlainText()
+
     def outline_path(self, view: SliceView, roi_id: str) -> QGraphicsPathItem | None:
         """The outline item of an ROI on ``view`` (``None`` when it has none there)."""
         return self._panes[view].outlines.get(roi_id)
@@ -298,7 +330,7 @@ class RoiLayer(QObject):
         geometry = pane_geometry(view)
         if geometry is None:
             items.drawn = {}
-            items.drop_outlines(set())
+            items.drop_outlines(set(), set())
             items.mask_item.setVisible(False)
             items.mask_rgba = None
             items.handles.setData([], [])
@@ -318,7 +350,12 @@ class RoiLayer(QObject):
                 pen = QPen(QColor(*roi.color), SELECTED_WIDTH if selected else OUTLINE_WIDTH)
                 pen.setCosmetic(True)
                 item.setPen(pen)
-                item.setPath(_path(result.outline, closed=True))
+                item.setPath(_path(result.outline, closed=result.closed))
+            if result.label is not None:
+                text, x, y = result.label
+                label = items.text_item(roi.roi_id)
+                label.setText(text, color=QColor(*roi.color))
+                label.setPos(x, y)
             if result.mask is not None:
                 any_mask = True
                 r0, c0, sub = result.mask
@@ -332,7 +369,8 @@ class RoiLayer(QObject):
                 if len(corners):
                     handles = geometry.uv_to_view(map_uv(roi.plane, geometry.plane, corners))
         items.drawn = drawn
-        items.drop_outlines({k for k, d in drawn.items() if d.outline is not None})
+        items.drop_outlines({k for k, d in drawn.items() if d.outline is not None},
+                            {k for k, d in drawn.items() if d.label is not None})
         items.mask_rgba = rgba if any_mask else None
         if any_mask:
             items.mask_item.setImage(rgba, autoLevels=False, levels=(0, 255))

@@ -16,7 +16,14 @@ Freehand   F     press, draw, release: the path is closed back to its start
 Brush      B     paint a stroke of radius ``brush_radius`` mm (``[`` / ``]`` or the spin box)
                  into the selected brush ROI (a new brush ROI when none is selected here)
 Eraser     X     erase a stroke from the selected brush ROI
+Ruler      L     drag a line: its length in mm is written beside it
+Angle      A     click an end, the vertex and the other end (or drag the first arm, then
+                 click): the angle in degrees is written at the vertex
 ========== ===== ==========================================================================
+
+The toolbar shows the tools as icons (:mod:`~medsr_viewer.gui.layers.tool_icons`); rulers and
+angles are members of the ROI set like the shapes (sessions, ROI export, undo, move, delete),
+without an area, so the metrics leave them out.
 
 Every edit goes through the window's :class:`~medsr_viewer.core.roi.RoiEditor`, so it is one
 undo step (Edit ▸ Undo, Ctrl+Z; Redo, Ctrl+Shift+Z or Ctrl+Y). Gestures work the same on the
@@ -47,6 +54,7 @@ from medsr_viewer.gui.actions.registry import ActionRegistry
 from medsr_viewer.gui.layers.roi_geometry import PaneGeometry
 from medsr_viewer.gui.layers.roi_gestures import RoiGestures, Tool
 from medsr_viewer.gui.layers.roi_layer import RoiLayer
+from medsr_viewer.gui.layers.tool_icons import tool_icon
 from medsr_viewer.gui.views.slice_view import SliceView
 
 __all__ = ["RoiTools", "Tool"]
@@ -125,6 +133,8 @@ class RoiTools(QObject):
             tool: bind(tool.action_id, lambda _c=False, t=tool: self.set_tool(t))
             for tool in Tool
         }
+        for tool, action in self.tool_actions.items():
+            action.setIcon(tool_icon(tool))
         self.tool_group = self._registry.exclusive("roi.tools", [t.action_id for t in Tool])
         self.tool_actions[Tool.NAVIGATE].setChecked(True)
         self.escape_action = bind("tool.escape", self.escape)
@@ -152,8 +162,9 @@ class RoiTools(QObject):
 
         self.toolbar = QToolBar("ROI", self._window)
         self.toolbar.setObjectName("roiToolbar")
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         for action in self.tool_actions.values():
-            self.toolbar.addAction(action)  # icon text: the shape ("Rectangle")
+            self.toolbar.addAction(action)  # tooltip: the tool's name and key
         self.toolbar.addWidget(QLabel(" Radius: ", self._window))
         self.toolbar.addWidget(self.radius_spin)
 
