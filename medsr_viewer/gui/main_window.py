@@ -31,6 +31,7 @@ from medsr_viewer.gui.controllers.drops import accept_local_files, open_dropped
 from medsr_viewer.gui.controllers.model_opening import ModelOpening
 from medsr_viewer.gui.controllers.screenshot_export import ScreenshotExport
 from medsr_viewer.gui.controllers.study_controller import StudyController, StudyParts
+from medsr_viewer.gui.controllers.tag_browser_action import TagBrowserAction
 from medsr_viewer.gui.dialogs.message_banner import APP_TITLE, MessageBanner
 from medsr_viewer.gui.docks.label_dock import LabelDock
 from medsr_viewer.gui.docks.metrics_dock import MetricsDock
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
         self.cine = CinePlayer(model, self.studies.step_volume, self.statusBar(), self)
         self.screenshots = ScreenshotExport(self, self.viewer, self.area.study_area,
                                             lambda: self.studies.paths, self.show_error)
+        self.tag_browser = TagBrowserAction(self, model)
         self._bind_actions()
         self._assemble(model)
 

@@ -353,6 +353,7 @@ def _group(
                 "varies": len(slopes) > 1,
             },
             "n_files": len({p.file.path for _, p in slots}),
+            "slice_files": _slice_files(slots, layout.n_slices),
             "blank_slices": [int(i) for i in np.flatnonzero(~filled[v])],
             "monochrome1_inverted": inversion is not None,
             "kind": plan.kind,
@@ -373,6 +374,16 @@ def _group(
             rgb=None if colour is None else colour[v],
         ))
     return VolumeGroup(plan.kind, tuple(volumes), tuple(labels), rgb)
+
+
+def _slice_files(slots: Slots, n_slices: int) -> list[tuple[str, int | None] | None]:
+    """Per slice of a volume, the file it was read from and its frame (``None`` for a
+    single-frame file); ``None`` for a blank (missing) slice. The tag browser reads it."""
+    files: list[tuple[str, int | None] | None] = [None] * n_slices
+    for slot, plane in slots:
+        files[slot] = (str(plane.file.path), plane.plane.frame if plane.file.n_frames > 1
+                       else None)
+    return files
 
 
 def _common_thickness(slots: Any) -> float | None:

@@ -86,6 +86,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
       "pane as drawn (PNG, with letters, overlay and scale bar, never patient data)", "File", 4),
     A("file.export_layout", "Export La&yout Screenshot…", (), "Save every pane shown (PNG, "
       "never patient data)", "File", 4),
+    A("file.dicom_tags", "DICOM &Tags…", ("Ctrl+T",), "The DICOM header of the slice shown "
+      "(patient data masked until revealed)", "File", 4),
     A("file.quit", "&Quit", ("std:Quit",), "", "File", 5),
     # ---- Edit (ROIs)
     A("edit.undo", "&Undo", ("Ctrl+Z",), "", "Edit", 0),
