@@ -111,7 +111,8 @@ class MainWindow(QMainWindow):
         self.session = SessionController(self)
         self.roi_tools = RoiTools(self, [*self.viewer.views.values(), self.compare.sr_view],
                                   self.roi_editor, model)
-        self.label_controls = LabelOverlayControls(self.label_overlay, self, self.show_error)
+        self.label_controls = LabelOverlayControls(self.label_overlay, self, self.show_error,
+                                                   lambda m: self.warning_banner.show_messages(m))
         self.label_dock = LabelDock(self.label_overlay, services.worker, services.registry,
                                     self.show_error, self, services.trust_prompt)
         self.models = ModelOpening(self, self.compare.model_picker, services.trust_prompt,

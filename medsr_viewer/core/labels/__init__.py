@@ -4,6 +4,9 @@ Public API::
 
     from medsr_viewer.core.labels import load_label_map, read_dicom_seg, LabelTable
     labels = load_label_map("aseg.mgz").on_grid(image)      # nearest neighbour, world space
+    check_label_grid(load_label_map("aseg.mgz"), image).message  # "" when on the same grid
+
+``aseg.mgz`` gets FreeSurfer's built-in names and colours (:mod:`.freesurfer`).
 """
 
 from medsr_viewer.core.labels.dicom_seg import (
@@ -13,6 +16,13 @@ from medsr_viewer.core.labels.dicom_seg import (
     write_dicom_seg,
 )
 from medsr_viewer.core.labels.edit import PaintLabels
+from medsr_viewer.core.labels.freesurfer import (
+    FREESURFER_LUT,
+    freesurfer_names_for,
+    freesurfer_table,
+    is_freesurfer_like,
+)
+from medsr_viewer.core.labels.grid_match import GridCheck, GridRelation, check_label_grid
 from medsr_viewer.core.labels.labelmap import (
     LabelMap,
     LabelMapError,
@@ -55,7 +65,10 @@ from medsr_viewer.core.labels.table import (
 )
 
 __all__ = [
+    "FREESURFER_LUT",
     "DicomSegError",
+    "GridCheck",
+    "GridRelation",
     "LabelEntry",
     "LabelLayer",
     "LabelMap",
@@ -64,13 +77,17 @@ __all__ = [
     "LabelTableError",
     "OverlayStyle",
     "PaintLabels",
+    "check_label_grid",
     "composite",
     "default_color",
     "dicom_source_datasets",
     "find_sidecar_table",
     "format_freesurfer_lut",
     "format_itksnap",
+    "freesurfer_names_for",
+    "freesurfer_table",
     "is_dicom_study",
+    "is_freesurfer_like",
     "label_map_digest",
     "label_table_path",
     "load_label_file",

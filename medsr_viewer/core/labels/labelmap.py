@@ -19,6 +19,7 @@ import nibabel as nib
 import numpy as np
 
 from medsr_viewer.core.atomic import atomic_write
+from medsr_viewer.core.labels.freesurfer import freesurfer_names_for
 from medsr_viewer.core.labels.table import (
     LabelTable,
     LabelTableError,
@@ -34,6 +35,8 @@ from medsr_viewer.core.writers import WriteError, save_nifti
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 #: ``NIFTI_INTENT_LABEL``: the NIfTI intent code of a label map.
 NIFTI_INTENT_LABEL = 1002
+#: ``metadata["table_source"]`` of a label map named by FreeSurfer's built-in table.
+FREESURFER_TABLE_SOURCE = "FreeSurfer colour table (built in)"
 #: Slices resampled per chunk (bounds the temporary coordinate arrays).
 _CHUNK_VOXELS = 4_000_000
 
@@ -180,8 +183,12 @@ def load_label_map(path: str | os.PathLike[str], table: LabelTable | None = None
     """Load a NIfTI (.nii, .nii.gz) or MGH/MGZ label volume on its own grid.
 
     The label table is ``table`` if given, else a sidecar colour table next to the file
-    (see :func:`~medsr_viewer.core.labels.table.find_sidecar_table`), else defaults.
-    Use :meth:`LabelMap.on_grid` to show it on an image's grid.
+    (see :func:`~medsr_viewer.core.labels.table.find_sidecar_table`), else FreeSurfer's
+    built-in table for a FreeSurfer-like map
+    (:func:`~medsr_viewer.core.labels.freesurfer.is_freesurfer_like`), else defaults; the
+    volume's ``metadata["table_source"]`` says which (a path, ``"given"``,
+    :data:`FREESURFER_TABLE_SOURCE` or ``""``). Use :meth:`LabelMap.on_grid` to show it on an
+    image's grid.
 
     Raises
     ------
@@ -213,13 +220,20 @@ def load_label_map(path: str | os.PathLike[str], table: LabelTable | None = None
     labels = np.ascontiguousarray(data.transpose(2, 1, 0)).astype(smallest_label_dtype(data))
     affine = RAS_TO_LPS @ np.asarray(image.affine, dtype=np.float64)
     name = _stem(path)
+    table_source = "given" if table is not None else ""
     if table is None:
         sidecar = find_sidecar_table(path)
         try:
             table = read_colour_table(sidecar) if sidecar else LabelTable()
+            table_source = str(sidecar) if sidecar else ""
         except LabelTableError:
             table = LabelTable()  # a broken sidecar must not stop the labels from loading
-    volume = Volume(labels, affine, modality="SEG", name=name, metadata={"source": str(path)})
+    if not table_source:
+        freesurfer = freesurfer_names_for(path, np.unique(labels))
+        if freesurfer is not None:
+            table, table_source = freesurfer, FREESURFER_TABLE_SOURCE
+    volume = Volume(labels, affine, modality="SEG", name=name,
+                    metadata={"source": str(path), "table_source": table_source})
     return LabelMap(volume=volume, table=table, name=name, source=path)
 
 

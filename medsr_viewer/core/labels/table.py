@@ -2,7 +2,9 @@
 
 Sources, in the order the application merges them (later ones win): generated default
 colours, a model card's labels, the label file's own table (DICOM SEG segment descriptions, a
-sidecar colour table next to a NIfTI/MGZ file), and a colour table file the user opens.
+sidecar colour table next to a NIfTI/MGZ file) or, when it has none, FreeSurfer's built-in
+table for a FreeSurfer-like map (:mod:`medsr_viewer.core.labels.freesurfer`), and a colour
+table file the user opens (:meth:`LabelTable.merged`).
 Colour table files are read and written in two common text formats:
 
 - **FreeSurfer LUT** (``FreeSurferColorLUT.txt``): ``value name R G B A`` per line, ``#``
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 Color = tuple[int, int, int]
+#: Largest colour table file read (FreeSurfer's whole LUT is 85 kB).
+MAX_TABLE_BYTES = 16 * 2**20
 
 
 class LabelTableError(ValueError):
@@ -182,12 +186,20 @@ class LabelTable:
 def read_colour_table(path: str | os.PathLike[str]) -> LabelTable:
     """Read a FreeSurfer LUT or ITK-SNAP label description file (format detected per file).
 
-    Raises :class:`LabelTableError` naming the file and line of the first problem.
+    Raises :class:`LabelTableError` naming the file and line of the first problem (or the
+    file, for one over :data:`MAX_TABLE_BYTES` or holding binary data, e.g. an image).
     """
     try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        size = Path(path).stat().st_size
+        if size > MAX_TABLE_BYTES:
+            raise LabelTableError(f"{path}: {size / 2**20:.0f} MiB is too large for a colour "
+                                  f"table (at most {MAX_TABLE_BYTES // 2**20} MiB)")
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise LabelTableError(f"{path}: cannot read colour table ({exc.strerror})") from exc
+    if b"\0" in raw:
+        raise LabelTableError(f"{path}: not a colour table (binary data, not text)")
+    text = raw.decode("utf-8", errors="replace")
     lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)]
     lines = [(n, line) for n, line in lines if line and not line.startswith("#")]
     if not lines:
@@ -235,7 +247,9 @@ def format_freesurfer_lut(table: LabelTable) -> str:
     rows = ["#No. Label Name:                            R   G   B   A"]
     for e in table:
         name = re.sub(r"\s+", "_", e.name) or f"label_{e.value}"
-        rows.append(f"{e.value:<5d}{name:<40s}{e.color[0]:>4d}{e.color[1]:>4d}{e.color[2]:>4d}   0")
+        # a space after the value always: FreeSurfer's 5-digit values (11101 ...) need it
+        rows.append(f"{e.value:<4d} {name:<40s}{e.color[0]:>4d}{e.color[1]:>4d}"
+                    f"{e.color[2]:>4d}   0")
     return "\n".join(rows) + "\n"
 
 

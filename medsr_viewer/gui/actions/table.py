@@ -65,6 +65,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
       "(.safetensors; .pt/.pt2 only if trusted) to the picker", "File", 0),
     A("labels.open", "Open &Label Map…", (), "Add a label layer from a file (NIfTI, MGZ, "
       "DICOM SEG) over the study", "File", 0),
+    A("labels.open_table", "Open &Colour Table…", (), "Names and colours for the active label "
+      "layer from a FreeSurfer LUT or ITK-SNAP label file", "File", 0),
     A("labels.save", "Save Label Map &As…", (), "Save the active label layer as NIfTI or, "
       "for a DICOM study, DICOM SEG", "File", 0),
     A("session.open", "Open &Session…", (), "Reopen a saved session (study, ROIs, labels, "

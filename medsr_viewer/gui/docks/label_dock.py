@@ -1,8 +1,9 @@
 """The "Labels" dock: label layers, the active layer's labels, and segmentation runs.
 
 - Layer list: one checkable row per layer (check = visible), the selected row is the active
-  layer; a style combo (fill / outline / both), an opacity slider and a Remove button act on
-  the active layer.
+  layer; a style combo (fill / outline / both), an opacity slider, a Remove button and a
+  "Colour Table…" button (File ▸ Open Colour Table…: names and colours from a FreeSurfer LUT
+  or ITK-SNAP file) act on the active layer.
 - Label table of the active layer's labels present: value, colour swatch (click to pick a
   colour), editable name, visibility checkbox. Every edit redraws the panes at once.
 - Segmentation: the segment-model combo, "Segment Slice", "Segment Volume", "Cancel" and a
@@ -78,7 +79,7 @@ class LabelDock(QDockWidget):
 
     Attributes
     ----------
-    layer_list, style_combo, remove_button, table
+    layer_list, style_combo, remove_button, colour_table_button, table
         The layer and label widgets.
     runner
         The :class:`SegmentationRunner`.
@@ -125,6 +126,11 @@ class LabelDock(QDockWidget):
         self.remove_button = QPushButton("Remove", body)
         self.remove_button.setToolTip("Remove the active layer")
         row.addWidget(self.remove_button)
+        self.colour_table_button = QPushButton("Colour Table…", body)
+        self.colour_table_button.setToolTip(
+            "Names and colours of the active layer from a FreeSurfer LUT or ITK-SNAP label file")
+        self.colour_table_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        row.addWidget(self.colour_table_button)
         column.addLayout(row)
         row = QHBoxLayout()
         row.addWidget(QLabel("Opacity:", body))
@@ -172,6 +178,7 @@ class LabelDock(QDockWidget):
         self.style_combo.currentIndexChanged.connect(self._on_style_chosen)
         self.opacity_slider.valueChanged.connect(self._on_opacity)
         self.remove_button.clicked.connect(self.remove_active_layer)
+        self.colour_table_button.clicked.connect(actions.action("labels.open_table").trigger)
         self.table.nameEdited.connect(lambda value, name: self._edit_label(value, name=name))
         self.table.visibilityEdited.connect(
             lambda value, shown: self._edit_label(value, visible=shown))
@@ -265,7 +272,8 @@ class LabelDock(QDockWidget):
             if has_layer and not self._had_layers:
                 self.show()
             self._had_layers = has_layer
-            for widget in (self.style_combo, self.remove_button, self.opacity_slider):
+            for widget in (self.style_combo, self.remove_button, self.opacity_slider,
+                           self.colour_table_button):
                 widget.setEnabled(has_layer)
         finally:
             self._updating = False

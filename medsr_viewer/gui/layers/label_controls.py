@@ -1,8 +1,12 @@
 """Menu actions and the "Labels" toolbar of the label overlay.
 
-File ▸ Open Label Map… / Save Label Map As…, View ▸ Label Overlay (``O``) and Cycle Label
-Style (``Shift+O``), from the action table (ids ``labels.*``), and the toolbar's opacity
-slider of the active layer.
+File ▸ Open Label Map… / Open Colour Table… / Save Label Map As…, View ▸ Label Overlay
+(``O``) and Cycle Label Style (``Shift+O``), from the action table (ids ``labels.*``), and the
+toolbar's opacity slider of the active layer.
+
+A label map whose grid, extent or frame of reference does not match the study's is opened
+resampled with a warning naming the file and what differs, and one with nothing inside the
+study is not opened (:func:`~medsr_viewer.core.labels.check_label_grid`).
 """
 
 from __future__ import annotations
@@ -15,11 +19,15 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSlider, QToolBa
 
 from medsr_viewer.core.labels import (
     LabelMapError,
+    LabelTableError,
     OverlayStyle,
+    check_label_grid,
     is_dicom_study,
     load_label_file,
+    read_colour_table,
     save_label_layer,
 )
+from medsr_viewer.core.labels.labelmap import FREESURFER_TABLE_SOURCE
 from medsr_viewer.core.messages import naming_file
 from medsr_viewer.gui.actions.registry import ActionRegistry
 from medsr_viewer.gui.layers.label_stack import LabelStack
@@ -28,6 +36,9 @@ from medsr_viewer.gui.layers.label_stack import LabelStack
 LABEL_FILE_FILTER = (
     "Label maps (*.nii *.nii.gz *.mgz *.mgh *.dcm);;DICOM SEG (*.dcm);;All files (*)"
 )
+#: File-dialog filter for colour tables (FreeSurfer LUT, ITK-SNAP label descriptions).
+TABLE_FILE_FILTER = ("Colour tables (*.txt *.lut *.ctbl *.label);;FreeSurfer LUT (*.txt *.lut "
+                     "*.ctbl);;ITK-SNAP label description (*.label *.txt);;All files (*)")
 NIFTI_SAVE_FILTER = "NIfTI label map (*.nii.gz *.nii)"
 SEG_SAVE_FILTER = "DICOM SEG (*.dcm)"
 
@@ -43,11 +54,16 @@ class LabelOverlayControls(QObject):
         The main window (parent of the dialogs, owner of the shortcuts).
     report_error
         Shows a message naming the file when a label map cannot be opened or saved.
+    report_warning
+        Shows a non-blocking warning (a label map opened over a study it does not match);
+        default: the status bar.
 
     Attributes
     ----------
     open_action
         File ▸ Open Label Map… (NIfTI, MGZ, DICOM SEG): adds a layer.
+    open_table_action
+        File ▸ Open Colour Table… (FreeSurfer LUT, ITK-SNAP): names for the active layer.
     save_action
         File ▸ Save Label Map As…: the active layer as NIfTI or (DICOM study) DICOM SEG.
     toggle_action
@@ -59,14 +75,18 @@ class LabelOverlayControls(QObject):
     """
 
     def __init__(
-        self, overlay: LabelStack, window: QMainWindow, report_error: Callable[[str], None]
+        self, overlay: LabelStack, window: QMainWindow, report_error: Callable[[str], None],
+        report_warning: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(window)
         self.overlay = overlay
         self._window = window
         self._report_error = report_error
+        self._report_warning = report_warning or (
+            lambda text: window.statusBar().showMessage(text, 15000))
         actions = ActionRegistry.of(window)
         self.open_action = actions.bind("labels.open", self.open_dialog)
+        self.open_table_action = actions.bind("labels.open_table", self.open_table_dialog)
         self.save_action = actions.bind("labels.save", self.save_dialog)
         actions.action("labels.toggle").setChecked(overlay.visible)  # before it is bound
         self.toggle_action = actions.bind("labels.toggle", overlay.set_visible, "toggled")
@@ -102,11 +122,17 @@ class LabelOverlayControls(QObject):
         study or the file is not a readable label map; the other layers stay.
         """
         path = Path(path)
-        if self.overlay.viewer.volume is None:
+        study = self.overlay.viewer.volume
+        if study is None:
             self._report_error(f"{path}: open a study before a label map")
             return False
         try:
-            self.overlay.add_layer(load_label_file(path), source=path)
+            label_map = load_label_file(path)
+            check = check_label_grid(label_map, study)
+            if not check.opens:
+                self._report_error(check.message)
+                return False
+            self.overlay.add_layer(label_map, source=path)
         except RuntimeError as exc:
             self._report_error(f"{path}: {exc}")
             return False
@@ -119,9 +145,48 @@ class LabelOverlayControls(QObject):
         assert layer is not None
         n = len(layer.present_values())
         note = "" if n else " (no labels inside the study's extent)"
+        if label_map.volume.metadata.get("table_source") == FREESURFER_TABLE_SOURCE:
+            note += ", names from FreeSurfer's colour table"
         self._window.statusBar().showMessage(
             f"Label map {path.name}: {n} label{'s' if n != 1 else ''}{note}", 8000
         )
+        if check.message:
+            self._report_warning(check.message)
+        return True
+
+    def open_table_dialog(self) -> None:
+        """Ask for a colour table file and apply it to the active layer."""
+        path, _ = QFileDialog.getOpenFileName(
+            self._window, "Open Colour Table", "", TABLE_FILE_FILTER
+        )
+        if path:
+            self.open_colour_table(path)
+
+    def open_colour_table(self, path: str | Path) -> bool:
+        """Give the active layer the names and colours of a FreeSurfer LUT or ITK-SNAP label
+        description file.
+
+        Returns ``False`` after reporting the problem (naming the file, and the line of a
+        malformed entry) when there is no layer or the file is not a colour table; the layer
+        keeps its table then.
+        """
+        path = Path(path)
+        layer = self.overlay.active_layer
+        if layer is None:
+            self._report_error(f"{path}: open a label map before its colour table")
+            return False
+        try:
+            table = read_colour_table(path)
+        except LabelTableError as exc:
+            self._report_error(naming_file(path, exc))
+            return False
+        named = self.overlay.apply_colour_table(table)
+        if not named:
+            self._report_warning(f"{path.name}: names none of the labels of layer {layer.name}")
+            return True
+        self._window.statusBar().showMessage(
+            f"Colour table {path.name}: {named} label{'s' if named != 1 else ''} of "
+            f"{layer.name} named", 8000)
         return True
 
     def save_dialog(self) -> None:
@@ -177,6 +242,7 @@ class LabelOverlayControls(QObject):
         has_layer = self.overlay.active_layer is not None
         self.opacity_slider.setEnabled(has_layer)
         self.save_action.setEnabled(has_layer)
+        self.open_table_action.setEnabled(has_layer)
         self.style_action.setEnabled(has_layer)
         value = round(self.overlay.opacity * 100)
         if self.opacity_slider.value() != value:

@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
-from medsr_viewer.core.labels import LabelLayer, LabelMap, OverlayStyle
+from medsr_viewer.core.labels import LabelLayer, LabelMap, LabelTable, OverlayStyle
 from medsr_viewer.core.labels.layer import DEFAULT_OPACITY
 from medsr_viewer.gui.views.slice_view import SliceView
 from medsr_viewer.gui.views.study_viewer import StudyViewer
@@ -294,6 +294,21 @@ class LabelStack(QObject):
         layer.update_label(int(value), **changes)
         self.table_revision += 1
         self._changed()
+
+    def apply_colour_table(self, table: LabelTable, index: int | None = None) -> int:
+        """Give a layer (default: the active one) the names, colours and visibility of a
+        colour table file's entries for the values the layer holds (the file wins over what
+        the layer had; values it does not list keep theirs). Returns how many values it named.
+        """
+        layer = self._layer(index)
+        if layer is None:
+            return 0
+        wanted = set(layer.present_values()) | set(layer.table.values())
+        chosen = LabelTable(table.entry(v) for v in table.values() if v in wanted)
+        layer.set_table(layer.table.merged(chosen))
+        self.table_revision += 1
+        self._changed()
+        return len(chosen)
 
     def slice_labels(self, orientation: Orientation, index: int | None = None) -> np.ndarray | None:
         """Label values of the slice a pane shows (display rows, cols) of a layer (default:

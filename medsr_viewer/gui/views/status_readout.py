@@ -1,8 +1,9 @@
 """The status bar: the readout under the mouse, the window, and loading progress.
 
-The readout says slice n/N, voxel, world mm and value under the mouse (and what the SR
-pane shows there); it follows the view model, so paging through slices with the mouse
-still updates the voxel and value of the slice shown now.
+The readout says slice n/N, voxel, world mm and value under the mouse, the label of each
+visible label layer there (``aparc.a2009s+aseg: 17 Left-Hippocampus``), and what the SR pane
+shows there; it follows the view model, so paging through slices with the mouse still
+updates the voxel, value and labels of the slice shown now.
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWi
 from medsr_viewer.core.geometry import PLANE_AXES, Orientation
 from medsr_viewer.core.view_model import ViewModel
 from medsr_viewer.gui.views.compare_panel import ComparePanel
-from medsr_viewer.gui.views.readout import format_window, position_text, slice_text
+from medsr_viewer.gui.views.readout import (
+    format_window,
+    label_text,
+    position_text,
+    slice_text,
+)
 from medsr_viewer.gui.views.study_viewer import StudyViewer
 from medsr_viewer.gui.workers.study_loader import StudyLoader
 
@@ -57,7 +63,7 @@ class StatusReadout:
         self.cancel_button.setToolTip("Stop loading")
         self.cancel_button.hide()
         bar.addPermanentWidget(self.cancel_button)
-        for event in ("study", "volume", "cursor", "window", "layout"):
+        for event in ("study", "volume", "cursor", "window", "layout", "layers"):
             model.subscribe(event, self.update)
 
     def follow(self, loader: StudyLoader, viewer: StudyViewer, compare: ComparePanel,
@@ -89,7 +95,7 @@ class StatusReadout:
     # ---------------------------------------------------------------- text
 
     def text(self) -> str:
-        """The readout line: slice n/N, voxel, world mm and value under the mouse."""
+        """The readout line: slice n/N, voxel, world mm, value and labels under the mouse."""
         display, model = self._model.display, self._model
         if display is None:
             return ""
@@ -106,6 +112,11 @@ class StatusReadout:
         position = position_text(display, canonical)
         if position:
             parts.append(position)
+        if model.layers_visible:
+            labels = label_text(display, canonical,
+                                [layer for layer in model.layers if layer.visible])
+            if labels:
+                parts.append(labels)
         if self._sr_text:
             parts.append(self._sr_text)
         return "  |  ".join(parts)
