@@ -2,12 +2,16 @@
 
 ``python -m medsr_viewer.gui.export.screenshot [--out docs/screenshot.png] [--study PATH]
 [--layout three-plane|axial|coronal|sagittal] [--size 1500x620] [--volume N]
-[--window CENTER,WIDTH]``
+[--window CENTER,WIDTH] [--labels PATH ...] [--hover-label VALUE]``
 
 ``--volume N`` steps a 4-D study (DWI, fMRI ...) to its N-th volume with the next-volume key,
 as a user would, so the volume bar and the label in the panes show; the window stays the one
 the study opened with unless ``--window`` sets another (as a right-drag would, e.g. for the
 darker b=1000 images of a DWI that opens at its b=0 volume).
+
+``--labels`` opens label maps over the study as File ▸ Open Label Map… does (the Labels
+dock shows their names); ``--hover-label VALUE`` puts the cursor on the voxel of that label
+of the top layer nearest its centre, so the readout names it, and scrolls the dock to it.
 
 Opens the demo study (or ``--study``) exactly as a user would (background load included),
 in the three-plane layout by default, and saves ``widget.grab()`` of the main window.
@@ -23,10 +27,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QPointF, QSettings
 from PySide6.QtGui import QPixmap
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QAbstractItemView, QApplication
 
 from medsr_viewer.core.atomic import atomic_write
 from medsr_viewer.core.geometry import Orientation
@@ -88,6 +93,24 @@ def _hover_cursor(app: QApplication, window: MainWindow) -> None:
     app.processEvents()
 
 
+def _cursor_on_label(window: MainWindow, value: int) -> None:
+    """Move the cursor to the voxel of label ``value`` of the top layer nearest the label's
+    centre (raises ``RuntimeError`` when the layer has no such voxel)."""
+    layer = window.label_overlay.active_layer
+    display = window.viewer.display
+    if layer is None or display is None:
+        raise RuntimeError("--hover-label needs --labels")
+    voxels = np.argwhere(layer.labels == value)
+    if not len(voxels):
+        raise RuntimeError(f"layer {layer.name} has no label {value}")
+    nearest = voxels[np.argmin(np.linalg.norm(voxels - voxels.mean(axis=0), axis=1))]
+    window.view_model.set_cursor(display.voxel_to_canonical(nearest.astype(np.float64)))
+    table = window.label_dock.table
+    item = table.item(table.row_of(value), 0)
+    if item is not None:  # the label's row of the Labels dock in sight too
+        table.scrollToItem(item, QAbstractItemView.ScrollHint.PositionAtCenter)
+
+
 def save_screenshot(
     out: Path,
     study: Sequence[Path] | None = None,
@@ -95,11 +118,15 @@ def save_screenshot(
     size: tuple[int, int] = (1500, 620),
     volume: int = 1,
     window_levels: Window | None = None,
+    labels: Sequence[Path] = (),
+    hover_label: int | None = None,
 ) -> Path:
     """Open ``study`` (default: the demo) in ``layout`` and save a PNG of the window to ``out``.
 
     ``volume`` (1-based) is the volume of a 4-D study to show, ``window_levels`` a display
-    window to apply. The file is written atomically (temporary file, then rename).
+    window to apply, ``labels`` label maps to open over it and ``hover_label`` a label value
+    of the top one to put the cursor (and the mouse) on. The file is written atomically
+    (temporary file, then rename).
     """
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
@@ -128,6 +155,14 @@ def save_screenshot(
         window.viewer.reset_view()
         if window_levels is not None:
             window.viewer.set_window(window_levels)
+        for path in labels:
+            if not window.open_label_map(path):
+                raise RuntimeError(window.error_banner.text())
+        if hover_label is not None:
+            _cursor_on_label(window, hover_label)
+        for _ in range(5):
+            app.processEvents()
+            time.sleep(0.02)
         _hover_cursor(app, window)
         window.statusBar().clearMessage()
         hide_patient_data(window)
@@ -148,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--volume", type=int, default=1,
                         help="volume of a 4-D study to show (1-based)")
     parser.add_argument("--window", help="display window CENTER,WIDTH (default: the study's)")
+    parser.add_argument("--labels", type=Path, nargs="+", default=[],
+                        help="label maps to open over the study")
+    parser.add_argument("--hover-label", type=int,
+                        help="put the cursor on this label of the top label map")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     levels = None
@@ -156,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         levels = Window(center, window_width)
     try:
         path = save_screenshot(args.out, args.study, args.layout, (width, height),
-                               args.volume, levels)
+                               args.volume, levels, args.labels, args.hover_label)
     except RuntimeError as exc:
         print(f"screenshot: {exc}", file=sys.stderr)
         return 2
