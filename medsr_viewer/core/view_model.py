@@ -18,6 +18,8 @@ Parts (event names, :data:`EVENTS`):
 - ``cursor`` -- the point every plane goes through (canonical voxel ``(z, y, x)``; the
   world point is :attr:`ViewModel.cursor_world`); each plane's slice follows from it.
 - ``window`` -- the display window (shared by every pane).
+- ``lut`` -- how the window's grey levels are coloured (:class:`LutState`: a colour map,
+  inverted or not; every image pane, the SR result too). A new series starts grey.
 - ``layout`` -- single plane or three planes, the plane of the single layout, the active
   plane (keyboard navigation acts on it).
 - ``compare`` -- the before/after comparison: on/off, mode, how the original is drawn.
@@ -48,8 +50,10 @@ from medsr_viewer.core.windowing import Window, default_window, sampled_range
 
 #: Fraction of the window width (or level range) changed per screen pixel of right-drag.
 WINDOW_DRAG_SENSITIVITY = 1.0 / 256.0
-EVENTS = ("study", "volume", "caption", "cursor", "window", "layout", "compare", "models",
-          "ranges", "tool", "layers", "overlay")
+EVENTS = ("study", "volume", "caption", "cursor", "window", "lut", "layout", "compare",
+          "models", "ranges", "tool", "layers", "overlay")
+#: Colour maps of the image panes: grey, a heat scale, two perceptually uniform ones.
+COLORMAPS = ("grey", "hot", "inferno", "viridis")
 #: Pane id of the super-resolution pane (its model, its zoom/pan).
 SR_PANE = "sr"
 
@@ -96,6 +100,24 @@ class OverlayState:
 
 
 @dataclass(frozen=True)
+class LutState:
+    """How the window's levels are coloured: a :data:`COLORMAPS` name, inverted or not."""
+
+    colormap: str = "grey"
+    invert: bool = False
+
+    def __post_init__(self) -> None:
+        if self.colormap not in COLORMAPS:
+            raise ValueError(f"unknown colour map {self.colormap!r} (one of "
+                             f"{', '.join(COLORMAPS)})")
+
+    @property
+    def plain(self) -> bool:
+        """Plain grey, black to white (no lookup table, no colour bar needed)."""
+        return self.colormap == "grey" and not self.invert
+
+
+@dataclass(frozen=True)
 class CompareState:
     """The before/after comparison: whether it is on, its mode and the original's drawing.
 
@@ -131,6 +153,7 @@ class ViewModel:
         self._active_layer = -1
         self._layers_visible = True
         self._overlay = OverlayState()
+        self._lut = LutState()
 
     # ---------------------------------------------------------------- events
 
@@ -169,8 +192,12 @@ class ViewModel:
         """Show a study (``None`` clears) at its middle voxel with ``window`` (default: the
         study's default window); ``series`` is the series it belongs to (kept if omitted)."""
         self._display = display
+        events = ["study", "caption", "cursor", "window", "ranges"]
         if series is not None or display is None:
             self._series = series
+            if not self._lut.plain:  # another series: grey again
+                self._lut = LutState()
+                events.append("lut")
         self._caption = ""
         if display is not None:
             self._default_window = window if window is not None else default_window(
@@ -180,7 +207,7 @@ class ViewModel:
             self._drag_span = max(high - low, self._window.width, 1e-6)
             self._cursor = display.center()
         self._ranges.clear()
-        self._notify("study", "caption", "cursor", "window", "ranges")
+        self._notify(*events)
 
     def replace_volume(self, display: DisplayVolume, caption: str = "",
                        window: Window | None = None, series: Study | None = None) -> None:
@@ -298,6 +325,19 @@ class ViewModel:
         """Apply a display window to every pane."""
         self._window = window
         self._notify("window")
+
+    @property
+    def lut(self) -> LutState:
+        """The colour map of every image pane."""
+        return self._lut
+
+    def set_lut(self, colormap: str | None = None, invert: bool | None = None) -> None:
+        """Colour the levels with ``colormap`` and/or invert them (``None`` keeps that part)."""
+        state = LutState(self._lut.colormap if colormap is None else str(colormap),
+                         self._lut.invert if invert is None else bool(invert))
+        if state != self._lut:
+            self._lut = state
+            self._notify("lut")
 
     def drag_window(self, dx: float, dy: float) -> None:
         """Change the window as a right-drag by ``(dx, dy)`` screen pixels does: right widens,
@@ -478,6 +518,7 @@ class ViewModel:
             "layout": self._layout.value,
             "slices": {o.value: self.slice_index(o) for o in Orientation},
             "window": [window.center, window.width],
+            "lut": {"colormap": self._lut.colormap, "invert": self._lut.invert},
             "sr_enabled": self._compare.enabled,
             "compare_mode": self._compare.mode.value,
             "interpolation": self._compare.interpolation.value,
@@ -505,6 +546,9 @@ class ViewModel:
             center, width = (float(v) for v in state["window"])
             if np.isfinite(center) and width > 0:
                 self.set_window(Window(center, width))
+        if "lut" in state:
+            lut = dict(state["lut"])
+            self.set_lut(str(lut.get("colormap", "grey")), bool(lut.get("invert", False)))
         self.set_compare(mode=state.get("compare_mode", self._compare.mode.value),
                          interpolation=state.get("interpolation",
                                                  self._compare.interpolation.value))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from medsr_viewer.core.geometry import PLANE_AXES, DisplayVolume, Orientation
+from medsr_viewer.core.study import Study
 from medsr_viewer.core.view_model import CompareMode, Interpolation, Layout, ViewModel
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.windowing import Window
@@ -127,3 +128,27 @@ def test_label_layers_and_their_events() -> None:
     assert seen == [1, 0, 0, 0]
     model.set_layers([], 3)
     assert model.active_layer == -1
+
+
+def test_colour_map_state_is_kept_by_sessions_and_reset_by_a_new_series() -> None:
+    from medsr_viewer.core.view_model import LutState
+
+    model = ViewModel()
+    heard: list[LutState] = []
+    model.subscribe("lut", lambda: heard.append(model.lut))
+    model.set_lut("inferno")
+    model.set_lut(invert=True)
+    model.set_lut("inferno")  # no change: no event
+    assert heard == [LutState("inferno"), LutState("inferno", True)]
+    with pytest.raises(ValueError, match="unknown colour map"):
+        model.set_lut("rainbow")
+    state = model.to_dict()
+    other = ViewModel()
+    other.from_dict(state)
+    assert other.lut == LutState("inferno", True)
+    volume = Volume.from_spacing(np.zeros((4, 5, 6), np.float32))
+    display = DisplayVolume(volume)
+    model.set_study(display)  # the same series again (simulate mode): kept
+    assert model.lut == LutState("inferno", True)
+    model.set_study(display, series=Study.of(volume))  # another series: grey
+    assert model.lut.plain and heard[-1] == LutState()

@@ -16,6 +16,7 @@ from medsr_viewer.core.windowing import (
     default_window,
     preset_window,
     presets_for,
+    stored_windows,
 )
 
 
@@ -34,8 +35,11 @@ def test_ct_presets_values() -> None:
     assert CT_PRESETS["bone"] == Window(400, 1800)
     assert CT_PRESETS["abdomen"] == Window(50, 400)
     assert CT_PRESETS["mediastinum"] == Window(50, 350)
-    assert presets_for("CT")[0] == AUTO and "lung" in presets_for("CT")
-    assert presets_for("MR") == [AUTO]
+    vox = np.linspace(0, 100, 1000, dtype=np.float32).reshape(10, 10, 10)
+    ct = Volume.from_spacing(vox, modality="CT")
+    assert presets_for(ct)[0] == AUTO and "lung" in presets_for(ct)
+    assert presets_for(Volume.from_spacing(vox, modality="MR")) == [
+        AUTO, "full", "high-contrast", "low-contrast"]
 
 
 def test_auto_window_ignores_background_and_outliers() -> None:
@@ -61,13 +65,41 @@ def test_default_window_stored_for_ct_else_auto() -> None:
     assert default_window(ct) == Window(40, 400)
     assert default_preset(ct) == (STORED, Window(40, 400))
     assert preset_window(STORED, ct) == Window(40, 400)
-    assert presets_for("CT", has_stored=True)[:2] == [AUTO, STORED]
+    assert presets_for(ct)[:2] == [STORED, AUTO]
     no_window = Volume.from_spacing(vox, modality="CT")
     assert default_window(no_window) == auto_window(vox)
-    # an MR's stored window is often one edge slice's: the viewer opens with auto
+    # An MR's stored window is used first too, when it shows the data ...
     mr = Volume.from_spacing(vox, modality="MR", window=(40.0, 400.0))
-    assert default_preset(mr) == (AUTO, auto_window(vox))
+    assert default_preset(mr) == (STORED, Window(40, 400))
+    # ... but not a window that misses the values (of unrescaled data, another image).
+    wrong = Volume.from_spacing(vox, modality="MR", window=(9000.0, 400.0))
+    assert default_preset(wrong) == (AUTO, auto_window(vox))
     assert preset_window("bone", ct) == Window(400, 1800)
     assert preset_window(AUTO, ct) == auto_window(vox)
     with pytest.raises(KeyError, match="unknown window preset"):
         preset_window("liver", ct)
+
+
+def test_every_stored_window_is_offered_with_its_explanation() -> None:
+    vox = np.linspace(0, 1000, 1000, dtype=np.float32).reshape(10, 10, 10)
+    mr = Volume.from_spacing(vox, modality="MR", window=(500.0, 800.0), metadata={
+        "stored_windows": [[500.0, 800.0, "WINDOW1"], [300.0, 200.0, "WINDOW2"],
+                           [1.0, -5.0, "broken"]]})
+    assert stored_windows(mr) == {STORED: (Window(500, 800), "WINDOW1"),
+                                  "stored-2": (Window(300, 200), "WINDOW2")}
+    assert presets_for(mr)[:3] == [STORED, "stored-2", AUTO]
+    assert preset_window("stored-2", mr) == Window(300, 200)
+    assert default_preset(mr) == (STORED, Window(500, 800))
+
+
+def test_data_presets_follow_the_study_values() -> None:
+    rng = np.random.default_rng(1)
+    vox = np.zeros((10, 40, 40), np.float32)
+    vox[:, 5:35, 5:35] = rng.uniform(100, 300, (10, 30, 30))
+    mr = Volume.from_spacing(vox, modality="MR")
+    assert preset_window("full", mr) == Window.from_levels(0.0, float(vox.max()))
+    high = preset_window("high-contrast", mr)
+    low = preset_window("low-contrast", mr)
+    auto = preset_window(AUTO, mr)
+    assert low.width > auto.width > high.width > 0
+    assert 105 < high.low < 115 and 285 < high.high < 295

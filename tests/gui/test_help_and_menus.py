@@ -72,9 +72,15 @@ def test_menu_bar_has_wl_window_and_help_menus(qtbot: QtBot, main_window: MainWi
                       "&Help"]
     open_and_wait(qtbot, main_window, [_write_ct(tmp_path / "ct.nii.gz")])
     # W/L: the study's presets, on Ctrl+0 ... (ids unchanged)
-    presets = _menu(main_window, "&W/L").actions()
+    entries = _menu(main_window, "&W/L").actions()
+    n = len(main_window.preset_actions)
+    presets = entries[:n]
     assert [a.text() for a in presets] == [a.text() for a in main_window.preset_actions.values()]
     assert presets[0].shortcut().toString() == "Ctrl+0"
+    # then the colour maps and Invert (after a separator)
+    assert entries[n].isSeparator()
+    assert [a.text() for a in entries[n + 1:] if not a.isSeparator()] == [
+        "&Grey", "&Hot", "&Inferno", "&Viridis", "Next &Colour Map", "In&vert"]
     _click_menu_item(qtbot, main_window, "&W/L", "Lung")
     assert main_window.preset_combo.currentText() == "lung"
     assert ActionRegistry.of(main_window).spec("window.preset.lung").menu == "W/L"

@@ -48,7 +48,7 @@ def test_ct_presets_from_menu_shortcut_and_combo(
     assert volume is not None and volume.modality == "CT" and volume.units == "HU"
     combo = main_window.preset_combo
     names = [combo.itemText(i) for i in range(combo.count())]
-    assert names == ["custom", "auto", *CT_PRESETS]
+    assert names == ["custom", "auto", *CT_PRESETS, "full", "high-contrast", "low-contrast"]
     assert combo.currentText() == "auto"
     assert _levels(main_window) == pytest.approx(auto_window(volume.voxels).levels)
 
@@ -85,9 +85,17 @@ def test_ct_with_stored_window_opens_with_it(
     assert "stored" in main_window.preset_actions
 
 
-def test_mr_offers_auto_only(qtbot: QtBot, main_window: MainWindow, t1_path: Path) -> None:
+def test_mr_offers_auto_and_presets_of_its_values(
+    qtbot: QtBot, main_window: MainWindow, t1_path: Path
+) -> None:
     open_and_wait(qtbot, main_window, [t1_path])
-    assert list(main_window.preset_actions) == ["auto"]
+    assert list(main_window.preset_actions) == ["auto", "full", "high-contrast", "low-contrast"]
+    main_window.preset_actions["full"].trigger()
+    volume = main_window.viewer.volume
+    assert volume is not None
+    assert _levels(main_window) == pytest.approx((float(np.nanmin(volume.voxels)),
+                                                  float(np.nanmax(volume.voxels))))
+    assert main_window.preset_combo.currentText() == "full"
 
 
 def test_demo_from_the_command_line(

@@ -87,6 +87,8 @@ class PlaneHeader:
     window: tuple[float, float] | None
     instance_number: int | None
     label: AcquisitionLabel = field(default_factory=AcquisitionLabel)
+    #: Every stored window ``(center, width, explanation)`` (``window`` is the first).
+    windows: tuple[tuple[float, float, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -307,6 +309,7 @@ def _plane_headers(
     if top_slope is None and _text(ds, "Modality") == "RTDOSE":
         top_slope = _float(ds.get("DoseGridScaling"))
     top_window = _window(ds)
+    top_windows = stored_windows(ds)
     instance = _int(ds.get("InstanceNumber"))
     # RT dose and similar multi-frame objects give frame positions as offsets along the normal.
     offsets = ds.get("GridFrameOffsetVector")
@@ -326,7 +329,7 @@ def _plane_headers(
         orientation = top_orientation
         spacing = top_spacing
         thickness = top_thickness
-        slope, intercept, window = top_slope, top_intercept, top_window
+        slope, intercept, window, windows = top_slope, top_intercept, top_window, top_windows
         if grid_offsets is not None and top_position is not None and normal is not None:
             moved = np.asarray(top_position) + normal * grid_offsets[frame]
             position = (float(moved[0]), float(moved[1]), float(moved[2]))
@@ -351,6 +354,7 @@ def _plane_headers(
         item = functional_item(ds, frame, "FrameVOILUTSequence")
         if item is not None:
             window = _window(item) or window
+            windows = stored_windows(item) or windows
         planes.append(
             PlaneHeader(
                 frame=frame,
@@ -363,6 +367,7 @@ def _plane_headers(
                 window=window,
                 instance_number=instance,
                 label=label,
+                windows=windows,
             )
         )
     return tuple(planes)
@@ -392,6 +397,33 @@ def _window(ds: Dataset) -> tuple[float, float] | None:
     if center is None or width is None or width <= 0:
         return None
     return (center, width)
+
+
+#: At most this many stored windows of one image are kept.
+MAX_STORED_WINDOWS = 8
+
+
+def stored_windows(ds: Dataset) -> tuple[tuple[float, float, str], ...]:
+    """Every WindowCenter/WindowWidth pair of a dataset or functional-group item, with its
+    WindowCenterWidthExplanation ("" when none); pairs with a non-finite centre or a width
+    that is not positive are left out."""
+    def values(keyword: str) -> list[Any]:
+        value = ds.get(keyword)
+        if value is None or value == "":
+            return []
+        if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+            return list(value)[:MAX_STORED_WINDOWS]
+        return [value]
+
+    centers, widths = values("WindowCenter"), values("WindowWidth")
+    explanations = [str(e).strip() for e in values("WindowCenterWidthExplanation")]
+    found = []
+    for k, (center, width) in enumerate(zip(centers, widths, strict=False)):
+        c, w = _float(center), _float(width)
+        if c is None or w is None or w <= 0:
+            continue
+        found.append((c, w, explanations[k] if k < len(explanations) else ""))
+    return tuple(found)
 
 
 def _read_dataset(path: Path) -> Dataset:

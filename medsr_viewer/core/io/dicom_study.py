@@ -21,6 +21,7 @@ import numpy as np
 
 from medsr_viewer.core.io.colour import colour_note, rgb_bytes
 from medsr_viewer.core.io.dicom_grouping import Plane, acquisition_order, split_kinds, split_volumes
+from medsr_viewer.core.io.dicom_headers import PlaneHeader
 from medsr_viewer.core.io.dicom_labels import AcquisitionLabel
 from medsr_viewer.core.io.dicom_pixels import PixelDecodeError, decode_planes
 from medsr_viewer.core.io.dicom_series import SeriesInfo
@@ -332,9 +333,8 @@ def _group(
     volumes = []
     for v, slots in enumerate(plan.volumes):
         first_plane = min(slots, key=lambda entry: entry[0])[1].plane
-        window = first_plane.window
-        if window is not None and inversion is not None:
-            window = (sum(inversion) - window[0], window[1])
+        windows = _volume_windows([p.plane for _, p in slots], inversion)
+        window = (windows[0][0], windows[0][1]) if windows else None
         slopes = {(p.plane.slope, p.plane.intercept) for _, p in slots}
         metadata: dict[str, Any] = {
             "source": str(source if source is not None else origin_path),
@@ -356,6 +356,7 @@ def _group(
             "slice_files": _slice_files(slots, layout.n_slices),
             "blank_slices": [int(i) for i in np.flatnonzero(~filled[v])],
             "monochrome1_inverted": inversion is not None,
+            "stored_windows": [list(w) for w in windows],
             "kind": plan.kind,
             "volume_index": v,
             "n_volumes": len(plan.volumes),
@@ -374,6 +375,33 @@ def _group(
             rgb=None if colour is None else colour[v],
         ))
     return VolumeGroup(plan.kind, tuple(volumes), tuple(labels), rgb)
+
+
+def _volume_windows(planes: list[PlaneHeader], inversion: tuple[float, float] | None
+                    ) -> list[tuple[float, float, str]]:
+    """The stored windows of a volume: the windows its slices share (all of them, with their
+    explanations), or, when each slice carries its own (MR series often do, fitted per
+    slice), the median of the slices' first windows, which suits the middle of the volume
+    rather than an edge slice. MONOCHROME1 images (inverted on reading) get mirrored centres.
+    """
+    per_slice = []
+    for plane in planes:
+        if plane.windows:
+            per_slice.append(plane.windows)
+        elif plane.window is not None:
+            per_slice.append(((plane.window[0], plane.window[1], ""),))
+    if not per_slice:
+        return []
+    if len(set(per_slice)) == 1:
+        windows = list(per_slice[0])
+    else:
+        centers = np.median([w[0][0] for w in per_slice])
+        widths = np.median([w[0][1] for w in per_slice])
+        windows = [(float(centers), float(widths),
+                    f"median of the {len(per_slice)} slices' windows")]
+    if inversion is not None:
+        windows = [(sum(inversion) - c, w, e) for c, w, e in windows]
+    return windows
 
 
 def _slice_files(slots: Slots, n_slices: int) -> list[tuple[str, int | None] | None]:

@@ -177,6 +177,17 @@ ACTIONS: tuple[ActionSpec, ...] = (
     A("segment.cancel", "&Cancel Segmentation", (), "", "Segmentation", 0),
     A("segment.open_model", "Open Segmentation &Model…", (), "Add a segment model file "
       "(with a card)", "Segmentation", 1),
+    # ---- W/L (window presets are added per study: PRESET_PREFIX), colour maps
+    A("lut.grey", "&Grey", (), "Grey levels, black to white", "W/L", 1, checkable=True),
+    A("lut.hot", "&Hot", (), "Heat scale: black, red, yellow, white (colorcet L3)", "W/L", 1,
+      checkable=True),
+    A("lut.inferno", "&Inferno", (), "Perceptually uniform, dark purple to yellow", "W/L", 1,
+      checkable=True),
+    A("lut.viridis", "&Viridis", (), "Perceptually uniform, blue to yellow", "W/L", 1,
+      checkable=True),
+    A("lut.next", "Next &Colour Map", ("M",), "Grey, hot, inferno, viridis in turn", "W/L", 2),
+    A("lut.invert", "In&vert", ("Shift+I",), "Swap dark and bright (low values white)", "W/L",
+      2, checkable=True),
     # ---- Help
     A("help.shortcuts", "&Keyboard Shortcuts…", ("F1",), "Every action with a shortcut, by "
       "menu", "Help", 0),

@@ -184,7 +184,7 @@ class StudyController:
         2-D image, title, status, warnings, the recent list and fresh metrics."""
         p = self.parts
         volume = study.display.volume
-        p.presets.rebuild(volume.modality, volume.window is not None)
+        p.presets.rebuild(volume)
         p.presets.named[study.window_name] = study.window
         if p.model.compare.enabled:
             p.compare.set_enabled(False)

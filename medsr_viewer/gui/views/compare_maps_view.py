@@ -77,6 +77,7 @@ class MapHost(Protocol):
     def interval_level(self) -> float | None: ...
     def units(self) -> str: ...
     def refresh_image(self) -> None: ...
+    def refresh_colours(self) -> None: ...
     def parent_widget(self) -> QWidget: ...
 
 
@@ -255,6 +256,7 @@ class MapLayer:
         p = self.panel
         p.sr_item.setImage(shown.values, autoLevels=False, levels=shown.levels)
         p.sr_item.setLookupTable(diverging_lut() if shown.signed else sequential_lut())
+        p.refresh_colours()  # the image's colour bar gives way to the map's
         rect = p.sr_view.image_rect()
         p.sr_item.setRect(rect)
         self.colorbar.setColorMap("CET-D1" if shown.signed else "viridis")
@@ -298,9 +300,9 @@ class MapLayer:
         return text
 
     def hide(self) -> None:
-        """Back to the SR image: no lookup table, flags or colour bar."""
+        """Back to the SR image: its own colour map, no flags or map colour bar."""
         self.shown = None
-        self.panel.sr_item.setLookupTable(None)
+        self.panel.refresh_colours()
         self.flag_item.setVisible(False)
         self.colorbar_widget.hide()
         if self.mode in MAP_MODES and self.mode != CompareMode.INTERVAL_WIDTH:

@@ -139,6 +139,9 @@ class ComparePanel(CompareSwitching, CompareResults, CompareReadout, QWidget):
         self.map_info, self.k_spin = self.map_controls.map_info, self.map_controls.k_spin
         self.percentile_spin = self.map_controls.percentile_spin
         self.colorbar, self.colorbar_widget = self.maps.colorbar, self.maps.colorbar_widget
+        #: The colour map of the SR image (and the swipe's original), with its colour bar.
+        self.image_colour_bar = viewer.colours.attach(
+            self.sr_view, [self.sr_item, self.swipe_item], lambda: self.maps.shown is None)
         self.flag_item, self.map_worker = self.maps.flag_item, self.maps.worker
         self.adaptation = Adaptation(self)
         self.through_controls = self.adaptation.controls
@@ -226,6 +229,10 @@ class ComparePanel(CompareSwitching, CompareResults, CompareReadout, QWidget):
     def adapting(self) -> bool:
         """Whether an adaptation is running."""
         return self.adaptation.running
+
+    def refresh_colours(self) -> None:
+        """Apply the colour map again (a map was drawn over the SR image, or removed)."""
+        self.viewer.colours.refresh()
 
     def parent_widget(self) -> QWidget:
         """The panel as the parent of its layers' widgets and threads."""

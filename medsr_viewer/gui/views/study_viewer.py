@@ -22,6 +22,7 @@ from medsr_viewer.core.windowing import Window, preset_window
 from medsr_viewer.gui.actions.overlay_actions import OverlayActions
 from medsr_viewer.gui.actions.registry import ActionRegistry
 from medsr_viewer.gui.views.info_overlay import PaneOverlays
+from medsr_viewer.gui.views.pane_colours import PaneColours
 from medsr_viewer.gui.views.pane_zoom import fit_pane, zoom_pane
 from medsr_viewer.gui.views.slice_view import SliceView
 
@@ -82,8 +83,11 @@ class StudyViewer(QWidget):
                 lambda *_a, o=orientation: self._on_zoomed(o))
         #: Corners, scale bar and crosshair switch of every pane (the SR pane attaches too).
         self.overlays = PaneOverlays(self.model)
+        #: The colour map and colour bar of every pane (the SR pane attaches too).
+        self.colours = PaneColours(self.model)
         for view in self.views.values():
             self.overlays.attach(view)
+            self.colours.attach(view)
         self.overlay_actions = OverlayActions(ActionRegistry.of(self.window()), self.model,
                                               self.overlays.options, self.zoom_active)
         self._last_active = self.model.active_orientation
