@@ -211,6 +211,7 @@ def test_metrics_dock_is_sized_to_its_table(qtbot: QtBot, big_window: MainWindow
     dock = window.metrics_dock
     qtbot.waitUntil(lambda: dock.isVisible() and window.metrics_panel.table.rowCount() == 1)
     assert dock.height() < 0.35 * window.height()  # header, 3 rows and controls, not ~43 %
+    assert dock.height() <= dock.sizeHint().height() + 2  # not stretched past its hint
     assert window.centralWidget().height() > 0.5 * window.height()  # the images keep most
     table = window.metrics_panel.table
     last = table.visualItemRect(table.item(0, 0))

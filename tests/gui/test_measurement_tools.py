@@ -66,8 +66,6 @@ def test_ruler_measures_millimetres_and_angle_degrees_on_the_slice_drawn(
 ) -> None:
     window = main_window
     open_and_wait(qtbot, window, [study])
-    window.metrics_dock.show()
-    qtbot.wait(20)
     view = window.viewer.views[AXIAL]
     qtbot.keyClick(window, Qt.Key.Key_L)
     assert window.roi_tools.tool == "ruler"
@@ -111,8 +109,10 @@ def test_ruler_measures_millimetres_and_angle_degrees_on_the_slice_drawn(
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert window.roi_tools.polygon_points == 0 and len(window.rois) == 3
 
-    # Measurements are not regions: the ROI Metrics table has no row for them.
+    # Measurements are not regions: the ROI Metrics table has no row for them, and the
+    # dock does not open for them.
     assert window.metrics_panel.records() == []
+    assert not window.metrics_dock.isVisible()
 
     # Navigate: grab the ruler's end handle and drag it; the length follows. Undo restores.
     qtbot.keyClick(window, Qt.Key.Key_N)

@@ -1,5 +1,6 @@
 """The ROI Metrics dock: the metrics panel with its layer-comparison section, hidden until
-the first ROI (the images get the whole window until there is a table to show). It appears
+the first ROI with an area (the images get the whole window until there is a table to
+show; a ruler or an angle alone does not open it). It appears
 as tall as its controls and a few rows need (the table's size hint), once: it never resizes
 itself as rows come, which would move the images under the mouse while the user draws."""
 
@@ -11,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 from medsr_viewer.core.metrics.export import MetricRecord
-from medsr_viewer.core.roi import RoiSet
+from medsr_viewer.core.roi import RoiSet, area_rois
 from medsr_viewer.gui.actions.reference_actions import ReferenceActions
 from medsr_viewer.gui.docks.layer_comparison import LayerComparison
 from medsr_viewer.gui.docks.metrics_panel import MetricsPanel
@@ -57,10 +58,15 @@ class MetricsDock(QDockWidget):
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self)
         self.hide()
         self._rois = rois
+        self._window = window
         self._shown_once = False
         rois.subscribe(lambda _id: self._show_once())
 
     def _show_once(self) -> None:
-        if not self._shown_once and len(self._rois):
+        # Rulers and angles have no region to measure: their value is on the pane.
+        if not self._shown_once and area_rois(self._rois):
             self._shown_once = True
             self.show()
+            # The main window would share the height out by stretch; ask for the hint.
+            self._window.resizeDocks([self], [self.sizeHint().height()],
+                                     Qt.Orientation.Vertical)

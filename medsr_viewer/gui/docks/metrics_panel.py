@@ -120,10 +120,8 @@ class MetricsPanel(QWidget):
         self.label_combo = QComboBox(self)
         self.label_combo.setToolTip("Label the ROIs are compared with (Dice, IoU, Hausdorff)")
         self.label_combo.currentIndexChanged.connect(self._on_label_combo)
-        self.status = QLabel(self)
-        self.status.setWordWrap(True)
-        self.quality_label = QLabel(self)
-        self.quality_label.setWordWrap(True)
+        self.status = NoteLabel(self)
+        self.quality_label = NoteLabel(self)
         self.quality_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = MetricsTable(self)
         self.table.itemSelectionChanged.connect(self._on_row_selected)
@@ -342,3 +340,17 @@ def context_record(paths: Sequence[Path], study: Volume | None) -> MetricRecord:
     if study is not None:
         series = str(study.metadata.get("series_uid") or study.name or "")
     return MetricRecord(file=files, series=series)
+
+
+class NoteLabel(QLabel):
+    """A wrapped line of notes that takes no room while it says nothing (the table gets it)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setVisible(False)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        """Show ``text`` (hidden when empty)."""
+        super().setText(text)
+        self.setVisible(bool(text))

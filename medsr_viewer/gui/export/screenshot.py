@@ -2,7 +2,8 @@
 
 ``python -m medsr_viewer.gui.export.screenshot [--out docs/screenshot.png] [--study PATH]
 [--layout three-plane|axial|coronal|sagittal] [--size 1500x620] [--volume N]
-[--window CENTER,WIDTH] [--labels PATH ...] [--hover-label VALUE]``
+[--window CENTER,WIDTH] [--labels PATH ...] [--hover-label VALUE] [--rois FILE]
+[--colormap grey|hot|inferno|viridis] [--invert] [--cine slices|volumes]``
 
 ``--volume N`` steps a 4-D study (DWI, fMRI ...) to its N-th volume with the next-volume key,
 as a user would, so the volume bar and the label in the panes show; the window stays the one
@@ -12,6 +13,11 @@ darker b=1000 images of a DWI that opens at its b=0 volume).
 ``--labels`` opens label maps over the study as File ▸ Open Label Map… does (the Labels
 dock shows their names); ``--hover-label VALUE`` puts the cursor on the voxel of that label
 of the top layer nearest its centre, so the readout names it, and scrolls the dock to it.
+
+``--rois FILE`` imports an ROI file (File ▸ Import ROIs…; rulers and angles too), shown on
+the slice they lie in (the cursor moves to the first one's slice). ``--colormap`` and
+``--invert`` colour the panes as the W/L menu does; ``--cine`` starts cine playback (Space or
+Shift+Space) and grabs a few frames later, with the rate box in the status bar.
 
 Opens the demo study (or ``--study``) exactly as a user would (background load included),
 in the three-plane layout by default, and saves ``widget.grab()`` of the main window.
@@ -35,6 +41,7 @@ from PySide6.QtWidgets import QAbstractItemView, QApplication
 
 from medsr_viewer.core.atomic import atomic_write
 from medsr_viewer.core.geometry import Orientation
+from medsr_viewer.core.view_model import COLORMAPS
 from medsr_viewer.core.windowing import Window
 from medsr_viewer.gui.main_window import MainWindow
 
@@ -111,6 +118,17 @@ def _cursor_on_label(window: MainWindow, value: int) -> None:
         table.scrollToItem(item, QAbstractItemView.ScrollHint.PositionAtCenter)
 
 
+def _show_rois(window: MainWindow, path: Path) -> None:
+    """Import the ROIs of ``path`` and move the cursor onto the first one's slice."""
+    if window.roi_files.import_rois(path) == 0:
+        raise RuntimeError(f"{path}: no ROIs imported")
+    display = window.viewer.display
+    first = next(iter(window.rois))
+    if display is not None:
+        point = first.plane.to_world(np.asarray(first.outline_uv()).mean(axis=0))
+        window.view_model.set_cursor_world(point)
+
+
 def save_screenshot(
     out: Path,
     study: Sequence[Path] | None = None,
@@ -120,13 +138,19 @@ def save_screenshot(
     window_levels: Window | None = None,
     labels: Sequence[Path] = (),
     hover_label: int | None = None,
+    *,
+    rois: Path | None = None,
+    colormap: str = "grey",
+    invert: bool = False,
+    cine: str | None = None,
 ) -> Path:
     """Open ``study`` (default: the demo) in ``layout`` and save a PNG of the window to ``out``.
 
     ``volume`` (1-based) is the volume of a 4-D study to show, ``window_levels`` a display
     window to apply, ``labels`` label maps to open over it and ``hover_label`` a label value
-    of the top one to put the cursor (and the mouse) on. The file is written atomically
-    (temporary file, then rename).
+    of the top one to put the cursor (and the mouse) on; ``rois``, ``colormap``, ``invert``
+    and ``cine`` are the module doc's options. The file is written atomically (temporary
+    file, then rename).
     """
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
@@ -160,6 +184,14 @@ def save_screenshot(
                 raise RuntimeError(window.error_banner.text())
         if hover_label is not None:
             _cursor_on_label(window, hover_label)
+        if rois is not None:
+            _show_rois(window, rois)
+        window.view_model.set_lut(colormap, invert)
+        if cine is not None:
+            window.actions_.action(f"view.cine_{cine}").trigger()
+            for _ in range(40):  # a few frames at the default rate
+                app.processEvents()
+                time.sleep(0.05)
         for _ in range(5):
             app.processEvents()
             time.sleep(0.02)
@@ -187,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="label maps to open over the study")
     parser.add_argument("--hover-label", type=int,
                         help="put the cursor on this label of the top label map")
+    parser.add_argument("--rois", type=Path, help="ROI file to import (rulers, angles too)")
+    parser.add_argument("--colormap", choices=COLORMAPS, default="grey")
+    parser.add_argument("--invert", action="store_true", help="invert the grey levels")
+    parser.add_argument("--cine", choices=("slices", "volumes"), help="play cine, then grab")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     levels = None
@@ -195,7 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         levels = Window(center, window_width)
     try:
         path = save_screenshot(args.out, args.study, args.layout, (width, height),
-                               args.volume, levels, args.labels, args.hover_label)
+                               args.volume, levels, args.labels, args.hover_label,
+                               rois=args.rois, colormap=args.colormap, invert=args.invert,
+                               cine=args.cine)
     except RuntimeError as exc:
         print(f"screenshot: {exc}", file=sys.stderr)
         return 2
