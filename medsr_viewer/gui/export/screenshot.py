@@ -129,6 +129,25 @@ def _show_rois(window: MainWindow, path: Path) -> None:
         window.view_model.set_cursor_world(point)
 
 
+#: Frames cine plays before the grab, and the longest wait for them (a 4-D series plays at
+#: its repetition time: 0.3 fps for TR 3 s).
+CINE_FRAMES = 2
+CINE_WAIT_S = 20.0
+
+
+def _play_cine(app: QApplication, window: MainWindow, what: str) -> None:
+    """Start cine over ``what`` ("slices", "volumes") and let it play :data:`CINE_FRAMES`."""
+    frames = [0]
+    event = "volume" if what == "volumes" else "cursor"
+    unsubscribe = window.view_model.subscribe(event, lambda: frames.__setitem__(0, frames[0] + 1))
+    window.actions_.action(f"view.cine_{what}").trigger()
+    deadline = time.monotonic() + CINE_WAIT_S
+    while frames[0] < CINE_FRAMES and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+    unsubscribe()
+
+
 def save_screenshot(
     out: Path,
     study: Sequence[Path] | None = None,
@@ -188,10 +207,7 @@ def save_screenshot(
             _show_rois(window, rois)
         window.view_model.set_lut(colormap, invert)
         if cine is not None:
-            window.actions_.action(f"view.cine_{cine}").trigger()
-            for _ in range(40):  # a few frames at the default rate
-                app.processEvents()
-                time.sleep(0.05)
+            _play_cine(app, window, cine)
         for _ in range(5):
             app.processEvents()
             time.sleep(0.02)
