@@ -76,6 +76,7 @@ def describe(volume: Volume, series: list[SeriesInfo]) -> dict[str, Any]:
         "source_dtype": meta.get("source_dtype"),
         "value_range": [low, high],
         "window": None if volume.window is None else list(volume.window),
+        "stored_windows": [list(w) for w in meta.get("stored_windows", [])],
         "slice_axis": meta.get("slice_axis"),
         "series_uid": meta.get("series_uid"),
         "transfer_syntax": meta.get("transfer_syntax_name"),
@@ -112,6 +113,11 @@ def format_text(facts: dict[str, Any]) -> str:
         + ("none" if facts["window"] is None
            else f"center {facts['window'][0]:.6g}, width {facts['window'][1]:.6g}"),
     ]
+    stored = facts.get("stored_windows") or []
+    if stored and stored[0][2]:
+        lines[-1] += f" ({stored[0][2]})"
+    lines.extend(f"              center {c:.6g}, width {w:.6g}" + (f" ({e})" if e else "")
+                 for c, w, e in stored[1:])
     if facts.get("transfer_syntax"):
         lines.append(f"transfer syntax: {facts['transfer_syntax']}")
     if facts.get("series_uid"):

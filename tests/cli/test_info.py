@@ -57,7 +57,9 @@ def test_text_report_of_real_dicom_series(
     assert "shape (z,y,x): 120 x 512 x 512" in out
     assert "spacing (mm): 1.5 x 0.410156 x 0.410156" in out
     assert "orientation:  LPS" in out
-    assert "modality:     MR" in out and "window:       center 210, width 502" in out
+    # Each slice stores its own window (C210/W502 on the first): the median is the study's.
+    assert "modality:     MR" in out
+    assert "window:       center 603.5, width 1168 (median of the 120 slices' windows)" in out
     assert "warnings: none" in out
     assert "VS-SEG-001" not in out  # the PatientName/PatientID of this case
 
