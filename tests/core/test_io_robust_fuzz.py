@@ -359,12 +359,27 @@ def worker(plan_path: str, log_path: str) -> None:
                 del volume
             finally:
                 signal.alarm(0)
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            rss = _peak_rss()
             emit(event="done", id=case["id"], target=case["target"], seed=case["seed"],
                  outcome=outcome, mutations=mutations, seconds=round(time.monotonic() - start, 3),
                  rss=rss)
             shutil.rmtree(case_dir, ignore_errors=True)
         emit(event="finished", pydicom=pydicom.__version__)
+
+
+def _peak_rss() -> int:
+    """This process's peak resident memory (bytes), from its own address space (``VmHWM``).
+
+    ``getrusage``'s ``ru_maxrss`` survives ``exec``: a worker started from a big process (a
+    pytest-xdist worker after the GUI tests) would report its parent's size from the start.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 # ---------------------------------------------------------------------------------------------
