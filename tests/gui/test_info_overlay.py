@@ -243,3 +243,30 @@ def test_sr_pane_has_the_overlay_and_c_toggles_crosshairs(
     qtbot.waitUntil(lambda: all(crosshair_shown(v) for v in views), timeout=2000)
     qtbot.keyClick(window, Qt.Key.Key_C)
     assert not any(crosshair_shown(v) for v in views)
+
+
+def test_a_long_series_name_is_shortened_to_clear_the_top_letter(
+    qtbot: QtBot, main_window: MainWindow, tmp_path: Path
+) -> None:
+    import nibabel as nib
+
+    name = "mni_icbm152_t1_tal_nlin_sym_09a_converted_with_a_long_name"
+    path = tmp_path / f"{name}.nii.gz"
+    nib.save(nib.Nifti1Image(np.random.default_rng(0).random((30, 30, 30)).astype(np.float32),
+                             np.eye(4)), str(path))
+    open_and_wait(qtbot, main_window, [path])
+    qtbot.keyClick(main_window, Qt.Key.Key_4)  # three planes: narrow panes
+    qtbot.wait(30)
+    for view in main_window.viewer.views.values():
+        labels = view.labels
+        shown = corner(view, "top_right")
+        assert shown.endswith("…") and name.startswith(shown[:-1])
+        series = labels.corners["top_right"]
+        letter = labels.edges["top"]
+        text_left = series.mapToScene(series.boundingRect().topLeft()).x()
+        letter_right = letter.mapToScene(letter.boundingRect().topRight()).x()
+        assert text_left > letter_right  # no overlap with the "A" / "S"
+    qtbot.keyClick(main_window, Qt.Key.Key_4)  # back to one wide pane: the whole name
+    qtbot.wait(30)
+    view = main_window.viewer.views[Orientation.AXIAL]
+    qtbot.waitUntil(lambda: corner(view, "top_right") == name, timeout=3000)

@@ -5,7 +5,7 @@ information overlay's corners (:mod:`medsr_viewer.gui.views.info_overlay` fills 
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QColor, QFont, QTextOption
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QTextOption
 from PySide6.QtWidgets import QGraphicsDropShadowEffect, QGraphicsItem, QGraphicsTextItem
 
 from medsr_viewer.core.geometry import EdgeLabels
@@ -16,6 +16,8 @@ INFO_COLOR = QColor(225, 225, 225)
 #: The information overlay's text items: the patient under the caption (top-left), the
 #: series top-right, slice location bottom-left, window / zoom / plane bottom-right.
 CORNERS = ("patient", "top_right", "bottom_left", "bottom_right")
+#: Screen pixels kept free between the series text (top right) and the top letter.
+LETTER_GAP = 8.0
 
 
 class PaneLabels:
@@ -63,9 +65,18 @@ class PaneLabels:
             shadow.setColor(QColor(0, 0, 0, 230))
             item.setGraphicsEffect(shadow)
             self.corners[corner] = item
+        #: The corners' whole texts (the series name is elided to clear the top letter).
+        self._texts: dict[str, str] = dict.fromkeys(CORNERS, "")
 
     def set_corner(self, corner: str, text: str) -> None:
         """Put ``text`` (lines) in an information corner (see :data:`CORNERS`)."""
+        if self._texts[corner] == text:
+            return
+        self._texts[corner] = text
+        self._set_text(corner, text)
+        self.place()
+
+    def _set_text(self, corner: str, text: str) -> None:
         item = self.corners[corner]
         if item.toPlainText() == text:
             return
@@ -73,10 +84,20 @@ class PaneLabels:
         if corner in ("top_right", "bottom_right"):  # right-aligned lines: width of the text
             item.setTextWidth(-1)
             item.setTextWidth(item.document().idealWidth())
-        self.place()
+
+    def _elide_series(self, width: float) -> None:
+        """Shorten the series lines (…) so they end left of nothing but end before the top
+        letter: a long SeriesDescription in a narrow pane must not cover the "A"."""
+        top = self.edges["top"].boundingRect().width()
+        room = max(width / 2.0 - top / 2.0 - LETTER_GAP, 40.0)
+        metrics = QFontMetricsF(self.corners["top_right"].font())
+        lines = [metrics.elidedText(line, Qt.TextElideMode.ElideRight, room)
+                 for line in self._texts["top_right"].split("\n")]
+        self._set_text("top_right", "\n".join(lines))
 
     def corner_text(self, corner: str) -> str:
-        """The text of an information corner as drawn ("" when hidden)."""
+        """The text of an information corner as drawn ("" when hidden; the series name may
+        end in "…" in a narrow pane)."""
         item = self.corners[corner]
         return item.toPlainText() if item.isVisible() else ""
 
@@ -127,6 +148,7 @@ class PaneLabels:
         if self.volume.toPlainText():
             top += self.volume.boundingRect().height()
         corners = self.corners
+        self._elide_series(w)
         corners["patient"].setPos(QPointF(0, top))
         corners["top_right"].setPos(QPointF(w - corners["top_right"].boundingRect().width(), 0))
         corners["bottom_left"].setPos(QPointF(0, h - corners["bottom_left"].boundingRect().height()))
