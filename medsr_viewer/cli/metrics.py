@@ -7,6 +7,12 @@
   parts near the ROI (2-D metrics, sizes in mm², when the ROI lies on a slice of the reference
   grid; see
   :func:`medsr_viewer.core.metrics.overlap.roi_label_overlap`).
+- **Instance maps** (``--instances``: one id per object, e.g. a ``segment_instances`` model's
+  output or the connected components of a mask): objects matched by IoU, the 2018 Data
+  Science Bowl mAP@[.5:.95], COCO AP50/AP75/AP@[.5:.95], the adapted Rand error and the
+  variation of information (split, merge) of the ISBI 2012 challenge
+  (:mod:`medsr_viewer.core.metrics.instances`), over the whole map, one ``--slice``, or each
+  z slice on its own (``--per-slice``: 2-D objects of a stack of images, averaged).
 - **Images**: PSNR and SSIM over the whole volume (or ``--slice``) and inside each ROI. The
   data range is the reference volume's max − min (the project's evaluation protocol); SSIM of
   a volume is the mean of its z-slices' SSIM; inside an ROI, SSIM is the SSIM map averaged over
@@ -51,6 +57,7 @@ from medsr_viewer.core.labels import (
 from medsr_viewer.core.labels.dicom_seg import SEGMENTATION_STORAGE
 from medsr_viewer.core.labels.labelmap import NIFTI_INTENT_LABEL
 from medsr_viewer.core.metrics.image_quality import psnr, ssim
+from medsr_viewer.core.metrics.instances import instance_metrics
 from medsr_viewer.core.metrics.overlap import (
     OverlapMetrics,
     label_values,
@@ -84,6 +91,10 @@ def register(subparsers: Any) -> None:
                         help="restrict to one z slice of the reference grid")
     parser.add_argument("--kind", choices=("auto", "labels", "images"), default="auto",
                         help="what the two files are (default: detect)")
+    parser.add_argument("--instances", action="store_true",
+                        help="compare instance maps (one id per object): mAP, AP, Rand, VI")
+    parser.add_argument("--per-slice", action="store_true",
+                        help="with --instances: each z slice on its own, then the mean")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
@@ -96,6 +107,13 @@ def run(args: argparse.Namespace) -> int:
             else "images"
     if kind == "images" and args.label:
         raise CliError("--label applies to label maps, but the inputs are images")
+    if args.per_slice and not args.instances:
+        raise CliError("--per-slice applies to --instances")
+    if args.instances:
+        result = compare_instances(args.ref, args.test, args.slice, args.per_slice)
+        print(json.dumps(json_safe(result), allow_nan=False) if args.json
+              else format_instances(result))
+        return 0
     rois = _load_rois(args.roi) if args.roi else []
     result = (compare_labels(args.ref, args.test, args.label, rois, args.slice)
               if kind == "labels" else compare_images(args.ref, args.test, rois, args.slice))
@@ -184,6 +202,62 @@ def compare_labels(ref_path: Path, test_path: Path, wanted: list[int] | None,
                                         **_overlap_dict(metrics)})
         result["rois"].append(entry)
     return result
+
+
+def compare_instances(ref_path: Path, test_path: Path, slice_index: int | None,
+                      per_slice: bool) -> dict[str, Any]:
+    """Instance metrics of two instance maps (test resampled onto the reference grid)."""
+    ref = load_labels(ref_path)
+    test = load_labels(test_path)
+    resampled = not same_grid(ref.volume, test.volume)
+    if resampled:
+        test = test.on_grid(ref.volume)
+    ref_ids, test_ids = ref.labels, test.labels
+    if slice_index is not None:
+        _check_slice(slice_index, ref.volume)
+        ref_ids, test_ids = ref_ids[slice_index:slice_index + 1], test_ids[slice_index:
+                                                                          slice_index + 1]
+    per: list[dict[str, Any]]
+    try:
+        if per_slice or slice_index is not None:
+            per = [instance_metrics(r, t).as_dict() for r, t in zip(ref_ids, test_ids,
+                                                                    strict=True)]
+        else:
+            per = [instance_metrics(ref_ids, test_ids).as_dict()]
+    except ValueError as exc:
+        raise CliError(f"{test_path}: {exc}") from exc
+    keys = ("dsb_map", "ap50", "ap75", "coco_map", "rand_error", "vi_split", "vi_merge")
+    mean = {k: _nanmean([float(p[k]) for p in per]) for k in keys}
+    return {"kind": "instances", "ref": str(ref_path), "test": str(test_path),
+            "grid": _grid_facts(ref.volume), "test_resampled_to_ref_grid": resampled,
+            "slice": slice_index, "per_slice": per_slice or slice_index is not None,
+            "n_ref": sum(int(p["n_ref"]) for p in per),
+            "n_test": sum(int(p["n_test"]) for p in per),
+            **mean, "slices": per if len(per) > 1 else [], "matchings": per[0]["matchings"]
+            if len(per) == 1 else []}
+
+
+def format_instances(result: dict[str, Any]) -> str:
+    """Human-readable lines of a :func:`compare_instances` result."""
+    where = ("whole map" if not result["per_slice"] else
+             f"slice {result['slice']}" if result["slice"] is not None else
+             f"mean of {len(result['slices'])} slices")
+    lines = [f"reference: {result['ref']}", f"test:      {result['test']}",
+             f"{where}: {result['n_ref']} reference objects, {result['n_test']} test objects"]
+    if result["test_resampled_to_ref_grid"]:
+        lines.append("(test resampled onto the reference grid, nearest neighbour)")
+    lines.append(f"DSB mAP@[.5:.95] {_fmt(result['dsb_map'])}  COCO AP50 {_fmt(result['ap50'])}"
+                 f"  AP75 {_fmt(result['ap75'])}  AP@[.5:.95] {_fmt(result['coco_map'])}")
+    lines.append(f"adapted Rand error {_fmt(result['rand_error'])}  VI split "
+                 f"{_fmt(result['vi_split'])}  merge {_fmt(result['vi_merge'])}")
+    for m in result["matchings"]:
+        lines.append(f"  IoU > {m['threshold']:.2f}: TP {m['tp']}  FP {m['fp']}  FN {m['fn']}")
+    return "\n".join(lines)
+
+
+def _nanmean(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan
 
 
 def compare_images(ref_path: Path, test_path: Path, rois: list[Roi],

@@ -257,3 +257,34 @@ def test_an_sr_output_is_resampled_onto_the_reference_grid(
     nib.save(far, tmp_path / "far.nii.gz")
     assert main(["metrics", "--ref", str(ref_path), "--test", str(tmp_path / "far.nii.gz")]) == 2
     assert "does not overlap" in capsys.readouterr().err
+
+
+def test_instance_maps_give_map_ap_rand_and_vi(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue #16: ``medsr metrics --instances``: 3 objects, one of them moved."""
+    ref = np.zeros((100, 40, 3), np.int16)  # stored (x, y, z): a stack of 3 images
+    for k in range(3):
+        ref[5 + 30 * k:15 + 30 * k, 5:15, :] = k + 1
+    test = ref.copy()
+    test[:, :, :] = 0
+    for k in range(3):
+        shift = 2 if k == 0 else 0  # object 1 moved 2 px: IoU 2/3
+        test[5 + 30 * k + shift:15 + 30 * k + shift, 5:15, :] = k + 1
+    for name, data in (("ref_instances.nii.gz", ref), ("test_instances.nii.gz", test)):
+        nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / name)
+    result = _run_json(capsys, "--instances", "--per-slice", "--ref",
+                       str(tmp_path / "ref_instances.nii.gz"), "--test",
+                       str(tmp_path / "test_instances.nii.gz"))
+    assert result["kind"] == "instances" and len(result["slices"]) == 3
+    assert result["n_ref"] == result["n_test"] == 9
+    # Per slice: two perfect objects and one at IoU 2/3: TP 3 at 0.50-0.65 (precision 1),
+    # else TP 2, FP 1, FN 1 (2/4): the mean over the ten thresholds is 0.4 + 0.6 · 0.5.
+    expected = 0.4 * 1.0 + 0.6 * 0.5
+    assert result["dsb_map"] == pytest.approx(expected)
+    assert result["ap50"] == 1.0
+    assert main(["metrics", "--instances", "--ref", str(tmp_path / "ref_instances.nii.gz"),
+                 "--test", str(tmp_path / "test_instances.nii.gz")]) == 0
+    text = capsys.readouterr().out
+    assert "DSB mAP@[.5:.95]" in text and "IoU > 0.50: TP 3  FP 0  FN 0" in text
+    assert main(["metrics", "--per-slice", "--ref", str(tmp_path / "ref_instances.nii.gz"),
+                 "--test", str(tmp_path / "test_instances.nii.gz")]) != 0

@@ -350,7 +350,7 @@ class NoteLabel(QLabel):
         self.setWordWrap(True)
         self.setVisible(False)
 
-    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+    def setText(self, text: str) -> None:
         """Show ``text`` (hidden when empty)."""
         super().setText(text)
         self.setVisible(bool(text))
