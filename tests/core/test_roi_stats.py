@@ -125,3 +125,20 @@ def test_masked_psnr_and_ssim_against_skimage(t1_slab: Volume) -> None:
                                     use_sample_covariance=False, full=True)
     assert masked_ssim(ref, test, mask, data_range) == pytest.approx(smap[30:60, 20:70].mean())
     assert math.isnan(masked_psnr(ref, test, np.zeros(ref.shape, bool), data_range))
+
+
+def test_roi_trust_is_the_mean_width_and_the_flagged_share_inside() -> None:
+    from medsr_viewer.core.metrics.roi_trust import roi_trust
+
+    mask = np.zeros((4, 4), bool)
+    mask[:2, :2] = True
+    flagged = np.zeros((4, 4), bool)
+    flagged[0, 0] = True
+    flagged[3, 3] = True  # outside: not counted
+    width = np.arange(16, dtype=np.float32).reshape(4, 4)
+    values = roi_trust(mask, flagged, width)
+    assert values == {"pct_flagged": 25.0, "interval_width": (0 + 1 + 4 + 5) / 4}
+    assert roi_trust(mask) == {}
+    assert math.isnan(roi_trust(np.zeros((4, 4), bool), flagged)["pct_flagged"])
+    with pytest.raises(ValueError, match="grid"):
+        roi_trust(mask, flagged[:2])

@@ -361,3 +361,47 @@ def test_interval_width_runs_in_the_worker_for_a_calibrated_model(
     np.testing.assert_allclose(compare.shown_image(), _expected_width(window, calibrated,
                                                                        _lr(window)),
                                atol=1e-3 * float(np.ptp(lr)))
+
+
+def test_roi_table_gives_interval_width_and_flagged_share_per_roi(
+    qtbot: QtBot, window: MainWindow, small_t1: Path, calibrated: Path
+) -> None:
+    """Issue #14: the ROI Metrics table gains mean interval width and % flagged per ROI."""
+    from medsr_viewer.core.pane_geometry import display_plane
+    from medsr_viewer.core.roi import RectangleRoi, rasterize
+    from medsr_viewer.core.sr_maps import added_detail
+
+    compare = _start(qtbot, window, small_t1, calibrated)
+    display = window.viewer.display
+    assert display is not None
+    index = compare.shown_slice
+    plane = display_plane(display, AXIAL, index)
+    roi = RectangleRoi(plane, u0=10.0, v0=12.0, u1=40.0, v1=44.0, name="box")
+    window.roi_editor.add(roi)
+    panel = window.metrics_panel
+
+    def sr_row() -> dict[str, float]:
+        rows = [r for r in panel.records() if r.roi_id == roi.roi_id and r.grid == "sr"]
+        return dict(rows[0].metrics) if rows else {}
+
+    qtbot.waitUntil(lambda: "pct_flagged" in sr_row(), timeout=10000)
+    sr = compare.sr_slice_volume()
+    assert sr is not None
+    mask = rasterize(roi, sr)[0]
+    flags = added_detail(sr.voxels[0], _lr(window), 2, compare.k_spin.value()).flagged
+    assert sr_row()["pct_flagged"] == pytest.approx(100 * float(np.mean(flags[mask])))
+    assert "interval_width" not in sr_row()  # not computed for this slice yet
+    _pick_mode(qtbot, compare, CompareMode.INTERVAL_WIDTH)
+    _wait_map(qtbot, compare, "interval width", timeout=30000)
+    qtbot.waitUntil(lambda: "interval_width" in sr_row(), timeout=10000)
+    width = compare.shown_image()
+    assert width is not None
+    assert sr_row()["interval_width"] == pytest.approx(float(np.mean(width[mask])), rel=1e-5)
+    # The table shows both columns, and the CSV export writes them.
+    table = panel.table
+    headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    row = next(r for r in range(table.rowCount()) if table.item(r, 1).text() == "sr")
+    assert table.item(row, headers.index("% flagged")).text() == \
+        f"{sr_row()['pct_flagged']:.1f}"
+    assert table.item(row, headers.index("Width")).text() == \
+        f"{sr_row()['interval_width']:.3g}"

@@ -39,6 +39,7 @@ from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.docks.metrics_table import COLUMNS, MetricsTable, format_cell
 from medsr_viewer.gui.docks.reference_scoring import ReferenceScorer
 from medsr_viewer.gui.docks.sr_results import SR_RESULTS_KEPT, SrResults
+from medsr_viewer.gui.docks.trust_columns import TrustColumns
 from medsr_viewer.gui.views.compare_panel import ComparePanel
 from medsr_viewer.gui.views.study_viewer import StudyViewer
 
@@ -109,6 +110,8 @@ class MetricsPanel(QWidget):
         self._reference_source = reference_source
         self.sr_results = SrResults(compare)
         self._scorer = ReferenceScorer(viewer, compare, self.sr_results)
+        self._trust = TrustColumns(viewer, compare, self.sr_results)
+        compare.k_spin.valueChanged.connect(lambda _k: self.invalidate_all())
         self._records: dict[str, list[MetricRecord]] = {}
         self._dirty: set[str] = set()
         self._errors: dict[str, str] = {}
@@ -188,6 +191,7 @@ class MetricsPanel(QWidget):
         """Forget cached results and records (another study was opened)."""
         self.sr_results.clear()
         self._scorer.clear()
+        self._trust.clear()
         self._records.clear()
         self._errors.clear()
         self.rebuild_label_choices()
@@ -296,6 +300,8 @@ class MetricsPanel(QWidget):
         reference = self._reference_source()
         if sr is not None and reference is not None and len(rows) == 3:
             rows = self._scorer.with_reference_quality(rows, roi, sr, reference)
+        if sr is not None:
+            rows = self._trust.add(rows, roi, sr)
         if value is None and label_map is not None:
             rows = [replace(r, label="(no label under the ROI)") for r in rows]
         return rows

@@ -39,6 +39,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("HD max mm", "hd_max_mm", "{:.2f}"),
     ("PSNR dB", "psnr_db", "{:.2f}"),
     ("SSIM", "ssim", "{:.4f}"),
+    ("Width", "interval_width", "{:.3g}"),
+    ("% flagged", "pct_flagged", "{:.1f}"),
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from medsr_viewer.core.geometry import Orientation
@@ -32,7 +33,10 @@ class SrResults(QObject):
         self._compare = compare
         #: (model key, orientation, slice) -> result, oldest first.
         self._results: OrderedDict[tuple[str, Orientation, int], Volume] = OrderedDict()
+        #: Interval widths (SR grid) computed for kept results, by the same keys.
+        self._widths: dict[tuple[str, Orientation, int], np.ndarray] = {}
         compare.srReady.connect(self._on_ready)
+        compare.widthReady.connect(self._on_width)
 
     def _model_key(self) -> str:
         entry = self._compare.current_entry
@@ -48,12 +52,27 @@ class SrResults(QObject):
         self._results[key] = volume
         self._results.move_to_end(key)
         while len(self._results) > SR_RESULTS_KEPT:
-            self._results.popitem(last=False)
+            self._widths.pop(self._results.popitem(last=False)[0], None)
         self.changed.emit()
+
+    def _on_width(self) -> None:
+        width = self._compare.maps.width
+        key = (self._model_key(), self._compare.orientation, self._compare.shown_slice)
+        if width is not None and key in self._results:
+            self._widths[key] = width
+            self.changed.emit()
+
+    def width_for(self, result: Volume) -> np.ndarray | None:
+        """The interval width (SR grid) of a kept result, if it was computed."""
+        for key, volume in self._results.items():
+            if volume is result:
+                return self._widths.get(key)
+        return None
 
     def clear(self) -> None:
         """Forget every result (another study was opened)."""
         self._results.clear()
+        self._widths.clear()
         self.changed.emit()
 
     def where(self, result: Volume) -> tuple[Orientation, int]:

@@ -55,6 +55,7 @@ class MapHost(Protocol):
     complete: bool
     errorOccurred: Any  # Signal(str)
     mapShown: Any  # Signal(str)
+    widthReady: Any  # Signal()
 
     @property
     def enabled(self) -> bool: ...
@@ -127,6 +128,11 @@ class MapLayer:
     def cancel_width(self) -> None:
         self.panel.worker.cancel(WIDTH_PANE)
         self._width_for = -1
+
+    @property
+    def width(self) -> np.ndarray | None:
+        """The interval width of the current slice on the SR grid, once computed."""
+        return self._width
 
     def new_slice(self) -> None:
         """A new slice was requested: its width is not known yet."""
@@ -216,6 +222,7 @@ class MapLayer:
             p.errorOccurred.emit(f"interval width {width.shape} does not match the SR slice")
             return
         self._width = np.ascontiguousarray(width)
+        p.widthReady.emit()
         p.refresh_image()
 
     def on_width_progress(self, request_id: int, done: int, total: int) -> None:

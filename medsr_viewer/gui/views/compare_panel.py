@@ -85,6 +85,8 @@ class ComparePanel(CompareSwitching, CompareResults, CompareReadout, QWidget):
     progressChanged = Signal(int, int)
     srReady = Signal(int)
     mapShown = Signal(str)
+    #: The interval width of the shown slice arrived (:meth:`interval_width`).
+    widthReady = Signal()
     hovered = Signal(object, str)
 
     def __init__(self, viewer: StudyViewer, worker: InferenceWorker | None = None,
