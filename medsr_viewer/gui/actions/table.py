@@ -120,6 +120,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
       "in three planes", "View", 4, checkable=True),
     A("view.patient_data", "Show &Patient Data", (), "Patient name, ID, birth date and "
       "study date in the panes (never in screenshots)", "View", 4, checkable=True),
+    A("view.add_model_pane", "&Add Model Pane", ("Ctrl+Alt+M",), "Another model's result (or "
+      "bicubic) of the same slice beside the SR pane, linked; up to four results", "View", 1),
+    A("view.remove_model_pane", "Remove Model Pane", (), "Remove the rightmost extra model "
+      "pane", "View", 1),
     A("view.zoom_fit", "Zoom to &Fit", ("Z",), "Fit the slice in the active pane (the "
       "window stays)", "View", 5),
     A("view.zoom_1_1", "Zoom &1:1", ("Shift+Z",), "One image pixel per screen pixel in the "

@@ -41,6 +41,7 @@ from medsr_viewer.gui.views.compare_maps_view import MapLayer
 from medsr_viewer.gui.views.compare_readout import CompareReadout
 from medsr_viewer.gui.views.compare_results import CompareResults
 from medsr_viewer.gui.views.compare_switching import CompareSwitching
+from medsr_viewer.gui.views.model_panes import ModelPanes
 from medsr_viewer.gui.views.model_picker import ModelPicker
 from medsr_viewer.gui.views.slice_view import SliceView
 from medsr_viewer.gui.views.study_viewer import StudyViewer
@@ -159,6 +160,8 @@ class ComparePanel(CompareSwitching, CompareResults, CompareReadout, QWidget):
         pane_row.addWidget(self.sr_view, 1)
         pane_row.addWidget(self.colorbar_widget)
         column.addLayout(pane_row, 1)
+        #: More model panes right of the SR pane (View ▸ Add Model Pane).
+        self.model_panes = ModelPanes(self.model, self)
         self.hide()
         self._update_original_label()
 

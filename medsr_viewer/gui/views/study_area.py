@@ -49,6 +49,7 @@ class StudyArea:
         compare.original_column = original_column
         row.addWidget(original_column, 1)
         row.addWidget(compare, 1)
+        compare.model_panes.container = lambda pane: row.addWidget(pane, 1)
         self.stack.addWidget(self.study_area)
         self._model: ViewModel = viewer.model
         self._model.subscribe("study", self._show)
