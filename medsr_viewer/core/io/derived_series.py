@@ -196,11 +196,12 @@ def _slice_dataset(template: Dataset, modality: str, derivation: Derivation, ser
     sop_class = SOP_CLASSES[modality]
     sop_uid = generate_uid()
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPClassUID = pydicom.uid.UID(sop_class)
     meta.MediaStorageSOPInstanceUID = sop_uid
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = sop_class, sop_uid
+    ds.SOPClassUID = pydicom.uid.UID(sop_class)
+    ds.SOPInstanceUID = sop_uid
     for keyword in CARRIED:
         ds.__setattr__(keyword, template.get(keyword, ""))
     for keyword in MODALITY_ATTRIBUTES[modality]:
