@@ -173,6 +173,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     A("tool.smaller_brush", "Smaller Brush", ("[",), "Brush and eraser radius down",
       "Tools", 2),
     A("tool.larger_brush", "Larger Brush", ("]",), "Brush and eraser radius up", "Tools", 2),
+    A("tools.reader_study", "Blinded Reader Stu&dy…", (), "Pairs of methods' images of "
+      "slices, sides random, names hidden; pick or score 1–5 by key; results to CSV",
+      "Tools", 3),
     # ---- Segmentation
     A("segment.slice", "Segment Current &Slice", (), "Run the segmentation model on the "
       "slice shown; the result is a new label layer", "Segmentation", 0),

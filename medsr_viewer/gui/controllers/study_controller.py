@@ -26,6 +26,7 @@ from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.windowing import default_preset
 from medsr_viewer.gui.actions.reference_actions import ReferenceActions
 from medsr_viewer.gui.actions.window_presets import WindowPresets
+from medsr_viewer.gui.controllers.reader_study_action import ReaderStudyAction
 from medsr_viewer.gui.dialogs.message_banner import APP_TITLE, MessageBanner
 from medsr_viewer.gui.dialogs.series_picker import SeriesPickerDialog
 from medsr_viewer.gui.docks.layer_comparison import LayerComparison
@@ -90,6 +91,7 @@ class StudyController:
         parts.volume_bar.volumeRequested.connect(self.set_volume)
         parts.volume_bar.stepRequested.connect(self.step_volume)
         parts.volume_bar.groupRequested.connect(self.set_volume_group)
+        self.reader_study = ReaderStudyAction(window, parts.model, parts.compare)
 
     # ---------------------------------------------------------------- opening
 
