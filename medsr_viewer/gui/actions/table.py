@@ -61,6 +61,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     A("file.open_folder", "Open &Folder…", ("Ctrl+Shift+O",), "Open a folder of DICOM files",
       "File", 0),
     A("file.open_demo", "Open &Demo Study", (), "MNI152 T1 brain template", "File", 0),
+    A("file.open_pacs", "Open from PA&CS…", (), "Search a PACS (DICOMweb or DIMSE), retrieve "
+      "a series in the background and open it", "File", 0),
     A("file.open_model", "Open &Model File…", ("Ctrl+M",), "Add a model file with a card "
       "(.safetensors; .pt/.pt2 only if trusted) to the picker", "File", 0),
     A("labels.open", "Open &Label Map…", (), "Add a label layer from a file (NIfTI, MGZ, "
@@ -90,6 +92,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
       "never patient data)", "File", 4),
     A("file.dicom_tags", "DICOM &Tags…", ("Ctrl+T",), "The DICOM header of the slice shown "
       "(patient data masked until revealed)", "File", 4),
+    A("file.send_pacs", "Se&nd to PACS…", (), "Store a DICOM folder (e.g. a derived series) "
+      "on a PACS with STOW-RS or C-STORE", "File", 4),
     A("file.quit", "&Quit", ("std:Quit",), "", "File", 5),
     # ---- Edit (ROIs)
     A("edit.undo", "&Undo", ("Ctrl+Z",), "", "Edit", 0),

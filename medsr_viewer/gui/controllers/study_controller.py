@@ -26,6 +26,7 @@ from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.windowing import default_preset
 from medsr_viewer.gui.actions.reference_actions import ReferenceActions
 from medsr_viewer.gui.actions.window_presets import WindowPresets
+from medsr_viewer.gui.controllers.pacs_actions import PacsActions
 from medsr_viewer.gui.controllers.reader_study_action import ReaderStudyAction
 from medsr_viewer.gui.dialogs.message_banner import APP_TITLE, MessageBanner
 from medsr_viewer.gui.dialogs.series_picker import SeriesPickerDialog
@@ -92,6 +93,7 @@ class StudyController:
         parts.volume_bar.stepRequested.connect(self.step_volume)
         parts.volume_bar.groupRequested.connect(self.set_volume_group)
         self.reader_study = ReaderStudyAction(window, parts.model, parts.compare)
+        self.pacs = PacsActions(window, self.open_paths, lambda: self.paths)
 
     # ---------------------------------------------------------------- opening
 
