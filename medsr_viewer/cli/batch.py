@@ -13,6 +13,7 @@ output, error, worker). Exit status 0 when no study failed, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -72,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
     bar = None if args.quiet else ProgressBar(sys.stderr, f"batch {args.task}")
     rows = {}
     try:
+        # Local workers share this machine's cores; a cluster's workers keep their own.
+        threads = None if args.scheduler else max(1, (os.cpu_count() or 1) // args.workers)
         futures = {client.submit(process_study, item, args.task, args.model, args.device,
-                                 args.axis, pure=False): item for item in items}
+                                 args.axis, threads, pure=False): item for item in items}
         for done, future in enumerate(as_completed(futures), start=1):
             row = future.result()
             rows[row.study] = row

@@ -175,10 +175,19 @@ def _up_to_date(output: Path, sha256: str, study: str) -> bool:
 
 
 def process_study(item: BatchItem, task: str, model: str | None, device: str = "auto",
-                  axis: int | None = None) -> BatchRow:
-    """Run ``task`` on one study (a Dask task); never raises: failures are a row."""
+                  axis: int | None = None, torch_threads: int | None = None) -> BatchRow:
+    """Run ``task`` on one study (a Dask task); never raises: failures are a row.
+
+    ``torch_threads`` sets the worker's torch threads (Dask starts its workers with one
+    OpenMP thread each, which leaves cores idle when there are fewer workers than cores).
+    """
     start = time.perf_counter()
     worker = _worker_name()
+    if torch_threads and task != "convert":
+        import torch
+
+        if torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
 
     def row(status: str, error: str = "") -> BatchRow:
         return BatchRow(item.study, status, round(time.perf_counter() - start, 3), item.output,
