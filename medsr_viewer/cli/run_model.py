@@ -8,12 +8,20 @@ name and weights sha256 and the input's modality (so an SR output of an MR study
 MR); a ``segment`` NIfTI output gets the card's label names and colours beside it as an
 ITK-SNAP table ``<stem>.label``, which the label-map reader picks up. OUT is never the input,
 and an existing OUT (or label table) needs ``--force``.
+
+The run streams (:mod:`medsr_viewer.models.volume_output`): along axis 0 each finished slice
+is appended to the NIfTI file while the next is computed, otherwise it goes into the output
+array, written at the end without a copy. Voxels are stored in the input's integer type when
+it has one (``--dtype auto``, the rule of :mod:`medsr_viewer.core.quantise`: a 16-bit study
+gives a 16-bit output with its NIfTI ``scl_slope``/``scl_inter``), else as float32
+(``--dtype float32`` forces it). A last line reports where the time went.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +32,7 @@ from medsr_viewer.core.generators import run_to_end
 from medsr_viewer.core.io import LoadError, load_volume
 from medsr_viewer.core.labels import LabelTable, label_table_path, write_label_table
 from medsr_viewer.core.notify import Notice, notifier
+from medsr_viewer.core.quantise import DTYPE_CHOICES, output_quantisation
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.writers import (
     WriteError,
@@ -37,6 +46,7 @@ from medsr_viewer.models.domain import domain_message
 from medsr_viewer.models.inference import InferenceError, describe_exception
 from medsr_viewer.models.registry import ModelRegistry, ModelRejected
 from medsr_viewer.models.sr_trust import iter_trust_maps
+from medsr_viewer.models.volume_output import run_and_write
 from medsr_viewer.models.volume_processing import VolumeProcessor, VolumeProgress, default_axis
 
 #: Subcommand -> (card task, help text).
@@ -87,6 +97,11 @@ def register(subparsers: Any) -> None:
             parser.add_argument("--added-detail-out", type=Path, metavar="MAP.nii.gz",
                                 help="detail SR added that the input cannot confirm (SR grid)")
             add_through_plane_options(parser)
+        if command != "segment":
+            parser.add_argument(
+                "--dtype", choices=DTYPE_CHOICES, default="auto",
+                help="NIfTI output type: auto = the input's integer type (with scl_slope/"
+                "scl_inter) when it has one, else float32; float32 = always float32")
         parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
         parser.add_argument("--force", action="store_true", help="overwrite an existing OUT")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -95,6 +110,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the model over IN and write OUT; user errors raise :class:`CliError`."""
+    started = time.perf_counter()
     task: str = args.task
     if getattr(args, "through_plane", False):
         return run_through_plane(args)
@@ -157,8 +173,16 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(progress.fraction,
                            f"slice {progress.slice_index + 1}/{progress.slice_total}")
 
+        quantisation = None
+        if fmt == "nifti" and task != "segment":
+            quantisation = output_quantisation(volume, getattr(args, "dtype", "auto"))
+        card = loaded.card
+        description = f"{card.name} v{card.version} sha256:{card.sha256}"
         try:
-            result = run_to_end(processor.iter_volume(axis), show_progress)
+            run_ = run_and_write(processor, axis, out_path, quantisation, bool(maps),
+                                 description, args.force, args.input, show_progress)
+        except WriteError as exc:
+            raise CliError(str(exc)) from exc
         except InferenceError as exc:
             raise CliError(f"{loaded.path}: {exc}") from exc
         except Exception as exc:
@@ -167,19 +191,9 @@ def run(args: argparse.Namespace) -> int:
             bar.finish()
     finally:
         unsubscribe()
-    card = loaded.card
-    description = f"{card.name} v{card.version} sha256:{card.sha256}"
-    try:
-        written = save_volume(
-            result,
-            out_path,
-            description=description,
-            extra=result.metadata["provenance"],
-            force=args.force,
-            input_path=args.input,
-        )
-    except WriteError as exc:
-        raise CliError(str(exc)) from exc
+    if "note" in run_.stored_as:
+        print(f"note: {run_.stored_as['note']}", file=sys.stderr)
+    written, result = run_.written, run_.result
     if table_path is not None and card.labels:
         try:
             write_label_table(LabelTable.from_card_labels(card.labels), written)
@@ -188,9 +202,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {table_path} (names and colours of {len(card.labels)} labels)")
     shape = "x".join(str(n) for n in result.shape)
     spacing = " x ".join(f"{s:.3g}" for s in result.spacing)
-    print(f"wrote {written} ({shape} voxels, {spacing} mm, model {card.name})")
-    if maps:
-        _write_maps(args, maps, processor, volume, result, axis, description)
+    print(f"wrote {written} ({shape} voxels, {run_.stored_as['dtype']}, {spacing} mm, "
+          f"model {card.name})")
+    if run_.floats is not None:
+        _write_maps(args, maps, processor, volume, run_.floats, axis, description)
+    model_s = sum(run_.seconds)
+    print(f"timing: {len(run_.seconds)} slices, model {model_s:.2f} s "
+          f"({model_s / max(1, len(run_.seconds)):.3f} s/slice), write {run_.write_s:.2f} s "
+          f"after the last slice, total {time.perf_counter() - started:.2f} s")
     return 0
 
 
@@ -225,7 +244,8 @@ def _write_maps(
     axis: int,
     description: str,
 ) -> None:
-    """Compute and write the requested trust maps of a finished SR run."""
+    """Compute and write the requested trust maps of a finished SR run (``result`` in
+    float32: the model's output before any quantisation)."""
     gen = iter_trust_maps(processor, result, axis, getattr(args, "interval", None),
                           "consistency" in paths, "added_detail" in paths)
     bar = None if args.quiet else ProgressBar(sys.stderr, "trust maps")

@@ -101,8 +101,12 @@ def save_nifti(
     extra: Mapping[str, Any] | None = None,
     force: bool = False,
     input_path: str | os.PathLike[str] | None = None,
+    scaling: tuple[float, float] | None = None,
 ) -> Path:
     """Write ``volume`` as NIfTI-1 (``.nii`` or ``.nii.gz``), atomically.
+
+    The voxels are written from a transposed view of the volume's array (nibabel streams it
+    out in file order), so no copy of the volume is made.
 
     Parameters
     ----------
@@ -118,25 +122,65 @@ def save_nifti(
         Overwrite an existing output (never the input).
     input_path
         The input file, when not recorded in ``volume.metadata["source"]``.
+    scaling
+        ``(scl_slope, scl_inter)`` when the voxels are stored integers (an
+        :class:`~medsr_viewer.core.output_buffer.OutputBuffer`'s): written as they are, with
+        this scaling in the header, so readers see ``stored * slope + inter``.
 
     Returns
     -------
     Path
         The written file.
     """
-    target = check_output_path(path, force, input_path or volume.metadata.get("source"))
+    target = nifti_target(path, force, input_path or volume.metadata.get("source"))
+    if scaling is not None and not np.issubdtype(volume.voxels.dtype, np.integer):
+        raise WriteError(target, f"scaling needs integer voxels, not {volume.voxels.dtype}")
+    image = nifti_image(volume, description, extra, scaling)
+    return write_output(target, lambda tmp: nib.save(image, tmp))
+
+
+def nifti_target(
+    path: str | os.PathLike[str],
+    force: bool = False,
+    input_path: str | os.PathLike[str] | None = None,
+) -> Path:
+    """:func:`check_output_path` for a NIfTI output (``.nii`` or ``.nii.gz``)."""
+    target = check_output_path(path, force, input_path)
     if output_format(target) != "nifti":
         raise WriteError(target, "not a NIfTI file name (.nii or .nii.gz)")
-    data = np.ascontiguousarray(volume.voxels.transpose(2, 1, 0))
-    image = _nifti_image(data, volume, description, extra)
+    return target
+
+
+def nifti_image(
+    volume: Volume,
+    description: str = "",
+    extra: Mapping[str, Any] | None = None,
+    scaling: tuple[float, float] | None = None,
+) -> nib.Nifti1Image:
+    """The NIfTI-1 image :func:`save_nifti` writes: the voxels as a transposed view (no copy),
+    the geometry, ``descrip``, provenance, the label intent or display range, the scaling."""
+    image = _nifti_image(volume.voxels.transpose(2, 1, 0), volume, description, extra)
     header = image.header
+    if scaling is not None:
+        header.set_slope_inter(*scaling)  # set: nibabel writes the integers unscaled
     if volume.modality == "SEG" or volume.metadata.get("labels"):
         header.set_intent(INTENT_LABEL)
     elif volume.window is not None:
         center, width = volume.window
         header["cal_min"], header["cal_max"] = center - width / 2.0, center + width / 2.0
-    suffix = ".nii.gz" if target.name.lower().endswith(".gz") else ".nii"
-    _atomic_write(target, suffix, lambda tmp: nib.save(image, tmp))
+    return image
+
+
+def write_output(target: Path, write: Callable[[str], object]) -> Path:
+    """``write(tmp)`` into a temporary file beside ``target``, then moved into place (see
+    :func:`~medsr_viewer.core.atomic.atomic_write`); returns ``target``.
+
+    Raises
+    ------
+    WriteError
+        The file could not be written (``OSError``); ``target`` is untouched.
+    """
+    _atomic_write(target, "", write)
     return target
 
 
@@ -162,8 +206,8 @@ def save_nifti_frames(
     target = check_output_path(path, force, input_path or first.metadata.get("source"))
     if output_format(target) != "nifti":
         raise WriteError(target, "not a NIfTI file name (.nii or .nii.gz)")
-    data = np.stack([np.asarray(f.voxels, np.float32).transpose(2, 1, 0) for f in frames], -1)
-    image = _nifti_image(np.ascontiguousarray(data), first, description, extra)
+    data = np.stack([np.asarray(f.voxels, np.float32) for f in frames])  # (t, z, y, x)
+    image = _nifti_image(data.transpose(3, 2, 1, 0), first, description, extra)
     suffix = ".nii.gz" if target.name.lower().endswith(".gz") else ".nii"
     _atomic_write(target, suffix, lambda tmp: nib.save(image, tmp))
     return target
@@ -265,11 +309,15 @@ def save_volume(
     extra: Mapping[str, Any] | None = None,
     force: bool = False,
     input_path: str | os.PathLike[str] | None = None,
+    scaling: tuple[float, float] | None = None,
 ) -> Path:
-    """Write ``volume`` as NIfTI or PNG, chosen by the file name (see the two writers)."""
+    """Write ``volume`` as NIfTI or PNG, chosen by the file name (see the two writers);
+    ``scaling`` (stored integers' slope and intercept) is for NIfTI only."""
     if output_format(path) == "png":
+        if scaling is not None:
+            raise WriteError(Path(path), "PNG holds no intensity scaling; write NIfTI instead")
         return save_png(volume, path, extra=extra, force=force, input_path=input_path)
-    return save_nifti(volume, path, description, extra, force, input_path)
+    return save_nifti(volume, path, description, extra, force, input_path, scaling)
 
 
 def read_nifti_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -14,7 +14,8 @@ input voxels (the world box of voxel *edges* is unchanged):
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ import torch
 
 from medsr_viewer.core.generators import run_to_end
 from medsr_viewer.core.notify import Notifier
+from medsr_viewer.core.output_buffer import OutputBuffer
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.models.archive import LoadedModel
 from medsr_viewer.models.device import configure_cpu_threads, initial_tile_size
@@ -227,11 +229,35 @@ class VolumeProcessor:
         axis = default_axis(self.volume) if axis is None else axis
         if axis not in (0, 1, 2):
             raise InferenceError(f"slice axis must be 0, 1 or 2, got {axis}")
+        buffer = OutputBuffer(self.output_shape(axis), axis, dtype=self.output_dtype)
+        yield from self.iter_planes(axis, buffer.put)
+        return self.result_volume(buffer.array, axis)
+
+    @property
+    def output_dtype(self) -> type:
+        """Type of the finished planes: ``uint8`` labels or float32 raw units."""
+        return np.uint8 if self.card.task == "segment" else np.float32
+
+    def output_shape(self, axis: int) -> tuple[int, int, int]:
+        """Voxel shape ``(z, y, x)`` of the result of a run along ``axis``."""
+        return output_shape(self.volume.shape, axis, self.scale)
+
+    def iter_planes(
+        self, axis: int, put: Callable[[int, np.ndarray], None]
+    ) -> Generator[VolumeProgress, None, list[float]]:
+        """Run every slice along ``axis``, handing each finished plane to ``put(index, plane)``.
+
+        The streaming core of a whole-volume run: only the slice being processed is held
+        here, so memory is that of the slice plus whatever ``put`` stores (e.g. an
+        :class:`~medsr_viewer.core.output_buffer.OutputBuffer`). Yields per tile; returns the
+        seconds each slice took (model, pre- and postprocessing).
+        """
+        if axis not in (0, 1, 2):
+            raise InferenceError(f"slice axis must be 0, 1 or 2, got {axis}")
         total = slice_count(self.volume, axis)
-        shape = output_shape(self.volume.shape, axis, self.scale)
-        dtype = np.uint8 if self.card.task == "segment" else np.float32
-        out = np.zeros(shape, dtype=dtype)
+        seconds: list[float] = []
         for index in range(total):
+            start = time.perf_counter()
             gen = self.iter_slice(index, axis)
             while True:
                 try:
@@ -240,10 +266,9 @@ class VolumeProcessor:
                     plane: np.ndarray = stop.value
                     break
                 yield VolumeProgress(index, total, index, update)
-            target = [slice(None)] * 3
-            target[axis] = slice(index, index + 1)
-            out[tuple(target)] = np.expand_dims(plane, axis)
-        return self.result_volume(out, axis)
+            seconds.append(time.perf_counter() - start)
+            put(index, plane)
+        return seconds
 
     def run_volume(self, axis: int | None = None) -> Volume:
         """:meth:`iter_volume` run to the end; returns the new volume."""

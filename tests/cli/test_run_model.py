@@ -67,16 +67,63 @@ def test_sr_writes_a_georeferenced_nifti(
         res.spacing, (src.spacing[0], src.spacing[1] / 2, src.spacing[2] / 2), rtol=1e-5
     )
     np.testing.assert_allclose(_edge_box(res), _edge_box(src), atol=1e-3)
-    # Values: exactly bicubic x2 of each slice (min/max normalisation is undone).
+    # Values: exactly bicubic x2 of each slice (min/max normalisation is undone), stored in
+    # the input's uint8 with a scaling, so within half a step of it.
     lo, hi = float(src.voxels.min()), float(src.voxels.max())
     x = torch.from_numpy((src.voxels - lo) / (hi - lo))[:, None]
     expected = F.interpolate(x, scale_factor=2.0, mode="bicubic").numpy()[:, 0] * (hi - lo) + lo
-    np.testing.assert_allclose(res.voxels, expected, atol=1e-3 * (hi - lo))
+    stored = nib.load(str(out))
+    assert stored.get_data_dtype() == np.uint8
+    half_step = float(stored.dataobj.slope) / 2  # type: ignore[attr-defined]
+    np.testing.assert_allclose(res.voxels, expected, atol=half_step + 1e-3 * (hi - lo))
     card = read_card(zoo["bicubic-x2"])
     descrip = nib.load(str(out)).header["descrip"].item().decode()
     assert descrip.startswith("bicubic-x2 v0.1.0 sha256:") and card.sha256[:40] in descrip
     prov = read_nifti_provenance(out)
     assert prov["sha256"] == card.sha256 and prov["model"] == "bicubic-x2" and prov["scale"] == 2
+
+
+def _sr(source: Path, out: Path, model: Path, *options: str) -> tuple[nib.Nifti1Image, Volume]:
+    """``medsr sr`` of ``source`` into ``out``: the written file and its reopened volume."""
+    assert main(["sr", str(source), str(out), "--model", str(model), "--quiet", *options]) == 0
+    return nib.load(str(out)), load_volume(out)
+
+
+def test_integer_input_gives_its_type_within_half_a_step(
+    small_mr: Path, zoo: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #18: an int16 study's SR is int16 (slope 1 when its range fits), each value
+    within half a quantisation step of the float32 result (``--dtype float32``)."""
+    crop = nib.load(str(small_mr))
+    values = np.asarray(crop.dataobj).astype(np.int16) * 9 - 300  # signed
+    source = tmp_path / "int16.nii.gz"
+    nib.save(nib.Nifti1Image(values, crop.affine), str(source))
+    model = zoo["conv-x2"]
+    stored, quantised = _sr(source, tmp_path / "i.nii.gz", model)
+    assert "timing: 4 slices, model" in capsys.readouterr().out
+    floats, exact = _sr(source, tmp_path / "f.nii.gz", model, "--dtype", "float32")
+    assert stored.get_data_dtype() == np.int16 and floats.get_data_dtype() == np.float32
+    slope = float(stored.dataobj.slope)  # type: ignore[attr-defined]
+    assert slope == 1.0 and float(stored.dataobj.inter) == 0.0  # type: ignore[attr-defined]
+    assert np.abs(quantised.voxels - exact.voxels).max() <= slope / 2 + 1e-3
+    assert np.ptp(exact.voxels) > 1000 and exact.voxels.min() < 0
+    prov = read_nifti_provenance(tmp_path / "i.nii.gz")["stored_as"]
+    assert prov == {"dtype": "int16", "scl_slope": 1.0, "scl_inter": 0.0}
+    assert read_nifti_provenance(tmp_path / "f.nii.gz")["stored_as"] == {"dtype": "float32"}
+    i_size, f_size = ((tmp_path / n).stat().st_size for n in ("i.nii.gz", "f.nii.gz"))
+    assert i_size < 0.7 * f_size
+
+
+def test_float_input_stays_float32(
+    small_mr: Path, zoo: dict[str, Path], tmp_path: Path
+) -> None:
+    crop = nib.load(str(small_mr))
+    source = tmp_path / "float.nii"
+    nib.save(nib.Nifti1Image(np.asarray(crop.dataobj, np.float32) / 7, crop.affine), str(source))
+    stored, result = _sr(source, tmp_path / "o.nii", zoo["bicubic-x2"])
+    assert stored.get_data_dtype() == np.float32
+    assert read_nifti_provenance(tmp_path / "o.nii")["stored_as"] == {"dtype": "float32"}
+    assert result.voxels.shape == (4, 240, 200)
 
 
 def test_enhance_and_segment_on_a_real_png(

@@ -21,7 +21,7 @@ import numpy as np
 
 from medsr_viewer.core.io.colour import colour_note, rgb_bytes
 from medsr_viewer.core.io.dicom_grouping import Plane, acquisition_order, split_kinds, split_volumes
-from medsr_viewer.core.io.dicom_headers import PlaneHeader
+from medsr_viewer.core.io.dicom_headers import DicomFileHeader, PlaneHeader
 from medsr_viewer.core.io.dicom_labels import AcquisitionLabel
 from medsr_viewer.core.io.dicom_pixels import PixelDecodeError, decode_planes
 from medsr_viewer.core.io.dicom_series import SeriesInfo
@@ -346,6 +346,7 @@ def _group(
             "transfer_syntax": first.file.transfer_syntax,
             "transfer_syntax_name": _syntax_name(first.file.transfer_syntax),
             "photometric": first.file.photometric,
+            "source_dtype": _stored_dtype(first.file) if rgb is None else None,
             "rescale": {
                 "slope": first_plane.slope,
                 "intercept": first_plane.intercept,
@@ -375,6 +376,14 @@ def _group(
             rgb=None if colour is None else colour[v],
         ))
     return VolumeGroup(plan.kind, tuple(volumes), tuple(labels), rgb)
+
+
+def _stored_dtype(header: DicomFileHeader) -> str | None:
+    """The integer type of a grayscale file's stored pixels (``uint16`` ...); ``None`` beyond
+    16 bits (32/64-bit data may be float pixel data)."""
+    if header.bits_allocated not in (8, 16):
+        return None
+    return f"{'int' if header.pixel_representation == 1 else 'uint'}{header.bits_allocated}"
 
 
 def _volume_windows(planes: list[PlaneHeader], inversion: tuple[float, float] | None
