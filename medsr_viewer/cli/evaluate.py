@@ -3,6 +3,9 @@
 ``eval sr`` prints PSNR/SSIM per volume and overall for nearest, bilinear, bicubic, Lanczos and
 the model; ``eval segment`` prints Dice, IoU and 95 % Hausdorff per image and overall;
 ``eval enhance`` prints PSNR/SSIM of the noisy input, the best Gaussian filter and the model.
+``eval sr --paths`` scores each execution path instead (fp32, channels_last, bf16 ...: PSNR per
+volume and its change against fp32; see :mod:`medsr_viewer.models.evaluation.paths`), and
+``--write-card OUT`` stores which reduced precisions passed in a copy of the model's card.
 ``--json`` prints one JSON document instead of the tables.
 """
 
@@ -42,6 +45,16 @@ def register(subparsers: Any) -> None:
     sr.add_argument("--figure-box", default="",
                     help="Z,Y,X,SIZE: slice and HR crop for --figure (default: centre of the "
                          "middle evaluated slice)")
+    sr.add_argument("--paths", nargs="*", metavar="PATH",
+                    help="score execution paths against fp32 instead of baselines (default: "
+                         "fp32 fp32+channels_last bf16+channels_last; any of fp32|bf16|fp16 "
+                         "with +channels_last, +compiled)")
+    sr.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="where --paths runs (default: cpu)")
+    sr.add_argument("--write-card", type=Path, metavar="OUT",
+                    help="with --paths: write the model with its card's execution block "
+                         "(validated precisions: within 0.02 dB of fp32) to OUT (may be the "
+                         "model file itself; safe-format models only)")
     add_through_plane_eval_options(sr)
     sr.set_defaults(func=run_sr)
 
@@ -111,6 +124,10 @@ def run_sr(args: argparse.Namespace) -> int:
     if args.model is None:
         raise CliError("--model NAME|PATH is required (or --through-plane)")
     loaded = _load(args.model, "super_resolution")
+    if args.paths is not None:
+        return run_sr_paths(args, loaded)
+    if args.write_card is not None:
+        raise CliError("--write-card needs --paths (the measurements it records)")
     bounds = _bounds_fn(loaded.card)
     scale = loaded.card.scale
     tables = []
@@ -141,6 +158,83 @@ def run_sr(args: argparse.Namespace) -> int:
         cells = "".join(f"{_fmt(scores[m].psnr):>10} / {scores[m].ssim:.4f}" for m in methods)
         print(f"{name:<16}{n:>7}{cells}")
     return 0
+
+
+def run_sr_paths(args: argparse.Namespace, loaded: Any) -> int:
+    """Print (or write to the card) each execution path's PSNR against fp32."""
+    from dataclasses import replace
+
+    from medsr_viewer.models.archive import runs_code, save_model
+    from medsr_viewer.models.cpu_features import detect_cpu
+    from medsr_viewer.models.device import DeviceError, select_device
+    from medsr_viewer.models.evaluation.paths import evaluate_paths, execution_block, validated
+    from medsr_viewer.models.execution import (
+        MEASURED_PATHS,
+        ExecutionError,
+        choose_plan,
+        parse_path,
+    )
+
+    card = loaded.card
+    paths = list(args.paths) or list(MEASURED_PATHS)
+    try:
+        device = select_device(args.device)
+        for path in paths:
+            parse_path(path)
+    except (DeviceError, ExecutionError) as exc:
+        raise CliError(str(exc)) from exc
+    if args.write_card is not None and runs_code(loaded.path):
+        raise CliError(f"{loaded.path}: --write-card writes safe-format (.safetensors) models only")
+    volumes = [(v.name, v.voxels) for v in _volumes(args.data)]
+    machine = detect_cpu().describe() if device.type == "cpu" else torch_device_name(device)
+    print(f"SR x{card.scale} {card.name}: execution paths on {machine}", file=sys.stderr)
+    try:
+        scores = evaluate_paths(
+            loaded.module, card, volumes, _bounds_fn(card), paths, device.type,
+            args.slice_step, loaded.sha256,
+            progress=lambda name: print(f"  running {name} ...", file=sys.stderr))
+    except (ValueError, RuntimeError) as exc:
+        raise CliError(str(exc)) from exc
+    reference = scores[0]
+    passed = validated(scores)
+    plan = choose_plan(card, device, loaded.module, request="auto")
+    if args.json:
+        print(json.dumps({
+            "model": str(loaded.path), "device": device.type, "machine": machine,
+            "slice_step": args.slice_step, "card_validated": list(card.validated_precisions),
+            "validated_now": list(passed), "plan": plan.name,
+            "paths": {s.name: {"volumes": {v: {"psnr": m.psnr, "ssim": m.ssim,
+                                               "delta_db": s.delta(reference, v)}
+                                           for v, m in s.volumes.items()},
+                               "max_abs_diff": s.max_abs_diff, "seconds": s.seconds}
+                      for s in scores},
+        }, indent=2))
+    else:
+        names = list(reference.volumes)
+        print(f"SR x{card.scale} {card.name}: model PSNR dB per execution path (change vs fp32)")
+        print(f"{'path':<28}" + "".join(f"{n:>22}" for n in names)
+              + f"{'max|diff|':>11}{'model s':>9}")
+        for s in scores:
+            cells = "".join(f"{s.volumes[n].psnr:>11.4f} ({s.delta(reference, n):+.4f})"
+                            for n in names)
+            print(f"{s.name:<28}{cells}{s.max_abs_diff:>11.2g}{s.seconds:>9.1f}")
+        print(f"within 0.02 dB of fp32: {', '.join(passed) or 'no reduced precision'}; card "
+              f"validates: {', '.join(card.validated_precisions) or 'none'}; this machine's "
+              f"plan: {plan.name}")
+    if args.write_card is not None:
+        data = [name for name, _ in volumes]
+        block = execution_block(card, scores, data, args.slice_step, machine)
+        written = save_model(loaded.module, replace(card, execution=block), args.write_card)
+        print(f"wrote {args.write_card}: validated_precisions = "
+              f"{written.validated_precisions}", file=sys.stderr)
+    return 0
+
+
+def torch_device_name(device: Any) -> str:
+    """The GPU's name (``cuda``: torch's device name)."""
+    import torch
+
+    return str(torch.cuda.get_device_name(device))
 
 
 def _sr_figure(args: argparse.Namespace, loaded: Any, bounds: Any) -> None:

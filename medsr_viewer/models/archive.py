@@ -16,6 +16,9 @@ bytes, so the bytes checked (trust, identity) are the bytes run.
 
 TorchScript is deprecated as of torch 2.13 and warns on every script/save/load; those
 deprecation warnings are silenced here on purpose (it stays an input format).
+
+Importing this module does not import torch (the viewer lists models and reads cards at
+start-up without it); the functions that load or write a model import it.
 """
 
 from __future__ import annotations
@@ -29,21 +32,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from medsr_viewer.core.atomic import atomic_write
 from medsr_viewer.core.notify import notifier
 from medsr_viewer.models.card import CARD_FILENAME, CardError, ModelCard
 from medsr_viewer.models.card_schema import MAX_CARD_BYTES
 from medsr_viewer.models.identity import bytes_sha256, weights_sha256
-from medsr_viewer.models.safe_format import (
-    is_safe_model_file,
-    load_safe_model,
-    read_safe_card,
-    save_safe_model,
-)
+from medsr_viewer.models.safe_header import is_safe_model_file, read_safe_card
 from medsr_viewer.models.trust import TrustStore
+
+if TYPE_CHECKING:  # torch is imported where a model is loaded or written, not to read cards
+    import torch
 
 __all__ = [
     "LoadedModel",
@@ -109,6 +109,8 @@ def round_weights(module: torch.nn.Module, weights_dtype: str) -> None:
     ``weights_dtype`` gives back, so scores measured before export hold for the file."""
     if weights_dtype == "float32":
         return
+    import torch
+
     stored = getattr(torch, weights_dtype)
     with torch.no_grad():
         for tensor in module.state_dict().values():
@@ -122,6 +124,8 @@ def save_model(module: torch.nn.Module, card: ModelCard, path: str | os.PathLike
     ``module`` must be an instance of the card's registered ``architecture``. Returns the
     card as written, with ``arch_kwargs`` completed and ``sha256`` filled in.
     """
+    from medsr_viewer.models.safe_format import save_safe_model
+
     return save_safe_model(module, card, path)
 
 
@@ -133,6 +137,8 @@ def save_torchscript(
     For handing a model to tools that want TorchScript; such a file runs code when loaded
     and needs trust (:mod:`medsr_viewer.models.trust`). Returns the card as written.
     """
+    import torch
+
     if card.weights_dtype != "float32":
         # A copy: the caller's module stays float32.
         module = copy.deepcopy(module).to(getattr(torch, card.weights_dtype))
@@ -175,6 +181,8 @@ def export_model(
     example_size
         Height/width of the example input used for tracing.
     """
+    import torch
+
     if card.weights_dtype != "float32":
         raise CardError(f"{path}: torch.export archives store float32 weights only")
     module = module.eval()
@@ -221,6 +229,8 @@ def load_model(
     data = _read_bytes(target)
     digest = bytes_sha256(data)
     if _looks_safe(data):  # decided on the bytes that will be loaded
+        from medsr_viewer.models.safe_format import load_safe_model
+
         module, card = load_safe_model(target, data, device=device)
         return LoadedModel(module=module, card=card, path=target, sha256=digest)
     card = _parse_card(target, _card_text(target, data))
@@ -315,6 +325,8 @@ def _load_code_archive(
     path: Path, data: bytes, card: ModelCard, map_location: str | torch.device
 ) -> torch.nn.Module:
     """Load a trusted TorchScript / ``torch.export`` archive from its bytes."""
+    import torch
+
     try:
         if is_exported_program(path, data):
             program = torch.export.load(io.BytesIO(data))

@@ -80,6 +80,10 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)
+    #: Execution paths measured on this model (``validated_precisions``: reduced precisions
+    #: within 0.02 dB of fp32, see :mod:`medsr_viewer.models.execution`; ``checks``: the
+    #: measurements). Empty: fp32 only (and fp16 on CUDA when ``fp16`` is set).
+    execution: dict[str, Any] = field(default_factory=dict)
     licence: str = ""
     sha256: str = ""
 
@@ -113,6 +117,11 @@ class ModelCard:
         if not block or abs(float(block.get("level", -1)) - level) > 1e-6:
             return None
         return str(block["spread"]), float(block["factor"])
+
+    @property
+    def validated_precisions(self) -> tuple[str, ...]:
+        """Reduced precisions (``bf16``, ``fp16``) this model was validated in."""
+        return tuple(str(p) for p in self.execution.get("validated_precisions", ()))
 
     @property
     def perceptual(self) -> bool:

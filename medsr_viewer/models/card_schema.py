@@ -100,6 +100,18 @@ CARD_SCHEMA: dict[str, Any] = {
                 "factor": {"type": "number", "minimum": 0},
             },
         },
+        "execution": {
+            "type": "object",
+            "properties": {
+                "validated_precisions": {
+                    "type": "array",
+                    "items": {"enum": ["bf16", "fp16"]},
+                    "maxItems": 2,
+                    "uniqueItems": True,
+                },
+                "checks": {"type": "object"},
+            },
+        },
         "licence": _TEXT,
         "sha256": {"type": "string", "pattern": "^([0-9a-f]{64})?$"},
         "network_data_format": {"type": "object"},

@@ -96,16 +96,15 @@ def summarise_voxels(
         intensity = fit_intensity_map(normalisation, voxels)
     count = voxels.shape[axis]
     picks = np.unique(np.linspace(0, count - 1, min(count, 3 * SAMPLE_SLICES)).astype(int))
-    rows: list[dict[str, float]] = []
     peak = float(np.nanmax(voxels)) if voxels.size else 0.0
-    for index in picks:
+
+    def anatomy(index: int) -> bool:  # empty end slices say nothing about the anatomy
         plane = np.take(voxels, index, axis=axis)
-        if plane.size == 0 or float(np.nanmax(plane)) <= 0.05 * peak:
-            continue  # empty end slices say nothing about the anatomy
-        rows.append(slice_features(intensity.to_model(plane)))
-    if not rows:
-        rows = [slice_features(intensity.to_model(np.take(voxels, count // 2, axis=axis)))]
-    rows = rows[:: max(1, len(rows) // SAMPLE_SLICES)]
+        return bool(plane.size) and float(np.nanmax(plane)) > 0.05 * peak
+
+    kept = [int(index) for index in picks if anatomy(index)]
+    kept = kept[:: max(1, len(kept) // SAMPLE_SLICES)] or [count // 2]  # every k-th measured
+    rows = [slice_features(intensity.to_model(np.take(voxels, i, axis=axis))) for i in kept]
     features = {name: float(np.median([r[name] for r in rows])) for name in FEATURES}
     in_plane_spacing = [float(s) for a, s in enumerate(spacing) if a != axis]
     in_plane = float(np.mean(in_plane_spacing)) if has_spacing else None

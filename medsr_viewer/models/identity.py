@@ -17,8 +17,10 @@ import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported by the functions that hash tensors (not at start-up)
+    import torch
 
 _CHUNK = 1024 * 1024
 _file_hashes: dict[tuple[str, int, int], str] = {}
@@ -57,6 +59,8 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 def tensors_sha256(items: Iterable[tuple[str, torch.Tensor]]) -> str:
     """SHA-256 over ``(name, tensor)`` pairs: each name, then the tensor's raw bytes."""
+    import torch
+
     digest = hashlib.sha256()
     for key, tensor in items:
         digest.update(key.encode())

@@ -32,6 +32,8 @@ from medsr_viewer.core.notify import Notifier
 from medsr_viewer.core.notify import notifier as default_notifier
 from medsr_viewer.core.process_exit import abandon
 from medsr_viewer.models.card import DEFAULT_TILE_TIMEOUT_S
+from medsr_viewer.models.execution import ExecutionPlan, on_cpu, prepare_module
+from medsr_viewer.models.execution import run as run_planned
 from medsr_viewer.models.tiling import Box, TileBlender, plan_tiles
 
 T = TypeVar("T")
@@ -117,8 +119,8 @@ def describe_exception(exc: BaseException) -> str:
 class TileRunner:
     """Runs one model on one ``(C, h, w)`` float32 patch on a device, inside ``inference_mode``.
 
-    Owns the device decision for the model: fp16 on CUDA when allowed, and the move to the
-    CPU when CUDA runs out of memory (:meth:`fall_back_to_cpu`).
+    Owns the device decision for the model: its execution plan (precision, memory format,
+    copies), and the move to the CPU when CUDA runs out of memory (:meth:`fall_back_to_cpu`).
 
     Parameters
     ----------
@@ -137,6 +139,10 @@ class TileRunner:
     interrupted
         An event shared with the owner: once set, the running call and every later one
         raise :class:`InferenceCancelled` (default: the runner's own, see :meth:`interrupt`).
+    plan
+        How the model runs (:mod:`medsr_viewer.models.execution`: precision, memory format,
+        compilation, copies); default: fp32 NCHW (fp16 on CUDA when ``fp16``), the calls
+        made before plans existed.
     """
 
     def __init__(
@@ -148,16 +154,19 @@ class TileRunner:
         notifier: Notifier | None = None,
         timeout_s: float = DEFAULT_TILE_TIMEOUT_S,
         interrupted: threading.Event | None = None,
+        plan: ExecutionPlan | None = None,
     ) -> None:
-        self.module = module
         self._device = torch.device(device)
         self.name = name
         self.notifier = notifier if notifier is not None else default_notifier
         self.timeout_s = float(timeout_s)
         self.interrupted = interrupted if interrupted is not None else threading.Event()
-        self.fp16 = bool(fp16) and self._device.type == "cuda"
-        if self.fp16:
-            self.module = self.module.half()
+        if plan is None:
+            legacy_fp16 = bool(fp16) and self._device.type == "cuda"
+            plan = ExecutionPlan(self._device.type, "fp16" if legacy_fp16 else "fp32")
+        self.plan = plan
+        self.fp16 = plan.precision == "fp16"
+        self.module = prepare_module(module, plan)
 
     def interrupt(self) -> None:
         """Make the running call (and every later one) raise :class:`InferenceCancelled`."""
@@ -176,28 +185,29 @@ class TileRunner:
         InferenceTimeout, InferenceCancelled
             See :func:`call_bounded`.
         """
-        dtype = torch.float16 if self.fp16 else torch.float32
-        module, device = self.module, self._device
+        module, device, plan = self.module, self._device, self.plan
 
         def call() -> np.ndarray:
             with torch.inference_mode():
                 x = torch.from_numpy(np.ascontiguousarray(patch, dtype=np.float32))[None]
-                y = module(x.to(device=device, dtype=dtype))
+                y = run_planned(module, x, plan, device)
                 if isinstance(y, (tuple, list)):
                     y = y[0]
                 if not isinstance(y, torch.Tensor):
                     raise InferenceError(
                         f"{self.name}: model returned {type(y).__name__}, not a tensor"
                     )
-                return y.detach().float().cpu().numpy()[0]  # type: ignore[no-any-return]
+                return y.detach().float().cpu().contiguous().numpy()[0]  # type: ignore[no-any-return]
 
         shape = "x".join(str(n) for n in patch.shape[1:])
         return call_bounded(call, self.timeout_s, self.interrupted, f"{self.name}: a {shape} tile")
 
     def fall_back_to_cpu(self, reason: str) -> None:
-        """Move the model to the CPU (full precision) and post a visible warning."""
+        """Move the model to the CPU (full precision unless the CPU runs bf16 natively) and
+        post a visible warning."""
         self.module = self.module.float().to("cpu")
         self._device = torch.device("cpu")
+        self.plan = on_cpu(self.plan)
         self.fp16 = False
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

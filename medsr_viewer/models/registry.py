@@ -14,6 +14,8 @@ card, a malformed card, a task that does not fit the request, a TorchScript/``to
 file that is not trusted (:class:`ModelNeedsTrust`: nothing from it ran; see
 :mod:`medsr_viewer.models.trust`), weights that do not match the card's hash, and a model
 whose output shape disagrees with its card on a tiny, time-limited dry run.
+
+Listing and resolving import no torch (the viewer starts without it); loading does.
 """
 
 from __future__ import annotations
@@ -23,16 +25,17 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from medsr_viewer.models.archive import LoadedModel, UntrustedModel, load_model, read_card
 from medsr_viewer.models.card import CardError, ModelCard
-from medsr_viewer.models.inference import InferenceError, call_bounded, describe_exception
 from medsr_viewer.models.locations import bundled_models_dir, user_models_dir
 from medsr_viewer.models.trust import TrustStore
+
+if TYPE_CHECKING:  # listing models and reading cards needs no torch; loading one imports it
+    import torch
 
 __all__ = [
     "MODEL_SUFFIXES",
@@ -275,11 +278,16 @@ def dry_run(
     ModelRejected
         When the model raises, returns a non-tensor, a wrong shape, or non-finite values.
     """
+    import torch
+
+    from medsr_viewer.models.inference import InferenceError, call_bounded, describe_exception
+
     card, path = loaded.card, loaded.path
     size = DRY_RUN_SIZE
     x = torch.from_numpy(
         np.linspace(0.0, 1.0, card.in_channels * size * size, dtype=np.float32)
     ).reshape(1, card.in_channels, size, size)
+
     def call() -> Any:
         with torch.inference_mode():
             return loaded.module(x.to(device))

@@ -35,6 +35,7 @@ from medsr_viewer.models.archive import LoadedModel, read_card
 from medsr_viewer.models.card import CardError, ModelCard
 from medsr_viewer.models.device import configure_cpu_threads, select_device
 from medsr_viewer.models.domain import domain_message
+from medsr_viewer.models.execution import choose_plan
 from medsr_viewer.models.identity import file_sha256
 from medsr_viewer.models.inference import (
     InferenceError,
@@ -57,7 +58,7 @@ from medsr_viewer.models.through_plane.apply import coarse_axis
 from medsr_viewer.models.through_plane.study_run import TASK as THROUGH_PLANE_TASK
 from medsr_viewer.models.through_plane.study_run import ThroughPlaneProcessor
 from medsr_viewer.models.uncertainty import iter_sr_with_spread
-from medsr_viewer.models.volume_processing import VolumeProcessor, take_slice
+from medsr_viewer.models.volume_processing import SLICE_TASKS, VolumeProcessor, take_slice
 
 #: ``(model file sha256, volume id, axis, slice index)``.
 CacheKey = tuple[str, int, int, int]
@@ -122,6 +123,7 @@ class SliceEngine:
         self._models: dict[tuple[Path, str], tuple[LoadedModel, TileRunner]] = {}
         self._rejected: dict[tuple[Path, str, str | None], str] = {}
         self._processors: dict[tuple[str, int], VolumeProcessor] = {}
+        self._domain_unchecked: set[tuple[str, int]] = set()
         self._through: dict[tuple[str, int], ThroughPlaneProcessor] = {}
         self._revisions: dict[tuple[str, int], int] = {}
         self._volume_ids: weakref.WeakKeyDictionary[Volume, int] = weakref.WeakKeyDictionary()
@@ -224,6 +226,9 @@ class SliceEngine:
                 self.notifier,
                 timeout_s=self.tile_timeout_s or loaded.card.tile_timeout_s,
                 interrupted=self._interrupt,
+                plan=(choose_plan(loaded.card, self.device, loaded.module,
+                                  model_sha256=loaded.sha256)
+                      if loaded.card.task in SLICE_TASKS else None),
             )
             self._models[model_key] = (loaded, runner)
         return self._models[model_key]
@@ -249,16 +254,23 @@ class SliceEngine:
             loaded, runner = self.model(ref, task)
             first = key not in self._processors
             proc = VolumeProcessor(loaded, volume, tile=tile, notifier=self.notifier, runner=runner)
-            if first:
-                # Once per (model, study): say so when the study is unlike the training data.
-                warning = domain_message(loaded.card, volume, intensity=proc.intensity)
-                if warning:
-                    self.notifier.warning(warning, source="models")
+            if first:  # the training-domain check waits for the first slice (_check_domain)
+                self._domain_unchecked.add(key)
             # Forget processors of volumes that are gone.
             alive = set(self._volume_ids.values())
             self._processors = {k: v for k, v in self._processors.items() if k[1] in alive}
             self._processors[key] = proc
         return proc
+
+    def _check_domain(self, ref: ModelRef, volume: Volume, proc: VolumeProcessor) -> None:
+        """Once per (model, study), after its first result: warn when the study is unlike
+        the model's training data (a pass over the volume, kept out of the first tile's way)."""
+        key = (ref.key, self.volume_id(volume))
+        if key in self._domain_unchecked:
+            self._domain_unchecked.discard(key)
+            warning = domain_message(proc.card, volume, intensity=proc.intensity)
+            if warning:
+                self.notifier.warning(warning, source="models")
 
     def iter_slice(
         self,
@@ -284,6 +296,7 @@ class SliceEngine:
             else:
                 proc = self.processor(ref, task, volume, tile)
                 result = yield from proc.iter_slice(index, axis)
+                self._check_domain(ref, volume, proc)
         except InferenceTimeout as exc:
             # Its call may still be running in an abandoned thread: never run it again.
             self.reject(ref, task, f"{ref.path}: {exc}")
@@ -395,6 +408,7 @@ class SliceEngine:
         except InferenceTimeout as exc:
             self.reject(ref, task, f"{ref.path}: {exc}")
             raise
+        self._check_domain(ref, volume, proc)
         width = (2.0 * factor * np.maximum(spread.spread(spread_name), 0.0)).astype(np.float32)
         self.cache.put(key, width)
         return width

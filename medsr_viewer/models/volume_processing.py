@@ -28,6 +28,7 @@ from medsr_viewer.core.output_buffer import OutputBuffer
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.models.archive import LoadedModel
 from medsr_viewer.models.device import configure_cpu_threads, initial_tile_size
+from medsr_viewer.models.execution import choose_plan
 from medsr_viewer.models.inference import (
     InferenceError,
     TileRunner,
@@ -178,11 +179,12 @@ class VolumeProcessor:
                 card.name,
                 notifier,
                 timeout_s=tile_timeout_s or card.tile_timeout_s,
+                plan=choose_plan(card, target, module, model_sha256=loaded.sha256),
             )
         self.runner = runner
         self.device = runner.device
         self.tile = initial_tile_size(
-            self.device, card.tile_size, card.scale, card.out_channels, tile
+            self.device, runner.plan.tile or card.tile_size, card.scale, card.out_channels, tile
         )
         self.intensity: IntensityMap = fit_intensity_map(card.normalisation, volume.voxels)
 
@@ -289,6 +291,7 @@ class VolumeProcessor:
             "tile_size": self.tile,
             "tile_overlap": card.tile_overlap,
             "device": self.runner.device.type,
+            "execution": self.runner.plan.name,
             "normalisation": {
                 "mode": card.normalisation.mode,
                 "low": self.intensity.low,

@@ -18,12 +18,11 @@ import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import highdicom as hd
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.sr.codedict import codes
 
 from medsr_viewer.core.atomic import atomic_write
 from medsr_viewer.core.labels.labelmap import LabelMap, smallest_label_dtype
@@ -31,10 +30,14 @@ from medsr_viewer.core.labels.table import LabelEntry, LabelTable
 from medsr_viewer.core.roi.plane import GridSpec
 from medsr_viewer.core.volume import Volume
 
+if TYPE_CHECKING:  # highdicom (0.3-0.8 s to import) is imported when a SEG is read or written
+    import highdicom as hd
+
 #: SOP Class UID of Segmentation Storage.
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
-#: Generic SNOMED CT "Tissue" concept used as segment category and type when none is known.
-_TISSUE = hd.sr.CodedConcept("85756007", "SCT", "Tissue")
+#: Generic SNOMED CT "Tissue" concept (code, scheme, meaning) used as segment category and
+#: type when none is known.
+_TISSUE = ("85756007", "SCT", "Tissue")
 _TRACKING_PREFIX = "label value "
 
 
@@ -94,6 +97,8 @@ def write_dicom_seg(
 
     Returns the written path; raises :class:`DicomSegError` on bad input.
     """
+    import highdicom as hd
+
     target = Path(path)
     grid, ordered = series_grid(source_images)
     labels = label_map.on_grid(grid).labels
@@ -136,6 +141,10 @@ def write_dicom_seg(
 
 def _segment_description(number: int, value: int, entry: LabelEntry, algorithm_name: str | None,
                          algorithm_version: str) -> hd.seg.SegmentDescription:
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    tissue = hd.sr.CodedConcept(*_TISSUE)
     algorithm = None
     if algorithm_name:
         algorithm = hd.AlgorithmIdentificationSequence(
@@ -146,8 +155,8 @@ def _segment_description(number: int, value: int, entry: LabelEntry, algorithm_n
     description = hd.seg.SegmentDescription(
         segment_number=number,
         segment_label=entry.name[:64] or f"label {value}",
-        segmented_property_category=_TISSUE,
-        segmented_property_type=_TISSUE,
+        segmented_property_category=tissue,
+        segmented_property_type=tissue,
         algorithm_type="AUTOMATIC" if algorithm else "MANUAL",
         algorithm_identification=algorithm,
         tracking_uid=hd.UID(),
@@ -250,6 +259,8 @@ def _parse_seg(ds: Dataset, source: Path) -> LabelMap:
 
 
 def _segment_table(ds: Dataset) -> tuple[dict[int, int], LabelTable]:
+    import highdicom as hd
+
     value_of: dict[int, int] = {}
     entries = []
     for item in ds.SegmentSequence:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from medsr_viewer.core.demo import DemoUnavailable, demo_study_path
@@ -37,6 +37,7 @@ from medsr_viewer.gui.layers.roi_tools import RoiTools
 from medsr_viewer.gui.services.services import Services
 from medsr_viewer.gui.session.session_controller import SessionController
 from medsr_viewer.gui.views.compare_panel import ComparePanel
+from medsr_viewer.gui.views.model_picker import COMPARE_TASKS
 from medsr_viewer.gui.views.volume_bar import VolumeBar
 from medsr_viewer.gui.workers.study_loader import LoadedStudy, LoadRequest, study_source
 
@@ -45,6 +46,8 @@ OPEN_FILTER = (
     "Studies (*.dcm *.DCM *.ima *.nii *.nii.gz *.mgz *.png *.tif *.tiff *.jpg *.jpeg);;"
     "All files (*)"
 )
+#: Delay from showing a study to readying the model worker (torch imported in the background).
+WARM_UP_MS = 250
 
 
 @dataclass
@@ -217,6 +220,19 @@ class StudyController:
             self._services.recent.add(source)
         p.metrics_panel.reset()
         p.layer_comparison.clear()
+        QTimer.singleShot(WARM_UP_MS, self._services.worker, self._warm_up)
+
+    def _warm_up(self) -> None:
+        """The study is on screen: ready the model worker for the first S in the background
+        (torch imported; the SR pane's model loaded, run once on one tile, and its
+        normalisation fitted to the study)."""
+        compare, display = self.parts.compare, self.parts.model.display
+        entry = compare.model_picker.current_entry()
+        if entry is None or entry.card is None or entry.card.task not in COMPARE_TASKS:
+            self._services.worker.warm_up()
+            return
+        volume = compare.volume_for(display) if display is not None else None
+        self._services.worker.warm_up(str(entry.path), entry.card.task, volume)
 
     # ---------------------------------------------------------------- volumes of a 4-D study
 

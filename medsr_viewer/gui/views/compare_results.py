@@ -117,10 +117,10 @@ class CompareResults(ComparePanelBase):
 
     def _update_device(self) -> None:
         try:
-            device = self.worker.engine.active_device.type
+            device = self.worker.device_type  # "" until a model has been used (no torch yet)
         except Exception:  # noqa: BLE001 - the label is informative only
             device = "cpu"
-        self.device_label.setText(f" {device.upper()} ")
+        self.device_label.setText(f" {device.upper()} " if device else "")
 
     # ---------------------------------------------------------------- drawing
 

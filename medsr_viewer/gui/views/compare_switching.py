@@ -11,6 +11,7 @@ from PySide6.QtCore import QTimer
 
 from medsr_viewer.core.geometry import DisplayVolume
 from medsr_viewer.core.view_model import SR_PANE, Layout
+from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.views.compare_base import ComparePanelBase
 from medsr_viewer.gui.views.compare_controls import pane_title
 from medsr_viewer.gui.views.slice_view import SliceView
@@ -127,6 +128,11 @@ class CompareSwitching(ComparePanelBase):
             self.orientation))
         self.sr_view.set_volume_caption(self.model.caption)
         self.sr_view.image_item.setVisible(False)
+
+    def volume_for(self, display: DisplayVolume) -> Volume:
+        """The volume the model runs on for ``display`` (a view, made now and kept: switching
+        on finds it, and the worker's warm-up fits its normalisation before the first S)."""
+        return self._model_volumes.copy_for(display, keep_others=False)
 
     def _use_display(self, display: DisplayVolume, keep_others: bool = True) -> None:
         """Run the model on ``display`` from now on (its copy for the model kept a while

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.workers.jobs import JobRunner, RunnerHandle, Ticket
-from medsr_viewer.models.inference import describe_exception
-from medsr_viewer.models.slice_engine import ModelRef, SliceEngine
 from medsr_viewer.models.through_plane.adapt import AdaptProgress, AdaptReport
+
+if TYPE_CHECKING:  # the engine imports torch; an AdaptWorker is made with an existing one
+    from medsr_viewer.models.slice_engine import ModelRef, SliceEngine
 
 
 class AdaptWorker(RunnerHandle, QObject):
@@ -69,6 +71,8 @@ class AdaptWorker(RunnerHandle, QObject):
     def start(self) -> None:
         """Start adapting (once; later calls do nothing)."""
         if self._job is None:
+            from medsr_viewer.models.inference import describe_exception
+
             self._job = self.runner.submit(self._adapt, channel="adapt",
                                            describe=describe_exception).id
 

@@ -26,14 +26,20 @@ The requests run as generator jobs of a :class:`~medsr_viewer.gui.workers.jobs.J
 arrive on the GUI thread, where this worker turns them into the signals above, so every signal
 is emitted on the GUI thread. Torch releases the GIL inside its kernels, so the GUI stays
 responsive.
+
+The engine (and torch, 1 s to import) is made on first use, on the worker thread, so the
+window and first image never wait for it; :meth:`InferenceWorker.warm_up` (a study is shown)
+makes it and readies the SR pane's model in the background, so the first S does not either.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -42,11 +48,11 @@ from medsr_viewer.core.notify import Notifier
 from medsr_viewer.core.notify import notifier as default_notifier
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.workers.jobs import JobRunner, RunnerHandle
-from medsr_viewer.models.inference import TileUpdate, describe_exception
 from medsr_viewer.models.registry import ModelRejected
-from medsr_viewer.models.slice_engine import ModelRef, SliceEngine
 from medsr_viewer.models.uncertainty import DIHEDRAL
-from medsr_viewer.models.volume_processing import default_axis, slice_count
+
+if TYPE_CHECKING:  # the engine imports torch: it is made on first use (see InferenceWorker.engine)
+    from medsr_viewer.models.slice_engine import ModelRef, SliceEngine
 
 _log = logging.getLogger(__name__)
 #: Request kind of an interval-width map.
@@ -108,7 +114,8 @@ class InferenceWorker(RunnerHandle, QObject):
     parent
         Qt parent.
     engine
-        The Qt-free engine (default: bundled + user models, ``auto`` device, 512 MiB cache).
+        The Qt-free engine (default: bundled + user models, ``auto`` device, 512 MiB cache,
+        made on first use).
     notifier
         Where errors are posted for the user (default: the application notifier).
     prefetch
@@ -144,7 +151,10 @@ class InferenceWorker(RunnerHandle, QObject):
         super().__init__(parent)
         self.setObjectName("InferenceWorker")
         self.notifier = notifier if notifier is not None else default_notifier
-        self.engine = engine if engine is not None else SliceEngine(notifier=self.notifier)
+        self._engine = engine
+        self._engine_lock = threading.Lock()
+        self._warmed: set[tuple[str | None, str | None, int]] = set()
+        self._asked: set[str] = set()  # models requested: no blank tile to warm them up
         self.prefetch_enabled = prefetch
         self.runner = JobRunner("InferenceWorker", self, on_stop=self._interrupt)
         # All of these are used on the GUI thread only.
@@ -158,7 +168,42 @@ class InferenceWorker(RunnerHandle, QObject):
         self.runner.failed.connect(self._on_failed)
         self.runner.finished.connect(self._on_finished)
 
+    @property
+    def engine(self) -> SliceEngine:
+        """The Qt-free engine; the first use makes it (importing torch, about 1 s)."""
+        with self._engine_lock:
+            if self._engine is None:
+                from medsr_viewer.models.slice_engine import SliceEngine
+
+                self._engine = SliceEngine(notifier=self.notifier)
+            return self._engine
+
+    @property
+    def device_type(self) -> str:
+        """Where models run now (``cpu``, ``cuda``), or ``""`` before the engine exists."""
+        engine = self._engine
+        return "" if engine is None else engine.active_device.type
+
     # -- GUI-thread API ----------------------------------------------------------------------
+    def warm_up(self, model: str | None = None, task: str | None = None,
+                volume: Volume | None = None) -> None:
+        """In the background, make the engine (import torch) and get ``model`` ready for
+        ``task`` on ``volume`` (:func:`~medsr_viewer.models.warm_up.prepare_model`), once
+        each: a job giving way to any request, failing silently (a request reports it)."""
+        key = (model, task, id(volume))
+        if key in self._warmed or self.runner.stopping:
+            return
+        self._warmed.add(key)
+        self.runner.submit(lambda _ticket: self._prepare(model, task, volume),
+                           channel="warm-up", background=True)
+
+    def _prepare(self, model: str | None, task: str | None, volume: Volume | None) -> None:
+        engine = self.engine  # worker thread: imports torch the first time
+        if model is not None:
+            from medsr_viewer.models.warm_up import prepare_model
+
+            prepare_model(engine, model, task, volume, prime=model not in self._asked)
+
     def submit(
         self,
         pane_id: str,
@@ -179,12 +224,16 @@ class InferenceWorker(RunnerHandle, QObject):
         thread is started if needed.
         """
         request_id = next(self._ids)
-        axis = default_axis(volume) if axis is None else int(axis)
+        if axis is None:  # the volume's acquired axis (importing the engine's module)
+            from medsr_viewer.models.volume_processing import default_axis as acquired
+
+            axis = acquired(volume)
         request = InferenceRequest(
-            pane_id, request_id, volume, int(slice_index), axis, str(model), task, tile,
+            pane_id, request_id, volume, int(slice_index), int(axis), str(model), task, tile,
             kind=kind, level=float(level),
         )
         self._latest[pane_id] = request_id
+        self._asked.add(request.model)
         hit = self._cached(request)
         if hit is not None:
             self.runner.cancel(pane_id)
@@ -211,7 +260,8 @@ class InferenceWorker(RunnerHandle, QObject):
 
     # -- internals ---------------------------------------------------------------------------
     def _interrupt(self) -> None:
-        self.engine.interrupt()
+        if self._engine is not None:
+            self._engine.interrupt()
 
     def _run(self, request: InferenceRequest) -> None:
         """Submit ``request`` as a job on the pane's channel (or as background prefetch)."""
@@ -230,21 +280,23 @@ class InferenceWorker(RunnerHandle, QObject):
         if request.kind == WIDTH:
             return (yield from self.engine.iter_interval_width(
                 ref, request.volume, request.axis, request.slice_index, request.level,
-                request.task, request.tile,
-            ))
+                request.task, request.tile))
         return (yield from self.engine.iter_slice(
-            ref, request.volume, request.axis, request.slice_index, request.task, request.tile
-        ))
+            ref, request.volume, request.axis, request.slice_index, request.task, request.tile))
 
     @staticmethod
     def _message(request: InferenceRequest, exc: BaseException) -> str:
         """The one-line failure message of ``request`` (worker thread, inside ``except``)."""
+        from medsr_viewer.models.inference import describe_exception
+
         _log.debug("inference request failed", exc_info=True)
         if isinstance(exc, ModelRejected):
             return str(exc)
         return f"{request.model}: {describe_exception(exc)}"
 
     def _cached(self, request: InferenceRequest) -> np.ndarray | None:
+        if self._engine is None:
+            return None  # nothing computed yet (and the GUI thread never waits for torch)
         try:
             ref = self.engine.resolve(request.model)
         except ModelRejected:
@@ -266,6 +318,8 @@ class InferenceWorker(RunnerHandle, QObject):
         request = self._jobs.get(job_id)
         if request is None or request.prefetch:
             return
+        from medsr_viewer.models.inference import TileUpdate  # loaded: a job has run
+
         pane, rid = request.pane_id, request.request_id
         if isinstance(update, TileUpdate):
             self.tileReady.emit(pane, rid, update.box.as_tuple(), update.array)
@@ -320,7 +374,7 @@ class InferenceWorker(RunnerHandle, QObject):
         for last in recent:
             if last.kind != "slice":
                 continue
-            total = slice_count(last.volume, last.axis)
+            total = int(last.volume.voxels.shape[last.axis])  # slices along the axis
             for offset in (1, -1, 2, -2):
                 index = last.slice_index + offset
                 if not 0 <= index < total:

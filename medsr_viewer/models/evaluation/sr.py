@@ -50,9 +50,12 @@ def interpolate_stack(lr: np.ndarray, scale: int, method: str) -> np.ndarray:
     return up[:, 0].numpy()
 
 
-def model_upscaler(module: torch.nn.Module, bounds: tuple[float, float],
+def model_upscaler(module: Callable[[torch.Tensor], torch.Tensor], bounds: tuple[float, float],
                    device: str = "cpu") -> StackUpscaler:
     """An upscaler running ``module`` slice by slice on ``[0, 1]``-normalised LR.
+
+    ``module`` is a model, or any callable like one (an execution path's
+    :class:`~medsr_viewer.models.execution.PlannedModel`).
 
     ``bounds`` are the raw values mapped to 0 and 1 (the card's percentiles of the LR volume);
     the output is mapped back to raw units.

@@ -17,15 +17,17 @@ import threading
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from medsr_viewer.core.generators import run_to_end
 from medsr_viewer.core.slice_profile import SliceProfile, degrade_along
 from medsr_viewer.models.through_plane.apply import ThroughPlaneGeometry
 from medsr_viewer.models.through_plane.pairs import PlaneSource, ThroughPlanePairs
+
+if TYPE_CHECKING:  # the report and constants are read without torch (the viewer at start)
+    import torch
 
 #: Default adaptation budget of the CLI and the viewer, in minutes of wall time.
 DEFAULT_ADAPT_MINUTES = 2.0
@@ -93,6 +95,9 @@ def adaptation_sources(normalised: np.ndarray, geometry: ThroughPlaneGeometry
 
 
 def _probe_loss(module: torch.nn.Module, probe: tuple[torch.Tensor, torch.Tensor]) -> float:
+    import torch
+    import torch.nn.functional as F
+
     with torch.inference_mode():
         return float(F.l1_loss(module(probe[0]), probe[1]))
 
@@ -129,6 +134,9 @@ def iter_adapt(module: torch.nn.Module, normalised: np.ndarray, geometry: Throug
     (module, AdaptReport)
         The adapted copy (eval mode) and the report.
     """
+    import torch
+    import torch.nn.functional as F
+
     if minutes <= 0 or max_steps == 0:
         return module, AdaptReport(0, 0.0, float("nan"), float("nan"), skipped="no adaptation")
     dev = torch.device(device)

@@ -18,9 +18,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from medsr_viewer.core.slice_profile import (
     SliceProfile,
@@ -30,8 +30,9 @@ from medsr_viewer.core.slice_profile import (
     output_count,
     through_plane_affine,
 )
-from medsr_viewer.models.architectures.through_plane import condition
-from medsr_viewer.models.device import configure_cpu_threads
+
+if TYPE_CHECKING:  # the geometry is planned without torch; running the network imports it
+    import torch
 
 #: Columns per network call: a 256-wide band keeps activations inside the CPU caches.
 BAND_COLUMNS = 256
@@ -164,6 +165,10 @@ class PlaneProgress:
 def prepare(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """``module`` on ``device`` in eval mode with channels-last weights (1.4x faster on CPU:
     oneDNN convolutions without layout reorders; the values are the same)."""
+    import torch
+
+    from medsr_viewer.models.device import configure_cpu_threads
+
     if device.type == "cpu":
         configure_cpu_threads()
     module = module.to(device)
@@ -180,6 +185,10 @@ def iter_bands(module: torch.nn.Module, plane: np.ndarray, profile: SliceProfile
     """One reformat (rows along the slice axis, already on the fine rows) through the network
     in column bands of :data:`BAND_COLUMNS` with :data:`BAND_OVERLAP` context; yields
     ``(start, stop, band)`` per band. ``call`` runs each network call (e.g. time-bounded)."""
+    import torch
+
+    from medsr_viewer.models.architectures.through_plane import condition
+
     cols = plane.shape[1]
     tensor = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))[None, None]
     for start in range(0, cols, BAND_COLUMNS):
@@ -220,6 +229,8 @@ def iter_through_plane(module: torch.nn.Module, normalised: np.ndarray,
     numpy.ndarray
         The fused fine-grid volume (float32, model units).
     """
+    import torch
+
     dev = torch.device(device)
     module = prepare(module, dev)
     axis = geometry.axis

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from medsr_viewer.core.slice_profile import SliceProfile, degrade_along, interpolate_along
-from medsr_viewer.models.architectures.through_plane import CONDITION_SCALE
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,8 @@ class ProfilePrior:
 
 def condition_maps(image: np.ndarray, profile: SliceProfile) -> np.ndarray:
     """``(3, H, W)`` network input: ``image`` plus its spacing and thickness channels."""
+    from medsr_viewer.models.architectures.through_plane import CONDITION_SCALE  # needs torch
+
     h, w = image.shape
     return np.stack([
         image.astype(np.float32),
