@@ -106,3 +106,26 @@ def initial_tile_size(
         free, _total = torch.cuda.mem_get_info(device)
         return cuda_tile_size(free, scale, out_channels, card_tile)
     return card_tile
+
+
+#: Most whole slices one batched GPU call takes.
+MAX_GPU_SLICE_BATCH = 16
+
+
+def cuda_slice_batch(
+    free_bytes: int,
+    slice_pixels: int,
+    scale: int,
+    out_channels: int,
+    bytes_per_output_pixel: int = 4 * 256,
+    largest: int = MAX_GPU_SLICE_BATCH,
+) -> int:
+    """How many whole slices of ``slice_pixels`` input pixels one GPU call should take.
+
+    The estimate of :func:`cuda_tile_size` (about 256 float32 feature values per output
+    pixel, half the free memory kept in reserve), so a batch needs no more memory than the
+    tile that function would pick; at least 1, at most ``largest``. An out-of-memory error
+    still falls back to one slice per call.
+    """
+    per_slice = bytes_per_output_pixel * max(1, out_channels) * scale * scale * slice_pixels
+    return max(1, min(largest, int(free_bytes / 2 // max(1, per_slice))))

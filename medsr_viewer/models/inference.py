@@ -185,11 +185,23 @@ class TileRunner:
         InferenceTimeout, InferenceCancelled
             See :func:`call_bounded`.
         """
+        return self.run_batch(patch[None])[0]
+
+    def run_batch(self, patches: np.ndarray) -> np.ndarray:
+        """Model outputs ``(N, C_out, H_out, W_out)`` float32 for ``patches`` ``(N, C, h, w)``
+        in one call (whole slices batched on a GPU; the time limit grows with ``N``).
+
+        Raises
+        ------
+        InferenceTimeout, InferenceCancelled
+            See :func:`call_bounded`.
+        """
         module, device, plan = self.module, self._device, self.plan
+        count = int(patches.shape[0])
 
         def call() -> np.ndarray:
             with torch.inference_mode():
-                x = torch.from_numpy(np.ascontiguousarray(patch, dtype=np.float32))[None]
+                x = torch.from_numpy(np.ascontiguousarray(patches, dtype=np.float32))
                 y = run_planned(module, x, plan, device)
                 if isinstance(y, (tuple, list)):
                     y = y[0]
@@ -197,10 +209,12 @@ class TileRunner:
                     raise InferenceError(
                         f"{self.name}: model returned {type(y).__name__}, not a tensor"
                     )
-                return y.detach().float().cpu().contiguous().numpy()[0]  # type: ignore[no-any-return]
+                return y.detach().float().cpu().contiguous().numpy()  # type: ignore[no-any-return]
 
-        shape = "x".join(str(n) for n in patch.shape[1:])
-        return call_bounded(call, self.timeout_s, self.interrupted, f"{self.name}: a {shape} tile")
+        shape = "x".join(str(n) for n in patches.shape[2:])
+        what = f"a {shape} tile" if count == 1 else f"{count} {shape} tiles"
+        return call_bounded(call, self.timeout_s * count, self.interrupted,
+                            f"{self.name}: {what}")
 
     def fall_back_to_cpu(self, reason: str) -> None:
         """Move the model to the CPU (full precision unless the CPU runs bf16 natively) and
@@ -347,18 +361,32 @@ def _predict_patch(
         raise InferenceError(
             f"out of memory even with {size}-pixel tiles on {device.type}"
         ) from exc
-    expected = (out_channels, patch.shape[1] * scale, patch.shape[2] * scale)
+    return checked_output(output, patch.shape, scale, out_channels)
+
+
+def checked_output(output: np.ndarray, patch_shape: tuple[int, ...], scale: int,
+                   out_channels: int) -> np.ndarray:
+    """``output`` of a ``(C, h, w)`` patch, once its shape matches the card and every value
+    is finite.
+
+    Raises
+    ------
+    InferenceError
+        Naming the mismatch, or the count of NaN/infinite values (nothing is shown or
+        written from such a tile).
+    """
+    expected = (out_channels, patch_shape[1] * scale, patch_shape[2] * scale)
     if tuple(output.shape) != expected:
         raise InferenceError(
             f"model output shape {tuple(output.shape)} does not match its card: "
-            f"expected {expected} for input {tuple(patch.shape)} (scale {scale}, "
+            f"expected {expected} for input {tuple(patch_shape)} (scale {scale}, "
             f"{out_channels} output channel(s))"
         )
     if not np.isfinite(output).all():
         bad = int(np.size(output) - np.count_nonzero(np.isfinite(output)))
         raise InferenceError(
-            f"model output has {bad} NaN or infinite value(s) in a {patch.shape[1]}x"
-            f"{patch.shape[2]} tile; the run was stopped (nothing is shown or written)"
+            f"model output has {bad} NaN or infinite value(s) in a {patch_shape[1]}x"
+            f"{patch_shape[2]} tile; the run was stopped (nothing is shown or written)"
         )
     return output
 

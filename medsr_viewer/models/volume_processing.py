@@ -27,7 +27,11 @@ from medsr_viewer.core.notify import Notifier
 from medsr_viewer.core.output_buffer import OutputBuffer
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.models.archive import LoadedModel
-from medsr_viewer.models.device import configure_cpu_threads, initial_tile_size
+from medsr_viewer.models.device import (
+    configure_cpu_threads,
+    cuda_slice_batch,
+    initial_tile_size,
+)
 from medsr_viewer.models.execution import choose_plan
 from medsr_viewer.models.inference import (
     InferenceError,
@@ -130,6 +134,9 @@ class VolumeProcessor:
         fallback applies to all of them); made here when omitted.
     tile_timeout_s
         Per-tile time limit of a runner made here (default: the card's ``tile_timeout_s``).
+    batch
+        Whole slices per model call in whole-volume runs (default: :meth:`slice_batch`
+        decides: batched on CUDA, 1 on the CPU).
 
     Raises
     ------
@@ -146,6 +153,7 @@ class VolumeProcessor:
         notifier: Notifier | None = None,
         runner: TileRunner | None = None,
         tile_timeout_s: float | None = None,
+        batch: int | None = None,
     ) -> None:
         card = loaded.card
         if card.task not in SLICE_TASKS:
@@ -164,6 +172,9 @@ class VolumeProcessor:
             raise InferenceError(
                 f"tile size {tile} must exceed twice the model's overlap ({card.tile_overlap})"
             )
+        if batch is not None and batch < 1:
+            raise InferenceError(f"slice batch must be at least 1, got {batch}")
+        self._batch = batch
         self.loaded = loaded
         self.card = card
         self.volume = volume
@@ -249,17 +260,29 @@ class VolumeProcessor:
     ) -> Generator[VolumeProgress, None, list[float]]:
         """Run every slice along ``axis``, handing each finished plane to ``put(index, plane)``.
 
-        The streaming core of a whole-volume run: only the slice being processed is held
-        here, so memory is that of the slice plus whatever ``put`` stores (e.g. an
+        The streaming core of a whole-volume run: only the slices being processed are held
+        here, so memory is that of a slice (or of one batch of slices on a GPU, see
+        :meth:`slice_batch`) plus whatever ``put`` stores (e.g. an
         :class:`~medsr_viewer.core.output_buffer.OutputBuffer`). Yields per tile; returns the
         seconds each slice took (model, pre- and postprocessing).
         """
         if axis not in (0, 1, 2):
             raise InferenceError(f"slice axis must be 0, 1 or 2, got {axis}")
+        batch = self.slice_batch(axis)
+        if batch > 1:
+            from medsr_viewer.models.batched_planes import iter_batched_planes
+
+            return (yield from iter_batched_planes(self, axis, put, batch))
+        return (yield from self.iter_single_planes(axis, put))
+
+    def iter_single_planes(
+        self, axis: int, put: Callable[[int, np.ndarray], None], start: int = 0
+    ) -> Generator[VolumeProgress, None, list[float]]:
+        """:meth:`iter_planes` one slice per call, tile by tile, from slice ``start`` on."""
         total = slice_count(self.volume, axis)
         seconds: list[float] = []
-        for index in range(total):
-            start = time.perf_counter()
+        for index in range(start, total):
+            begin = time.perf_counter()
             gen = self.iter_slice(index, axis)
             while True:
                 try:
@@ -268,9 +291,23 @@ class VolumeProcessor:
                     plane: np.ndarray = stop.value
                     break
                 yield VolumeProgress(index, total, index, update)
-            seconds.append(time.perf_counter() - start)
+            seconds.append(time.perf_counter() - begin)
             put(index, plane)
         return seconds
+
+    def slice_batch(self, axis: int) -> int:
+        """Whole slices per model call in a run along ``axis``: the constructor's ``batch``
+        if given, else on CUDA as many as the free memory allows when a slice fits in one
+        tile (:func:`~medsr_viewer.models.device.cuda_slice_batch`), else 1 (the CPU)."""
+        if self._batch is not None:
+            return self._batch
+        if self.runner.device.type != "cuda":
+            return 1
+        plane = [n for a, n in enumerate(self.volume.voxels.shape[:3]) if a != axis]
+        if max(plane) > self.tile:
+            return 1  # tiled slices run tile by tile
+        free, _total = torch.cuda.mem_get_info(self.runner.device)
+        return cuda_slice_batch(free, plane[0] * plane[1], self.scale, self.card.out_channels)
 
     def run_volume(self, axis: int | None = None) -> Volume:
         """:meth:`iter_volume` run to the end; returns the new volume."""
@@ -292,6 +329,7 @@ class VolumeProcessor:
             "tile_overlap": card.tile_overlap,
             "device": self.runner.device.type,
             "execution": self.runner.plan.name,
+            "slice_batch": self.slice_batch(axis),
             "normalisation": {
                 "mode": card.normalisation.mode,
                 "low": self.intensity.low,
