@@ -12,6 +12,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Keep tests from touching the user's real settings, recent files and models folder.
 os.environ.setdefault("MEDSR_CONFIG_DIR", str(Path(__file__).parent / ".." / ".pytest_config"))
 
+# The same execution path on every machine (sr-x2's card validates bf16, which CPUs with
+# AVX512_BF16/AMX would otherwise take): tests of the plans themselves clear this and inject
+# the CPU's features (tests/models/test_execution.py).
+os.environ.setdefault("MEDSR_EXECUTION", "fp32+channels_last")
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

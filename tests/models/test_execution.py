@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from model_zoo import trust_folder_for_tests
 
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.models import compile_cache, cpu_features, execution
@@ -29,6 +30,7 @@ from medsr_viewer.models.execution import (
 )
 from medsr_viewer.models.inference import TileRunner, run_tiled_inference
 from medsr_viewer.models.registry import ModelRegistry
+from medsr_viewer.models.safe_format import save_safe_model
 from medsr_viewer.models.slice_engine import SliceEngine
 
 AVX2 = CpuFeatures("AVX2", frozenset({"avx2"}), 32 * 2**20)
@@ -143,15 +145,19 @@ def test_requests_and_environment_override(monkeypatch):
         parse_path("fp32+fast")
 
 
-def test_card_without_validated_precision_never_runs_bf16(monkeypatch, sr_x2):
-    assert sr_x2.card.validated_precisions == ()
+def test_card_without_validated_precision_never_runs_bf16(monkeypatch, sr_x2, tmp_path):
+    unvalidated = replace(sr_x2.card, execution={})
+    folder = tmp_path / "models"
+    folder.mkdir()
+    save_safe_model(sr_x2.module, unvalidated, folder / "sr-x2.safetensors")
+    trust_folder_for_tests(folder)
     monkeypatch.setattr(execution, "detect_cpu", lambda: SAPPHIRE)
     for request in ("auto", "bf16", "bf16+channels_last", "bf16+channels_last+compiled"):
-        assert choose_plan(sr_x2.card, "cpu", sr_x2.module, request=request).precision == "fp32"
+        assert choose_plan(unvalidated, "cpu", sr_x2.module, request=request).precision == "fp32"
     calls = []
     real = torch.autocast
     monkeypatch.setattr(torch, "autocast", lambda *a, **k: calls.append(k) or real(*a, **k))
-    engine = SliceEngine(ModelRegistry(), device="cpu")
+    engine = SliceEngine(ModelRegistry([("user", folder)]), device="cpu")
     ref = engine.resolve("sr-x2")
     volume = Volume.from_spacing(_image(40, 48)[0][None].repeat(2, axis=0) * 100, (3, 1, 1))
     engine.iter_slice(ref, volume, 0, 0, task="super_resolution").close()
@@ -159,6 +165,15 @@ def test_card_without_validated_precision_never_runs_bf16(monkeypatch, sr_x2):
     assert runner.plan.precision == "fp32"
     list(engine.iter_slice(ref, volume, 0, 1, task="super_resolution"))
     assert calls == []
+
+
+def test_bundled_sr_x2_runs_bf16_only_where_the_cpu_has_it(sr_x2):
+    # its card validates bf16 (medsr eval sr --paths: -0.0055 dB at worst, README)
+    assert sr_x2.card.validated_precisions == ("bf16",)
+    checks = sr_x2.card.execution["checks"]["bf16+channels_last"]["psnr_delta_db"]
+    assert min(checks.values()) > -execution.MAX_PSNR_LOSS_DB
+    assert choose_plan(sr_x2.card, "cpu", sr_x2.module, cpu=SAPPHIRE).name == "bf16+channels_last"
+    assert choose_plan(sr_x2.card, "cpu", sr_x2.module, cpu=AVX2).name == "fp32+channels_last"
 
 
 def test_on_cpu_drops_gpu_only_choices():
@@ -248,7 +263,8 @@ def test_bf16_path_runs_and_stays_close(sr_x2):
 
 # -- card schema -----------------------------------------------------------------------------
 def test_card_execution_block_is_optional_and_checked(sr_x2):
-    assert sr_x2.card.execution == {}
+    assert ModelCard(name="m", task="super_resolution").execution == {}
+    assert sr_x2.card.validated_precisions == ("bf16",)
     card = ModelCard.from_json(_card(validated_precisions=["bf16"], checks={}).to_json())
     assert card.validated_precisions == ("bf16",)
     bad = json.loads(_card().to_json())
