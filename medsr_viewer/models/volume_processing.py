@@ -269,11 +269,27 @@ class VolumeProcessor:
         if axis not in (0, 1, 2):
             raise InferenceError(f"slice axis must be 0, 1 or 2, got {axis}")
         batch = self.slice_batch(axis)
-        if batch > 1:
-            from medsr_viewer.models.batched_planes import iter_batched_planes
+        if batch == 1:
+            return (yield from self.iter_single_planes(axis, put))
+        from medsr_viewer.models.batched_planes import iter_batches
 
-            return (yield from iter_batched_planes(self, axis, put, batch))
-        return (yield from self.iter_single_planes(axis, put))
+        total = slice_count(self.volume, axis)
+        gen = iter_batches(
+            self.runner, lambda k: self.intensity.to_model(take_slice(self.volume.voxels, axis, k))[None],
+            total, batch, self.scale, self.card.out_channels, self.postprocess)
+        seconds: list[float] = []
+        while True:
+            try:
+                index, update, plane, share = next(gen)
+            except StopIteration as stop:
+                done: int = stop.value
+                break
+            yield VolumeProgress(index, total, index, update)
+            seconds.append(share)
+            put(index, plane)
+        if done < total:  # a batch ran out of GPU memory: one slice per call from there
+            seconds += yield from self.iter_single_planes(axis, put, start=done)
+        return seconds
 
     def iter_single_planes(
         self, axis: int, put: Callable[[int, np.ndarray], None], start: int = 0
