@@ -1,4 +1,4 @@
-"""``medsr train sr|enhance|segment``: train a model on real data and export it with its card."""
+"""``medsr train sr|enhance|segment|segment-volumes``: train a model on real data and export it with its card."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from medsr_viewer.cli.main import CliError
+from medsr_viewer.cli.train_instances import register_instances
 from medsr_viewer.models.card import WEIGHT_DTYPES
 
 
@@ -89,6 +90,27 @@ def register(subparsers: Any) -> None:
                      help="largest elastic-deformation shift in pixels (0: off)")
     common(seg, 1500, 8, 128, 2e-3)
     seg.set_defaults(func=run_segment)
+
+    from medsr_viewer.cli.classify import add_train as add_train_classify
+
+    add_train_classify(tasks, common)
+    register_instances(tasks, common)
+
+    sv = tasks.add_parser("segment-volumes",
+                          help="2-D segmentation from slices of 3-D image/label volume pairs")
+    sv.add_argument("--pairs", nargs="+", required=True, metavar="IMG=LABELS[:MAPPING]",
+                    help="training volume pairs on the same grid")
+    sv.add_argument("--test", nargs="*", default=[], metavar="IMG=LABELS[:MAPPING]",
+                    help="held-out pairs (other subjects) scored into the card")
+    sv.add_argument("--mapping", default="identity",
+                    help="label mapping of pairs without ':MAPPING': identity, "
+                         "freesurfer-tissue or freesurfer-tissue+csf")
+    sv.add_argument("--class-names", default="background,CSF,grey matter,white matter")
+    sv.add_argument("--held-out-from", nargs="*", default=[], type=Path, metavar="MODEL",
+                    help="models trained without a subject: their test scores go into this "
+                         "card as scores.held_out")
+    common(sv, 2000, 8, 128, 2e-3)
+    sv.set_defaults(func=run_segment_volumes)
 
 
 def parse_kwargs(text: str) -> dict[str, Any]:
@@ -281,6 +303,60 @@ def run_segment(args: argparse.Namespace) -> int:
     try:
         train_segmentation(spec, pairs[: -args.val_count], pairs[-args.val_count:], args.out,
                            ckpt, args.resume, device, log)
+    except (ValueError, KeyError) as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def run_segment_volumes(args: argparse.Namespace) -> int:
+    """Train a U-Net on volume slices (see :mod:`~medsr_viewer.models.training.segment_volumes_task`)."""
+    from medsr_viewer.models.archive import load_model
+    from medsr_viewer.models.card import Label
+    from medsr_viewer.models.study_volumes import StudyError
+    from medsr_viewer.models.training.segment_task import SegTrainSpec
+    from medsr_viewer.models.training.segment_volumes_task import train_volume_segmentation
+    from medsr_viewer.models.training.volume_pairs import (
+        TISSUE_COLOURS,
+        load_pair,
+        parse_pair,
+    )
+
+    device, ckpt = setup(args)
+    names = [n.strip() for n in args.class_names.split(",")]
+    colours = list(TISSUE_COLOURS) + [(255, 0, 255)] * len(names)
+    labels = tuple(Label(i, n, colours[i]) for i, n in enumerate(names))
+    try:
+        train_specs = [parse_pair(t, args.mapping) for t in args.pairs]
+        test_specs = [parse_pair(t, args.mapping) for t in args.test]
+        shared = {s.image.resolve() for s in train_specs} & {s.image.resolve() for s in test_specs}
+        if shared:
+            raise CliError(f"test images are also training images: {sorted(map(str, shared))}")
+        train_pairs = [load_pair(s) for s in train_specs]
+        test_pairs = [load_pair(s, strip_variant=False) for s in test_specs]
+        for pair, pair_spec in zip(test_pairs, test_specs):  # one image, two references
+            if sum(p.name == pair.name for p in test_pairs) > 1:
+                pair.name = f"{pair.name} ({pair_spec.mapping})"
+        held_out = {}
+        for path in args.held_out_from:
+            card = load_model(path).card
+            held_out[card.name] = {"train_volumes": card.training.get("train_volumes"),
+                                   "test": card.scores.get("test"),
+                                   "command": card.training.get("command")}
+    except (StudyError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    spec = SegTrainSpec(
+        name=args.name or args.out.stem,
+        labels=labels,
+        label_mapping={},
+        arch=args.arch or "unet",
+        arch_kwargs=parse_kwargs(args.arch_kwargs),
+        **_loop_options(args),
+    )
+    mappings = {p.name: s.mapping for p, s in zip(train_pairs + test_pairs,
+                                                  train_specs + test_specs)}
+    try:
+        train_volume_segmentation(spec, train_pairs, test_pairs, args.out, ckpt, args.resume,
+                                  device, log, held_out, mappings)
     except (ValueError, KeyError) as exc:
         raise CliError(str(exc)) from exc
     return 0
