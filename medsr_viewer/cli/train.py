@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from medsr_viewer.cli.main import CliError
-from medsr_viewer.cli.train_instances import register_instances
 from medsr_viewer.models.card import WEIGHT_DTYPES
 
 
@@ -94,7 +93,6 @@ def register(subparsers: Any) -> None:
     from medsr_viewer.cli.classify import add_train as add_train_classify
 
     add_train_classify(tasks, common)
-    register_instances(tasks, common)
 
     sv = tasks.add_parser("segment-volumes",
                           help="2-D segmentation from slices of 3-D image/label volume pairs")
