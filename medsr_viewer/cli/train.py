@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from medsr_viewer.cli.main import CliError
+from medsr_viewer.cli.train_instances import register_instances
 from medsr_viewer.models.card import WEIGHT_DTYPES
 
 
@@ -89,6 +90,7 @@ def register(subparsers: Any) -> None:
                      help="largest elastic-deformation shift in pixels (0: off)")
     common(seg, 1500, 8, 128, 2e-3)
     seg.set_defaults(func=run_segment)
+    register_instances(tasks, common)
 
     from medsr_viewer.cli.classify import add_train as add_train_classify
 

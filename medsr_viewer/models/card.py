@@ -16,7 +16,8 @@ from medsr_viewer.core.strict_json import json_safe
 from medsr_viewer.models.card_schema import CardSchemaError, parse_card_json, validate_card_dict
 
 #: Tasks a card may declare.
-TASKS = ("super_resolution", "enhance", "segment", "classify", "through_plane_sr")
+TASKS = ("super_resolution", "enhance", "segment", "classify", "through_plane_sr",
+         "segment_instances")
 #: Intensity normalisation modes (see :class:`Normalisation`).
 NORM_MODES = ("percentile", "window", "none")
 #: How the weights are stored in the file; float16 halves the file and is cast back on load.
@@ -84,6 +85,9 @@ class ModelCard:
     #: within 0.02 dB of fp32, see :mod:`medsr_viewer.models.execution`; ``checks``: the
     #: measurements). Empty: fp32 only (and fp16 on CUDA when ``fp16`` is set).
     execution: dict[str, Any] = field(default_factory=dict)
+    #: ``segment_instances``: the post-processing of the class probabilities into one id per
+    #: object (:class:`medsr_viewer.core.labels.instances.InstanceParams` fields).
+    instances: dict[str, Any] = field(default_factory=dict)
     licence: str = ""
     sha256: str = ""
 
@@ -143,7 +147,7 @@ class ModelCard:
             },
             "outputs": {
                 "pred": {
-                    "type": "probabilities" if self.task == "segment" else "image",
+                    "type": "probabilities" if self.task.startswith("segment") else "image",
                     "num_channels": self.out_channels,
                     "dtype": "float32",
                     "scale": self.scale,

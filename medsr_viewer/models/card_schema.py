@@ -22,7 +22,8 @@ import jsonschema
 #: Largest card JSON accepted, in bytes (the bundled cards are under 20 KiB).
 MAX_CARD_BYTES = 1024 * 1024
 
-_TASKS = ["super_resolution", "enhance", "segment", "classify", "through_plane_sr"]
+_TASKS = ["super_resolution", "enhance", "segment", "classify", "through_plane_sr",
+          "segment_instances"]
 _SHORT = {"type": "string", "maxLength": 200}
 _TEXT = {"type": "string", "maxLength": 20000}
 _COUNT = {"type": "integer", "minimum": 1, "maximum": 1024}
@@ -110,6 +111,22 @@ CARD_SCHEMA: dict[str, Any] = {
                     "uniqueItems": True,
                 },
                 "checks": {"type": "object"},
+            },
+        },
+        "instances": {
+            "type": "object",
+            "properties": {
+                "method": {"enum": ["watershed", "components"]},
+                "sigma": {"type": "number", "minimum": 0, "maximum": 100},
+                "threshold": {"type": "number", "minimum": 0, "maximum": 1},
+                "seed_threshold": {"type": "number", "minimum": 0, "maximum": 1},
+                "min_seed": {"type": "integer", "minimum": 0},
+                "min_size": {"type": "integer", "minimum": 0},
+                "core_channel": {"type": "integer", "minimum": 0, "maximum": 1023},
+                "object_channels": {"type": "array", "minItems": 1, "maxItems": 64,
+                                    "items": {"type": "integer", "minimum": 0,
+                                              "maximum": 1023}},
+                "object_name": _SHORT,
             },
         },
         "licence": _TEXT,

@@ -75,7 +75,9 @@ def network_spec(card: ModelCard) -> tuple[type[torch.nn.Module], dict[str, Any]
         known = ", ".join(sorted(ARCHITECTURES))
         raise CardError(f"unknown architecture {card.architecture!r} (known: {known})")
     cls, task = ARCHITECTURES[card.architecture]
-    if task != card.task:
+    # A segmentation network also serves instance segmentation (its card adds the
+    # post-processing of the class probabilities).
+    if task != card.task and (task, card.task) != ("segment", "segment_instances"):
         raise CardError(f"architecture {card.architecture!r} is for {task!r}, card says "
                         f"{card.task!r}")
     params = {

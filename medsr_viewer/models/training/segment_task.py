@@ -254,3 +254,49 @@ def train_segmentation(
 def class_pairs(pairs: list[tuple[str, np.ndarray, np.ndarray]], mapping: dict[int, int]) -> Pairs:
     """Map stored label values of ``pairs`` to class indices."""
     return [(n, img, map_labels(lab, mapping)) for n, img, lab in pairs]
+
+
+def instance_class_pairs(pairs: list[tuple[str, np.ndarray, np.ndarray]], object_value: int,
+                         band: int) -> Pairs:
+    """Three-class targets (0 outside, 1 core, 2 boundary band) of stored label images.
+
+    The objects are the connected components of the pixels equal to ``object_value`` (e.g.
+    255 = cell interior in ISBI 2012); see
+    :func:`medsr_viewer.core.labels.instances.instance_targets`.
+    """
+    from medsr_viewer.core.labels.instances import instance_targets
+    from medsr_viewer.core.metrics.instances import connected_instances
+
+    return [(n, img, instance_targets(connected_instances(lab == object_value), band)
+             .astype(np.int64)) for n, img, lab in pairs]
+
+
+def load_initial_segmentation_weights(model: torch.nn.Module, path: Path,
+                                      head_from: tuple[int, ...] | None = None) -> int:
+    """Copy the weights of a bundled segmentation model into ``model`` where shapes match.
+
+    The output layer (``head``) may have another number of classes: output channel ``i`` of
+    ``model`` then starts from channel ``head_from[i]`` of the file's model (for example
+    ``(1, 0, 0)`` turns a background/membrane model into membrane/core/band). Returns the
+    number of tensors copied; raises ``ValueError`` when the architectures do not fit.
+    """
+    from medsr_viewer.models.archive import load_model
+
+    source = load_model(path).module.state_dict()
+    target = model.state_dict()
+    copied = 0
+    for key, value in target.items():
+        if key not in source:
+            raise ValueError(f"{path}: has no tensor {key!r}; not the same architecture")
+        src = source[key]
+        if src.shape == value.shape:
+            value.copy_(src)
+        elif key.startswith("head.") and head_from is not None and len(head_from) == \
+                value.shape[0] and max(head_from) < src.shape[0]:
+            value.copy_(src[list(head_from)])
+        else:
+            raise ValueError(f"{path}: tensor {key!r} has shape {tuple(src.shape)}, the new "
+                             f"model {tuple(value.shape)} (give head_from for the output layer)")
+        copied += 1
+    model.load_state_dict(target)
+    return copied

@@ -1,0 +1,81 @@
+"""Instance label maps from class probabilities (core.labels.instances)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medsr_viewer.core.labels.instances import (
+    InstanceParams,
+    instance_dtype,
+    instance_targets,
+    instances_from_probabilities,
+)
+from medsr_viewer.core.metrics.instances import instance_metrics
+
+
+def _onehot(targets: np.ndarray) -> np.ndarray:
+    return np.stack([targets == c for c in range(3)]).astype(np.float32)
+
+
+def _two_touching() -> np.ndarray:
+    objects = np.zeros((24, 24), dtype=np.int32)
+    objects[3:20, 3:11] = 1
+    objects[3:20, 11:20] = 2
+    return objects
+
+
+def test_targets_mark_band_on_edges_and_between_touching_objects() -> None:
+    targets = instance_targets(_two_touching(), band=1)
+    assert targets.dtype == np.uint8
+    assert set(np.unique(targets)) == {0, 1, 2}
+    assert (targets[3:20, 10] == 2).all() and (targets[3:20, 11] == 2).all()
+    assert targets[10, 6] == 1 and targets[10, 15] == 1
+    assert targets[0, 0] == 0
+    # the image border is not an edge
+    full = np.ones((8, 8), dtype=np.int32)
+    assert (instance_targets(full, band=2) == 1).all()
+
+
+def test_watershed_separates_touching_objects_that_components_merge() -> None:
+    objects = _two_touching()
+    probs = _onehot(instance_targets(objects, band=1))
+    ws = instances_from_probabilities(probs, InstanceParams(sigma=0, min_size=0, min_seed=0))
+    cc = instances_from_probabilities(probs, InstanceParams(method="components", sigma=0,
+                                                            min_size=0))
+    assert ws.dtype == np.uint32 and ws.max() == 2
+    assert instance_metrics(objects, ws).dsb_map == pytest.approx(1.0)
+    assert cc.max() == 1  # the band alone does not split them
+
+
+def test_objects_without_a_core_are_kept_and_small_ones_removed() -> None:
+    targets = np.zeros((20, 20), dtype=np.uint8)
+    targets[2:5, 2:5] = 2  # 9 px of band only: no seed
+    targets[10:18, 10:18] = 2
+    targets[12:16, 12:16] = 1
+    probs = _onehot(targets)
+    kept = instances_from_probabilities(probs, InstanceParams(sigma=0, min_size=0, min_seed=0))
+    assert kept.max() == 2
+    removed = instances_from_probabilities(probs, InstanceParams(sigma=0, min_size=10,
+                                                                 min_seed=0))
+    assert removed.max() == 1 and removed[3, 3] == 0 and removed[14, 14] == 1
+
+
+def test_volume_ids_are_unique_across_planes() -> None:
+    plane = _onehot(instance_targets(_two_touching(), band=1))
+    volume = np.stack([plane, plane], axis=1)
+    ids = instances_from_probabilities(volume, InstanceParams(sigma=0, min_size=0, min_seed=0))
+    assert ids.shape == (2, 24, 24)
+    assert set(np.unique(ids[0])) == {0, 1, 2} and set(np.unique(ids[1])) == {0, 3, 4}
+
+
+def test_params_round_trip_and_validation() -> None:
+    params = InstanceParams(method="components", sigma=0.5, threshold=0.4, min_size=7)
+    assert InstanceParams.from_dict({**params.to_dict(), "object_name": "cell"}) == params
+    with pytest.raises(ValueError, match="unknown instance method"):
+        InstanceParams(method="magic")
+    with pytest.raises(ValueError, match="thresholds"):
+        InstanceParams(threshold=1.5)
+    with pytest.raises(ValueError, match="channel"):
+        instances_from_probabilities(np.zeros((2, 4, 4)), InstanceParams())
+    assert instance_dtype(100) == np.uint16 and instance_dtype(70000) == np.uint32
