@@ -74,6 +74,10 @@ def register(subparsers: Any) -> None:
     en.add_argument("--json", action="store_true")
     en.set_defaults(func=run_enhance)
 
+    from medsr_viewer.cli.classify import add_eval as add_eval_classify
+
+    add_eval_classify(tasks)
+
 
 def _load(spec: str, task: str) -> Any:
     """The model ``spec`` names (card name, file stem or path, as ``medsr sr`` takes it)."""

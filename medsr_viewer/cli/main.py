@@ -17,7 +17,7 @@ from medsr_viewer.core.atomic import sweep_stale_temp_files
 #: Subcommand modules under ``medsr_viewer.cli``, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
     "info", "convert", "train", "evaluate", "models", "run_model", "metrics", "trust",
-    "calibrate", "derive", "batch", "pacs",
+    "calibrate", "derive", "batch", "pacs", "classify",
 )
 
 

@@ -73,6 +73,9 @@ class ModelCard:
     modalities: tuple[str, ...] = ()
     spacing_range_mm: tuple[float, float] | None = None
     labels: tuple[Label, ...] = ()
+    #: Side of the square model input of a ``classify`` model (slices are resized to it after
+    #: the normalisation, see :mod:`medsr_viewer.models.classification`); 0: not fixed.
+    input_size: int = 0
     tile_size: int = 256
     tile_overlap: int = 16
     fp16: bool = False
@@ -107,6 +110,10 @@ class ModelCard:
             raise CardError(f"bad tile size/overlap {self.tile_size}/{self.tile_overlap}")
         if not self.tile_timeout_s > 0:
             raise CardError(f"bad tile_timeout_s {self.tile_timeout_s}")
+        if self.task == "classify" and self.labels and (
+                sorted(lab.value for lab in self.labels) != list(range(self.out_channels))):
+            raise CardError(f"a classify card needs one label per output (values 0.."
+                            f"{self.out_channels - 1}), got {len(self.labels)} label(s)")
         norm = self.normalisation
         if norm.mode == "percentile" and not 0.0 <= norm.low < norm.high <= 100.0:
             raise CardError(f"percentile normalisation needs 0 <= low < high <= 100, "
@@ -121,6 +128,12 @@ class ModelCard:
         if not block or abs(float(block.get("level", -1)) - level) > 1e-6:
             return None
         return str(block["spread"]), float(block["factor"])
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Names of a ``classify`` model's outputs in output order (``class i`` when unnamed)."""
+        names = {lab.value: lab.name for lab in self.labels}
+        return tuple(names.get(i, f"class {i}") for i in range(self.out_channels))
 
     @property
     def validated_precisions(self) -> tuple[str, ...]:
@@ -147,7 +160,8 @@ class ModelCard:
             },
             "outputs": {
                 "pred": {
-                    "type": "probabilities" if self.task.startswith("segment") else "image",
+                    "type": ("probabilities" if self.task.startswith("segment")
+                             or self.task == "classify" else "image"),
                     "num_channels": self.out_channels,
                     "dtype": "float32",
                     "scale": self.scale,

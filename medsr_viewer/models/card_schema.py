@@ -85,6 +85,7 @@ CARD_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "input_size": {"type": "integer", "minimum": 0, "maximum": 4096},
         "tile_size": {"type": "integer", "minimum": 8, "maximum": 8192},
         "tile_overlap": {"type": "integer", "minimum": 0, "maximum": 4096},
         "tile_timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 86400},

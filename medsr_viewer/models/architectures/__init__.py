@@ -12,6 +12,7 @@ from typing import Any
 
 from torch import nn
 
+from medsr_viewer.models.architectures.classifier import SliceClassifier
 from medsr_viewer.models.architectures.denoise import DnCNN
 from medsr_viewer.models.architectures.sr import ESPCN, EDSRLite
 from medsr_viewer.models.architectures.through_plane import ThroughPlaneResNet
@@ -24,6 +25,7 @@ ARCHITECTURES: dict[str, tuple[type[nn.Module], str]] = {
     "dncnn": (DnCNN, "enhance"),
     "unet": (UNet, "segment"),
     "through-plane-resnet": (ThroughPlaneResNet, "through_plane_sr"),
+    "slice-classifier": (SliceClassifier, "classify"),
 }
 
 
@@ -64,6 +66,7 @@ __all__ = [
     "ESPCN",
     "DnCNN",
     "EDSRLite",
+    "SliceClassifier",
     "ThroughPlaneResNet",
     "UNet",
     "architectures_for",

@@ -35,7 +35,10 @@ def export_with_card(
     with torch.inference_mode():
         expected = module(probe)
         got = loaded.module(probe)
-    shape = (1, card.out_channels, probe_shape[0] * card.scale, probe_shape[1] * card.scale)
+    shape: tuple[int, ...] = (1, card.out_channels, probe_shape[0] * card.scale,
+                              probe_shape[1] * card.scale)
+    if card.task == "classify":
+        shape = (1, card.out_channels)
     if tuple(got.shape) != shape:
         raise CardError(f"{path}: exported model gives {tuple(got.shape)}, card implies {shape}")
     if not torch.allclose(expected, got, atol=1e-5, rtol=0):
