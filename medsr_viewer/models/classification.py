@@ -235,6 +235,32 @@ class SliceClassifierRun:
         inputs = torch.stack([self.model_input(axis, i)[0] for i in indices])
         return predict_probabilities(self.loaded.module, inputs, self.device)
 
+    def plane_probabilities(self, planes: Sequence[np.ndarray], spacing: tuple[float, float],
+                            cancelled: Callable[[], bool] | None = None,
+                            progress: Callable[[int, int], None] | None = None,
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """``(probabilities (n, classes), anatomy (n,))`` of raw 2-D planes of this volume
+        (any orientation, e.g. as the viewer shows them) of ``spacing`` mm pixels.
+
+        ``cancelled()`` returning true stops between batches (``InterruptedError``);
+        ``progress(done, total)`` follows each batch.
+        """
+        total = len(planes)
+        probs: list[np.ndarray] = []
+        anatomy = np.zeros(total, dtype=bool)
+        for start in range(0, total, BATCH):
+            if cancelled is not None and cancelled():
+                raise InterruptedError("classification cancelled")
+            chunk = [self.intensity.to_model(p) for p in planes[start:start + BATCH]]
+            for offset, plane in enumerate(chunk):
+                anatomy[start + offset] = has_anatomy(plane)
+            inputs = torch.stack([prepare_slice(p, spacing, self.size)[0] for p in chunk])
+            probs.append(predict_probabilities(self.loaded.module, inputs, self.device))
+            if progress is not None:
+                progress(min(start + BATCH, total), total)
+        table = (np.concatenate(probs) if probs else np.zeros((0, self.card.out_channels)))
+        return table.astype(np.float32), anatomy
+
     def run(self, axis: int | None = None,
             progress: Callable[[int, int], None] | None = None,
             cancelled: Callable[[], bool] | None = None) -> VolumeClassification:
@@ -244,31 +270,20 @@ class SliceClassifierRun:
         true stops the run (``InterruptedError``).
         """
         axis = default_axis(self.volume) if axis is None else axis
-        total = int(self.volume.voxels.shape[axis])
-        probs: list[np.ndarray] = []
-        anatomy = np.zeros(total, dtype=bool)
-        for start in range(0, total, BATCH):
-            if cancelled is not None and cancelled():
-                raise InterruptedError("classification cancelled")
-            indices = range(start, min(start + BATCH, total))
-            planes = [self.normalised(axis, i) for i in indices]
-            for i, plane in zip(indices, planes):
-                anatomy[i] = has_anatomy(plane)
-            inputs = torch.stack([prepare_slice(p, self.plane_spacing(axis), self.size)[0]
-                                  for p in planes])
-            probs.append(predict_probabilities(self.loaded.module, inputs, self.device))
-            if progress is not None:
-                progress(min(start + BATCH, total), total)
-        table = np.concatenate(probs).astype(np.float32)
+        voxels = self.volume.voxels
+        planes = [np.take(voxels, i, axis=axis) for i in range(int(voxels.shape[axis]))]
+        table, anatomy = self.plane_probabilities(planes, self.plane_spacing(axis), cancelled,
+                                                  progress)
         return VolumeClassification(self.card.class_names, table, anatomy,
                                     volume_probabilities(table, anatomy).astype(np.float32),
                                     axis)
 
-    def saliency(self, axis: int, index: int, class_index: int | None = None) -> np.ndarray:
-        """Saliency of slice ``index`` along ``axis`` for ``class_index`` (default: the
-        slice's predicted class) on the slice's grid, scaled so its peak is 1 (all zero when
-        nothing supports the class)."""
-        x, place = self.model_input(axis, index)
+    def plane_saliency(self, plane: np.ndarray, spacing: tuple[float, float],
+                       class_index: int | None = None) -> np.ndarray:
+        """Saliency of one raw 2-D plane for ``class_index`` (default: its predicted class)
+        on the plane's own grid, scaled so its peak is 1 (all zero when nothing supports
+        the class)."""
+        x, place = prepare_slice(self.intensity.to_model(plane), spacing, self.size)
         module = self.loaded.module
         if hasattr(module, "feature_maps") and hasattr(module, "classify"):
             square = grad_cam(module, x, class_index, self.device)
@@ -277,6 +292,11 @@ class SliceClassifierRun:
         grid = np.clip(to_slice_grid(square, place), 0.0, None)
         peak = float(grid.max()) if grid.size else 0.0
         return (grid / peak).astype(np.float32) if peak > 0 else grid.astype(np.float32)
+
+    def saliency(self, axis: int, index: int, class_index: int | None = None) -> np.ndarray:
+        """:meth:`plane_saliency` of slice ``index`` along ``axis``."""
+        plane = np.take(self.volume.voxels, index, axis=axis)
+        return self.plane_saliency(plane, self.plane_spacing(axis), class_index)
 
 
 def predict_probabilities(module: torch.nn.Module, inputs: torch.Tensor,

@@ -271,6 +271,30 @@ class SliceEngine:
             warning = domain_message(proc.card, volume, intensity=proc.intensity)
             if warning:
                 self.notifier.warning(warning, source="models")
+            kind = self.series_type_warning(proc.card, volume)
+            if kind:
+                self.notifier.warning(kind, source="models")
+
+    def series_type_warning(self, card: ModelCard, volume: Volume, axis: int | None = None
+                            ) -> str:
+        """The series-type sentence of :mod:`medsr_viewer.models.series_check` along ``axis``
+        (default: the acquired axis); ``""`` when the card says nothing of what it was
+        trained on, or the bundled classifier is missing or fails."""
+        from medsr_viewer.models.series_check import (
+            SERIES_TYPE_MODEL,
+            series_type_message,
+            trained_series_types,
+        )
+        from medsr_viewer.models.volume_processing import default_axis
+
+        if trained_series_types(card) is None:
+            return ""
+        try:
+            classifier, _runner = self.model(self.resolve(SERIES_TYPE_MODEL), "classify")
+            return series_type_message(card, classifier, volume,
+                                       default_axis(volume) if axis is None else axis)
+        except (ModelRejected, ValueError, RuntimeError):
+            return ""
 
     def iter_slice(
         self,

@@ -180,6 +180,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     A("tools.reader_study", "Blinded Reader Stu&dy…", (), "Pairs of methods' images of "
       "slices, sides random, names hidden; pick or score 1–5 by key; results to CSV",
       "Tools", 3),
+    A("tools.classify", "Series &Type (Classification)", ("Ctrl+Shift+Y",), "Class "
+      "probabilities of the slice shown and along the slices (series-type model), with a "
+      "Grad-CAM overlay", "Tools", 3, checkable=True),
     # ---- Segmentation
     A("segment.slice", "Segment Current &Slice", (), "Run the segmentation model on the "
       "slice shown; the result is a new label layer", "Segmentation", 0),

@@ -26,6 +26,7 @@ from medsr_viewer.core.volume import Volume
 from medsr_viewer.core.windowing import default_preset
 from medsr_viewer.gui.actions.reference_actions import ReferenceActions
 from medsr_viewer.gui.actions.window_presets import WindowPresets
+from medsr_viewer.gui.controllers.classification_action import ClassificationAction
 from medsr_viewer.gui.controllers.pacs_actions import PacsActions
 from medsr_viewer.gui.controllers.reader_study_action import ReaderStudyAction
 from medsr_viewer.gui.dialogs.message_banner import APP_TITLE, MessageBanner
@@ -97,6 +98,8 @@ class StudyController:
         parts.volume_bar.groupRequested.connect(self.set_volume_group)
         self.reader_study = ReaderStudyAction(window, parts.model, parts.compare)
         self.pacs = PacsActions(window, self.open_paths, lambda: self.paths)
+        self.classification = ClassificationAction(window, parts.model, parts.compare.viewer,
+                                                   parts.compare.worker)
 
     # ---------------------------------------------------------------- opening
 

@@ -48,6 +48,8 @@ class PaneOverlay:
         self._options = options
         labels = view.labels
         self.scale_bar = ScaleBar(view.view_box, labels.bottom_margin)
+        #: The study's predicted series type (Tools ▸ Series Type), a line under the series.
+        self.series_type = ""
         for signal in (view.sliceChanged, view.displayChanged, view.imageShown):
             signal.connect(self.refresh)
         view.view_box.sigRangeChanged.connect(lambda *_a: self.refresh_view())
@@ -77,12 +79,20 @@ class PaneOverlay:
         labels.set_corners_visible(state.info)
         self.scale_bar.set_shown(state.scale_bar, True)
         if state.info:
-            labels.set_corner("top_right", series_text(display.volume))
+            series = series_text(display.volume)
+            labels.set_corner("top_right", f"{series}\n{self.series_type}"
+                              if self.series_type else series)
             labels.set_corner("bottom_left",
                               location_text(display, view.orientation, view.slice_index))
             labels.set_corner("patient",
                               patient_lines(display.volume) if state.patient_data else "")
         self.refresh_view()
+
+    def set_series_type(self, text: str) -> None:
+        """Show ``text`` (e.g. "T1-weighted (97%, series-type)") under the series name."""
+        if text != self.series_type:
+            self.series_type = text
+            self.refresh()
 
     def refresh_view(self) -> None:
         """Redraw what follows the window and zoom (bottom-right corner, scale bar)."""
