@@ -77,7 +77,9 @@ def _load(spec: str, device: str = "cpu") -> Any:
     try:
         return ModelRegistry().load(spec, task="classify", device=device)
     except ModelRejected as exc:
-        raise CliError(str(exc)) from exc
+        hint = ("" if "model, not 'classify'" not in str(exc) else
+                f" (medsr classify needs a classification model, e.g. {DEFAULT_MODEL})")
+        raise CliError(f"{exc}{hint}") from exc
 
 
 def run_classify(args: argparse.Namespace) -> int:
