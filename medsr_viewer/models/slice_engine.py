@@ -269,11 +269,10 @@ class SliceEngine:
         if key in self._domain_unchecked:
             self._domain_unchecked.discard(key)
             warning = domain_message(proc.card, volume, intensity=proc.intensity)
-            if warning:
-                self.notifier.warning(warning, source="models")
-            kind = self.series_type_warning(proc.card, volume)
-            if kind:
-                self.notifier.warning(kind, source="models")
+            kind = self.series_type_warning(proc.card, volume)  # one notice with both
+            if warning or kind:
+                self.notifier.warning("; ".join(t for t in (warning, kind) if t),
+                                      source="models")
 
     def series_type_warning(self, card: ModelCard, volume: Volume, axis: int | None = None
                             ) -> str:
