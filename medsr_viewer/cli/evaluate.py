@@ -64,6 +64,9 @@ def register(subparsers: Any) -> None:
     seg.add_argument("--labels", required=True, type=Path)
     seg.add_argument("--only", nargs="+", help="evaluate only these image names (stems)")
     seg.add_argument("--json", action="store_true")
+    seg.add_argument("--object-value", type=int, default=None,
+                     help="instance models: stored label value of the objects (default: the "
+                          "card's, else 255)")
     seg.set_defaults(func=run_segment)
 
     en = tasks.add_parser("enhance", help="denoising vs noisy input and Gaussian filter")
@@ -79,7 +82,7 @@ def register(subparsers: Any) -> None:
     add_eval_classify(tasks)
 
 
-def _load(spec: str, task: str) -> Any:
+def _load(spec: str, task: str | tuple[str, ...]) -> Any:
     """The model ``spec`` names (card name, file stem or path, as ``medsr sr`` takes it)."""
     from medsr_viewer.models.archive import load_model
     from medsr_viewer.models.card import CardError
@@ -90,8 +93,10 @@ def _load(spec: str, task: str) -> Any:
         loaded = load_model(path)
     except CardError as exc:  # ModelRejected (no such name) is a CardError too
         raise CliError(str(exc)) from exc
-    if loaded.card.task != task:
-        raise CliError(f"{path}: model task is {loaded.card.task!r}, not {task!r}")
+    accepted = (task,) if isinstance(task, str) else task
+    if loaded.card.task not in accepted:
+        raise CliError(f"{path}: model task is {loaded.card.task!r}, not "
+                       f"{' or '.join(repr(t) for t in accepted)}")
     return loaded
 
 
@@ -298,7 +303,7 @@ def run_segment(args: argparse.Namespace) -> int:
     )
     from medsr_viewer.models.study_volumes import StudyError, load_image_pairs
 
-    loaded = _load(args.model, "segment")
+    loaded = _load(args.model, ("segment", "segment_instances"))
     card = loaded.card
     bounds = _bounds_fn(card)
     mapping = {int(k): int(v) for k, v in card.training.get("label_mapping", {}).items()}
@@ -310,6 +315,10 @@ def run_segment(args: argparse.Namespace) -> int:
         pairs = [p for p in pairs if p[0] in set(args.only)]
         if not pairs:
             raise CliError(f"none of {', '.join(args.only)} found in {args.images}")
+    if card.task == "segment_instances":
+        from medsr_viewer.cli.eval_instances import run_instances
+
+        return run_instances(args, loaded, pairs, bounds)
     targets = [lab for lab in card.labels if lab.value != 0] or []
     if not targets:
         raise CliError(f"{args.model}: card lists no foreground label to score")

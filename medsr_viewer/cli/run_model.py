@@ -53,8 +53,11 @@ from medsr_viewer.models.volume_processing import VolumeProcessor, VolumeProgres
 COMMANDS: dict[str, tuple[str, str]] = {
     "sr": ("super_resolution", "super-resolve a study with an SR model"),
     "enhance": ("enhance", "denoise/enhance a study with an enhancement model"),
-    "segment": ("segment", "segment a study with a segmentation model (label map output)"),
+    "segment": ("segment", ("segment a study with a segmentation model (label map output; "
+                            "an instance model gives one id per object)")),
 }
+#: Card tasks each command's task accepts (``segment`` runs instance models too).
+ACCEPTED_TASKS: dict[str, tuple[str, ...]] = {"segment": ("segment", "segment_instances")}
 
 
 def register(subparsers: Any) -> None:
@@ -143,9 +146,12 @@ def run(args: argparse.Namespace) -> int:
             f"{volume.shape[0]} slices (write .nii.gz instead)"
         )
     try:
-        loaded = ModelRegistry().load(args.model, task=task, device=device)
+        loaded = ModelRegistry().load(args.model, task=ACCEPTED_TASKS.get(task, task),
+                                      device=device)
     except ModelRejected as exc:
         raise CliError(str(exc)) from exc
+    if loaded.card.task == "segment_instances":
+        table_path = None  # ids, not classes: no label table
     axis = default_axis(volume) if args.axis is None else args.axis
     if fmt == "png":
         axis = 0

@@ -90,7 +90,7 @@ def register(subparsers: Any) -> None:
                      help="largest elastic-deformation shift in pixels (0: off)")
     common(seg, 1500, 8, 128, 2e-3)
     seg.set_defaults(func=run_segment)
-    register_instances(tasks, common)
+    register_instances(tasks, common, run_segment_instances)
 
     from medsr_viewer.cli.classify import add_train as add_train_classify
 
@@ -360,3 +360,12 @@ def run_segment_volumes(args: argparse.Namespace) -> int:
     except (ValueError, KeyError) as exc:
         raise CliError(str(exc)) from exc
     return 0
+
+
+def run_segment_instances(args: argparse.Namespace) -> int:
+    """Train an instance segmentation U-Net (see :mod:`medsr_viewer.cli.train_instances`)."""
+    from medsr_viewer.cli.train_instances import run_segment_instances as run_instances
+
+    device, ckpt = setup(args)
+    return run_instances(args, device, ckpt, _loop_options(args), parse_kwargs(args.arch_kwargs),
+                         log)

@@ -15,8 +15,10 @@ from typing import Any
 from medsr_viewer.cli.main import CliError
 
 
-def register_instances(tasks: Any, common: Callable[..., None]) -> None:
-    """Add ``segment-instances`` to the ``train`` tasks (``common``: the shared options)."""
+def register_instances(tasks: Any, common: Callable[..., None],
+                       func: Callable[[argparse.Namespace], int]) -> None:
+    """Add ``segment-instances`` to the ``train`` tasks (``common``: the shared options,
+    ``func``: what runs it, :func:`medsr_viewer.cli.train.run_segment_instances`)."""
     p = tasks.add_parser("segment-instances",
                          help="instance segmentation (one id per object) from image/label folders")
     p.add_argument("--images", required=True, type=Path, help="folder of images")
@@ -39,16 +41,17 @@ def register_instances(tasks: Any, common: Callable[..., None]) -> None:
                    help="elastic deformation augmentation, largest shift in px (0: none)")
     p.add_argument("--modalities", default="EM,OT", help="modalities for the card")
     common(p, 2000, 8, 128, 1e-3)
-    p.set_defaults(func=run_segment_instances)
+    p.set_defaults(func=func)
 
 
-def run_segment_instances(args: argparse.Namespace) -> int:
-    """Train (see :func:`medsr_viewer.models.training.instance_task.train_instances`)."""
-    from medsr_viewer.cli.train import _loop_options, log, parse_kwargs, setup
+def run_segment_instances(args: argparse.Namespace, device: str, ckpt: Path,
+                          loop_options: dict[str, Any], arch_kwargs: dict[str, Any],
+                          log: Callable[[str], None]) -> int:
+    """Train (see :func:`medsr_viewer.models.training.instance_task.train_instances`);
+    ``device`` ... ``log`` come from :mod:`medsr_viewer.cli.train`'s shared helpers."""
     from medsr_viewer.models.study_volumes import StudyError, load_image_pairs
     from medsr_viewer.models.training.instance_task import InstanceTrainSpec, train_instances
 
-    device, ckpt = setup(args)
     try:
         pairs = load_image_pairs(args.images, args.labels)
     except StudyError as exc:
@@ -64,12 +67,12 @@ def run_segment_instances(args: argparse.Namespace) -> int:
         object_name=args.object_name,
         band=args.band,
         arch=args.arch or "unet",
-        arch_kwargs=parse_kwargs(args.arch_kwargs),
+        arch_kwargs=arch_kwargs,
         init_from=args.init_from,
         head_from=head,
         elastic=args.elastic,
         modalities=tuple(m.strip() for m in args.modalities.split(",") if m.strip()),
-        **_loop_options(args),
+        **loop_options,
     )
     n_test, n_val = args.test_count, args.val_count
     train_pairs = pairs[: -(n_test + n_val)]

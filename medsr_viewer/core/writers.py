@@ -290,6 +290,9 @@ def save_png(
     if finite.size and np.count_nonzero(finite < -0.5) > NEGATIVE_SHARE_LIMIT * finite.size:
         raise WriteError(target, "negative values cannot be stored in PNG; write NIfTI instead")
     chosen = dtype or _png_dtype(volume, finite)
+    if "instances" in volume.metadata and finite.size and finite.max() > 65535:
+        raise WriteError(target, "more than 65535 instance ids do not fit a 16-bit PNG; "
+                                 "write NIfTI instead")
     if chosen not in ("uint8", "uint16"):
         raise WriteError(target, f"unsupported PNG sample type {chosen!r}")
     top = 255 if chosen == "uint8" else 65535
@@ -335,6 +338,8 @@ def read_nifti_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _png_dtype(volume: Volume, finite: np.ndarray) -> str:
+    if "instances" in volume.metadata:  # an instance map's ids: always 16-bit
+        return "uint16"
     source = str(volume.metadata.get("source_mode") or volume.metadata.get("source_dtype") or "")
     fits_uint8 = not finite.size or finite.max() <= 255.5
     if source.startswith("I;16") or source in ("I", "uint16"):

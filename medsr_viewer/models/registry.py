@@ -184,7 +184,7 @@ class ModelRegistry:
     def load(
         self,
         spec: str | os.PathLike[str],
-        task: str | None = None,
+        task: str | tuple[str, ...] | None = None,
         device: str | torch.device = "cpu",
     ) -> LoadedModel:
         """Resolve, check and load a model, refusing it with a clear reason if unusable.
@@ -215,15 +215,19 @@ def describe(path: Path, source: str = "path") -> ModelEntry:
         return ModelEntry(path, source, None, str(exc))
 
 
-def check_task(card: ModelCard, task: str | None, path: Path) -> None:
-    """Refuse a card whose task is not ``task`` (no check when ``task`` is ``None``)."""
-    if task is not None and card.task != task:
-        raise ModelRejected(f"{path}: model {card.name!r} is a {card.task!r} model, not {task!r}")
+def check_task(card: ModelCard, task: str | tuple[str, ...] | None, path: Path) -> None:
+    """Refuse a card whose task is not ``task`` (or one of them; no check when ``None``)."""
+    if task is None:
+        return
+    accepted = (task,) if isinstance(task, str) else task
+    if card.task not in accepted:
+        wanted = " or ".join(repr(t) for t in accepted)
+        raise ModelRejected(f"{path}: model {card.name!r} is a {card.task!r} model, not {wanted}")
 
 
 def load_checked(
     path: str | os.PathLike[str],
-    task: str | None = None,
+    task: str | tuple[str, ...] | None = None,
     device: str | torch.device = "cpu",
     trust: TrustStore | None = None,
     interrupted: threading.Event | None = None,

@@ -39,10 +39,17 @@ from medsr_viewer.models.inference import (
     TileUpdate,
     iter_tiled_inference,
 )
+from medsr_viewer.models.instance_output import (
+    instance_params,
+    instances_from_output,
+    unique_instance_ids,
+)
 from medsr_viewer.models.normalisation import IntensityMap, fit_intensity_map, labels_from_output
 
 #: Tasks that run slice by slice through :class:`VolumeProcessor`.
-SLICE_TASKS = ("super_resolution", "enhance", "segment")
+SLICE_TASKS = ("super_resolution", "enhance", "segment", "segment_instances")
+#: Tasks whose output is a label map (several output channels, one label per pixel).
+LABEL_TASKS = ("segment", "segment_instances")
 
 
 def default_axis(volume: Volume) -> int:
@@ -163,7 +170,7 @@ class VolumeProcessor:
                 f"{loaded.path}: model expects {card.in_channels} input channels; "
                 "only single-channel slices are supported"
             )
-        if card.task != "segment" and card.out_channels != 1:
+        if card.task not in LABEL_TASKS and card.out_channels != 1:
             raise InferenceError(
                 f"{loaded.path}: {card.task} model has {card.out_channels} output channels, "
                 "expected 1"
@@ -198,6 +205,8 @@ class VolumeProcessor:
             self.device, runner.plan.tile or card.tile_size, card.scale, card.out_channels, tile
         )
         self.intensity: IntensityMap = fit_intensity_map(card.normalisation, volume.voxels)
+        self._instance_params = instance_params(card) if card.task == "segment_instances" \
+            else None
 
     @property
     def scale(self) -> int:
@@ -208,6 +217,8 @@ class VolumeProcessor:
         """Model output ``(C, h, w)`` -> a 2-D result: raw units (float32) or labels (uint8)."""
         if self.card.task == "segment":
             return labels_from_output(output)
+        if self._instance_params is not None:
+            return instances_from_output(output, self._instance_params)
         return self.intensity.from_model(output[0])
 
     def iter_slice(
@@ -248,7 +259,10 @@ class VolumeProcessor:
 
     @property
     def output_dtype(self) -> type:
-        """Type of the finished planes: ``uint8`` labels or float32 raw units."""
+        """Type of the finished planes: ``uint8`` labels, ``uint32`` instance ids or float32
+        raw units."""
+        if self.card.task == "segment_instances":
+            return np.uint32
         return np.uint8 if self.card.task == "segment" else np.float32
 
     def output_shape(self, axis: int) -> tuple[int, int, int]:
@@ -268,6 +282,8 @@ class VolumeProcessor:
         """
         if axis not in (0, 1, 2):
             raise InferenceError(f"slice axis must be 0, 1 or 2, got {axis}")
+        if self.card.task == "segment_instances":
+            put = unique_instance_ids(put)
         batch = self.slice_batch(axis)
         if batch == 1:
             return (yield from self.iter_single_planes(axis, put))
@@ -365,6 +381,13 @@ class VolumeProcessor:
         metadata["slice_axis"] = axis
         metadata["provenance"] = self.provenance(axis)
         name = f"{volume.name} [{self.card.name}]" if volume.name else self.card.name
+        if self.card.task == "segment_instances":
+            metadata["instances"] = {"object_name": self.card.instances.get("object_name",
+                                                                            "object"),
+                                     "count": int(voxels.max(initial=0))}
+            return volume.with_voxels(
+                voxels, modality="SEG", name=name, window=None, metadata=metadata, warnings=()
+            )
         if self.card.task == "segment":
             metadata["labels"] = [
                 {"value": lab.value, "name": lab.name, "color": list(lab.color)}
