@@ -41,6 +41,8 @@ CHANNEL = "classify"
 SALIENCY_Z = 30.0
 #: Opacity of the strongest saliency.
 SALIENCY_OPACITY = 0.6
+#: Saliency below this share of the peak is not drawn (keeps the anatomy readable).
+SALIENCY_FLOOR = 0.25
 
 
 @dataclass(frozen=True)
@@ -59,14 +61,14 @@ class PlaneResult:
 
 
 def saliency_rgba(saliency: np.ndarray, opacity: float = SALIENCY_OPACITY) -> np.ndarray:
-    """A heat map (black-red-yellow-white) of ``saliency`` in ``[0, 1]``, transparent where
-    it is 0, as ``(rows, cols, 4)`` uint8."""
+    """A heat map (black-red-yellow-white) of ``saliency`` in ``[0, 1]``, transparent below
+    :data:`SALIENCY_FLOOR` and more opaque towards 1, as ``(rows, cols, 4)`` uint8."""
     s = np.clip(np.asarray(saliency, dtype=np.float32), 0.0, 1.0)
     rgba = np.empty((*s.shape, 4), dtype=np.uint8)
     rgba[..., 0] = np.clip(3 * s, 0, 1) * 255
     rgba[..., 1] = np.clip(3 * s - 1, 0, 1) * 255
     rgba[..., 2] = np.clip(3 * s - 2, 0, 1) * 255
-    rgba[..., 3] = s * opacity * 255
+    rgba[..., 3] = np.clip((s - SALIENCY_FLOOR) / (1 - SALIENCY_FLOOR), 0, 1) * opacity * 255
     return rgba
 
 
