@@ -7,12 +7,13 @@ from pathlib import Path
 
 import platformdirs
 
-import medsr_viewer
+from medsr_viewer.core.resources import models_dir
 
 
 def bundled_models_dir() -> Path:
-    """``resources/models`` at the repository / installation root beside the package."""
-    return Path(medsr_viewer.__file__).resolve().parents[1] / "resources" / "models"
+    """The bundled models: ``medsr_viewer/_resources/models`` of a wheel or frozen app, else
+    ``resources/models`` beside the package (:mod:`medsr_viewer.core.resources`)."""
+    return models_dir()
 
 
 def user_models_dir() -> Path:

@@ -25,12 +25,11 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-import medsr_viewer
 from medsr_viewer.core.labels.table import LabelTable, LabelTableError, read_colour_table
+from medsr_viewer.core.resources import freesurfer_dir
 
-#: The vendored FreeSurfer look-up table (beside the package, like the bundled models).
-FREESURFER_LUT = (Path(medsr_viewer.__file__).resolve().parents[1] / "resources" / "freesurfer"
-                  / "FreeSurferColorLUT.txt")
+#: The vendored FreeSurfer look-up table (in the resources, like the bundled models).
+FREESURFER_LUT = freesurfer_dir() / "FreeSurferColorLUT.txt"
 #: Parts of a file name that name a FreeSurfer segmentation (case-insensitive).
 FREESURFER_NAME_HINTS = ("aseg", "aparc", "wmparc", "ribbon", "synthseg")
 #: More distinct non-zero values than this, all in FreeSurfer's table: FreeSurfer-like.
