@@ -222,3 +222,91 @@ def instances_from_probabilities(probs: np.ndarray, params: InstanceParams) -> n
 def instance_dtype(count: int) -> np.dtype[Any]:
     """``uint16`` when ``count`` ids fit, else ``uint32`` (how an instance map is stored)."""
     return np.dtype(np.uint16) if count <= np.iinfo(np.uint16).max else np.dtype(np.uint32)
+
+
+# ---------------------------------------------------------------- display and statistics
+
+#: Well-separated hues (degrees) an instance map cycles through; neighbouring ids are five
+#: steps (150 degrees) apart, and every other cycle is drawn a little darker.
+INSTANCE_HUES = tuple(range(0, 360, 30))
+
+
+def instance_colour(value: int) -> tuple[int, int, int]:
+    """Display colour of instance id ``value`` (black for background 0)."""
+    import colorsys
+
+    if value <= 0:
+        return (0, 0, 0)
+    step = (value * 5) % len(INSTANCE_HUES)
+    darker = (value // len(INSTANCE_HUES)) % 2
+    r, g, b = colorsys.hsv_to_rgb(INSTANCE_HUES[step] / 360.0, 0.8, 0.75 if darker else 1.0)
+    return (round(r * 255), round(g * 255), round(b * 255))
+
+
+def instance_table(ids: np.ndarray | list[int], object_name: str = "object") -> Any:
+    """A :class:`~medsr_viewer.core.labels.table.LabelTable` naming every id ``"<object> <id>"``
+    with :func:`instance_colour` (background 0 stays transparent)."""
+    from medsr_viewer.core.labels.table import LabelEntry, LabelTable
+
+    values = np.unique(np.asarray(ids))
+    return LabelTable(LabelEntry(int(v), f"{object_name} {int(v)}", instance_colour(int(v)))
+                      for v in values if v != 0)
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    """One object of an instance slice: its id, area and mean intensity."""
+
+    value: int
+    area_px: int
+    area_mm2: float
+    mean: float
+
+
+def instance_rows(ids: np.ndarray, image: np.ndarray | None,
+                  pixel_mm: tuple[float, float] = (1.0, 1.0)) -> list[InstanceRow]:
+    """Area (pixels and mm²) and mean image intensity of every object of a 2-D instance slice.
+
+    ``image`` is the study's slice of the same shape (``None``: means are ``nan``);
+    ``pixel_mm`` the pixel's (row, column) size. Rows are ordered by id.
+    """
+    ids = np.asarray(ids).astype(np.int64, copy=False)
+    if ids.ndim != 2:
+        raise ValueError(f"instance_rows needs a 2-D slice, got shape {ids.shape}")
+    flat = ids.reshape(-1)
+    counts = np.bincount(flat)
+    if image is not None:
+        values = np.asarray(image, dtype=np.float64)
+        if values.shape != ids.shape:
+            raise ValueError(f"image {values.shape} and instances {ids.shape} differ in shape")
+        sums = np.bincount(flat, weights=values.reshape(-1), minlength=len(counts))
+    pixel_area = float(pixel_mm[0]) * float(pixel_mm[1])
+    rows = []
+    for value in np.flatnonzero(counts):
+        if value == 0:
+            continue
+        n = int(counts[value])
+        mean = float(sums[value] / n) if image is not None else float("nan")
+        rows.append(InstanceRow(int(value), n, n * pixel_area, mean))
+    return rows
+
+
+def instance_at(ids: np.ndarray, row: int, col: int) -> int:
+    """The id under display pixel ``(row, col)`` of a 2-D slice (0 outside or background)."""
+    ids = np.asarray(ids)
+    if not (0 <= row < ids.shape[0] and 0 <= col < ids.shape[1]):
+        return 0
+    return int(ids[row, col])
+
+
+def highlight_instance(rgba: np.ndarray, ids: np.ndarray, value: int,
+                       colour: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """``rgba`` with the outline of object ``value`` drawn opaque in ``colour`` (a copy)."""
+    from medsr_viewer.core.labels.render import outline_mask
+
+    out = np.array(rgba, dtype=np.uint8, copy=True)
+    if value <= 0:
+        return out
+    edge = outline_mask((np.asarray(ids) == value).astype(np.uint8))
+    out[edge] = (*colour, 255)
+    return out

@@ -80,6 +80,11 @@ class LabelLayer:
         Name of the model that produced the layer (empty for files).
     edited
         The labels differ from ``source`` (a session must store them separately).
+    instances
+        The labels are an instance map (one id per object, e.g. a ``segment_instances``
+        model's output): shown in cycling colours, listed per object, comparable by mAP.
+    selected
+        The selected object's id of an instance layer (0: none); its outline is highlighted.
     """
 
     label_map: LabelMap
@@ -90,6 +95,8 @@ class LabelLayer:
     source: Path | None = None
     model: str = ""
     edited: bool = False
+    instances: bool = False
+    selected: int = 0
     _present: list[int] | None = field(default=None, repr=False)
     _lut: np.ndarray | None = field(default=None, repr=False)
 
@@ -142,8 +149,14 @@ class LabelLayer:
         self._lut = None
 
     def render(self, labels: np.ndarray) -> np.ndarray:
-        """RGBA of a 2-D slice of this layer's labels in its style and opacity."""
-        return render_labels(labels, self.lut(), self.opacity, self.style)
+        """RGBA of a 2-D slice of this layer's labels in its style and opacity (with the
+        selected object's outline highlighted on an instance layer)."""
+        rgba = render_labels(labels, self.lut(), self.opacity, self.style)
+        if self.instances and self.selected:
+            from medsr_viewer.core.labels.instances import highlight_instance
+
+            rgba = highlight_instance(rgba, labels, self.selected)
+        return rgba
 
 
 def label_map_digest(label_map: LabelMap) -> str:

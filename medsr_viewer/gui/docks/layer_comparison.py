@@ -1,5 +1,9 @@
 """Label layer against label layer: Dice, IoU and Hausdorff of one label, slice and volume.
 
+Two instance maps (both layers instance layers, or "instances" ticked for files) are
+compared object by object instead: DSB mAP@[.5:.95], COCO AP50/AP75, Rand error and VI
+(:func:`medsr_viewer.core.metrics.instances.instance_metrics`), on the slice and the volume.
+
 A researcher checks a segmentation model's layer against a manual label map (or two models
 against each other): pick the reference layer, the test layer and a label value, and the
 overlap is measured on the slice shown and over the whole volume with
@@ -15,11 +19,12 @@ from dataclasses import replace
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from medsr_viewer.core.geometry import DisplayVolume, Orientation
 from medsr_viewer.core.labels import LabelMap
 from medsr_viewer.core.metrics.export import MetricRecord, records_from_overlap
+from medsr_viewer.core.metrics.instances import instance_metrics
 from medsr_viewer.core.metrics.overlap import overlap_metrics
 
 #: (layer name, label map on the study grid)
@@ -50,6 +55,27 @@ def compare_layers(reference: LabelMap, test: LabelMap, value: int, orientation:
     return [slice_row, volume_row]
 
 
+def compare_instance_layers(reference: LabelMap, test: LabelMap, orientation: Orientation,
+                            index: int, base: MetricRecord) -> list[MetricRecord]:
+    """Instance metrics of ``test`` against ``reference`` (both instance maps on the study
+    grid): the displayed slice and the whole volume."""
+    if reference.labels.shape != test.labels.shape:
+        raise ValueError(f"layers are on different grids: {reference.labels.shape} vs "
+                         f"{test.labels.shape}")
+    pairs = ((np.asarray(DisplayVolume(reference.volume).slice_array(orientation, index)),
+              np.asarray(DisplayVolume(test.volume).slice_array(orientation, index)),
+              f"{orientation.value} {index + 1}"),
+             (reference.labels, test.labels, "volume"))
+    rows = []
+    for ref, tst, where in pairs:
+        m = instance_metrics(ref, tst)
+        values = {"dsb_map": m.dsb_map, "ap50": m.ap50, "ap75": m.ap75,
+                  "rand_error": m.rand_error, "vi_split": m.vi_split, "vi_merge": m.vi_merge,
+                  "ref_objects": m.n_ref, "test_objects": m.n_test}
+        rows.append(replace(base, slice=where, metrics=values))
+    return rows
+
+
 class LayerComparison(QWidget):
     """Reference layer, test layer and label pickers, a Compare button and the result.
 
@@ -72,9 +98,11 @@ class LayerComparison(QWidget):
 
     def __init__(self, layers: Callable[[], Layers],
                  where: Callable[[], tuple[Orientation, int]],
-                 context: Callable[[], MetricRecord], parent: QWidget | None = None) -> None:
+                 context: Callable[[], MetricRecord], parent: QWidget | None = None,
+                 instance_layers: Callable[[], list[bool]] | None = None) -> None:
         super().__init__(parent)
         self._layers = layers
+        self._instance_layers = instance_layers or (list)
         self._where = where
         self._context = context
         self.rows: list[MetricRecord] = []
@@ -86,7 +114,13 @@ class LayerComparison(QWidget):
         self.compare_button.setToolTip("Dice, IoU and Hausdorff of the label: slice and volume")
         self.compare_button.clicked.connect(self.compare)
         self.result = QLabel(self)
+        self.instances_check = QCheckBox("instances", self)
+        self.instances_check.setToolTip("Compare as instance maps (one id per object): "
+                                        "DSB mAP, AP50/AP75, Rand error, VI")
+        self.instances_check.toggled.connect(lambda on: self.label_combo.setEnabled(not on))
         self.reference_combo.currentIndexChanged.connect(self._fill_labels)
+        self.reference_combo.currentIndexChanged.connect(self._auto_instances)
+        self.test_combo.currentIndexChanged.connect(self._auto_instances)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(QLabel("Layer overlap: reference", self))
@@ -95,6 +129,7 @@ class LayerComparison(QWidget):
         row.addWidget(self.test_combo)
         row.addWidget(QLabel("label", self))
         row.addWidget(self.label_combo)
+        row.addWidget(self.instances_check)
         row.addWidget(self.compare_button)
         row.addWidget(self.result, 1)
         self.refresh()
@@ -114,7 +149,15 @@ class LayerComparison(QWidget):
             combo.setCurrentIndex(max(index, -1 if not names else 0))
             combo.blockSignals(False)
         self._fill_labels()
+        self._auto_instances()
         self.setEnabled(len(names) >= 2)
+
+    def _auto_instances(self, *_args: object) -> None:
+        """Tick "instances" when both chosen layers are instance layers."""
+        flags = list(self._instance_layers())
+        r, t = self.reference_combo.currentIndex(), self.test_combo.currentIndex()
+        both = 0 <= r < len(flags) and 0 <= t < len(flags) and flags[r] and flags[t]
+        self.instances_check.setChecked(bool(both))
 
     def set_choice(self, reference: int, test: int, value: int) -> None:
         """Choose layers by index and the label value (programmatic form of the pickers)."""
@@ -130,6 +173,8 @@ class LayerComparison(QWidget):
         layers = list(self._layers())
         r, t = self.reference_combo.currentIndex(), self.test_combo.currentIndex()
         value = self.label_combo.currentData()
+        if self.instances_check.isChecked() and 0 <= r < len(layers) and 0 <= t < len(layers):
+            return self._compare_instances(layers[r], layers[t])
         if not (0 <= r < len(layers) and 0 <= t < len(layers)) or value is None:
             self.result.setText("Choose two layers and a label")
             return []
@@ -147,6 +192,25 @@ class LayerComparison(QWidget):
             f"slice: Dice {on_slice['dice']:.3f}, IoU {on_slice['iou']:.3f}, "
             f"HD95 {on_slice['hd95_mm']:.2f} mm · volume: Dice {volume['dice']:.3f}, "
             f"IoU {volume['iou']:.3f}, HD95 {volume['hd95_mm']:.2f} mm")
+        self.compared.emit()
+        return self.rows
+
+    def _compare_instances(self, reference: tuple[str, LabelMap],
+                           test: tuple[str, LabelMap]) -> list[MetricRecord]:
+        orientation, index = self._where()
+        base = replace(self._context(), label="instances",
+                       grid=f"layers: {test[0]} vs {reference[0]}")
+        try:
+            self.rows = compare_instance_layers(reference[1], test[1], orientation, index, base)
+        except ValueError as exc:
+            self.result.setText(str(exc))
+            return []
+        on_slice, volume = (row.metrics for row in self.rows)
+        self.result.setText(
+            f"slice: mAP {on_slice['dsb_map']:.3f}, AP50 {on_slice['ap50']:.3f}, "
+            f"AP75 {on_slice['ap75']:.3f} ({on_slice['test_objects']} vs "
+            f"{on_slice['ref_objects']} objects) · volume: mAP {volume['dsb_map']:.3f}, "
+            f"AP50 {volume['ap50']:.3f}, Rand error {volume['rand_error']:.3f}")
         self.compared.emit()
         return self.rows
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow
 from medsr_viewer.core.metrics.export import MetricRecord
 from medsr_viewer.core.roi import RoiSet, area_rois
 from medsr_viewer.gui.actions.reference_actions import ReferenceActions
+from medsr_viewer.gui.docks.instance_panel import InstancePanel
 from medsr_viewer.gui.docks.layer_comparison import LayerComparison
 from medsr_viewer.gui.docks.metrics_panel import MetricsPanel
 from medsr_viewer.gui.layers.label_overlay import LabelOverlay
@@ -48,8 +49,12 @@ class MetricsDock(QDockWidget):
                                   lambda: references.reference, self)
         self.layer_comparison = LayerComparison(
             lambda: [(layer.name, layer.label_map) for layer in labels.layers],
-            lambda: (model.active_orientation, model.slice_index()), context, self.panel)
+            lambda: (model.active_orientation, model.slice_index()), context, self.panel,
+            lambda: [layer.instances for layer in labels.layers])
         self.panel.add_section(self.layer_comparison, lambda: self.layer_comparison.rows)
+        self.instances = InstancePanel(labels, viewer, context, self.panel)
+        self.panel.add_section(self.instances, self.instances.records)
+        labels.changed.connect(self._show_for_instances)
         references.changed.connect(self.panel.reference_changed)
         labels.changed.connect(self.layer_comparison.refresh)
         labels.changed.connect(self.panel.rebuild_label_choices)
@@ -61,6 +66,14 @@ class MetricsDock(QDockWidget):
         self._window = window
         self._shown_once = False
         rois.subscribe(lambda _id: self._show_once())
+
+    def _show_for_instances(self) -> None:
+        """An instance layer became active: show its objects (once, as for the first ROI)."""
+        if self.instances.layer() is not None and not self._shown_once:
+            self._shown_once = True
+            self.show()
+            self._window.resizeDocks([self], [self.sizeHint().height()],
+                                     Qt.Orientation.Vertical)
 
     def _show_once(self) -> None:
         # Rulers and angles have no region to measure: their value is on the pane.

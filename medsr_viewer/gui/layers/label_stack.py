@@ -124,12 +124,13 @@ class LabelStack(QObject):
         source: Path | None = None,
         model: str = "",
         activate: bool = True,
+        instances: bool = False,
     ) -> LabelLayer:
         """Resample ``label_map`` onto the study's grid and add it on top as a new layer.
 
         ``source`` is the file it came from (default ``label_map.source``; ``None`` for model
-        output), ``model`` the model that made it. The new layer becomes active unless
-        ``activate`` is false.
+        output), ``model`` the model that made it, ``instances`` whether it is an instance map
+        (one id per object). The new layer becomes active unless ``activate`` is false.
 
         Raises
         ------
@@ -145,6 +146,7 @@ class LabelStack(QObject):
             name or label_map.name or "labels",
             source=source if source is not None else label_map.source,
             model=model,
+            instances=instances,
         )
         self._displays[layer] = DisplayVolume(on_grid.volume)
         self._natives[layer] = label_map

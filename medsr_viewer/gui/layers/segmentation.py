@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import QComboBox, QWidget
 
 from medsr_viewer.core.geometry import PLANE_AXES, DisplayVolume, Orientation
 from medsr_viewer.core.labels import LabelLayer, LabelMap, LabelTable
+from medsr_viewer.core.labels.instances import instance_table
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.layers.label_overlay import LabelOverlay
 from medsr_viewer.gui.views.model_picker import card_tooltip
@@ -37,6 +39,8 @@ from medsr_viewer.models.registry import ModelEntry, ModelRegistry, describe
 SEGMENT_PANE = "segment"
 #: The card task a segmentation model must declare.
 SEGMENT_TASK = "segment"
+#: Card tasks listed and run here (an instance model gives one id per object).
+SEGMENT_TASKS = (SEGMENT_TASK, "segment_instances")
 #: The model selected by default when it is installed.
 DEFAULT_SEGMENT_MODEL = "seg-em-membrane"
 
@@ -143,7 +147,7 @@ class SegmentationRunner(QObject):
         self.model_combo.clear()
         self._entries = []
         for entry in [*self.registry.entries(), *extra]:
-            if entry.card is not None and entry.card.task == SEGMENT_TASK:
+            if entry.card is not None and entry.card.task in SEGMENT_TASKS:
                 self._append(entry)
         names = [e.name for e in self._entries]
         if DEFAULT_SEGMENT_MODEL in names:
@@ -185,7 +189,7 @@ class SegmentationRunner(QObject):
         entry = describe(Path(path))
         if entry.card is None:
             return entry.error or f"{path}: not a model file with a card"
-        if entry.card.task != SEGMENT_TASK:
+        if entry.card.task not in SEGMENT_TASKS:
             return (f"{path}: model {entry.card.name!r} is a {entry.card.task!r} model, "
                     "not a segment model")
         if allow is not None and not allow(Path(path)):
@@ -251,15 +255,17 @@ class SegmentationRunner(QObject):
         if entry is None or entry.card is None:
             self.failed.emit("No segmentation model: add one (a 'segment' model with a card)")
             return False
-        if entry.card.task != SEGMENT_TASK:
+        if entry.card.task not in SEGMENT_TASKS:
             self.failed.emit(f"{entry.path}: model {entry.card.name!r} is a "
                              f"{entry.card.task!r} model, not a segment model")
             return False
         if self._job is not None:  # a newer request supersedes the running one
             self.worker.cancel(SEGMENT_PANE)
         axis, _index = stored_slice(display, orientation, 0)
-        dtype = np.uint8 if max([0, *(lab.value for lab in entry.card.labels)]) < 256 \
-            else np.uint16
+        dtype: type[np.unsignedinteger[Any]] = np.uint8 if max(
+            [0, *(lab.value for lab in entry.card.labels)]) < 256 else np.uint16
+        if entry.card.task != SEGMENT_TASK:
+            dtype = np.uint32  # instance ids, unique over the slices run
         self._job = SegmentationJob(
             entry=entry,
             display=display,
@@ -285,7 +291,7 @@ class SegmentationRunner(QObject):
             job.indices[job.position],
             str(job.entry.path),
             axis=job.axis,
-            task=SEGMENT_TASK,
+            task=job.entry.card.task if job.entry.card is not None else SEGMENT_TASK,
         )
 
     def _current(self, pane: str, request_id: int) -> SegmentationJob | None:
@@ -316,6 +322,9 @@ class SegmentationRunner(QObject):
             self._fail(f"{job.entry.path}: model output {result.shape} does not match the "
                        f"slice {expected}")
             return
+        if job.labels.dtype == np.uint32:  # instance ids continue from the slices before
+            top = np.uint32(job.labels.max(initial=0))
+            result = np.where(result > 0, result.astype(np.uint32) + top, 0)
         job.labels[tuple(target)] = result.astype(job.labels.dtype, copy=False)
         job.position += 1
         self.progressChanged.emit(job.fraction)
@@ -340,14 +349,16 @@ class SegmentationRunner(QObject):
         card = job.entry.card
         assert card is not None
         labels = Volume(job.labels, job.volume.affine.copy(), modality="SEG", name=card.name)
-        table = LabelTable.from_card_labels(card.labels)
+        instances = card.task != SEGMENT_TASK
+        table = (instance_table(job.labels, card.instances.get("object_name", "object"))
+                 if instances else LabelTable.from_card_labels(card.labels))
         name = card.name
         if len(job.indices) == 1:
             name = f"{card.name} ({job.orientation.value} slice {job.shown_index + 1})"
         self._end()
         try:
             layer = self.overlay.add_layer(
-                LabelMap(labels, table, name), name, model=card.name
+                LabelMap(labels, table, name), name, model=card.name, instances=instances
             )
         except RuntimeError as exc:
             self.failed.emit(f"{job.entry.path}: {exc}")
