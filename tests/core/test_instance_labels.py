@@ -79,3 +79,34 @@ def test_params_round_trip_and_validation() -> None:
     with pytest.raises(ValueError, match="channel"):
         instances_from_probabilities(np.zeros((2, 4, 4)), InstanceParams())
     assert instance_dtype(100) == np.uint16 and instance_dtype(70000) == np.uint32
+
+
+def test_instance_colours_cycle_distinct_hues_and_rows_measure_objects() -> None:
+    from medsr_viewer.core.labels.instances import (
+        highlight_instance,
+        instance_at,
+        instance_colour,
+        instance_rows,
+        instance_table,
+    )
+
+    assert instance_colour(0) == (0, 0, 0)
+    assert len({instance_colour(v) for v in range(1, 25)}) == 24
+    assert instance_colour(1) != instance_colour(2)
+    table = instance_table(np.array([0, 3, 3, 7]), "cell")
+    assert table.values() == [3, 7] and table.name(7) == "cell 7"
+    assert table.colour_lut(7)[0][3] == 0  # background clear
+    ids = np.zeros((6, 8), dtype=np.uint32)
+    ids[1:3, 1:4] = 2
+    ids[4:6, 5:8] = 5
+    image = np.arange(48, dtype=np.float64).reshape(6, 8)
+    rows = instance_rows(ids, image, (0.5, 2.0))
+    assert [(r.value, r.area_px, r.area_mm2) for r in rows] == [(2, 6, 6.0), (5, 6, 6.0)]
+    assert rows[0].mean == pytest.approx(image[1:3, 1:4].mean())
+    assert np.isnan(instance_rows(ids, None)[0].mean)
+    assert instance_at(ids, 1, 1) == 2 and instance_at(ids, 0, 0) == 0
+    assert instance_at(ids, -1, 3) == 0 and instance_at(ids, 9, 3) == 0
+    rgba = np.zeros((6, 8, 4), dtype=np.uint8)
+    lit = highlight_instance(rgba, ids, 5)
+    assert np.all(lit[4:6, 5:8] == 255) and not lit[1:3, 1:4].any()
+    assert not highlight_instance(rgba, ids, 0).any()
