@@ -26,13 +26,15 @@ SCORE_BLOCKS = ("validation", "test", "evaluation")
 #: Quality metrics by their card key, as the tooltip names them.
 METRIC_NAMES = {"psnr": "PSNR", "ssim": "SSIM", "dice": "Dice", "iou": "IoU",
                 "hd95_px": "HD95 (px)", "hd95_mm": "HD95 (mm)", "mae": "MAE", "rmse": "RMSE",
-                "lpips": "LPIPS", "nrmse": "NRMSE"}
+                "lpips": "LPIPS", "nrmse": "NRMSE", "dsb_map": "DSB mAP", "ap50": "AP50",
+                "ap75": "AP75", "rand_error": "Rand error"}
 #: Baselines a model's numbers are compared with, in order of preference.
 BASELINES = ("bicubic", "cubic", "gaussian", "linear", "bilinear", "noisy")
 #: Readable names of the card's tasks.
 TASK_NAMES = {"super_resolution": "in-plane super-resolution", "enhance": "enhancement on the "
               "same grid", "through_plane_sr": "through-plane super-resolution",
-              "segment": "segmentation", "classify": "classification"}
+              "segment": "segmentation", "classify": "classification",
+              "segment_instances": "instance segmentation (one id per object)"}
 
 KeyPath = tuple[str, ...]
 

@@ -111,7 +111,15 @@ def train_instances(
     torch.manual_seed(spec.seed)
     dev = torch.device(device)
     model = build_architecture(spec.arch, classes=3, **spec.arch_kwargs).to(dev)
+    init_seen: list[str] = []
     if spec.init_from is not None:
+        from medsr_viewer.models.archive import read_card
+
+        seen = set(read_card(spec.init_from).training.get("train_images", []))
+        if seen & names[2]:
+            raise ValueError(f"{spec.init_from} was trained on held-out image(s) "
+                             f"{', '.join(sorted(seen & names[2]))}")
+        init_seen = sorted(seen & names[1])
         load_initial_segmentation_weights(model, spec.init_from, spec.head_from)
         log(f"starting from the weights of {spec.init_from} (head from {spec.head_from})")
     sampler = PairSampler(instance_class_pairs(train_pairs, spec.object_value, spec.band),
@@ -177,6 +185,7 @@ def train_instances(
             "validation_images": [p[0] for p in val_pairs],
             "held_out_images": [p[0] for p in test_pairs],
             "objects": f"connected components (face-connected) of label {spec.object_value}",
+            "object_value": spec.object_value,
             "targets": f"0 outside, 1 core, 2 boundary band (object pixels within "
                        f"{spec.band} px of the object's edge)",
             "band_px": spec.band,
@@ -204,7 +213,12 @@ def train_instances(
             "device": device,
             "torch": torch.__version__,
         },
-        scores={"validation": validation, "held_out": held_out,
+        scores={"held_out": held_out, "validation_tuning": validation,
+                "validation_note": "the validation images chose the checkpoint and tuned the "
+                                   "post-processing, so their scores are optimistic"
+                                   + (f"; the initial weights ({spec.init_from.name}) were "
+                                      f"trained on {', '.join(init_seen)}"
+                                      if spec.init_from is not None and init_seen else ""),
                 "metric_note": "per image and overall (mean over images): DSB mAP@[.5:.95], "
                                "COCO AP50/AP75/AP@[.5:.95] (all objects score 1), adapted Rand "
                                "error, VI split/merge (nats); reference = connected "
