@@ -11,7 +11,7 @@ prepare_slice`). A batch draws a class uniformly, then a series of that class, t
 ±15°, zoom 0.8–1.25 and shift ±10 % (one affine resampling), a lower resolution now and then
 (down by 1.5–3x and back up), gamma 0.7–1.4, gain 0.85–1.15 and Gaussian noise.
 
-Validation (best-step choice, and the card's scores) runs the exported path itself
+Validation (logged during training, and the card's scores) runs the exported path itself
 (:class:`~medsr_viewer.models.classification.SliceClassifierRun`) on the held-out series
 along their acquired axis: slice-level scores over the slices with anatomy and one
 per-volume prediction per series.
@@ -224,7 +224,12 @@ def train_classifier(
     device: str = "cpu",
     log: Callable[[str], None] = print,
 ) -> ModelCard:
-    """Train, keep the weights with the best held-out slice balanced accuracy, export."""
+    """Train, export the last step's weights and score them on the held-out series.
+
+    The held-out series are scored during training (the log shows the curve) but do not
+    choose the exported step: they are the only data of some classes that the model never
+    saw, so choosing on them would make the card's scores optimistic.
+    """
     torch.manual_seed(spec.seed)
     classes = spec.classes
     log(f"reading {len(train_entries)} training and {len(val_entries)} held-out series")
@@ -264,7 +269,7 @@ def train_classifier(
                          command=spec.command, stop_at=spec.stop_at, log_every=50)
     result = train(model, make_batch, lambda logits, y: F.cross_entropy(logits, y,
                                                                        label_smoothing=0.05),
-                   validate, "balanced_accuracy", config, resume=resume, log=log,
+                   validate, "step", config, resume=resume, log=log,  # keep the last step
                    extra_state=lambda: {"sampler_rng": sampler.rng.bit_generator.state},
                    restore_extra=lambda s: setattr(sampler.rng.bit_generator, "state",
                                                    s["sampler_rng"]))
@@ -296,7 +301,11 @@ def train_classifier(
         "no_held_out_series": not_held_out,
         "command": " && ".join(result.commands) or spec.command,
         "sessions": len(result.commands),
-        "steps": spec.steps, "best_step": result.best_step, "batch_size": spec.batch_size,
+        "steps": spec.steps, "exported_step": result.best_step,
+        "step_choice": "the last step (held-out series never chose the weights)",
+        "validation_curve": [{k: round(v, 4) for k, v in row.items()}
+                             for row in result.history],
+        "batch_size": spec.batch_size,
         "input_size": spec.input_size, "learning_rate": spec.lr, "seed": spec.seed,
         "loss": "cross-entropy (label smoothing 0.05), class-balanced sampling",
         "augmentation": "flips, rotation +-15 deg, zoom 0.8-1.25, shift +-10 %, resolution "
