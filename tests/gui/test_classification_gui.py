@@ -20,6 +20,12 @@ from medsr_viewer.models.archive import LoadedModel
 from medsr_viewer.models.card import Label, ModelCard, Normalisation
 from medsr_viewer.models.classification import SliceClassifierRun
 
+SERIES_TYPE = Path(__file__).resolve().parents[2] / "resources" / "models" / \
+    "series-type.safetensors"
+#: Until the model is trained (medsr train classify, see resources/models/README.md).
+needs_model = pytest.mark.skipif(not SERIES_TYPE.is_file(),
+                                 reason="series-type is not bundled yet")
+
 
 def _action(window: MainWindow):
     return window.studies.classification
@@ -30,6 +36,7 @@ def _wait_result(qtbot: QtBot, window: MainWindow, timeout: int = 60000) -> None
     qtbot.waitUntil(lambda: action.result is not None, timeout=timeout)
 
 
+@needs_model
 def test_panel_shows_slice_and_volume_probabilities(qtbot: QtBot, main_window: MainWindow,
                                                     data_dir: Path) -> None:
     study = data_dir / "dicom_qa" / "series" / "dcm_qa_decubitus" / "HFS" / "3_t1_fl2d_sag"
@@ -127,3 +134,17 @@ def test_an_sr_model_is_refused_with_a_clear_message(qtbot: QtBot, main_window: 
     qtbot.waitUntil(lambda: bool(dock.notice_text), timeout=30000)
     assert "'super_resolution' model, not 'classify'" in dock.notice_text
     assert dock.volume_text == "Classification failed"
+
+
+@needs_model
+def test_em_model_on_an_mr_study_names_the_series_type(qtbot: QtBot, main_window: MainWindow,
+                                                      t1_path: Path) -> None:
+    open_and_wait(qtbot, main_window, [t1_path])
+    dock = main_window.label_dock
+    assert dock.runner.select_model("seg-em-membrane")
+    with qtbot.waitSignal(dock.runner.finished, timeout=60000):
+        dock.segment_current_slice()
+    qtbot.waitUntil(main_window.warning_banner.isVisible, timeout=10000)
+    text = main_window.warning_banner.text()
+    assert "seg-em-membrane: may not suit this study" in text
+    assert "series-type reads this study as T1-weighted MR" in text
