@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -26,10 +27,21 @@ def _copy_sources(target: Path) -> Path:
     return target
 
 
+def _setuptools_version() -> tuple[int, ...]:
+    """This environment's setuptools version (``()`` when absent)."""
+    if importlib.util.find_spec("setuptools") is None:
+        return ()
+    try:
+        text = importlib.metadata.version("setuptools")
+    except importlib.metadata.PackageNotFoundError:
+        return ()
+    return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
+
+
 def build_wheel(out: Path, tree: Path) -> Path:
     """``pip wheel --no-deps`` of ``tree`` into ``out``; the wheel's path."""
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), "."]
-    if importlib.util.find_spec("setuptools") is not None:  # build offline, in this venv
+    if _setuptools_version() >= (69,):  # pyproject's build requirement: build in this venv
         command.insert(4, "--no-build-isolation")
     result = subprocess.run(command, cwd=tree, capture_output=True, text=True, timeout=300,
                             check=False)
