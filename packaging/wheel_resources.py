@@ -8,6 +8,7 @@ copies nothing: the lookup falls back to ``resources/`` beside the package.
 
 The files are added as package data of a pseudo-package, so setuptools copies them like any
 package data (``build_package_data``) and lists them in the sdist and the wheel's RECORD.
+The sdist carries this file as well, so that a wheel built from it gets the same hook.
 """
 
 from __future__ import annotations
@@ -52,3 +53,7 @@ class BuildPy(_build_py):
 
     def get_data_files_without_manifest(self) -> list[Any]:
         return [*super().get_data_files_without_manifest(), self._resource_entry()]
+
+    def get_source_files(self) -> list[str]:
+        # The sdist needs this hook too, or a wheel built from it (python -m build) fails.
+        return [*super().get_source_files(), "packaging/wheel_resources.py"]

@@ -8,8 +8,11 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 #: What a wheel is built from (the rest of the checkout is not part of the package).
@@ -89,3 +92,23 @@ def test_the_wheel_holds_every_resource_file(tmp_path: Path) -> None:
     assert lines[:2] == [str(site / "medsr_viewer" / "_resources"),
                          str(site / "medsr_viewer" / "_resources" / "models")]
     assert lines[2:] == ["True", "1266"]
+
+
+@pytest.mark.skipif(_setuptools_version() < (69,), reason="needs setuptools>=69 in this venv")
+def test_a_wheel_built_from_the_sdist_holds_them_too(tmp_path: Path) -> None:
+    """``python -m build`` makes the sdist, then the wheel from it: both keep the resources."""
+    tree = _copy_sources(tmp_path / "src")
+    code = ("import sys; from setuptools import build_meta as b; "
+            "print(b.build_sdist(sys.argv[1]))")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "sdist")], cwd=tree,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    (archive,) = (tmp_path / "sdist").glob("*.tar.gz")
+    with tarfile.open(archive) as sdist:
+        sdist.extractall(tmp_path / "unpacked", filter="data")
+    (unpacked,) = (tmp_path / "unpacked").iterdir()
+    assert (unpacked / "packaging" / "wheel_resources.py").is_file()
+    wheel = build_wheel(tmp_path / "wheels", unpacked)
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "medsr_viewer/_resources/models/sr-x2.safetensors" in names
+    assert "medsr_viewer/_resources/freesurfer/FreeSurferColorLUT.txt" in names
