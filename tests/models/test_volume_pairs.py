@@ -21,6 +21,7 @@ from medsr_viewer.models.training.volume_pairs import (
     add_sulcal_csf,
     freesurfer_tissue,
     identity_classes,
+    load_pair,
     make_pair,
     parse_pair,
     score_volume,
@@ -173,3 +174,36 @@ def test_train_segment_volumes_cli_resumes_and_scores(tmp_path: Path, cli, capsy
     nib.save(nib.Nifti1Image(np.full((8, 8, 8), 9, np.int16), affine), str(unmapped))
     assert cli(["train", "segment-volumes", "--pairs", f"{paths['img']}={unmapped}",
                 "--steps", "1", "--out", str(tmp_path / "x.safetensors")]) == 2
+
+
+def test_tissue_training_domain_warns_on_em_and_ct_not_on_held_out_t1(data_dir: Path) -> None:
+    """The domain a brain-tissue card records (both labelled brains, their augmented extremes)
+    accepts a real T1 with its skull and flags an EM image and a CT."""
+    import dataclasses
+
+    from pydicom.data import get_testdata_file
+
+    from medsr_viewer.core.io import load_volume
+    from medsr_viewer.models.archive import read_card
+    from medsr_viewer.models.card import Normalisation
+    from medsr_viewer.models.domain import domain_warnings
+    from medsr_viewer.models.registry import bundled_models_dir
+    from medsr_viewer.models.training.segment_volumes_task import volume_pairs_domain
+
+    fs = data_dir / "labelled" / "freesurfer_subject"
+    tissue = data_dir / "labelled" / "template_tissue"
+    pairs = [
+        load_pair(parse_pair(f"{fs / 'norm.mgz'}={fs / 'aparc.a2009s+aseg.mgz'}"
+                             ":freesurfer-tissue+csf", "identity")),
+        load_pair(parse_pair(f"{data_dir / 'mri_ct' / 'spm152.nii.gz'}="
+                             f"{tissue / 'mni152_pveseg.nii.gz'}", "identity")),
+    ]
+    base = read_card(bundled_models_dir() / "seg-em-membrane.safetensors")
+    card = dataclasses.replace(
+        base, modalities=("MR",), normalisation=Normalisation("percentile", 0.0, 99.9, False),
+        training={"domain": volume_pairs_domain(pairs)})
+    assert domain_warnings(card, load_volume(data_dir / "mri_ct" / "chris_t1.nii.gz")) == []
+    em = domain_warnings(card, load_volume(data_dir / "isbi2012_em" / "images" / "21.png"))
+    assert "no physical pixel size" in " ".join(em)
+    ct = domain_warnings(card, load_volume(get_testdata_file("CT_small.dcm")))
+    assert ct and "this study is CT" in ct[0]
