@@ -67,12 +67,12 @@ def evaluate_instances(probabilities: Sequence[tuple[str, np.ndarray, np.ndarray
 
 def default_grid() -> list[InstanceParams]:
     """Post-processing settings tried when tuning (watershed and plain components)."""
-    grid = [InstanceParams(method="watershed", sigma=s, threshold=t, seed_threshold=st,
+    grid = [InstanceParams(method="watershed", sigma=1.0, threshold=t, seed_threshold=st,
                            min_seed=10, min_size=ms)
-            for s, t, st, ms in itertools.product((0.0, 1.0), (0.3, 0.4, 0.5, 0.6),
-                                                  (0.5, 0.7, 0.8, 0.9), (0, 25, 50))]
-    grid += [InstanceParams(method="components", sigma=s, threshold=t, min_size=ms)
-             for s, t, ms in itertools.product((0.0, 1.0), (0.3, 0.5, 0.7), (0, 25, 50))]
+            for t, st, ms in itertools.product((0.4, 0.5, 0.6, 0.7), (0.3, 0.5, 0.7, 0.9),
+                                               (0, 25, 50, 80))]
+    grid += [InstanceParams(method="components", sigma=1.0, threshold=t, min_size=ms)
+             for t, ms in itertools.product((0.3, 0.5, 0.7), (0, 25, 50))]
     return grid
 
 
