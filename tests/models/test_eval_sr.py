@@ -159,3 +159,31 @@ def test_cli_eval_sr_writes_figure(data_dir, tmp_path, capsys, monkeypatch):
     assert cli_main.main(["eval", "sr", "--model", str(model), "--data", pd, "--slice-step", "20",
                           "--figure", str(fig), "--figure-box", "27,63,48,64"]) == 2
     assert "multiples of 2" in capsys.readouterr().err
+
+
+def test_detail_evaluation_ranks_bicubic_below_the_truth_and_prints_with_cli(
+        data_dir, tmp_path, capsys, monkeypatch):
+    vol = load_study(data_dir / "mri_ct" / "chris_PD.nii.gz")
+    res = evaluate_sr_volume("pd", vol.voxels, 2, baselines=("nearest", "bicubic"),
+                             slice_step=9, detail=True)
+    bicubic, nearest = res.methods["bicubic"], res.methods["nearest"]
+    assert len(bicubic.slice_hf_ratio) == len(res.slices) == len(bicubic.slice_flagged)
+    assert 0 < bicubic.hf_ratio < 1
+    assert bicubic.flagged == 0.0
+    # Nearest's block edges are pixel-scale structure, and they lie in the null space of D.
+    assert nearest.hf_ratio > bicubic.hf_ratio
+    assert nearest.flagged > 0
+    plain = evaluate_sr_volume("pd", vol.voxels, 2, baselines=("bicubic",), slice_step=9)
+    assert np.isnan(plain.methods["bicubic"].hf_ratio)
+
+    monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("train", "evaluate"))
+    model = tmp_path / "tiny.safetensors"
+    _tiny_sr(model)
+    pd = str(data_dir / "mri_ct" / "chris_PD.nii.gz")
+    args = ["eval", "sr", "--model", str(model), "--data", pd, "--slice-step", "9", "--detail"]
+    assert cli_main.main(args + ["--json"]) == 0
+    vols = json.loads(capsys.readouterr().out)["volumes"]
+    assert vols["chris_PD"]["bicubic"]["hf_ratio"] == pytest.approx(bicubic.hf_ratio)
+    assert vols["chris_PD"]["bicubic"]["flagged_share"] == 0.0
+    assert cli_main.main(args) == 0
+    assert "high-frequency ratio" in capsys.readouterr().out

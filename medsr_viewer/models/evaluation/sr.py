@@ -23,6 +23,7 @@ from PIL import Image
 
 from medsr_viewer.core.degrade import block_mean_downsample, crop_to_multiple
 from medsr_viewer.core.metrics.image_quality import crop_border, psnr, ssim
+from medsr_viewer.core.metrics.sr_detail import slice_detail
 
 #: Baseline interpolators in table order.
 BASELINES = ("nearest", "bilinear", "bicubic", "lanczos")
@@ -78,12 +79,33 @@ def model_upscaler(module: Callable[[torch.Tensor], torch.Tensor], bounds: tuple
 
 @dataclass
 class MethodScore:
-    """Mean PSNR (dB) and SSIM of one method over the evaluated slices, with per-slice values."""
+    """Mean PSNR (dB) and SSIM of one method over the evaluated slices, with per-slice values.
+
+    With ``detail`` evaluation (:func:`evaluate_sr_volume`), also the per-slice high-frequency
+    ratio and flagged share of :mod:`medsr_viewer.core.metrics.sr_detail` (empty otherwise).
+    """
 
     psnr: float
     ssim: float
     slice_psnr: list[float] = field(default_factory=list)
     slice_ssim: list[float] = field(default_factory=list)
+    slice_hf_ratio: list[float] = field(default_factory=list)
+    slice_flagged: list[float] = field(default_factory=list)
+
+    @property
+    def hf_ratio(self) -> float:
+        """Mean high-frequency ratio over the slices (``nan`` without detail evaluation)."""
+        return _finite_mean(self.slice_hf_ratio)
+
+    @property
+    def flagged(self) -> float:
+        """Mean flagged share over the slices (``nan`` without detail evaluation)."""
+        return _finite_mean(self.slice_flagged)
+
+
+def _finite_mean(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 @dataclass
@@ -114,6 +136,7 @@ def evaluate_sr_volume(
     baselines: tuple[str, ...] = BASELINES,
     slice_step: int = 1,
     slice_offset: int = 0,
+    detail: bool = False,
 ) -> VolumeScores:
     """Score baselines (and optionally a model) on one HR volume ``(z, y, x)`` by the protocol.
 
@@ -133,6 +156,9 @@ def evaluate_sr_volume(
     slice_step, slice_offset
         Evaluate every ``slice_step``-th slice from ``slice_offset`` (a documented
         deterministic subset, for fast checks); ``1, 0`` is the full protocol.
+    detail
+        Also measure each method's high-frequency ratio and flagged share
+        (:mod:`medsr_viewer.core.metrics.sr_detail`; the sharpness a perceptual model buys).
     """
     hr = crop_to_multiple(np.asarray(voxels, dtype=np.float64), scale)
     lr = block_mean_downsample(hr, scale)
@@ -151,11 +177,19 @@ def evaluate_sr_volume(
         upscalers["model"] = model(lr)
     methods: dict[str, MethodScore] = {}
     ref = crop_border(hr[slices], border)
+    vol_max = float(hr.max())
     for method, upscale in upscalers.items():
-        sr = crop_border(upscale(lr[slices], scale), border)
+        full = upscale(lr[slices], scale)
+        sr = crop_border(full, border)
         p = [psnr(r, t, data_range) for r, t in zip(ref, sr)]
         q = [ssim(r, t, data_range) for r, t in zip(ref, sr)]
-        methods[method] = MethodScore(float(np.mean(p)), float(np.mean(q)), p, q)
+        score = MethodScore(float(np.mean(p)), float(np.mean(q)), p, q)
+        if detail:
+            for z, out in zip(slices, full):
+                d = slice_detail(hr[z], lr[z], out, scale, vol_max, border)
+                score.slice_hf_ratio.append(d.high_frequency_ratio)
+                score.slice_flagged.append(d.flagged_share)
+        methods[method] = score
     return VolumeScores(name, scale, slices, data_range, methods)
 
 
@@ -165,5 +199,7 @@ def overall(volumes: list[VolumeScores]) -> dict[str, MethodScore]:
     for method in volumes[0].methods:
         p = [v for vol in volumes for v in vol.methods[method].slice_psnr]
         q = [v for vol in volumes for v in vol.methods[method].slice_ssim]
-        out[method] = MethodScore(float(np.mean(p)), float(np.mean(q)), p, q)
+        hf = [v for vol in volumes for v in vol.methods[method].slice_hf_ratio]
+        fl = [v for vol in volumes for v in vol.methods[method].slice_flagged]
+        out[method] = MethodScore(float(np.mean(p)), float(np.mean(q)), p, q, hf, fl)
     return out
