@@ -57,6 +57,7 @@ class LabelMapRef:
     opacity: float = 0.5
     style: str = "fill"  # "fill", "outline" or "both"
     table: LabelTable | None = None  # the user's edited names/colours, if any
+    instances: bool = False  # an instance map (one id per object), e.g. seg-em-cells output
 
 
 @dataclass
@@ -115,7 +116,8 @@ def session_to_dict(session: Session, base: Path | None = None) -> dict[str, Any
                     "role": m.role} for m in session.models],
         "label_maps": [{**ref(lm.path), "name": lm.name, "visible": lm.visible,
                         "opacity": lm.opacity, "style": lm.style,
-                        "table": lm.table.to_list() if lm.table is not None else None}
+                        "table": lm.table.to_list() if lm.table is not None else None,
+                        "instances": lm.instances}
                        for lm in session.label_maps],
         "rois": [roi_to_dict(r) for r in session.rois],
         "view_state": session.view_state,
@@ -135,7 +137,8 @@ def session_from_dict(data: Any, base: Path | None = None) -> Session:
         label_maps = [
             LabelMapRef(_resolve(lm, base), str(lm.get("name", "")), bool(lm.get("visible", True)),
                         float(lm.get("opacity", 0.5)), str(lm.get("style", "fill")),
-                        LabelTable.from_list(lm["table"]) if lm.get("table") else None)
+                        LabelTable.from_list(lm["table"]) if lm.get("table") else None,
+                        bool(lm.get("instances", False)))
             for lm in data.get("label_maps", [])
         ]
         rois = rois_from_data(data.get("rois", []))

@@ -231,6 +231,22 @@ def _nifti_image(
     return image
 
 
+def nifti_provenance(image: Any) -> dict[str, Any]:
+    """The provenance :func:`save_nifti` stored in a NIfTI image's comment extension (``{}``
+    when there is none or it is not a JSON object: files from other programs)."""
+    extensions = getattr(getattr(image, "header", None), "extensions", None) or []
+    for ext in extensions:
+        if ext.get_code() != ECODE_COMMENT:
+            continue
+        try:
+            value = json.loads(ext.get_content())
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(value, dict):
+            return value
+    return {}
+
+
 def provenance_json(extra: Mapping[str, Any]) -> str:
     """Strict JSON of a provenance mapping: NaN and infinities become ``null`` (plain
     ``json.dumps`` writes ``NaN``, which JSON readers refuse), other objects their ``str``."""

@@ -348,7 +348,11 @@ class VolumeProcessor:
     def provenance(self, axis: int) -> dict[str, Any]:
         """What produced an output: model, weights hash, settings (no patient data)."""
         card = self.card
+        extra: dict[str, Any] = {}
+        if card.task == "segment_instances":  # what a label reader names the objects
+            extra["object_name"] = str(card.instances.get("object_name", "object"))
         return {
+            **extra,
             "model": card.name,
             "model_version": card.version,
             "sha256": card.sha256,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -110,3 +112,31 @@ def test_instance_colours_cycle_distinct_hues_and_rows_measure_objects() -> None
     lit = highlight_instance(rgba, ids, 5)
     assert np.all(lit[4:6, 5:8] == 255) and not lit[1:3, 1:4].any()
     assert not highlight_instance(rgba, ids, 0).any()
+
+
+def test_instance_files_are_recognised_by_their_provenance_and_sessions_keep_the_flag(
+        tmp_path: Path) -> None:
+    from medsr_viewer.core.labels.labelmap import load_label_map
+    from medsr_viewer.core.session import LabelMapRef, Session, session_from_dict, session_to_dict
+    from medsr_viewer.core.volume import Volume
+    from medsr_viewer.core.writers import save_nifti
+
+    ids = np.zeros((1, 8, 8), np.uint16)
+    ids[0, 1:3, 1:3], ids[0, 5:7, 4:8] = 1, 2
+    volume = Volume(ids, np.eye(4), modality="SEG", metadata={"labels": True})
+    cells = save_nifti(volume, tmp_path / "cells.nii.gz",
+                       extra={"task": "segment_instances", "object_name": "cell"})
+    plain = save_nifti(volume, tmp_path / "plain.nii.gz", extra={"task": "segment"})
+    foreign = save_nifti(volume, tmp_path / "foreign.nii.gz")
+    loaded = load_label_map(cells)
+    assert loaded.instances and loaded.table.name(2) == "cell 2"
+    np.testing.assert_array_equal(loaded.labels, ids)
+    assert not load_label_map(plain).instances and not load_label_map(foreign).instances
+
+    session = Session("study.nii.gz", label_maps=[LabelMapRef(str(cells), "cells", instances=True),
+                                                   LabelMapRef(str(plain), "plain")])
+    back = session_from_dict(session_to_dict(session))
+    assert [lm.instances for lm in back.label_maps] == [True, False]
+    old = session_to_dict(session)
+    del old["label_maps"][0]["instances"]  # sessions written before the flag existed
+    assert not session_from_dict(old).label_maps[0].instances

@@ -17,6 +17,7 @@ from medsr_viewer.core.geometry import Orientation
 from medsr_viewer.core.io import load_volume
 from medsr_viewer.core.labels import LabelMap
 from medsr_viewer.core.labels.instances import instance_table
+from medsr_viewer.core.labels.layer import load_label_file
 from medsr_viewer.core.metrics.instances import connected_instances, instance_metrics
 from medsr_viewer.core.volume import Volume
 from medsr_viewer.gui.main_window import MainWindow
@@ -120,3 +121,36 @@ def test_instances_coloured_listed_and_selected_by_click(
     assert f"mAP {scores.dsb_map:.3f}" in text and f"AP50 {scores.ap50:.3f}" in text
     assert comparison.rows[0].metrics["dsb_map"] == pytest.approx(scores.dsb_map)
     assert not main_window.error_banner.isVisible()
+
+
+@pytest.mark.skipif(not MODEL.is_file(), reason="instance model not built")
+def test_instance_layers_survive_a_session_and_instance_files_open_as_instances(
+        qtbot: QtBot, main_window: MainWindow, em_crop: tuple[Path, np.ndarray],
+        tmp_path: Path) -> None:
+    path, _truth = em_crop
+    layer = _run_model(qtbot, main_window, path)
+    ids = np.asarray(layer.labels[0]).copy()  # type: ignore[attr-defined]
+    session = main_window.session.save(tmp_path / "cells.medsr-session.json")
+    assert session is not None
+    main_window.label_overlay.remove_layer(0)
+    assert not main_window.label_overlay.layers
+    with qtbot.waitSignal(main_window.session.restored, timeout=30000):
+        assert main_window.session.open(session)
+    (restored,) = main_window.label_overlay.layers
+    assert restored.instances and restored.name == layer.name  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(restored.labels[0], ids)
+    panel = main_window.metrics_dock.instances
+    qtbot.waitUntil(lambda: panel.table.rowCount() == int(ids.max()), timeout=5000)
+
+    # A file that `medsr segment` wrote with the instance model opens as an instance layer,
+    # its objects named after the card's object name.
+    from medsr_viewer.cli import main as cli_main
+
+    out = tmp_path / "cells.nii.gz"
+    assert cli_main.main(["segment", str(path), str(out), "--model", str(MODEL), "--quiet"]) == 0
+    main_window.label_overlay.remove_layer(0)
+    opened = main_window.label_overlay.add_layer(load_label_file(out))
+    assert opened.instances
+    np.testing.assert_array_equal(opened.labels[0], ids)
+    assert opened.table.name(int(ids.max())) == f"cell {int(ids.max())}"
+    qtbot.waitUntil(lambda: panel.table.rowCount() == int(ids.max()), timeout=5000)

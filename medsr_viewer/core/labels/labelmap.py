@@ -29,7 +29,7 @@ from medsr_viewer.core.labels.table import (
 )
 from medsr_viewer.core.roi.plane import Grid
 from medsr_viewer.core.volume import Volume
-from medsr_viewer.core.writers import WriteError, save_nifti
+from medsr_viewer.core.writers import WriteError, nifti_provenance, save_nifti
 
 #: NIfTI (RAS) <-> project (LPS) world: negate x and y.
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -59,12 +59,16 @@ class LabelMap:
         Display name of the layer.
     source
         Path the labels were loaded from (``None`` for model output or new maps).
+    instances
+        The labels are an instance map (one id per object): a file written by a
+        ``segment_instances`` model (its provenance says so), or model output.
     """
 
     volume: Volume
     table: LabelTable = field(default_factory=LabelTable)
     name: str = ""
     source: Path | None = None
+    instances: bool = False
 
     def __post_init__(self) -> None:
         if not np.issubdtype(self.volume.voxels.dtype, np.integer):
@@ -179,13 +183,21 @@ def smallest_label_dtype(values: np.ndarray) -> np.dtype:
     raise LabelMapError(f"label values {lo}..{hi} do not fit in 32-bit integers")
 
 
+#: Card task whose output files are instance maps.
+INSTANCE_TASK = "segment_instances"
+#: Name given to each object of an instance map whose provenance names none.
+INSTANCE_OBJECT_NAME = "object"
+
+
 def load_label_map(path: str | os.PathLike[str], table: LabelTable | None = None) -> LabelMap:
     """Load a NIfTI (.nii, .nii.gz) or MGH/MGZ label volume on its own grid.
 
     The label table is ``table`` if given, else a sidecar colour table next to the file
     (see :func:`~medsr_viewer.core.labels.table.find_sidecar_table`), else FreeSurfer's
     built-in table for a FreeSurfer-like map
-    (:func:`~medsr_viewer.core.labels.freesurfer.is_freesurfer_like`), else defaults; the
+    (:func:`~medsr_viewer.core.labels.freesurfer.is_freesurfer_like`), else, for an instance
+    map (a file whose provenance names a ``segment_instances`` model, as ``medsr segment``
+    writes them), one distinct colour per object, else defaults; the
     volume's ``metadata["table_source"]`` says which (a path, ``"given"``,
     :data:`FREESURFER_TABLE_SOURCE` or ``""``). Use :meth:`LabelMap.on_grid` to show it on an
     image's grid.
@@ -228,13 +240,20 @@ def load_label_map(path: str | os.PathLike[str], table: LabelTable | None = None
             table_source = str(sidecar) if sidecar else ""
         except LabelTableError:
             table = LabelTable()  # a broken sidecar must not stop the labels from loading
-    if not table_source:
+    provenance = nifti_provenance(image)
+    instances = provenance.get("task") == INSTANCE_TASK
+    if not table_source and instances:
+        from medsr_viewer.core.labels.instances import instance_table
+
+        object_name = str(provenance.get("object_name") or INSTANCE_OBJECT_NAME)
+        table = instance_table(np.unique(labels), object_name)
+    elif not table_source:
         freesurfer = freesurfer_names_for(path, np.unique(labels))
         if freesurfer is not None:
             table, table_source = freesurfer, FREESURFER_TABLE_SOURCE
     volume = Volume(labels, affine, modality="SEG", name=name,
                     metadata={"source": str(path), "table_source": table_source})
-    return LabelMap(volume=volume, table=table, name=name, source=path)
+    return LabelMap(volume=volume, table=table, name=name, source=path, instances=instances)
 
 
 def save_label_map_nifti(

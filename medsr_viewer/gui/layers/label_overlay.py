@@ -150,7 +150,7 @@ class LabelOverlay(LabelStack):
             refs.append(
                 LabelMapRef(
                     str(path), layer.name, layer.visible, layer.opacity, layer.style.value,
-                    layer.table.copy(),
+                    layer.table.copy(), layer.instances,
                 )
             )
         return refs
@@ -169,7 +169,8 @@ class LabelOverlay(LabelStack):
         for ref in refs:
             try:
                 label_map = load_label_file(ref.path)
-                layer = self.add_layer(label_map, ref.name or None, source=Path(ref.path))
+                layer = self.add_layer(label_map, ref.name or None, source=Path(ref.path),
+                                       instances=ref.instances or label_map.instances)
             except (LabelMapError, OSError, ValueError, MemoryError) as exc:
                 problems.append(naming_file(ref.path, exc))
                 continue

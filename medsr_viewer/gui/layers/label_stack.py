@@ -124,13 +124,13 @@ class LabelStack(QObject):
         source: Path | None = None,
         model: str = "",
         activate: bool = True,
-        instances: bool = False,
+        instances: bool | None = None,
     ) -> LabelLayer:
         """Resample ``label_map`` onto the study's grid and add it on top as a new layer.
 
         ``source`` is the file it came from (default ``label_map.source``; ``None`` for model
         output), ``model`` the model that made it, ``instances`` whether it is an instance map
-        (one id per object). The new layer becomes active unless ``activate`` is false.
+        (one id per object; default: what ``label_map.instances`` says). The new layer becomes active unless ``activate`` is false.
 
         Raises
         ------
@@ -146,7 +146,7 @@ class LabelStack(QObject):
             name or label_map.name or "labels",
             source=source if source is not None else label_map.source,
             model=model,
-            instances=instances,
+            instances=label_map.instances if instances is None else instances,
         )
         self._displays[layer] = DisplayVolume(on_grid.volume)
         self._natives[layer] = label_map
