@@ -11,7 +11,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -28,47 +27,27 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/classification.png"))
     args = parser.parse_args()
 
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication(sys.argv[:1])
-    from medsr_viewer.gui.main_window import MainWindow
-
-    settings = QSettings(os.path.join(os.environ["MEDSR_CONFIG_DIR"], "s.ini"),
-                         QSettings.Format.IniFormat)
-    window = MainWindow(settings)
-    window.resize(1400, 820)
-    window.show()
-
-    def wait(condition, timeout: float = 120.0) -> None:
-        end = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > end:
-                raise TimeoutError("the viewer did not get there in time")
-            app.processEvents()
-            time.sleep(0.02)
-
-    window.open_paths([args.study])
-    wait(lambda: window.view_model.display is not None)
     from medsr_viewer.core.geometry import Orientation
+    from medsr_viewer.gui.export.screenshot import screenshot_window, settle, wait_until
 
-    window.set_orientation(Orientation(args.plane))
-    action = window.studies.classification
-    action.set_saliency(True)
-    wait(lambda: action.result is not None)
-    if args.slice is not None:
-        window.view_model.set_slice(args.slice, action.result.orientation)
-    orientation = action.result.orientation
-    view = window.viewer.views[orientation]
-    wait(lambda: orientation in action.saliency and action.items[orientation].isVisible())
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.02)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    window.grab().save(str(args.out))
-    print(f"{args.out}: {action.dock.volume_text}; {action.dock.slice_text}; "
-          f"slice {view.slice_index + 1}")
-    window.close()
+    with screenshot_window((1400, 820)) as (app, window):
+        window.open_paths([args.study])
+        wait_until(app, lambda: window.view_model.display is not None)
+        window.set_orientation(Orientation(args.plane))
+        action = window.studies.classification
+        action.set_saliency(True)
+        wait_until(app, lambda: action.result is not None)
+        if args.slice is not None:
+            window.view_model.set_slice(args.slice, action.result.orientation)
+        orientation = action.result.orientation
+        view = window.viewer.views[orientation]
+        wait_until(app, lambda: orientation in action.saliency
+                   and action.items[orientation].isVisible())
+        settle(app, 20)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(args.out))
+        print(f"{args.out}: {action.dock.volume_text}; {action.dock.slice_text}; "
+              f"slice {view.slice_index + 1}")
     return 0
 
 

@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -33,79 +32,59 @@ def main() -> int:
 
     import numpy as np
     from PIL import Image
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
+    from scipy import ndimage
 
-    app = QApplication(sys.argv[:1])
     from medsr_viewer.core.geometry import Orientation
     from medsr_viewer.core.labels import LabelMap
     from medsr_viewer.core.labels.instances import instance_table
     from medsr_viewer.core.metrics.instances import connected_instances
     from medsr_viewer.core.volume import Volume
-    from medsr_viewer.gui.main_window import MainWindow
+    from medsr_viewer.gui.export.screenshot import screenshot_window, settle, wait_until
 
-    settings = QSettings(os.path.join(os.environ["MEDSR_CONFIG_DIR"], "s.ini"),
-                         QSettings.Format.IniFormat)
-    window = MainWindow(settings)
-    window.resize(1400, 900)
-    window.show()
-
-    def wait(condition, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
-        end = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > end:
-                raise TimeoutError("the viewer did not get there in time")
-            app.processEvents()
-            time.sleep(0.02)
-
-    em = data / "isbi2012_em"
-    window.open_paths([em / "images" / f"{args.image}.png"])
-    wait(lambda: window.view_model.display is not None)
-    dock = window.label_dock
-    dock.show()
-    runner = dock.runner
-    error = runner.add_model_path(args.model)
-    if error:
-        raise SystemExit(error)
-    layers: list[object] = []
-    runner.finished.connect(layers.append)
-    dock.segment_current_slice()
-    wait(lambda: bool(layers))
-    layer = layers[0]
-    overlay = window.label_overlay
-    study = window.viewer.volume
-    truth = connected_instances(np.asarray(Image.open(em / "labels" / f"{args.image}.png")) == 255)
-    overlay.add_layer(LabelMap(Volume(truth[None].astype(np.uint32), study.affine.copy(),
-                                      modality="SEG"), instance_table(truth, "cell"),
-                               "reference cells"), "reference cells", instances=True)
-    overlay.layers[-1].visible = False
-    overlay.set_active(0)
-    metrics = window.metrics_dock
-    comparison = metrics.layer_comparison
-    comparison.reference_combo.setCurrentIndex(1)
-    comparison.test_combo.setCurrentIndex(0)
-    comparison.compare()
-    panel = metrics.instances
-    ids = np.asarray(layer.labels[0])  # type: ignore[attr-defined]
-    areas = np.bincount(ids.ravel())
-    medium = [v for v in range(1, len(areas)) if 1500 <= areas[v] <= 6000] or [int(ids.max())]
-    target = medium[len(medium) // 2]  # a mid-sized cell, so that its outline shows
-    from scipy import ndimage
-
-    row, col = np.unravel_index(int(np.argmax(ndimage.distance_transform_edt(ids == target))),
-                                ids.shape)
-    display = window.viewer.display
-    panel.select_at(Orientation.AXIAL, np.asarray(display.display_to_canonical(
-        Orientation.AXIAL, int(row), int(col), 0), dtype=float))
-    overlay.redraw()
-    for _ in range(30):
-        app.processEvents()
-        time.sleep(0.02)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    window.grab().save(str(args.out))
-    print(f"{args.out}: {panel.summary.text()}; selected {panel.selected}; "
-          f"{comparison.result.text()}")
-    window.close()
+    with screenshot_window((1400, 900)) as (app, window):
+        em = data / "isbi2012_em"
+        window.open_paths([em / "images" / f"{args.image}.png"])
+        wait_until(app, lambda: window.view_model.display is not None)
+        dock = window.label_dock
+        dock.show()
+        runner = dock.runner
+        error = runner.add_model_path(args.model)
+        if error:
+            raise SystemExit(error)
+        layers: list[object] = []
+        runner.finished.connect(layers.append)
+        dock.segment_current_slice()
+        wait_until(app, lambda: bool(layers))
+        layer = layers[0]
+        overlay = window.label_overlay
+        study = window.viewer.volume
+        truth = connected_instances(np.asarray(Image.open(em / "labels" / f"{args.image}.png")) == 255)
+        overlay.add_layer(LabelMap(Volume(truth[None].astype(np.uint32), study.affine.copy(),
+                                          modality="SEG"), instance_table(truth, "cell"),
+                                   "reference cells"), "reference cells", instances=True)
+        overlay.layers[-1].visible = False
+        overlay.set_active(0)
+        metrics = window.metrics_dock
+        comparison = metrics.layer_comparison
+        comparison.reference_combo.setCurrentIndex(1)
+        comparison.test_combo.setCurrentIndex(0)
+        comparison.compare()
+        panel = metrics.instances
+        ids = np.asarray(layer.labels[0])  # type: ignore[attr-defined]
+        areas = np.bincount(ids.ravel())
+        medium = [v for v in range(1, len(areas)) if 1500 <= areas[v] <= 6000] or [int(ids.max())]
+        target = medium[len(medium) // 2]  # a mid-sized cell, so that its outline shows
+        row, col = np.unravel_index(int(np.argmax(ndimage.distance_transform_edt(ids == target))),
+                                    ids.shape)
+        display = window.viewer.display
+        panel.select_at(Orientation.AXIAL, np.asarray(display.display_to_canonical(
+            Orientation.AXIAL, int(row), int(col), 0), dtype=float))
+        overlay.redraw()
+        settle(app, 30)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(args.out))
+        print(f"{args.out}: {panel.summary.text()}; selected {panel.selected}; "
+              f"{comparison.result.text()}")
     return 0
 
 

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPointF, QSettings
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QPointF
 
 from medsr_viewer.core.geometry import Orientation
-from medsr_viewer.gui.export.screenshot import hide_patient_data, save_png_atomic, wait_for_load
+from medsr_viewer.gui.export.screenshot import (
+    hide_patient_data,
+    save_png_atomic,
+    screenshot_window,
+    settle,
+    wait_for_load,
+    wait_until,
+)
 from medsr_viewer.gui.main_window import MainWindow
 from medsr_viewer.gui.views.compare_panel import MAP_MODES, CompareMode
 
@@ -45,53 +49,40 @@ def save_compare_screenshot(
     RuntimeError
         Loading or the model failed, or the result did not arrive within ``timeout_s``.
     """
-    app = QApplication.instance() or QApplication([sys.argv[0]])
-    assert isinstance(app, QApplication)
-    with tempfile.TemporaryDirectory() as settings_dir:
-        settings = QSettings(str(Path(settings_dir) / "settings.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(settings)
-        hide_patient_data(window)
-        try:
-            window.resize(*size)
-            window.show()
-            window.open_paths(list(study)) if study else window.open_demo()
-            wait_for_load(app, window)
-            picker = window.compare.model_picker
-            index = picker.findText(model)
-            if index >= 0:
-                picker.setCurrentIndex(index)
-            else:
-                picker.add_path(model)
-            errors: list[str] = []
-            window.compare.errorOccurred.connect(errors.append)
-            window.set_orientation(Orientation(orientation))
-            window.set_sr_enabled(True)
-            window.compare.set_mode(mode)
-            compare = window.compare
-            deadline = time.monotonic() + timeout_s
+    with screenshot_window(size) as (app, window):
+        window.open_paths(list(study)) if study else window.open_demo()
+        wait_for_load(app, window)
+        picker = window.compare.model_picker
+        index = picker.findText(model)
+        if index >= 0:
+            picker.setCurrentIndex(index)
+        else:
+            picker.add_path(model)
+        errors: list[str] = []
+        window.compare.errorOccurred.connect(errors.append)
+        window.set_orientation(Orientation(orientation))
+        window.set_sr_enabled(True)
+        window.compare.set_mode(mode)
+        compare = window.compare
 
-            def ready() -> bool:
-                if CompareMode(mode) in MAP_MODES:
-                    return compare.complete and compare.shown_map() is not None
-                return compare.complete
-
-            while not ready() and not errors and time.monotonic() < deadline:
-                app.processEvents()
-                time.sleep(0.01)
+        def ready() -> bool:
             if errors:
-                raise RuntimeError(errors[0])
-            if not ready():
-                raise RuntimeError(f"no model result within {timeout_s:.0f} s")
-            _point_at_extreme(window)
-            window.statusBar().clearMessage()
-            hide_patient_data(window)
-            for _ in range(5):
-                app.processEvents()
-                time.sleep(0.02)
-            image = window.grab()
-            save_png_atomic(image, out)
-        finally:
-            window.close()
+                return True
+            if CompareMode(mode) in MAP_MODES:
+                return compare.complete and compare.shown_map() is not None
+            return compare.complete
+
+        try:
+            wait_until(app, ready, timeout_s, "the model result")
+        except TimeoutError as exc:
+            raise RuntimeError(f"no model result within {timeout_s:.0f} s") from exc
+        if errors:
+            raise RuntimeError(errors[0])
+        _point_at_extreme(window)
+        window.statusBar().clearMessage()
+        hide_patient_data(window)
+        settle(app)
+        save_png_atomic(window.grab(), out)
     return out
 
 

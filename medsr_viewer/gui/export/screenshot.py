@@ -30,7 +30,8 @@ import argparse
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,46 @@ def save_png_atomic(image: QPixmap, out: Path) -> None:
 def hide_patient_data(window: MainWindow) -> None:
     """Switch the panes' patient data off: screenshots never show a patient."""
     window.viewer.overlays.options.set(patient_data=False)
+
+
+@contextmanager
+def screenshot_window(size: tuple[int, int]) -> Iterator[tuple[QApplication, MainWindow]]:
+    """A shown main window of ``size`` for a documentation screenshot, closed on exit.
+
+    Its settings live in a temporary file (the user's recent files and layout stay out of the
+    picture, and the picture out of them) and the panes' patient data is switched off.
+    """
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    with tempfile.TemporaryDirectory() as settings_dir:
+        settings = QSettings(str(Path(settings_dir) / "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(settings)
+        hide_patient_data(window)
+        try:
+            window.resize(*size)
+            window.show()
+            yield app, window
+        finally:
+            window.close()
+
+
+def wait_until(app: QApplication, condition: Callable[[], object], timeout_s: float = 120.0,
+               what: str = "the viewer") -> None:
+    """Process events until ``condition()`` is true; ``TimeoutError`` naming ``what`` after
+    ``timeout_s`` seconds."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not get there within {timeout_s:.0f} s")
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def settle(app: QApplication, rounds: int = 5) -> None:
+    """Let queued repaints and coalesced redraws run before a grab."""
+    for _ in range(rounds):
+        app.processEvents()
+        time.sleep(0.02)
 
 
 def wait_for_load(app: QApplication, window: MainWindow, timeout_s: float = 120.0) -> None:
@@ -171,16 +212,7 @@ def save_screenshot(
     and ``cine`` are the module doc's options. The file is written atomically (temporary
     file, then rename).
     """
-    app = QApplication.instance() or QApplication([sys.argv[0]])
-    assert isinstance(app, QApplication)
-    with tempfile.TemporaryDirectory() as settings_dir:
-        settings = QSettings(
-            str(Path(settings_dir) / "settings.ini"), QSettings.Format.IniFormat
-        )  # keep the user's recent-files list out of it
-        window = MainWindow(settings)
-        hide_patient_data(window)
-        window.resize(*size)
-        window.show()
+    with screenshot_window(size) as (app, window):
         if study:
             window.open_paths(list(study))
         else:
@@ -192,9 +224,7 @@ def save_screenshot(
             window.set_three_plane(True)
         else:
             window.set_orientation(Orientation(layout))
-        for _ in range(5):
-            app.processEvents()
-            time.sleep(0.02)
+        settle(app)
         window.viewer.reset_view()
         if window_levels is not None:
             window.viewer.set_window(window_levels)
@@ -208,16 +238,12 @@ def save_screenshot(
         window.view_model.set_lut(colormap, invert)
         if cine is not None:
             _play_cine(app, window, cine)
-        for _ in range(5):
-            app.processEvents()
-            time.sleep(0.02)
+        settle(app)
         _hover_cursor(app, window)
         window.statusBar().clearMessage()
         hide_patient_data(window)
         app.processEvents()
-        image = window.grab()
-        save_png_atomic(image, out)
-        window.close()
+        save_png_atomic(window.grab(), out)
     return out
 
 
