@@ -16,6 +16,11 @@ is the orthogonal projection onto what an LR image can say. Two maps follow (Bha
   (Donoho's median absolute deviation of the finest wavelet coefficients, via
   ``skimage.restoration.estimate_sigma``), since detail below the noise is indistinguishable
   from it.
+
+:func:`anatomy_noise_sigma` is the same estimator restricted to the anatomy of the slice: a
+slice that is mostly air or padding (a CT slice; an MR with a large background) has a
+whole-slice estimate set by the flat, nearly noise-free background, far below the noise where
+the anatomy is.
 """
 
 from __future__ import annotations
@@ -51,16 +56,91 @@ def added_detail_map(sr: np.ndarray, lr: np.ndarray, scale: int) -> np.ndarray:
     return (change - block_project(change, scale)).astype(np.float32)
 
 
+#: Fewest finest-scale wavelet coefficients inside the anatomy for :func:`anatomy_noise_sigma`
+#: to use them (fewer: thin anatomy such as vessels, or none; the whole slice is used).
+MIN_ANATOMY_COEFFICIENTS = 64
+#: 75th percentile of the standard normal: ``median(|N(0, s^2)|) = 0.6745 s``.
+_NORMAL_Q75 = 0.6744897501960817
+
+
 def noise_sigma(image: np.ndarray) -> float:
-    """Robust estimate of the noise standard deviation of a slice (0 for a constant one)."""
+    """Robust estimate of the noise standard deviation of a slice (0 for a constant one).
+
+    Donoho's estimator over the *whole* slice (``skimage.restoration.estimate_sigma``: median
+    absolute finest-scale ``db2`` diagonal wavelet coefficient / 0.6745, exact zeros ignored).
+    """
     from skimage.restoration import estimate_sigma
 
-    data = np.asarray(image, dtype=np.float64)
-    if data.ndim != 2 or min(data.shape) < 4 or not np.isfinite(data).all():
-        raise ValueError(f"need a finite 2-D slice of at least 4x4 pixels, got {data.shape}")
+    data = _checked_slice(image)
     if np.ptp(data) == 0:
         return 0.0
     return float(estimate_sigma(data, channel_axis=None))
+
+
+def anatomy_noise_sigma(
+    image: np.ndarray,
+    threshold: float,
+    erode: int = 1,
+    min_coefficients: int = MIN_ANATOMY_COEFFICIENTS,
+) -> float:
+    """Robust noise standard deviation of a slice, estimated only inside its anatomy.
+
+    The estimator of :func:`noise_sigma` (median absolute finest-scale ``db2`` diagonal
+    wavelet coefficient / 0.6745, exact zeros ignored), restricted to the coefficients whose
+    whole 4 x 4 support lies on anatomy pixels: those above ``threshold``, the mask eroded by
+    ``erode`` pixels (3 x 3) so that the edges of the anatomy, where the coefficients measure
+    structure rather than noise, are left out. What it measures is the finest-scale
+    variability inside the anatomy: noise, plus any texture finer than the pixel grid.
+
+    Parameters
+    ----------
+    image
+        Finite 2-D slice of at least 4 x 4 pixels (raw units).
+    threshold
+        Anatomy pixels are those above it (the SR protocol: 5 % of the volume maximum).
+    erode
+        Erosion of the anatomy mask, in pixels (0: none).
+    min_coefficients
+        With fewer coefficients inside the anatomy (none, or thin structures such as
+        vessels), the whole-slice :func:`noise_sigma` is returned instead.
+
+    Returns
+    -------
+    float
+        The noise standard deviation (raw units); 0 for a constant slice.
+    """
+    import pywt
+    from scipy.ndimage import binary_erosion
+
+    data = _checked_slice(image)
+    if erode < 0:
+        raise ValueError(f"erode must be >= 0, got {erode}")
+    if np.ptp(data) == 0:
+        return 0.0
+    mask = data > threshold
+    if erode:
+        mask = binary_erosion(mask, np.ones((3, 3), bool), iterations=erode, border_value=0)
+    detail = np.asarray(pywt.dwtn(data, "db2")["dd"])  # as estimate_sigma (mode "symmetric")
+    # Coefficient (i, j) depends on rows 2i-2 .. 2i+1 and columns 2j-2 .. 2j+1.
+    padded = np.pad(mask, ((2, 3), (2, 3)))
+    rows, cols = detail.shape
+    inside = np.ones(detail.shape, dtype=bool)
+    for dy in range(4):
+        for dx in range(4):
+            inside &= padded[dy : dy + 2 * rows : 2, dx : dx + 2 * cols : 2]
+    coefficients = detail[inside]
+    coefficients = coefficients[coefficients != 0]
+    if coefficients.size < max(min_coefficients, 1):
+        return noise_sigma(data)
+    return float(np.median(np.abs(coefficients)) / _NORMAL_Q75)
+
+
+def _checked_slice(image: np.ndarray) -> np.ndarray:
+    """``image`` as float64, checked to be a finite 2-D slice of at least 4 x 4 pixels."""
+    data = np.asarray(image, dtype=np.float64)
+    if data.ndim != 2 or min(data.shape) < 4 or not np.isfinite(data).all():
+        raise ValueError(f"need a finite 2-D slice of at least 4x4 pixels, got {data.shape}")
+    return data
 
 
 @dataclass(frozen=True)

@@ -79,9 +79,10 @@ def collect_samples(
     lr = block_mean_downsample(hr, scale)
     upscale = factory(lr)
     vol_max = float(hr.max())
+    lr_max = float(lr.max())
     samples = []
     for z in evaluated_slices(hr, slice_step, slice_offset):
-        result = sr_with_spread(upscale, lr[z], scale)
+        result = sr_with_spread(upscale, lr[z], scale, lr_max)
         mask = anatomy_mask(hr[z], vol_max, scale)
         if not mask.any():
             continue

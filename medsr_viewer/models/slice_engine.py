@@ -427,7 +427,8 @@ class SliceEngine:
 
         lr = np.asarray(take_slice(volume.voxels, axis, index), dtype=np.float64)
         try:
-            spread = yield from iter_sr_with_spread(upscale, lr, proc.scale)
+            spread = yield from iter_sr_with_spread(upscale, lr, proc.scale,
+                                                    float(np.nanmax(volume.voxels)))
         except InferenceTimeout as exc:
             self.reject(ref, task, f"{ref.path}: {exc}")
             raise

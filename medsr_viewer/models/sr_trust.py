@@ -79,13 +79,14 @@ def iter_trust_maps(
                                   card.tile_overlap)
         return np.asarray(intensity.from_model(raw[0]), dtype=np.float64)
 
+    src_max = float(np.nanmax(src)) if src.size else 0.0  # the anatomy of the noise floor
     for index in range(src.shape[axis]):
         lr = np.asarray(take_slice(src, axis, index), dtype=np.float64)
         sr = np.asarray(take_slice(out, axis, index), dtype=np.float64)
         where_out: list[slice | int] = [slice(None)] * 3
         where_out[axis] = index
         if calibrated is not None and maps.lower is not None and maps.upper is not None:
-            spread = sr_with_spread(upscale, lr, scale).spread(calibrated[0])
+            spread = sr_with_spread(upscale, lr, scale, src_max).spread(calibrated[0])
             low, high = interval(sr, spread, calibrated[1])
             maps.lower[tuple(where_out)] = low
             maps.upper[tuple(where_out)] = high

@@ -9,9 +9,15 @@ calibrated (the narrowest at the calibrated coverage wins, and the card records 
   disagrees with itself most where the input does not determine the output);
 - ``residual``: the local (3 x 3) mean of ``|SR - bicubic(LR)|``: what the model changed;
 - ``tta+residual``: the root sum of squares of both;
-- ``tta+noise``: the root sum of squares of ``tta-std`` and the HR noise level (the LR
-  slice's robust noise estimate times ``s``: averaging ``s x s`` pixels divides the noise by
-  ``s``), because the HR truth itself carries noise no model can predict.
+- ``tta+noise``: the root sum of squares of ``tta-std`` and the HR noise level, because the
+  HR truth itself carries noise no model can predict: the LR slice's robust noise estimate
+  *inside the anatomy* (:func:`~medsr_viewer.core.sr_maps.anatomy_noise_sigma`: LR pixels
+  above 5 % of the LR volume's maximum, the rule of the SR protocol's anatomy mask, eroded
+  by one pixel) times ``s`` (averaging ``s x s`` white-noise pixels divides the noise by
+  ``s``). It is one number per slice, and what it measures is the finest-scale variability
+  of the anatomy: noise, and texture too fine for the LR grid (e.g. trabecular bone).
+  Until issue #14 the estimate was taken over the whole slice, whose flat air or padding
+  pulled it far below the noise in the anatomy (CT above all).
 
 A model that is exactly equivariant and deterministic has zero ``tta-std``: its intervals are
 then zero-width exactly where the spread is zero, and never inverted.
@@ -26,8 +32,9 @@ import numpy as np
 from scipy.ndimage import uniform_filter
 
 from medsr_viewer.core.generators import run_to_end
-from medsr_viewer.core.sr_maps import noise_sigma
+from medsr_viewer.core.sr_maps import anatomy_noise_sigma
 from medsr_viewer.core.upsampling import upsample
+from medsr_viewer.models.evaluation.sr import EMPTY_FRACTION
 
 #: Spread heuristics by name.
 SPREADS = ("tta-std", "residual", "tta+residual", "tta+noise")
@@ -64,7 +71,8 @@ class SrWithSpread:
     bicubic
         The protocol's bicubic upsampling of the LR slice.
     hr_noise
-        Estimated noise standard deviation of the HR truth (raw units).
+        Estimated noise standard deviation of the HR truth inside the anatomy (raw units;
+        see the module docstring).
     """
 
     sr: np.ndarray
@@ -87,13 +95,28 @@ class SrWithSpread:
         return np.sqrt(tta**2 + residual**2)
 
 
-def sr_with_spread(upscale: SliceUpscaler, lr: np.ndarray, scale: int) -> SrWithSpread:
-    """Run ``upscale`` on the 8 dihedral copies of ``lr`` and collect :class:`SrWithSpread`."""
-    return run_to_end(iter_sr_with_spread(upscale, lr, scale))
+def sr_with_spread(
+    upscale: SliceUpscaler, lr: np.ndarray, scale: int, volume_max: float | None = None
+) -> SrWithSpread:
+    """Run ``upscale`` on the 8 dihedral copies of ``lr`` and collect :class:`SrWithSpread`.
+
+    Parameters
+    ----------
+    upscale
+        The model on one LR slice.
+    lr
+        The LR slice (raw units, 2-D).
+    scale
+        The SR factor.
+    volume_max
+        Maximum of the whole LR volume the slice belongs to: the anatomy whose noise sets
+        ``hr_noise`` is the LR pixels above 5 % of it. ``None``: the slice's own maximum.
+    """
+    return run_to_end(iter_sr_with_spread(upscale, lr, scale, volume_max))
 
 
 def iter_sr_with_spread(
-    upscale: SliceUpscaler, lr: np.ndarray, scale: int
+    upscale: SliceUpscaler, lr: np.ndarray, scale: int, volume_max: float | None = None
 ) -> Generator[int, None, SrWithSpread]:
     """:func:`sr_with_spread` yielding the number of model runs done after each of the 8.
 
@@ -109,8 +132,20 @@ def iter_sr_with_spread(
     expected = (lr.shape[0] * scale, lr.shape[1] * scale)
     if tta.shape[1:] != expected:
         raise ValueError(f"model output {tta.shape[1:]} is not x{scale} of {lr.shape}")
-    noise = noise_sigma(lr) * scale if min(lr.shape) >= 4 else 0.0
+    noise = hr_noise_sigma(lr, scale, volume_max) if min(lr.shape) >= 4 else 0.0
     return SrWithSpread(tta[0], tta, upsample(lr, scale, "bicubic").astype(np.float64), noise)
+
+
+def hr_noise_sigma(lr: np.ndarray, scale: int, volume_max: float | None = None) -> float:
+    """The ``tta+noise`` floor: ``scale`` times the LR slice's noise inside the anatomy.
+
+    The anatomy is the LR pixels above 5 % of ``volume_max`` (the LR volume's maximum; the
+    slice's own when ``None``), eroded by one pixel; see
+    :func:`~medsr_viewer.core.sr_maps.anatomy_noise_sigma`.
+    """
+    lr = np.asarray(lr, dtype=np.float64)
+    top = float(lr.max()) if volume_max is None else float(volume_max)
+    return anatomy_noise_sigma(lr, EMPTY_FRACTION * top) * scale
 
 
 def interval(sr: np.ndarray, spread: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ from medsr_viewer.core.degrade import block_mean_downsample
 from medsr_viewer.core.sr_maps import (
     added_detail,
     added_detail_map,
+    anatomy_noise_sigma,
     block_project,
     consistency_map,
     noise_sigma,
@@ -27,6 +28,7 @@ from medsr_viewer.models.calibration import (
 from medsr_viewer.models.uncertainty import (
     DIHEDRAL,
     dihedral,
+    hr_noise_sigma,
     interval,
     sr_with_spread,
     undo_dihedral,
@@ -80,6 +82,50 @@ def test_noise_estimate_follows_added_noise(mr_slice) -> None:
     noisy = noise_sigma(mr_slice + rng.normal(0, 10.0, mr_slice.shape))
     assert noisy == pytest.approx(np.hypot(10.0, base), rel=0.15)
     assert noise_sigma(np.full((16, 16), 5.0)) == 0.0
+
+
+def _object_on_quiet_background(sigma: float, seed: int = 0) -> np.ndarray:
+    """A 256 x 256 slice: a nearly noise-free background (sigma 0.2, like CT air or MR
+    background) covering ~83 % of it, and a disc with a ramp and Gaussian noise ``sigma``."""
+    rng = np.random.default_rng(seed)
+    image = rng.normal(0.0, 0.2, (256, 256))
+    yy, xx = np.mgrid[:256, :256]
+    disc = (yy - 128) ** 2 + (xx - 128) ** 2 < 60**2
+    image[disc] += 200.0 + 0.3 * xx[disc] + rng.normal(0.0, sigma, int(disc.sum()))
+    return image
+
+
+def test_anatomy_noise_estimate_ignores_the_background() -> None:
+    for sigma in (2.0, 8.0):
+        image = _object_on_quiet_background(sigma)
+        threshold = 0.05 * image.max()
+        assert anatomy_noise_sigma(image, threshold) == pytest.approx(sigma, rel=0.15)
+        # The whole-slice estimate is set by the background: far below the object's noise.
+        assert noise_sigma(image) < 0.5 * sigma
+    assert anatomy_noise_sigma(np.full((16, 16), 5.0), 1.0) == 0.0
+    with pytest.raises(ValueError):
+        anatomy_noise_sigma(np.ones((3, 3)), 0.0)
+    with pytest.raises(ValueError):
+        anatomy_noise_sigma(np.ones((8, 8)), 0.0, erode=-1)
+
+
+def test_anatomy_noise_estimate_falls_back_to_the_whole_slice_for_thin_anatomy() -> None:
+    rng = np.random.default_rng(1)
+    image = rng.normal(0.0, 1.0, (64, 64))
+    image[30:32, :] += 100.0  # a 2-pixel vessel: no coefficient's support inside, eroded
+    assert anatomy_noise_sigma(image, 5.0) == noise_sigma(image)
+    assert anatomy_noise_sigma(image, 1e9) == noise_sigma(image)  # no anatomy at all
+
+
+def test_tta_noise_floor_is_the_anatomy_noise_at_hr_scale() -> None:
+    lr = _object_on_quiet_background(4.0)
+    result = sr_with_spread(lambda x: np.repeat(np.repeat(x, 2, 0), 2, 1), lr, 2)
+    assert result.hr_noise == pytest.approx(2 * 4.0, rel=0.15)
+    assert result.hr_noise == pytest.approx(hr_noise_sigma(lr, 2, float(lr.max())))
+    np.testing.assert_allclose(result.spread("tta+noise"), result.hr_noise, rtol=1e-9)
+    # The anatomy is the LR pixels above 5 % of the *volume's* maximum when it is given.
+    high = sr_with_spread(lambda x: np.repeat(np.repeat(x, 2, 0), 2, 1), lr, 2, 1e9)
+    assert high.hr_noise == pytest.approx(2 * noise_sigma(lr))
 
 
 def test_dihedral_round_trip() -> None:
