@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -89,4 +88,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from medsr_viewer.core.process_exit import exit_process
+
+    exit_process(main())  # as the viewer ends: a warm-up call may still run (core.process_exit)

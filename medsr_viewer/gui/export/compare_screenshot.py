@@ -21,6 +21,7 @@ import numpy as np
 from PySide6.QtCore import QPointF
 
 from medsr_viewer.core.geometry import Orientation
+from medsr_viewer.core.process_exit import exit_process
 from medsr_viewer.gui.export.screenshot import (
     hide_patient_data,
     save_png_atomic,
@@ -124,4 +125,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # A model call the warm-up had started may still run when the window closes: end as the
+    # viewer does, without tearing torch down under it (core.process_exit).
+    exit_process(main())

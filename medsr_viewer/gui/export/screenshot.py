@@ -42,6 +42,7 @@ from PySide6.QtWidgets import QAbstractItemView, QApplication
 
 from medsr_viewer.core.atomic import atomic_write
 from medsr_viewer.core.geometry import Orientation
+from medsr_viewer.core.process_exit import exit_process
 from medsr_viewer.core.view_model import COLORMAPS
 from medsr_viewer.core.windowing import Window
 from medsr_viewer.gui.main_window import MainWindow
@@ -284,4 +285,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # A model call the warm-up had started may still run when the window closes: end as the
+    # viewer does, without tearing torch down under it (core.process_exit).
+    exit_process(main())
