@@ -191,6 +191,7 @@ def run_train(args: argparse.Namespace) -> int:
     import torch
 
     from medsr_viewer.models.training.classify_task import ClassifyTrainSpec, train_classifier
+    from medsr_viewer.models.training.schedule import CardText, TrainSchedule
     from medsr_viewer.models.training.series_type_data import (
         SERIES_TYPES,
         check_split,
@@ -212,11 +213,15 @@ def run_train(args: argparse.Namespace) -> int:
     spec = ClassifyTrainSpec(
         name=args.name or args.out.stem, classes=SERIES_TYPES,
         arch=args.arch or "slice-classifier", arch_kwargs=_kwargs(args.arch_kwargs),
-        input_size=args.input_size, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-        seed=args.seed, val_every=args.val_every, checkpoint_every=args.checkpoint_every,
-        stop_at=args.stop_at, description=args.description, licence=args.licence,
-        command="medsr " + " ".join(shlex.quote(a) for a in sys.argv[1:]), data_description=args.data_description,
-        weights_dtype=args.weights_dtype)
+        input_size=args.input_size,
+        schedule=TrainSchedule(
+            steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+            val_every=args.val_every, checkpoint_every=args.checkpoint_every,
+            stop_at=args.stop_at),
+        card_text=CardText(
+            description=args.description, licence=args.licence,
+            command="medsr " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            data_description=args.data_description, weights_dtype=args.weights_dtype))
     try:
         train_classifier(spec, series_for("train"), series_for("val"), root, args.out, ckpt,
                          args.resume, device, lambda line: print(line, flush=True))

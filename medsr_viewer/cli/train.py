@@ -171,21 +171,19 @@ def _volumes(data: list[str], val: list[str]) -> tuple[list[Any], list[Any]]:
 
 
 def _loop_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The training-spec fields every task takes from the shared command-line options."""
+    """The training-spec fields every task takes from the shared command-line options:
+    ``patch_size``, ``schedule`` and ``card_text``."""
+    from medsr_viewer.models.training.schedule import CardText, TrainSchedule
+
     return {
-        "steps": args.steps,
-        "batch_size": args.batch_size,
         "patch_size": args.patch_size,
-        "lr": args.lr,
-        "seed": args.seed,
-        "val_every": args.val_every,
-        "checkpoint_every": args.checkpoint_every,
-        "stop_at": args.stop_at,
-        "description": args.description,
-        "licence": args.licence,
-        "command": command_line(),
-        "data_description": args.data_description,
-        "weights_dtype": args.weights_dtype,
+        "schedule": TrainSchedule(
+            steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+            val_every=args.val_every, checkpoint_every=args.checkpoint_every,
+            stop_at=args.stop_at),
+        "card_text": CardText(
+            description=args.description, licence=args.licence, command=command_line(),
+            data_description=args.data_description, weights_dtype=args.weights_dtype),
     }
 
 def run_sr(args: argparse.Namespace) -> int:
@@ -220,15 +218,11 @@ def run_through_plane(args: argparse.Namespace) -> int:
     device, ckpt = setup(args)
     train_vols, val_vols = _volumes(args.data, args.val)
     _unused, test_vols = _volumes(args.data, args.test)
-    options = _loop_options(args)
-    options.pop("batch_size"), options.pop("patch_size")
     spec = ThroughPlaneTrainSpec(
         name=args.name or args.out.stem,
         arch=args.arch or "through-plane-resnet",
-        batch_size=args.batch_size,
-        patch_size=args.patch_size,
         keep=args.keep,
-        **options,
+        **_loop_options(args),
     )
     if args.arch_kwargs:
         spec.arch_kwargs = parse_kwargs(args.arch_kwargs)

@@ -10,6 +10,7 @@ import numpy as np
 
 from medsr_viewer.models.archive import load_model
 from medsr_viewer.models.training.classify_task import ClassifyTrainSpec, train_classifier
+from medsr_viewer.models.training.schedule import CardText, TrainSchedule
 from medsr_viewer.models.training.series_type_data import LabelledSeries
 
 CLASSES = ("bright", "dark")
@@ -32,14 +33,16 @@ def test_short_run_exports_a_scored_card_and_resumes(tmp_path):
     train = [e for e in entries if e.split == "train"]
     val = [e for e in entries if e.split == "val"]
     spec = ClassifyTrainSpec(name="tiny", classes=CLASSES, arch_kwargs={"base": 4},
-                             input_size=32, steps=6, batch_size=4, val_every=3,
-                             checkpoint_every=3, stop_at=3, command="medsr train classify x")
+                             input_size=32,
+                             schedule=TrainSchedule(steps=6, batch_size=4, val_every=3,
+                                                    checkpoint_every=3, stop_at=3),
+                             card_text=CardText(command="medsr train classify x"))
     out, ckpt = tmp_path / "tiny.safetensors", tmp_path / "tiny.ckpt"
     lines: list[str] = []
     train_classifier(spec, train, val, tmp_path, out, ckpt, log=lines.append)
     assert ckpt.is_file() and not out.exists()  # stopped at step 3
-    spec.stop_at = None
-    spec.command = "medsr train classify x --resume tiny.ckpt"
+    spec.schedule.stop_at = None
+    spec.card_text.command = "medsr train classify x --resume tiny.ckpt"
     card = train_classifier(spec, train, val, tmp_path, out, ckpt, resume=ckpt,
                             log=lines.append)
     assert any("resumed" in line for line in lines)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ from medsr_viewer.models.classification import (
 from medsr_viewer.models.domain import summarise_voxels, training_domain
 from medsr_viewer.models.normalisation import fit_intensity_map
 from medsr_viewer.models.training.export import export_with_card
-from medsr_viewer.models.training.loop import TrainConfig, train
+from medsr_viewer.models.training.loop import train
+from medsr_viewer.models.training.schedule import CardText, TrainSchedule, run_record
 from medsr_viewer.models.training.series_type_data import (
     SERIES_COLOURS,
     LabelledSeries,
@@ -68,18 +70,9 @@ class ClassifyTrainSpec:
     arch: str = "slice-classifier"
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     input_size: int = 128
-    steps: int = 2000
-    batch_size: int = 32
-    lr: float = 2e-3
-    seed: int = 0
-    val_every: int = 200
-    checkpoint_every: int = 200
-    stop_at: int | None = None
-    description: str = ""
-    licence: str = ""
-    command: str = ""
-    data_description: str = ""
-    weights_dtype: str = "float32"
+    schedule: TrainSchedule = field(default_factory=partial(
+        TrainSchedule, batch_size=32, lr=2e-3, val_every=200, checkpoint_every=200))
+    card_text: CardText = field(default_factory=CardText)
 
 
 @dataclass
@@ -230,14 +223,15 @@ def train_classifier(
     choose the exported step: they are the only data of some classes that the model never
     saw, so choosing on them would make the card's scores optimistic.
     """
-    torch.manual_seed(spec.seed)
+    schedule, text = spec.schedule, spec.card_text
+    torch.manual_seed(schedule.seed)
     classes = spec.classes
     log(f"reading {len(train_entries)} training and {len(val_entries)} held-out series")
     train_series = load_series(train_entries, root, classes, log)
     val_series = load_series(val_entries, root, classes, log)
     stacks = [(s.class_index, series_slices(s.volume, spec.input_size)) for s in train_series]
     log(f"{sum(int(t.shape[0]) for _c, t in stacks)} training slices (with reformats)")
-    sampler = SliceSampler(stacks, spec.seed)
+    sampler = SliceSampler(stacks, schedule.seed)
     model = build_architecture(spec.arch, classes=len(classes), **spec.arch_kwargs)
     dev = torch.device(device)
     model.to(dev)
@@ -245,10 +239,10 @@ def train_classifier(
                    for i, n in enumerate(classes))
     held_out_classes = sorted({s.entry.label for s in val_series}, key=classes.index)
     card = ModelCard(
-        name=spec.name, task="classify", description=spec.description,
+        name=spec.name, task="classify",
         architecture=spec.arch, arch_kwargs=dict(spec.arch_kwargs), out_channels=len(classes),
         normalisation=NORMALISATION, modalities=("CT", "MR", "OT"), labels=labels,
-        input_size=spec.input_size, weights_dtype=spec.weights_dtype, licence=spec.licence,
+        input_size=spec.input_size, **text.card_fields(),
     )
 
     def as_loaded(m: torch.nn.Module) -> LoadedModel:
@@ -261,23 +255,21 @@ def train_classifier(
                 "series_recall": float(np.mean([r["recall"] for r in rows]))}
 
     def make_batch() -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = sampler.batch(spec.batch_size)
+        x, y = sampler.batch(schedule.batch_size)
         return x.to(dev), y.to(dev)
 
-    config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
-                         checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
-                         command=spec.command, stop_at=spec.stop_at, log_every=50)
+    config = schedule.loop_config(checkpoint, text.command, log_every=50)
     result = train(model, make_batch, lambda logits, y: F.cross_entropy(logits, y,
                                                                        label_smoothing=0.05),
                    validate, "step", config, resume=resume, log=log,  # keep the last step
                    extra_state=lambda: {"sampler_rng": sampler.rng.bit_generator.state},
                    restore_extra=lambda s: setattr(sampler.rng.bit_generator, "state",
                                                    s["sampler_rng"]))
-    if spec.stop_at is not None and spec.stop_at < spec.steps:
-        log(f"stopped at step {spec.stop_at}; resume with --resume {checkpoint}")
+    if schedule.stops_early:
+        log(f"stopped at step {schedule.stop_at}; resume with --resume {checkpoint}")
         return card
     model.load_state_dict(result.best_state)
-    round_weights(model, spec.weights_dtype)
+    round_weights(model, text.weights_dtype)
     model = model.cpu().eval()
     scores = evaluate_series(as_loaded(model), val_series)
     not_held_out = [c for c in classes if c not in held_out_classes]
@@ -290,7 +282,7 @@ def train_classifier(
     card = replace(card, training={
         "domain": train_domain,
         "series_types": list(classes),
-        "data": spec.data_description,
+        "data": text.data_description,
         "train_series": [{"series": s.entry.name, "label": s.entry.label,
                           "subject": s.entry.subject} for s in train_series],
         "held_out_series": [{"series": s.entry.name, "label": s.entry.label,
@@ -299,20 +291,16 @@ def train_classifier(
                  "series_type_data.py); reformats of 3-D training volumes as augmentation",
         "subjects": subject_counts(train_entries, val_entries, classes),
         "no_held_out_series": not_held_out,
-        "command": " && ".join(result.commands) or spec.command,
-        "sessions": len(result.commands),
-        "steps": spec.steps, "exported_step": result.best_step,
+        **run_record(schedule, text, result, device),
+        "exported_step": result.best_step,
         "step_choice": "the last step (held-out series never chose the weights)",
         "validation_curve": [{k: round(v, 4) for k, v in row.items()}
                              for row in result.history],
-        "batch_size": spec.batch_size,
-        "input_size": spec.input_size, "learning_rate": spec.lr, "seed": spec.seed,
+        "input_size": spec.input_size,
         "loss": "cross-entropy (label smoothing 0.05), class-balanced sampling",
         "augmentation": "flips, rotation +-15 deg, zoom 0.8-1.25, shift +-10 %, resolution "
                         "down 1.5-3x (p 0.3), gamma 0.7-1.4, gain 0.85-1.15, noise sigma "
                         "0-0.03; coronal/sagittal reformats of 3-D volumes",
-        "train_seconds": round(result.seconds, 1), "device": device,
-        "torch": torch.__version__,
     }, scores={
         "held_out": scores,
         "per_class_recall": {c: scores["slices"]["per_class"][c]["recall"]

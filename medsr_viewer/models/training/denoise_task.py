@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +15,21 @@ import torch.nn.functional as F
 from medsr_viewer.models.architectures import build_architecture
 from medsr_viewer.models.archive import round_weights
 from medsr_viewer.models.card import ModelCard, Normalisation
-from medsr_viewer.models.domain import volumes_domain
 from medsr_viewer.models.evaluation.denoise import evaluate_denoise_volume, model_denoiser
 from medsr_viewer.models.study_volumes import StudyVolume
 from medsr_viewer.models.training.export import export_with_card
-from medsr_viewer.models.training.loop import TrainConfig, train
+from medsr_viewer.models.training.loop import train
 from medsr_viewer.models.training.patches import (
     NORM_HIGH_PERCENTILE,
     NORM_LOW_PERCENTILE,
     PatchSampler,
     percentile_bounds,
+)
+from medsr_viewer.models.training.schedule import (
+    CardText,
+    TrainSchedule,
+    run_record,
+    volumes_record,
 )
 
 #: Slice subset used for validation during training and for the card's fast-check scores.
@@ -39,19 +45,9 @@ class DenoiseTrainSpec:
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     sigma_range: tuple[float, float] = (0.01, 0.10)
     eval_level: float = 0.05
-    steps: int = 1500
-    batch_size: int = 16
     patch_size: int = 64
-    lr: float = 1e-3
-    seed: int = 0
-    val_every: int = 250
-    checkpoint_every: int = 250
-    stop_at: int | None = None
-    description: str = ""
-    licence: str = ""
-    command: str = ""
-    data_description: str = ""
-    weights_dtype: str = "float32"
+    schedule: TrainSchedule = field(default_factory=partial(TrainSchedule, steps=1500))
+    card_text: CardText = field(default_factory=CardText)
 
 
 def noisy_batch(clean: torch.Tensor, sigma_range: tuple[float, float],
@@ -83,11 +79,12 @@ def train_denoise(
     ``sigma = eval_level x range`` (Rician for MR, Gaussian for CT) per validation volume,
     on all slices and on the every-4th-slice subset.
     """
-    torch.manual_seed(spec.seed)
+    schedule, text = spec.schedule, spec.card_text
+    torch.manual_seed(schedule.seed)
     dev = torch.device(device)
-    gen = torch.Generator().manual_seed(spec.seed)
+    gen = torch.Generator().manual_seed(schedule.seed)
     model = build_architecture(spec.arch, **spec.arch_kwargs).to(dev)
-    sampler = PatchSampler(train_volumes, spec.patch_size, seed=spec.seed)
+    sampler = PatchSampler(train_volumes, spec.patch_size, seed=schedule.seed)
     log(f"training {spec.arch} on {', '.join(v.name for v in sampler.volumes)}; validating on "
         f"{', '.join(v.name for v in val_volumes)}")
 
@@ -106,12 +103,10 @@ def train_denoise(
                 "gain_db": float(np.mean([r.psnr["model"] - r.psnr["noisy"] for r in res]))}
 
     def make_batch() -> tuple[torch.Tensor, torch.Tensor]:
-        clean = torch.from_numpy(sampler.batch(spec.batch_size))
+        clean = torch.from_numpy(sampler.batch(schedule.batch_size))
         return noisy_batch(clean, spec.sigma_range, gen).to(dev), clean.to(dev)
 
-    config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
-                         checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
-                         command=spec.command, stop_at=spec.stop_at)
+    config = schedule.loop_config(checkpoint, text.command)
     def restore(state: dict[str, Any]) -> None:
         sampler.rng.bit_generator.state = state["sampler_rng"]
         gen.set_state(state["noise_rng"])
@@ -121,7 +116,7 @@ def train_denoise(
                                         "noise_rng": gen.get_state()},
                    restore_extra=restore)
     model.load_state_dict(result.best_state)
-    round_weights(model, spec.weights_dtype)  # score exactly what the file will hold
+    round_weights(model, text.weights_dtype)  # score exactly what the file will hold
     model = model.cpu().eval()
 
     def pack(results: list[Any]) -> dict[str, Any]:
@@ -131,41 +126,27 @@ def train_denoise(
                             for m in r.psnr}} for r in results}
 
     full, subset = pack(evaluate(model, 1)), pack(evaluate(model, SUBSET_STEP))
+    norm = Normalisation("percentile", NORM_LOW_PERCENTILE, NORM_HIGH_PERCENTILE, False)
+    modalities = ("MR", "CT")
     card = ModelCard(
         name=spec.name,
-        weights_dtype=spec.weights_dtype,
         task="enhance",
-        description=spec.description,
+        **text.card_fields(),
         architecture=spec.arch,
-        normalisation=Normalisation("percentile", NORM_LOW_PERCENTILE, NORM_HIGH_PERCENTILE, False),
-        modalities=("MR", "CT"),
+        normalisation=norm,
+        modalities=modalities,
         tile_size=256,
         tile_overlap=16,
         training={
-            "domain": volumes_domain(
-                train_volumes,
-                Normalisation("percentile", NORM_LOW_PERCENTILE, NORM_HIGH_PERCENTILE, False),
-                ("MR", "CT"),
-            ),
-            "data": spec.data_description or ", ".join(v.name for v in train_volumes),
-            "train_volumes": [v.name for v in train_volumes],
-            "validation_volumes": [v.name for v in val_volumes],
-            "command": " && ".join(result.commands) or spec.command,
-            "sessions": len(result.commands),
+            **volumes_record(text, train_volumes, val_volumes, norm, modalities),
+            **run_record(schedule, text, result, device),
             "arch_kwargs": spec.arch_kwargs,
             "noise": f"Gaussian or Rician (50/50), sigma uniform in {list(spec.sigma_range)} "
                      "of the normalised range",
-            "steps": spec.steps,
             "best_step": result.best_step,
-            "batch_size": spec.batch_size,
             "patch_size": spec.patch_size,
-            "learning_rate": spec.lr,
             "loss": "MSE",
-            "seed": spec.seed,
             "augmentation": "flips, 90-degree rotations, intensity scaling x0.75-1.25",
-            "train_seconds": round(result.seconds, 1),
-            "device": device,
-            "torch": torch.__version__,
         },
         scores={
             "protocol": f"sigma = {spec.eval_level} x (clean volume max - min); Rician for MR, "
@@ -175,7 +156,6 @@ def train_denoise(
             "validation": full,
             "validation_subset": {"slice_step": SUBSET_STEP, **subset},
         },
-        licence=spec.licence,
     )
     written = export_with_card(model, card, out)
     for name, s in full.items():

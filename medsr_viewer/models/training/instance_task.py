@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,13 @@ from medsr_viewer.models.evaluation.instances import (
     tune_instances,
 )
 from medsr_viewer.models.training.export import export_with_card
-from medsr_viewer.models.training.loop import TrainConfig, train
+from medsr_viewer.models.training.loop import train
 from medsr_viewer.models.training.patches import (
     NORM_HIGH_PERCENTILE,
     NORM_LOW_PERCENTILE,
     percentile_bounds,
 )
+from medsr_viewer.models.training.schedule import CardText, TrainSchedule, run_record
 from medsr_viewer.models.training.segment_task import (
     PairSampler,
     dice_ce_loss,
@@ -64,21 +66,11 @@ class InstanceTrainSpec:
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     init_from: Path | None = None
     head_from: tuple[int, ...] | None = None
-    steps: int = 2000
-    batch_size: int = 8
     patch_size: int = 128
-    lr: float = 1e-3
-    seed: int = 0
-    val_every: int = 250
-    checkpoint_every: int = 250
-    stop_at: int | None = None
-    description: str = ""
-    licence: str = ""
-    command: str = ""
-    data_description: str = ""
-    weights_dtype: str = "float32"
     elastic: float = 0.0
     modalities: tuple[str, ...] = ("EM", "OT")
+    schedule: TrainSchedule = field(default_factory=partial(TrainSchedule, batch_size=8))
+    card_text: CardText = field(default_factory=CardText)
 
 
 def _probabilities(model: torch.nn.Module, pairs: RawPairs, object_value: int
@@ -108,7 +100,8 @@ def train_instances(
     names = [{p[0] for p in s} for s in (train_pairs, val_pairs, test_pairs)]
     if names[0] & names[1] or names[0] & names[2] or names[1] & names[2]:
         raise ValueError("training, validation and held-out images overlap")
-    torch.manual_seed(spec.seed)
+    schedule, text = spec.schedule, spec.card_text
+    torch.manual_seed(schedule.seed)
     dev = torch.device(device)
     model = build_architecture(spec.arch, classes=3, **spec.arch_kwargs).to(dev)
     init_seen: list[str] = []
@@ -123,7 +116,7 @@ def train_instances(
         load_initial_segmentation_weights(model, spec.init_from, spec.head_from)
         log(f"starting from the weights of {spec.init_from} (head from {spec.head_from})")
     sampler = PairSampler(instance_class_pairs(train_pairs, spec.object_value, spec.band),
-                          spec.patch_size, spec.seed, spec.elastic)
+                          spec.patch_size, schedule.seed, spec.elastic)
     default = InstanceParams()
     log(f"training {spec.arch} on {len(train_pairs)} images, validating on {len(val_pairs)}, "
         f"{len(test_pairs)} held out")
@@ -135,21 +128,20 @@ def train_instances(
         return {"dsb_map": scores["overall"]["dsb_map"], "ap50": scores["overall"]["ap50"]}
 
     def make_batch() -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = sampler.batch(spec.batch_size)
+        x, y = sampler.batch(schedule.batch_size)
         return torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
 
-    config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
-                         checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
-                         command=spec.command, stop_at=spec.stop_at, log_every=25)
+    config = schedule.loop_config(checkpoint, text.command, log_every=25)
     result = train(model, make_batch, dice_ce_loss, validate, "dsb_map", config, resume=resume,
                    log=log,
                    extra_state=lambda: {"sampler_rng": sampler.rng.bit_generator.state},
                    restore_extra=lambda s: setattr(sampler.rng.bit_generator, "state",
                                                    s["sampler_rng"]))
-    if spec.stop_at is not None and spec.stop_at < spec.steps:
-        raise ValueError(f"stopped at step {spec.stop_at} of {spec.steps}; resume to finish")
+    if schedule.stops_early:
+        raise ValueError(f"stopped at step {schedule.stop_at} of {schedule.steps}; "
+                         "resume to finish")
     model.load_state_dict(result.best_state)
-    round_weights(model, spec.weights_dtype)  # score exactly what the file will hold
+    round_weights(model, text.weights_dtype)  # score exactly what the file will hold
     model = model.cpu().eval()
     val_probs = _probabilities(model, val_pairs, spec.object_value)
     params, val_map, tried = tune_instances(val_probs)
@@ -163,9 +155,8 @@ def train_instances(
     norm = Normalisation("percentile", NORM_LOW_PERCENTILE, NORM_HIGH_PERCENTILE, False)
     card = ModelCard(
         name=spec.name,
-        weights_dtype=spec.weights_dtype,
         task="segment_instances",
-        description=spec.description,
+        **text.card_fields(),
         architecture=spec.arch,
         arch_kwargs=dict(spec.arch_kwargs),
         out_channels=3,
@@ -180,7 +171,7 @@ def train_instances(
                 [summarise_voxels(np.asarray(p[1])[None], (1.0, 1.0, 1.0), "EM", norm,
                                   has_spacing=False) for p in train_pairs],
                 spec.modalities),
-            "data": spec.data_description,
+            "data": text.data_description,
             "train_images": [p[0] for p in train_pairs],
             "validation_images": [p[0] for p in val_pairs],
             "held_out_images": [p[0] for p in test_pairs],
@@ -191,13 +182,9 @@ def train_instances(
             "band_px": spec.band,
             "initial_weights": str(spec.init_from) if spec.init_from is not None else None,
             "head_from": list(spec.head_from) if spec.head_from is not None else None,
-            "command": " && ".join(result.commands) or spec.command,
-            "sessions": len(result.commands),
-            "steps": spec.steps,
+            **run_record(schedule, text, result, device),
             "best_step": result.best_step,
-            "batch_size": spec.batch_size,
             "patch_size": spec.patch_size,
-            "learning_rate": spec.lr,
             "loss": "cross-entropy + soft Dice (core and band)",
             "augmentation": "flips, 90-degree rotations, intensity scaling x0.8-1.2"
                             + (f", elastic deformation (max shift {spec.elastic:g} px)"
@@ -207,11 +194,7 @@ def train_instances(
             "tuning": {"grid_size": len(tried), "best_validation_dsb_map": round(val_map, 5),
                        "top": sorted(tried, key=lambda t: -t["dsb_map"])[:10]},
             "history": result.history,
-            "seed": spec.seed,
-            "train_seconds": round(result.seconds, 1),
             "threads": torch.get_num_threads(),
-            "device": device,
-            "torch": torch.__version__,
         },
         scores={"held_out": held_out, "validation_tuning": validation,
                 "validation_note": "the validation images chose the checkpoint and tuned the "
@@ -223,6 +206,5 @@ def train_instances(
                                "COCO AP50/AP75/AP@[.5:.95] (all objects score 1), adapted Rand "
                                "error, VI split/merge (nats); reference = connected "
                                "components of the object label; whole 512x512 images"},
-        licence=spec.licence,
     )
     return export_with_card(model, card, out, probe_shape=(64, 48))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,13 @@ from medsr_viewer.models.evaluation.segmentation import (
     score_masks,
 )
 from medsr_viewer.models.training.export import export_with_card
-from medsr_viewer.models.training.loop import TrainConfig, train
+from medsr_viewer.models.training.loop import train
 from medsr_viewer.models.training.patches import (
     NORM_HIGH_PERCENTILE,
     NORM_LOW_PERCENTILE,
     percentile_bounds,
 )
+from medsr_viewer.models.training.schedule import CardText, TrainSchedule, run_record
 
 #: (name, image raw, class map) triples.
 Pairs = list[tuple[str, np.ndarray, np.ndarray]]
@@ -42,20 +44,11 @@ class SegTrainSpec:
     label_mapping: dict[int, int]
     arch: str = "unet"
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
-    steps: int = 1500
-    batch_size: int = 8
     patch_size: int = 128
-    lr: float = 2e-3
-    seed: int = 0
-    val_every: int = 250
-    checkpoint_every: int = 250
-    stop_at: int | None = None
-    description: str = ""
-    licence: str = ""
-    command: str = ""
-    data_description: str = ""
-    weights_dtype: str = "float32"
     elastic: float = 0.0
+    schedule: TrainSchedule = field(
+        default_factory=partial(TrainSchedule, steps=1500, batch_size=8, lr=2e-3))
+    card_text: CardText = field(default_factory=CardText)
 
 
 def elastic_field(shape: tuple[int, int], alpha: float, sigma: float,
@@ -154,11 +147,12 @@ def train_segmentation(
     ``spec.label_mapping``). Scores in the card: Dice, IoU, HD95 of every foreground class on
     each validation image and overall.
     """
-    torch.manual_seed(spec.seed)
+    schedule, text = spec.schedule, spec.card_text
+    torch.manual_seed(schedule.seed)
     dev = torch.device(device)
     classes = max(lab.value for lab in spec.labels) + 1
     model = build_architecture(spec.arch, classes=classes, **spec.arch_kwargs).to(dev)
-    sampler = PairSampler(train_pairs, spec.patch_size, spec.seed, spec.elastic)
+    sampler = PairSampler(train_pairs, spec.patch_size, schedule.seed, spec.elastic)
     targets = [lab for lab in spec.labels if lab.value != 0]
     log(f"training {spec.arch} on {len(train_pairs)} images, validating on {len(val_pairs)}")
 
@@ -181,28 +175,24 @@ def train_segmentation(
         return {"dice": float(np.mean([s["overall"]["dice"] for s in scores.values()]))}
 
     def make_batch() -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = sampler.batch(spec.batch_size)
+        x, y = sampler.batch(schedule.batch_size)
         return torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
 
-    config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
-                         checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
-                         command=spec.command, stop_at=spec.stop_at,
-                         log_every=25)
+    config = schedule.loop_config(checkpoint, text.command, log_every=25)
     result = train(model, make_batch, dice_ce_loss, validate, "dice", config, resume=resume,
                    log=log,
                    extra_state=lambda: {"sampler_rng": sampler.rng.bit_generator.state},
                    restore_extra=lambda s: setattr(sampler.rng.bit_generator, "state",
                                                    s["sampler_rng"]))
     model.load_state_dict(result.best_state)
-    round_weights(model, spec.weights_dtype)  # score exactly what the file will hold
+    round_weights(model, text.weights_dtype)  # score exactly what the file will hold
     model = model.cpu().eval()
     scores = evaluate(model)
     norm = Normalisation("percentile", NORM_LOW_PERCENTILE, NORM_HIGH_PERCENTILE, False)
     card = ModelCard(
         name=spec.name,
-        weights_dtype=spec.weights_dtype,
         task="segment",
-        description=spec.description,
+        **text.card_fields(),
         architecture=spec.arch,
         out_channels=classes,
         normalisation=norm,
@@ -219,29 +209,20 @@ def train_segmentation(
                 ],
                 ("EM", "OT"),
             ),
-            "data": spec.data_description,
+            "data": text.data_description,
             "train_images": [p[0] for p in train_pairs],
             "validation_images": [p[0] for p in val_pairs],
             "label_mapping": {str(k): v for k, v in spec.label_mapping.items()},
-            "command": " && ".join(result.commands) or spec.command,
-            "sessions": len(result.commands),
+            **run_record(schedule, text, result, device),
             "arch_kwargs": spec.arch_kwargs,
-            "steps": spec.steps,
             "best_step": result.best_step,
-            "batch_size": spec.batch_size,
             "patch_size": spec.patch_size,
-            "learning_rate": spec.lr,
             "loss": "cross-entropy + soft Dice (foreground)",
             "augmentation": "flips, 90-degree rotations, intensity scaling x0.8-1.2"
                             + (f", elastic deformation (max shift {spec.elastic:g} px, "
                                f"smoothing {spec.patch_size / 10:g} px)" if spec.elastic else ""),
-            "seed": spec.seed,
-            "train_seconds": round(result.seconds, 1),
-            "device": device,
-            "torch": torch.__version__,
         },
         scores={"validation": scores, "metric_note": "Dice/IoU per image, HD95 in pixels"},
-        licence=spec.licence,
     )
     written = export_with_card(model, card, out, probe_shape=(64, 48))
     for name, per in scores.items():

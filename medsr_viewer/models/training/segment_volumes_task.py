@@ -22,8 +22,9 @@ from medsr_viewer.models.archive import round_weights
 from medsr_viewer.models.card import ModelCard, Normalisation
 from medsr_viewer.models.domain import summarise_voxels, training_domain
 from medsr_viewer.models.training.export import export_with_card
-from medsr_viewer.models.training.loop import TrainConfig, train
+from medsr_viewer.models.training.loop import train
 from medsr_viewer.models.training.patches import NORM_HIGH_PERCENTILE, NORM_LOW_PERCENTILE
+from medsr_viewer.models.training.schedule import run_record
 from medsr_viewer.models.training.segment_task import SegTrainSpec, dice_ce_loss
 from medsr_viewer.models.training.volume_pairs import (
     FREESURFER_TISSUE,
@@ -96,11 +97,12 @@ def train_volume_segmentation(
     recorded in the card as ``scores["held_out"]``; ``mappings`` names each pair's label
     mapping for the card.
     """
-    torch.manual_seed(spec.seed)
+    schedule, text = spec.schedule, spec.card_text
+    torch.manual_seed(schedule.seed)
     dev = torch.device(device)
     names = [lab.name for lab in sorted(spec.labels, key=lambda lab: lab.value)]
     model = build_architecture(spec.arch, classes=len(names), **spec.arch_kwargs).to(dev)
-    sampler = VolumeSliceSampler(train_pairs, spec.patch_size, spec.seed)
+    sampler = VolumeSliceSampler(train_pairs, spec.patch_size, schedule.seed)
     for pair in train_pairs:
         log(f"{pair.name}: {pair.classes.shape} at {pair.spacing[0]:.2f} mm, variants "
             f"{', '.join(pair.variants)} (share of the image outside the tissue: "
@@ -121,19 +123,17 @@ def train_volume_segmentation(
         return metrics
 
     def make_batch() -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = sampler.batch(spec.batch_size)
+        x, y = sampler.batch(schedule.batch_size)
         return torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
 
-    config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
-                         checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
-                         command=spec.command, stop_at=spec.stop_at, log_every=25)
+    config = schedule.loop_config(checkpoint, text.command, log_every=25)
     result = train(model, make_batch, dice_ce_loss, validate, "order", config, resume=resume,
                    log=log,
                    extra_state=lambda: {"sampler_rng": sampler.rng.bit_generator.state},
                    restore_extra=lambda s: setattr(sampler.rng.bit_generator, "state",
                                                    s["sampler_rng"]))
     model.load_state_dict(result.best_state)
-    round_weights(model, spec.weights_dtype)
+    round_weights(model, text.weights_dtype)
     model = model.cpu().eval()
     test_full = pair_scores(model, test_pairs, names, FULL_STEP, (0, 1, 2))
     test_subset = pair_scores(model, test_pairs, names, SUBSET_STEP, SUBSET_AXES)
@@ -154,9 +154,8 @@ def train_volume_segmentation(
         scores["held_out"] = held_out
     card = ModelCard(
         name=spec.name,
-        weights_dtype=spec.weights_dtype,
         task="segment",
-        description=spec.description,
+        **text.card_fields(),
         architecture=spec.arch,
         out_channels=len(names),
         normalisation=norm,
@@ -166,20 +165,16 @@ def train_volume_segmentation(
         tile_overlap=32,
         training={
             "domain": volume_pairs_domain(train_pairs),
-            "data": spec.data_description,
+            "data": text.data_description,
             "train_volumes": [p.name for p in train_pairs],
             "test_volumes": [p.name for p in test_pairs],
             "label_mappings": mappings or {},
             "freesurfer_tissue_table": [[first, last, cls, reason]
                                         for (first, last), cls, reason in FREESURFER_TISSUE],
-            "command": " && ".join(result.commands) or spec.command,
-            "sessions": len(result.commands),
+            **run_record(schedule, text, result, device),
             "arch_kwargs": spec.arch_kwargs,
-            "steps": spec.steps,
-            "kept_step": spec.stop_at or spec.steps,
-            "batch_size": spec.batch_size,
+            "kept_step": schedule.stop_at or schedule.steps,
             "patch_size": spec.patch_size,
-            "learning_rate": spec.lr,
             "loss": "cross-entropy + soft Dice (foreground)",
             "slices": "all three axes, slices with >= 2 % tissue",
             "augmentation": ("rotation +-15 deg and zoom 0.85-1.15 about a tissue pixel, "
@@ -187,13 +182,8 @@ def train_volume_segmentation(
                              "bias field up to +-30 %, synthetic skull/scalp on half of the "
                              "slices of skull-stripped images, skull-stripped variant of "
                              "images with a skull"),
-            "seed": spec.seed,
-            "train_seconds": round(result.seconds, 1),
-            "device": device,
-            "torch": torch.__version__,
         },
         scores=scores,
-        licence=spec.licence,
     )
     written = export_with_card(model, card, out, probe_shape=(64, 48))
     for name, variants in test_full.items():

@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from medsr_viewer.models.architectures import build_architecture
 from medsr_viewer.models.archive import round_weights
 from medsr_viewer.models.card import ModelCard, Normalisation
-from medsr_viewer.models.domain import volumes_domain
 from medsr_viewer.models.evaluation.sr import (
     BASELINES,
     VolumeScores,
@@ -30,12 +29,18 @@ from medsr_viewer.models.training.adversarial import (
     load_initial_weights,
 )
 from medsr_viewer.models.training.export import export_with_card
-from medsr_viewer.models.training.loop import TrainConfig, train
+from medsr_viewer.models.training.loop import train
 from medsr_viewer.models.training.patches import (
     NORM_HIGH_PERCENTILE,
     NORM_LOW_PERCENTILE,
     PatchSampler,
     percentile_bounds,
+)
+from medsr_viewer.models.training.schedule import (
+    CardText,
+    TrainSchedule,
+    run_record,
+    volumes_record,
 )
 
 #: One-paragraph protocol written into every SR card.
@@ -59,21 +64,11 @@ class SRTrainSpec:
     scale: int
     arch: str = "edsr-lite"
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
-    steps: int = 2000
-    batch_size: int = 16
     patch_size: int = 64
-    lr: float = 1e-3
-    seed: int = 0
-    val_every: int = 250
-    checkpoint_every: int = 250
-    stop_at: int | None = None
-    description: str = ""
-    licence: str = ""
-    command: str = ""
-    data_description: str = ""
-    weights_dtype: str = "float32"
     init_from: Path | None = None
     adversarial_weight: float = 0.0
+    schedule: TrainSchedule = field(default_factory=TrainSchedule)
+    card_text: CardText = field(default_factory=CardText)
 
 
 def make_sr_batch(sampler: PatchSampler, batch_size: int, scale: int,
@@ -126,13 +121,14 @@ def train_sr(
     the model and all baselines on the validation volumes (all slices, and the every-4th-slice
     subset used by the fast reproduction test), plus the CPU latency for a 512 x 512 output.
     """
-    torch.manual_seed(spec.seed)
+    schedule, text = spec.schedule, spec.card_text
+    torch.manual_seed(schedule.seed)
     dev = torch.device(device)
     model = build_architecture(spec.arch, scale=spec.scale, **spec.arch_kwargs).to(dev)
     if spec.init_from is not None:
         load_initial_weights(model, spec.init_from, spec.arch, spec.scale)
         log(f"starting from the weights of {spec.init_from}")
-    sampler = PatchSampler(train_volumes, spec.patch_size, seed=spec.seed)
+    sampler = PatchSampler(train_volumes, spec.patch_size, seed=schedule.seed)
     log(f"training {spec.arch} x{spec.scale} on {len(sampler.volumes)} volumes "
         f"({', '.join(v.name for v in sampler.volumes)}), validating on "
         f"{', '.join(v.name for v in val_volumes)}")
@@ -144,9 +140,7 @@ def train_sr(
         return {"psnr": model_psnr, "gain_db": model_psnr - baseline["bicubic"].psnr,
                 "ssim": overall(tables)["model"].ssim}
 
-    config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
-                         checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
-                         command=spec.command, stop_at=spec.stop_at)
+    config = schedule.loop_config(checkpoint, text.command)
     adversarial = (AdversarialLoss(spec.adversarial_weight, device=dev)
                    if spec.adversarial_weight > 0 else None)
 
@@ -168,7 +162,7 @@ def train_sr(
 
     result = train(
         model,
-        lambda: make_sr_batch(sampler, spec.batch_size, spec.scale, dev),
+        lambda: make_sr_batch(sampler, schedule.batch_size, spec.scale, dev),
         adversarial if adversarial is not None else F.l1_loss,
         validate,
         # PSNR would pick the least adversarial weights; a GAN run keeps its last ones.
@@ -180,54 +174,40 @@ def train_sr(
         restore_extra=restore_extra,
     )
     model.load_state_dict(result.best_state)
-    round_weights(model, spec.weights_dtype)  # score exactly what the file will hold
+    round_weights(model, text.weights_dtype)  # score exactly what the file will hold
     model = model.cpu().eval()
     log("scoring the best weights on the validation volumes (full protocol)")
     full = score_tables(val_volumes, spec.scale, model)
     subset = score_tables(val_volumes, spec.scale, model, SUBSET_STEP)
     latency = measure_latency(model, spec.scale)
-    description = spec.description
+    description = text.description
     if adversarial is not None:
         description = f"{PERCEPTUAL_NOTE}. {description}".strip()
+    norm = Normalisation("percentile", NORM_LOW_PERCENTILE, NORM_HIGH_PERCENTILE, False)
+    modalities = ("MR", "CT")
     card = ModelCard(
         name=spec.name,
-        weights_dtype=spec.weights_dtype,
         task="super_resolution",
-        description=description,
+        **text.card_fields(description),
         architecture=spec.arch,
         scale=spec.scale,
-        normalisation=Normalisation("percentile", NORM_LOW_PERCENTILE, NORM_HIGH_PERCENTILE, False),
-        modalities=("MR", "CT"),
+        normalisation=norm,
+        modalities=modalities,
         tile_size=256,
         tile_overlap=16,
         training={
-            "domain": volumes_domain(
-                train_volumes,
-                Normalisation("percentile", NORM_LOW_PERCENTILE, NORM_HIGH_PERCENTILE, False),
-                ("MR", "CT"),
-            ),
-            "data": spec.data_description or ", ".join(v.name for v in train_volumes),
-            "train_volumes": [v.name for v in train_volumes],
-            "validation_volumes": [v.name for v in val_volumes],
-            "command": " && ".join(result.commands) or spec.command,
-            "sessions": len(result.commands),
+            **volumes_record(text, train_volumes, val_volumes, norm, modalities),
+            **run_record(schedule, text, result, device),
             "arch_kwargs": spec.arch_kwargs,
-            "steps": spec.steps,
             "best_step": result.best_step,
-            "batch_size": spec.batch_size,
             "patch_size_hr": spec.patch_size,
-            "learning_rate": spec.lr,
             "loss": (f"L1 + {spec.adversarial_weight:g} x adversarial (patch discriminator, "
                      "spectral norm)" if adversarial is not None else "L1"),
             "initial_weights": str(spec.init_from) if spec.init_from is not None else None,
             "variant": "perceptual (adversarial)" if adversarial is not None else "fidelity",
-            "seed": spec.seed,
             "augmentation": "flips, 90-degree rotations, intensity scaling x0.75-1.25, slices "
                             "from every axis with near-square in-plane voxels",
             "degradation": f"block mean {spec.scale}x{spec.scale}",
-            "train_seconds": round(result.seconds, 1),
-            "device": device,
-            "torch": torch.__version__,
         },
         scores={
             "protocol": PROTOCOL,
@@ -235,7 +215,6 @@ def train_sr(
             "validation_subset": {"slice_step": SUBSET_STEP, **scores_dict(subset)},
             "cpu_latency_s_512_output": round(latency, 3),
         },
-        licence=spec.licence,
     )
     written = export_with_card(model, card, out)
     ov = written.scores["validation"]["overall"]

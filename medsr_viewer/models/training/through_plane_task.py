@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +24,21 @@ from medsr_viewer.core.slice_profile import SliceProfile
 from medsr_viewer.models.architectures import build_architecture
 from medsr_viewer.models.archive import round_weights
 from medsr_viewer.models.card import ModelCard, Normalisation
-from medsr_viewer.models.domain import volumes_domain
 from medsr_viewer.models.study_volumes import StudyVolume
 from medsr_viewer.models.through_plane.pairs import PlaneSource, ProfilePrior, ThroughPlanePairs
 from medsr_viewer.models.training.export import export_with_card
-from medsr_viewer.models.training.loop import TrainConfig, train
+from medsr_viewer.models.training.loop import train
 from medsr_viewer.models.training.patches import (
     NORM_HIGH_PERCENTILE,
     NORM_LOW_PERCENTILE,
     percentile_bounds,
     usable_axes,
+)
+from medsr_viewer.models.training.schedule import (
+    CardText,
+    TrainSchedule,
+    run_record,
+    volumes_record,
 )
 
 #: The card's intensity normalisation (percentiles of the whole input volume).
@@ -50,21 +56,11 @@ class ThroughPlaneTrainSpec:
     name: str = "sr-through-plane"
     arch: str = "through-plane-resnet"
     arch_kwargs: dict[str, Any] = field(default_factory=lambda: {"channels": 32, "blocks": 6})
-    steps: int = 6000
-    batch_size: int = 16
     patch_size: int = 64
-    lr: float = 1e-3
-    seed: int = 0
-    val_every: int = 250
-    checkpoint_every: int = 250
-    stop_at: int | None = None
-    description: str = ""
-    licence: str = ""
-    command: str = ""
-    data_description: str = ""
-    weights_dtype: str = "float32"
     #: Which weights to export: ``best`` (by validation gain) or ``last`` (end of schedule).
     keep: str = "best"
+    schedule: TrainSchedule = field(default_factory=partial(TrainSchedule, steps=6000))
+    card_text: CardText = field(default_factory=CardText)
 
 
 def normalised(volume: StudyVolume) -> np.ndarray:
@@ -120,21 +116,22 @@ def train_through_plane(
 ) -> ModelCard | None:
     """Train, keep the best validation weights, score on ``test_volumes``, export with a card.
 
-    Returns ``None`` (nothing exported) when ``spec.stop_at`` ends this session early; the
-    checkpoint holds the run and a later call with ``resume`` continues it.
+    Returns ``None`` (nothing exported) when ``spec.schedule.stop_at`` ends this session
+    early; the checkpoint holds the run and a later call with ``resume`` continues it.
     """
-    torch.manual_seed(spec.seed)
+    schedule, text = spec.schedule, spec.card_text
+    torch.manual_seed(schedule.seed)
     dev = torch.device(device)
     model = build_architecture(spec.arch, **spec.arch_kwargs).to(dev)
     sampler = ThroughPlanePairs(training_sources(train_volumes), spec.patch_size, ProfilePrior(),
-                                seed=spec.seed)
+                                seed=schedule.seed)
     val = validation_pairs(val_volumes, spec.patch_size)
     log(f"training {spec.arch} on {len(sampler.sources)} slice sources "
         f"({', '.join(sorted({s.name for s in sampler.sources}))}), validating on "
         f"{', '.join(v.name for v in val_volumes)}")
 
     def make_batch() -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = sampler.batch(spec.batch_size)
+        x, y = sampler.batch(schedule.batch_size)
         return torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
 
     def validate(m: torch.nn.Module) -> dict[str, float]:
@@ -143,16 +140,14 @@ def train_through_plane(
         gains["gain_db"] = float(np.mean(list(gains.values())))
         return gains
 
-    config = TrainConfig(steps=spec.steps, lr=spec.lr, val_every=spec.val_every,
-                         checkpoint_every=spec.checkpoint_every, checkpoint_path=checkpoint,
-                         command=spec.command, stop_at=spec.stop_at)
+    config = schedule.loop_config(checkpoint, text.command)
     result = train(
         model, make_batch, F.l1_loss, validate, "gain_db", config, resume=resume, log=log,
         extra_state=lambda: {"sampler_rng": sampler.rng.bit_generator.state},
         restore_extra=lambda s: setattr(sampler.rng.bit_generator, "state", s["sampler_rng"]),
     )
-    if spec.stop_at is not None and spec.stop_at < spec.steps:
-        log(f"stopped at step {spec.stop_at} of {spec.steps}; continue with --resume")
+    if schedule.stops_early:
+        log(f"stopped at step {schedule.stop_at} of {schedule.steps}; continue with --resume")
         return None
     from medsr_viewer.models.evaluation.through_plane import (
         PROTOCOL,
@@ -163,7 +158,7 @@ def train_through_plane(
     )
     if spec.keep == "best":
         model.load_state_dict(result.best_state)
-    round_weights(model, spec.weights_dtype)
+    round_weights(model, text.weights_dtype)
     model = model.cpu().eval()
     log("scoring the best weights on the test volumes (through-plane protocol, no adaptation)")
     tables = evaluate_volumes(test_volumes, model, NORMALISATION, factors=(2, 4),
@@ -181,7 +176,6 @@ def train_through_plane(
     card = ModelCard(
         name=spec.name,
         task="through_plane_sr",
-        description=spec.description,
         architecture=spec.arch,
         arch_kwargs=spec.arch_kwargs,
         scale=1,
@@ -190,35 +184,24 @@ def train_through_plane(
         modalities=("MR", "CT"),
         tile_size=256,
         tile_overlap=16,
-        weights_dtype=spec.weights_dtype,
+        **text.card_fields(),
         training={
-            "domain": volumes_domain(train_volumes, NORMALISATION, ("MR", "CT")),
-            "data": spec.data_description or ", ".join(v.name for v in train_volumes),
-            "train_volumes": [v.name for v in train_volumes],
-            "validation_volumes": [v.name for v in val_volumes],
+            **volumes_record(text, train_volumes, val_volumes, NORMALISATION, ("MR", "CT")),
             "test_volumes": [v.name for v in test_volumes],
-            "command": " && ".join(result.commands) or spec.command,
-            "sessions": len(result.commands),
-            "steps": spec.steps,
+            **run_record(schedule, text, result, device),
             "best_step": result.best_step,
             "best_validation": result.best_metrics,
             "exported_weights": (f"best validation step {result.best_step}"
-                                 if spec.keep == "best" else f"last step {spec.steps}"),
+                                 if spec.keep == "best" else f"last step {schedule.steps}"),
             "validation_history": result.history,
-            "batch_size": spec.batch_size,
             "patch_size": spec.patch_size,
-            "learning_rate": spec.lr,
             "loss": "L1",
-            "seed": spec.seed,
             "degradation": "boxcar slice profile along the rows of real in-plane slices: "
                            "factor 2 or 4 (half the draws) or uniform 1.5-5, 30 % with a "
                            "slice gap (thickness 0.5-1 x spacing); input = cubic B-spline "
                            "(map_coordinates order 3, mode nearest) back onto the fine rows",
             "augmentation": "row and column flips, intensity scaling x0.75-1.25, either "
                             "in-plane axis as the slice axis",
-            "train_seconds": round(result.seconds, 1),
-            "device": device,
-            "torch": torch.__version__,
         },
         scores={
             "protocol": PROTOCOL,
@@ -228,7 +211,6 @@ def train_through_plane(
                             **scores_dict(subset)},
             **({"timing_2_cores": timing} if timing is not None else {}),
         },
-        licence=spec.licence,
     )
     written = export_with_card(model, card, out)
     log(f"exported {out}")
