@@ -67,3 +67,11 @@ def _dangling_qthreads(request: pytest.FixtureRequest) -> Iterator[None]:
         thread.wait(2000)
     if running:
         pytest.fail(f"test left {len(running)} QThread(s) running: {running}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Let model calls that closing windows interrupted end before the interpreter tears
+    torch down under them (the C++ runtime would abort the process: core.process_exit)."""
+    from medsr_viewer.core.process_exit import wait_for_abandoned
+
+    wait_for_abandoned(10.0)

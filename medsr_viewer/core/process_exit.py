@@ -15,7 +15,11 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from typing import NoReturn
+
+#: How long the process waits at exit for abandoned calls to end before skipping finalisers.
+ABANDONED_GRACE_S = 3.0
 
 _abandoned: list[threading.Thread] = []
 _lock = threading.Lock()
@@ -34,9 +38,22 @@ def abandoned_alive() -> int:
         return sum(t.is_alive() for t in _abandoned)
 
 
+def wait_for_abandoned(timeout_s: float = ABANDONED_GRACE_S) -> int:
+    """Give abandoned threads up to ``timeout_s`` seconds in all to finish (a model call
+    interrupted when the window closed usually ends within a tile's time); returns how many
+    still run."""
+    deadline = time.monotonic() + timeout_s
+    with _lock:
+        threads = list(_abandoned)
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return abandoned_alive()
+
+
 def exit_process(status: int) -> NoReturn:
-    """Exit with ``status``; skip finalisation if an abandoned thread still runs."""
-    if abandoned_alive():
+    """Exit with ``status``; skip finalisation if an abandoned thread still runs after
+    :func:`wait_for_abandoned`."""
+    if wait_for_abandoned():
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
