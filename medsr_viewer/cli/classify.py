@@ -43,6 +43,9 @@ def register(subparsers: Any) -> None:
                         help="slice axis 0=z 1=y 2=x (default: the acquired slice axis)")
     parser.add_argument("--json", action="store_true", help="one JSON document")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--no-header-prior", dest="header_prior", action="store_false",
+                        help="ignore the study's DICOM modality (by default a CT study can "
+                             "only be CT and an MR study only an MR kind)")
     parser.set_defaults(func=run_classify)
 
 
@@ -58,6 +61,9 @@ def add_eval(tasks: Any) -> None:
     source.add_argument("--manifest", type=Path, help="CSV with columns path,label")
     ev.add_argument("--data-root", type=Path, help="shared data folder (default: $MEDSR_DATA)")
     ev.add_argument("--json", action="store_true")
+    ev.add_argument("--header-prior", action="store_true",
+                    help="score what the viewer shows: classes restricted by each series' "
+                         "DICOM modality (default: the classifier alone, as in the card)")
     ev.set_defaults(func=run_eval)
 
 
@@ -93,7 +99,7 @@ def run_classify(args: argparse.Namespace) -> int:
     except LoadError as exc:
         raise CliError(str(exc)) from exc
     loaded = _load(args.model, args.device)
-    run = SliceClassifierRun(loaded, volume)
+    run = SliceClassifierRun(loaded, volume, header_prior=args.header_prior)
     result = run.run(args.axis)
     warning = domain_message(loaded.card, volume, result.axis, run.intensity)
     if warning:
@@ -113,8 +119,9 @@ def run_classify(args: argparse.Namespace) -> int:
         print(f"{i:5d}  {'yes' if a else 'no':7s}  {classes[int(p.argmax())]:<{width}}  "
               + " ".join(f"{v:8.3f}" for v in p))
     used = int(result.anatomy.sum()) or len(result.anatomy)
+    prior = f"; classes limited by the DICOM modality {result.prior}" if result.prior else ""
     print(f"volume ({used} slices with anatomy): {result.predicted} "
-          f"({result.confidence:.1%})")
+          f"({result.confidence:.1%}{prior})")
     for c, v in zip(classes, result.volume):
         print(f"  {c:<{width}}  {v:.3f}")
     return 0
@@ -167,7 +174,7 @@ def run_eval(args: argparse.Namespace) -> int:
         series = load_series(entries, root, classes, log=lambda _line: None)
     except Exception as exc:
         raise CliError(f"cannot read a series: {exc}") from exc
-    scores = evaluate_series(loaded, series)
+    scores = evaluate_series(loaded, series, args.header_prior)
     if args.json:
         print(json.dumps({"model": loaded.card.name, **scores}, indent=2, allow_nan=True))
         return 0

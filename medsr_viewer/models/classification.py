@@ -24,6 +24,13 @@ spatially averaged gradients of the class logit, the map is the rectified weight
 activations, upsampled to the model input and mapped back through the resize/padding onto
 the slice's own pixel grid, scaled to ``[0, 1]``. A module without those methods (TorchScript
 ...) gets an occlusion map instead (:func:`occlusion_map`).
+
+**What the header already says.** A DICOM study states its modality, and a classifier should
+not be asked to guess it: with ``header_prior`` (what ``medsr classify`` and the viewer use)
+a CT study's probabilities are restricted to the class ``CT`` and an MR study's to the other
+classes, renormalised (:func:`modality_prior`). Studies of unknown modality (NIfTI, PNG:
+``OT``) get the classifier's own answer. ``medsr eval classify`` scores the classifier alone
+unless asked (``--header-prior``), so its numbers measure the model.
 """
 
 from __future__ import annotations
@@ -50,6 +57,29 @@ ANATOMY_SHARE = 0.05
 ANATOMY_LEVEL = 0.1
 #: Slices per forward pass.
 BATCH = 32
+#: The class that means a CT study; every other class of such a model is an MR kind.
+CT_CLASS = "CT"
+
+
+def modality_prior(classes: Sequence[str], modality: str) -> np.ndarray | None:
+    """Which classes a study of ``modality`` can be: a boolean mask over ``classes``, or
+    ``None`` when the modality says nothing about them (unknown modality, or a model
+    without a ``CT`` class)."""
+    if CT_CLASS not in classes or modality not in ("CT", "MR"):
+        return None
+    is_ct = np.array([c == CT_CLASS for c in classes])
+    return is_ct if modality == "CT" else ~is_ct
+
+
+def apply_prior(probabilities: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """``probabilities`` (rows over classes) restricted to ``mask`` and renormalised."""
+    if mask is None or len(probabilities) == 0:
+        return probabilities
+    kept = np.where(mask, probabilities, 0.0)
+    total = kept.sum(axis=-1, keepdims=True)
+    uniform = np.where(mask, 1.0 / mask.sum(), 0.0)
+    return np.where(total > 0, kept / np.where(total > 0, total, 1.0), uniform).astype(
+        probabilities.dtype)
 
 
 @dataclass(frozen=True)
@@ -154,6 +184,8 @@ class VolumeClassification:
         ``(classes,)`` per-volume probabilities (:func:`volume_probabilities`).
     axis
         The slice axis (0 = z, 1 = y, 2 = x).
+    prior
+        The header modality that restricted the classes (``""``: the classifier alone).
     """
 
     classes: tuple[str, ...]
@@ -161,6 +193,7 @@ class VolumeClassification:
     anatomy: np.ndarray
     volume: np.ndarray
     axis: int
+    prior: str = ""
 
     @property
     def predicted(self) -> str:
@@ -176,6 +209,7 @@ class VolumeClassification:
         """JSON-friendly form (``medsr classify --json``)."""
         return {
             "axis": self.axis,
+            "header_prior": self.prior or None,
             "classes": list(self.classes),
             "volume": {"predicted": self.predicted, "confidence": round(self.confidence, 5),
                        "probabilities": {c: round(float(p), 5)
@@ -199,6 +233,9 @@ class SliceClassifierRun:
         The study.
     intensity
         The intensity map, when already fitted on this volume.
+    header_prior
+        Restrict the classes to what the study's modality allows (:func:`modality_prior`);
+        :attr:`prior` then says which modality did (``""`` when none applied).
 
     Raises
     ------
@@ -207,11 +244,14 @@ class SliceClassifierRun:
     """
 
     def __init__(self, loaded: LoadedModel, volume: Volume,
-                 intensity: IntensityMap | None = None) -> None:
+                 intensity: IntensityMap | None = None, header_prior: bool = False) -> None:
         check_classifier(loaded.card)
         self.loaded = loaded
         self.card = loaded.card
         self.volume = volume
+        self._mask = (modality_prior(loaded.card.class_names, volume.modality)
+                      if header_prior else None)
+        self.prior = volume.modality if self._mask is not None else ""
         self.size = input_size(loaded.card)
         self.intensity = intensity or fit_intensity_map(loaded.card.normalisation, volume.voxels)
         params = list(loaded.module.parameters())
@@ -233,7 +273,8 @@ class SliceClassifierRun:
     def probabilities(self, axis: int, indices: Sequence[int]) -> np.ndarray:
         """``(len(indices), classes)`` class probabilities of slices along ``axis``."""
         inputs = torch.stack([self.model_input(axis, i)[0] for i in indices])
-        return predict_probabilities(self.loaded.module, inputs, self.device)
+        return apply_prior(predict_probabilities(self.loaded.module, inputs, self.device),
+                           self._mask)
 
     def plane_probabilities(self, planes: Sequence[np.ndarray], spacing: tuple[float, float],
                             cancelled: Callable[[], bool] | None = None,
@@ -259,7 +300,7 @@ class SliceClassifierRun:
             if progress is not None:
                 progress(min(start + BATCH, total), total)
         table = (np.concatenate(probs) if probs else np.zeros((0, self.card.out_channels)))
-        return table.astype(np.float32), anatomy
+        return apply_prior(table.astype(np.float32), self._mask), anatomy
 
     def run(self, axis: int | None = None,
             progress: Callable[[int, int], None] | None = None,
@@ -276,7 +317,7 @@ class SliceClassifierRun:
                                                   progress)
         return VolumeClassification(self.card.class_names, table, anatomy,
                                     volume_probabilities(table, anatomy).astype(np.float32),
-                                    axis)
+                                    axis, self.prior)
 
     def plane_saliency(self, plane: np.ndarray, spacing: tuple[float, float],
                        class_index: int | None = None) -> np.ndarray:

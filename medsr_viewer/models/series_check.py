@@ -59,7 +59,7 @@ def trained_series_types(card: ModelCard) -> tuple[str, ...] | None:
 def sampled_prediction(classifier: LoadedModel, volume: Volume, axis: int = 0
                        ) -> tuple[str, float]:
     """``(series type, probability)`` of ``volume`` from up to :data:`SAMPLE_SLICES` slices."""
-    run = SliceClassifierRun(classifier, volume)
+    run = SliceClassifierRun(classifier, volume, header_prior=True)
     count = int(volume.voxels.shape[axis])
     picks = np.unique(np.linspace(0, count - 1, min(count, 3 * SAMPLE_SLICES)).astype(int))
     kept = [int(i) for i in picks if has_anatomy(run.normalised(axis, int(i)))] or [count // 2]

@@ -147,3 +147,37 @@ def test_non_classifiers_are_refused_with_a_clear_message():
         ModelCard(name="x", task="classify", out_channels=3, labels=(Label(0, "a"),))
     assert CARD.class_names == ("dark", "bright")
     assert ModelCard.from_json(CARD.to_json()) == CARD
+
+
+def test_header_modality_limits_the_classes_and_says_so():
+    from medsr_viewer.models.classification import apply_prior, modality_prior
+
+    classes = ("CT", "T1-weighted", "EPI")
+    np.testing.assert_array_equal(modality_prior(classes, "CT"), [True, False, False])
+    np.testing.assert_array_equal(modality_prior(classes, "MR"), [False, True, True])
+    assert modality_prior(classes, "OT") is None and modality_prior(("a", "b"), "CT") is None
+    probs = np.array([[0.7, 0.2, 0.1], [0.0, 0.0, 1.0]], np.float32)
+    np.testing.assert_allclose(apply_prior(probs, modality_prior(classes, "MR")),
+                               [[0, 2 / 3, 1 / 3], [0, 0, 1]], rtol=1e-6)
+    # A CT study whose slices the model calls anything else is still CT (uniform over the
+    # allowed classes when the model gives them nothing).
+    np.testing.assert_allclose(apply_prior(probs, modality_prior(classes, "CT")),
+                               [[1, 0, 0], [1, 0, 0]])
+    assert apply_prior(probs, None) is probs
+
+    card = ModelCard(name="kinds", task="classify", out_channels=2, input_size=64,
+                     normalisation=Normalisation("window", 0.0, 1.0),
+                     labels=(Label(0, "CT"), Label(1, "T1-weighted")))
+    loaded = LoadedModel(Bright(), card, Path("kinds"))
+    mr = _blob_volume()  # mostly dark slices: the model alone says "CT" for this MR study
+    plain = SliceClassifierRun(loaded, mr).run()
+    limited = SliceClassifierRun(loaded, mr, header_prior=True).run()
+    assert plain.prior == "" and plain.predicted == "CT"
+    assert limited.prior == "MR" and limited.predicted == "T1-weighted"
+    assert limited.to_dict()["header_prior"] == "MR"
+    assert np.all(limited.probabilities[:, 0] == 0)
+    ct = Volume(mr.voxels, mr.affine, modality="CT")
+    assert SliceClassifierRun(loaded, ct, header_prior=True).run().predicted == "CT"
+    unknown = Volume(mr.voxels, mr.affine, modality="OT")
+    result = SliceClassifierRun(loaded, unknown, header_prior=True).run()
+    assert result.prior == "" and result.predicted == "CT"

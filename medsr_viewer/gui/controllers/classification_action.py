@@ -58,6 +58,7 @@ class PlaneResult:
     colours: tuple[tuple[int, int, int], ...]
     model: str
     warning: str
+    prior: str = ""  # the DICOM modality that limited the classes ("" = none)
 
 
 def saliency_rgba(saliency: np.ndarray, opacity: float = SALIENCY_OPACITY) -> np.ndarray:
@@ -176,7 +177,7 @@ class ClassificationAction(QObject):
         if run is None or run.volume is not display.volume:
             engine = self._worker.engine
             loaded, _runner = engine.model(engine.resolve(name), "classify")
-            run = SliceClassifierRun(loaded, display.volume)
+            run = SliceClassifierRun(loaded, display.volume, header_prior=True)
             self._runs = {key: run}  # one study at a time
         return run
 
@@ -196,7 +197,7 @@ class ClassificationAction(QObject):
         warning = domain_message(card, display.volume, intensity=run.intensity)
         return PlaneResult(display, orientation, probs, anatomy,
                            volume_probabilities(probs, anatomy), card.class_names, colours,
-                           card.name, warning)
+                           card.name, warning, run.prior)
 
     def _saliency_job(self, display: DisplayVolume, orientation: Orientation, index: int,
                       name: str) -> tuple[Orientation, int, np.ndarray]:
@@ -232,7 +233,7 @@ class ClassificationAction(QObject):
         self.result = result
         self.dock.set_model(result.model, result.classes, result.colours)
         self.dock.set_volume_result(result.orientation.value, result.probabilities,
-                                    result.volume, int(result.anatomy.sum()))
+                                    result.volume, int(result.anatomy.sum()), result.prior)
         self.dock.set_slice(self._viewer.views[result.orientation].slice_index)
         self.dock.set_notice(result.warning)
         if result.warning:

@@ -139,13 +139,17 @@ class ClassificationDock(QDockWidget):
             curve.setData([], [])
 
     def set_volume_result(self, plane: str, probabilities: np.ndarray,
-                          volume_probabilities: np.ndarray, anatomy_slices: int) -> None:
-        """The per-slice table of the plane shown and the per-volume result."""
+                          volume_probabilities: np.ndarray, anatomy_slices: int,
+                          prior: str = "") -> None:
+        """The per-slice table of the plane shown and the per-volume result (``prior``: the
+        DICOM modality that limited the classes, said on the line)."""
         self.probabilities = np.asarray(probabilities, dtype=np.float32)
         best = int(np.argmax(volume_probabilities))
+        header = f"; {prior} from the DICOM header" if prior else ""
         self.volume_label.setText(
             f"Volume: {self.classes[best]} ({float(volume_probabilities[best]):.0%}) — "
-            f"{plane}, {len(self.probabilities)} slices, {anatomy_slices} with anatomy")
+            f"{plane}, {len(self.probabilities)} slices, {anatomy_slices} with anatomy"
+            f"{header}")
         xs = np.arange(len(self.probabilities))
         for i, curve in enumerate(self.curves):
             curve.setData(xs, self.probabilities[:, i] if len(xs) else [])

@@ -167,14 +167,19 @@ class SliceSampler:
         return x + sigma * noise
 
 
-def evaluate_series(loaded: LoadedModel, series: Sequence[LoadedSeries]) -> dict[str, Any]:
-    """Held-out scores: slice-level (slices with anatomy, acquired axis) and per series."""
+def evaluate_series(loaded: LoadedModel, series: Sequence[LoadedSeries],
+                    header_prior: bool = False) -> dict[str, Any]:
+    """Held-out scores: slice-level (slices with anatomy, acquired axis) and per series.
+
+    ``header_prior``: score what the application shows (classes restricted by the study's
+    DICOM modality, :func:`~medsr_viewer.models.classification.modality_prior`) instead of
+    the classifier alone (the card's scores)."""
     classes = loaded.card.class_names
     truths: list[np.ndarray] = []
     probs: list[np.ndarray] = []
     per_series = []
     for item in series:
-        result = SliceClassifierRun(loaded, item.volume).run()
+        result = SliceClassifierRun(loaded, item.volume, header_prior=header_prior).run()
         mask = result.anatomy if result.anatomy.any() else np.ones_like(result.anatomy)
         probs.append(result.probabilities[mask])
         truths.append(np.full(int(mask.sum()), item.class_index))
