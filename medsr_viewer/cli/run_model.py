@@ -164,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
         warning = domain_message(loaded.card, volume, axis)
         if warning:
             print(f"warning: {warning}", file=sys.stderr)
+        kind = series_type_warning(loaded.card, volume, axis, device)
+        if kind:
+            print(f"warning: {kind}", file=sys.stderr)
         try:
             processor = VolumeProcessor(
                 loaded, volume, device=device, tile=args.tile, tile_timeout_s=args.tile_timeout
@@ -287,3 +290,22 @@ def _write_maps(
             print(f"wrote {done} (added detail, SR grid)")
     except WriteError as exc:
         raise CliError(str(exc)) from exc
+
+
+def series_type_warning(card: Any, volume: Volume, axis: int, device: Any) -> str:
+    """The series-type sentence for a card that says what kinds of image it was trained on
+    (:mod:`medsr_viewer.models.series_check`; ``""`` otherwise, or when the bundled
+    classifier is missing or refused): the same check the viewer runs."""
+    from medsr_viewer.models.series_check import (
+        SERIES_TYPE_MODEL,
+        series_type_message,
+        trained_series_types,
+    )
+
+    if trained_series_types(card) is None:
+        return ""
+    try:
+        classifier = ModelRegistry().load(SERIES_TYPE_MODEL, task="classify", device=device)
+        return series_type_message(card, classifier, volume, axis)
+    except (ModelRejected, ValueError, RuntimeError):
+        return ""

@@ -327,8 +327,9 @@ def run_segment_volumes(args: argparse.Namespace) -> int:
             raise CliError(f"test images are also training images: {sorted(map(str, shared))}")
         train_pairs = [load_pair(s) for s in train_specs]
         test_pairs = [load_pair(s, strip_variant=False) for s in test_specs]
-        for pair, pair_spec in zip(test_pairs, test_specs):  # one image, two references
-            if sum(p.name == pair.name for p in test_pairs) > 1:
+        stems = [p.name for p in test_pairs]  # one image, two references: name both
+        for pair, pair_spec in zip(test_pairs, test_specs):
+            if stems.count(pair.name) > 1:
                 pair.name = f"{pair.name} ({pair_spec.mapping})"
         held_out = {}
         for path in args.held_out_from:

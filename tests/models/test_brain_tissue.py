@@ -42,8 +42,8 @@ def _pair(data_dir: Path, text: str, strip: bool = True):
 FS = "labelled/freesurfer_subject/norm.mgz=labelled/freesurfer_subject/aparc.a2009s+aseg.mgz"
 SPM = "mri_ct/spm152.nii.gz=labelled/template_tissue/mni152_pveseg.nii.gz"
 PAIRS = {"norm": FS + ":freesurfer-tissue+csf", "spm152": SPM,
-         "norm (freesurfer-tissue+csf)": FS + ":freesurfer-tissue+csf",
-         "norm (freesurfer-tissue)": FS + ":freesurfer-tissue"}
+         "norm (freesurfer-tissue)": FS + ":freesurfer-tissue",
+         "norm (freesurfer-tissue+csf)": FS + ":freesurfer-tissue+csf"}
 
 
 def _check_subset(module, stored: dict, data_dir: Path, strip: bool) -> None:
@@ -61,7 +61,7 @@ def _check_subset(module, stored: dict, data_dir: Path, strip: bool) -> None:
 def test_card_labels_modality_and_speed() -> None:
     card = read_card(MODEL)
     assert card.task == "segment" and card.modalities == ("MR",)
-    assert [(lab.value, lab.name, tuple(lab.colour)) for lab in card.labels] == [
+    assert [(lab.value, lab.name, tuple(lab.color)) for lab in card.labels] == [
         (i, n, c) for i, (n, c) in enumerate(zip(TISSUE_CLASSES, TISSUE_COLOURS))]
     assert card.scores["slice_seconds_256"] <= 0.2
     assert card.training["domain"]["spacing_mm"][0] == pytest.approx(0.7375, abs=1e-3)
@@ -91,3 +91,22 @@ def test_out_of_distribution_warning(data_dir: Path) -> None:
     assert em and "no physical pixel size" in " ".join(em)
     ct = domain_warnings(card, load_volume(get_testdata_file("CT_small.dcm")))
     assert ct and "this study is CT" in ct[0]
+
+
+def test_a_ct_volume_of_unknown_modality_gets_the_series_type_warning(
+        data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """CT_pitch is NIfTI (modality unknown) and passes the domain check; the card lists the
+    series types it was trained on, so the series-type check names what it reads instead."""
+    from medsr_viewer.cli import main as cli_main
+
+    assert read_card(MODEL).training["series_types"] == ["T1-weighted"]
+    out = tmp_path / "tissue.nii.gz"
+    study = data_dir / "mri_ct" / "CT_pitch.nii.gz"
+    assert cli_main.main(["segment", str(study), str(out), "--model", "brain-tissue",
+                          "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "trained on T1-weighted images; series-type reads this study as CT" in err
+    assert cli_main.main(["segment", str(data_dir / "mri_ct" / "chris_t1.nii.gz"),
+                          str(tmp_path / "t1.nii.gz"), "--model", "brain-tissue",
+                          "--quiet"]) == 0
+    assert "series-type reads" not in capsys.readouterr().err

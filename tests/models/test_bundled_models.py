@@ -25,7 +25,7 @@ from medsr_viewer.models.training.patches import percentile_bounds
 MODELS_DIR = Path(medsr_viewer.__file__).resolve().parents[1] / "resources" / "models"
 BUNDLED = sorted(MODELS_DIR.glob("*.safetensors"))
 #: Largest total size of the bundled model files.
-MAX_TOTAL_BYTES = 8 * 1024 * 1024
+MAX_TOTAL_BYTES = 16 * 1024 * 1024
 
 
 def _by_task(task):

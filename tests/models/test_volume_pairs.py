@@ -170,6 +170,17 @@ def test_train_segment_volumes_cli_resumes_and_scores(tmp_path: Path, cli, capsy
     test = card.scores["test"]["img2"]["as stored"]
     assert set(test["dice"]) == {"CSF", "grey matter", "white matter", "brain"}
     assert card.scores["slice_seconds_256"] > 0
+    # One test image against two references: both entries are named by their mapping.
+    twice = tmp_path / "twice.safetensors"
+    aseg = tmp_path / "aseg.nii.gz"  # the same classes in FreeSurfer numbering
+    nib.save(nib.Nifti1Image(np.choose(classes, [0, 4, 3, 2]).astype(np.int16), affine),
+             str(aseg))
+    assert cli(["train", "segment-volumes", "--pairs", f"{paths['img']}={paths['lab']}",
+                "--test", f"{other}={paths['lab']}:identity", f"{other}={aseg}:freesurfer-tissue",
+                "--arch-kwargs", "base=4,depth=2", "--steps", "1", "--batch-size", "2",
+                "--patch-size", "24", "--val-every", "1", "--out", str(twice)]) == 0
+    assert set(load_model(twice).card.scores["test"]) == {"img2 (identity)",
+                                                          "img2 (freesurfer-tissue)"}
     unmapped = tmp_path / "bad.nii.gz"
     nib.save(nib.Nifti1Image(np.full((8, 8, 8), 9, np.int16), affine), str(unmapped))
     assert cli(["train", "segment-volumes", "--pairs", f"{paths['img']}={unmapped}",
