@@ -157,7 +157,7 @@ def test_eval_takes_model_names_like_the_other_commands(data_dir, tmp_path, caps
         results.append(json.loads(capsys.readouterr().out))
     assert results[0] == results[1] == results[2]
     assert set(results[0]["membrane"]) == {"22", "overall"}
-    assert cli(["eval", "segment", "--model", "brain-tissue", *args]) == 2
+    assert cli(["eval", "segment", "--model", "no-such-model", *args]) == 2
     err = capsys.readouterr().err
-    assert "no model named 'brain-tissue'" in err and "seg-em-membrane" in err
+    assert "no model named 'no-such-model'" in err and "seg-em-membrane" in err
     assert "tiny-seg" in err
