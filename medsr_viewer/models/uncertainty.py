@@ -32,9 +32,9 @@ import numpy as np
 from scipy.ndimage import uniform_filter
 
 from medsr_viewer.core.generators import run_to_end
+from medsr_viewer.core.metrics.image_quality import EMPTY_FRACTION
 from medsr_viewer.core.sr_maps import anatomy_noise_sigma
 from medsr_viewer.core.upsampling import upsample
-from medsr_viewer.models.evaluation.sr import EMPTY_FRACTION
 
 #: Spread heuristics by name.
 SPREADS = ("tta-std", "residual", "tta+residual", "tta+noise")

@@ -19,6 +19,11 @@ SSIM_K1 = 0.01
 SSIM_K2 = 0.03
 
 
+#: The SR protocols' "anatomy": a slice (or pixel) counts when its HR value exceeds this
+#: fraction of the volume maximum.
+EMPTY_FRACTION = 0.05
+
+
 def _pair(reference: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ref = np.asarray(reference, dtype=np.float64)
     tst = np.asarray(test, dtype=np.float64)

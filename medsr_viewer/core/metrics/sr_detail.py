@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import laplace
 
+from medsr_viewer.core.metrics.image_quality import EMPTY_FRACTION
 from medsr_viewer.core.sr_maps import DEFAULT_K, added_detail
 
 
@@ -69,7 +70,7 @@ def slice_detail(hr: np.ndarray, lr: np.ndarray, sr: np.ndarray, scale: int,
     sr = np.asarray(sr, dtype=np.float64)
     if hr.shape != sr.shape:
         raise ValueError(f"HR {hr.shape} and SR {sr.shape} differ")
-    mask = hr > 0.05 * volume_max
+    mask = hr > EMPTY_FRACTION * volume_max
     if border > 0:
         mask[:border] = mask[-border:] = False
         mask[:, :border] = mask[:, -border:] = False

@@ -22,13 +22,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 from medsr_viewer.core.degrade import block_mean_downsample, crop_to_multiple
-from medsr_viewer.core.metrics.image_quality import crop_border, psnr, ssim
+from medsr_viewer.core.metrics.image_quality import EMPTY_FRACTION, crop_border, psnr, ssim
 from medsr_viewer.core.metrics.sr_detail import slice_detail
 
 #: Baseline interpolators in table order.
 BASELINES = ("nearest", "bilinear", "bicubic", "lanczos")
-#: A slice counts when its HR max exceeds this fraction of the volume max.
-EMPTY_FRACTION = 0.05
+__all__ = ["BASELINES", "EMPTY_FRACTION", "MethodScore", "StackUpscaler", "VolumeScores", "evaluate_sr_volume",
+           "evaluated_slices", "interpolate_stack", "model_upscaler", "overall"]
 
 #: Up-scales an LR stack ``(n, h, w)`` (raw units) to ``(n, s h, s w)``.
 StackUpscaler = Callable[[np.ndarray, int], np.ndarray]
