@@ -27,8 +27,9 @@ from medsr_viewer.core.metrics.sr_detail import slice_detail
 
 #: Baseline interpolators in table order.
 BASELINES = ("nearest", "bilinear", "bicubic", "lanczos")
-__all__ = ["BASELINES", "EMPTY_FRACTION", "MethodScore", "StackUpscaler", "VolumeScores", "evaluate_sr_volume",
-           "evaluated_slices", "interpolate_stack", "model_upscaler", "overall"]
+__all__ = ["BASELINES", "EMPTY_FRACTION", "MethodScore", "StackUpscaler", "VolumeScores",
+           "evaluate_sr_volume", "evaluated_slices", "interpolate_stack", "model_upscaler",
+           "overall"]
 
 #: Up-scales an LR stack ``(n, h, w)`` (raw units) to ``(n, s h, s w)``.
 StackUpscaler = Callable[[np.ndarray, int], np.ndarray]
