@@ -285,6 +285,21 @@ def test_picker_starts_on_a_super_resolution_model(
     assert entry.card.task == "super_resolution"
 
 
+def test_picker_starts_on_a_fidelity_model_not_the_perceptual_variant(qtbot: QtBot) -> None:
+    """The bundled folder lists sr-x2-perceptual before sr-x2 (file-name order): S must still
+    show the fidelity model unless the user picks the one that may invent detail."""
+    from medsr_viewer.gui.views.model_picker import ModelPicker
+    from medsr_viewer.models.registry import bundled_models_dir
+
+    if not (bundled_models_dir() / "sr-x2-perceptual.safetensors").is_file():
+        pytest.skip("sr-x2-perceptual is not bundled")
+    picker = ModelPicker(ModelRegistry([("bundled", bundled_models_dir())]))
+    qtbot.addWidget(picker)
+    names = [picker.itemText(i) for i in range(picker.count())]
+    assert names.index("sr-x2-perceptual (perceptual)") < names.index("sr-x2")
+    assert picker.itemText(picker.currentIndex()) == "sr-x2"
+
+
 def test_perceptual_models_are_marked_in_picker_and_pane(
     qtbot: QtBot, window: MainWindow, zoo: dict[str, Path], small_t1: Path, tmp_path: Path
 ) -> None:

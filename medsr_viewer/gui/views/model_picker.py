@@ -205,11 +205,15 @@ class ModelPicker(QComboBox):
         for entry in [*self.registry.entries(), *extra]:
             if entry.card is not None and entry.card.task in COMPARE_TASKS:
                 self._append(entry)
-        # The toggle is "Super-Resolution": start on an SR model, not the first name in order.
-        for index, entry in enumerate(self._entries):
-            if entry.card is not None and entry.card.task == "super_resolution":
-                self.setCurrentIndex(index)
-                break
+        # The toggle is "Super-Resolution": start on an SR model, not the first name in order,
+        # and on a fidelity one: a perceptual variant (which may invent detail) is never what
+        # S shows unasked, although "sr-x2-perceptual" sorts before "sr-x2".
+        cards = [e.card for e in self._entries]
+        sr = [i for i, c in enumerate(cards) if c is not None and c.task == "super_resolution"]
+        fidelity = [i for i, c in enumerate(cards) if i in sr and c is not None
+                    and not c.perceptual]
+        if sr:
+            self.setCurrentIndex((fidelity or sr)[0])
         self._update_tooltip()
 
     def _append(self, entry: ModelEntry) -> None:
