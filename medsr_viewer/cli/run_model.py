@@ -45,6 +45,7 @@ from medsr_viewer.models.device import DEVICE_CHOICES, DeviceError, select_devic
 from medsr_viewer.models.domain import domain_message
 from medsr_viewer.models.inference import InferenceError, describe_exception
 from medsr_viewer.models.registry import ModelRegistry, ModelRejected
+from medsr_viewer.models.series_check import SERIES_TYPE_MODEL, series_type_warning
 from medsr_viewer.models.sr_trust import iter_trust_maps
 from medsr_viewer.models.volume_output import run_and_write
 from medsr_viewer.models.volume_processing import VolumeProcessor, VolumeProgress, default_axis
@@ -164,7 +165,9 @@ def run(args: argparse.Namespace) -> int:
         warning = domain_message(loaded.card, volume, axis)
         if warning:
             print(f"warning: {warning}", file=sys.stderr)
-        kind = series_type_warning(loaded.card, volume, axis, device)
+        kind = series_type_warning(
+            loaded.card, volume, axis,
+            lambda: ModelRegistry().load(SERIES_TYPE_MODEL, task="classify", device=device))
         if kind:
             print(f"warning: {kind}", file=sys.stderr)
         try:
@@ -290,22 +293,3 @@ def _write_maps(
             print(f"wrote {done} (added detail, SR grid)")
     except WriteError as exc:
         raise CliError(str(exc)) from exc
-
-
-def series_type_warning(card: Any, volume: Volume, axis: int, device: Any) -> str:
-    """The series-type sentence for a card that says what kinds of image it was trained on
-    (:mod:`medsr_viewer.models.series_check`; ``""`` otherwise, or when the bundled
-    classifier is missing or refused): the same check the viewer runs."""
-    from medsr_viewer.models.series_check import (
-        SERIES_TYPE_MODEL,
-        series_type_message,
-        trained_series_types,
-    )
-
-    if trained_series_types(card) is None:
-        return ""
-    try:
-        classifier = ModelRegistry().load(SERIES_TYPE_MODEL, task="classify", device=device)
-        return series_type_message(card, classifier, volume, axis)
-    except (ModelRejected, ValueError, RuntimeError):
-        return ""

@@ -18,6 +18,8 @@ series-type warning. "Confident": the per-volume probability is at least
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from medsr_viewer.core.volume import Volume
@@ -28,6 +30,7 @@ from medsr_viewer.models.classification import (
     has_anatomy,
     volume_probabilities,
 )
+from medsr_viewer.models.registry import ModelRejected
 
 #: Name of the bundled classifier the check uses.
 SERIES_TYPE_MODEL = "series-type"
@@ -91,3 +94,17 @@ def series_type_message(card: ModelCard, classifier: LoadedModel, volume: Volume
     return (f"{card.name}: trained on {other or 'non-CT/MR'} images; {classifier.card.name} "
             f"reads this study as {predicted} {'CT' if predicted == 'CT' else 'MR'} "
             f"({probability:.0%})")
+
+
+def series_type_warning(card: ModelCard, volume: Volume, axis: int,
+                        load_classifier: Callable[[], LoadedModel]) -> str:
+    """:func:`series_type_message` with the bundled classifier that ``load_classifier``
+    returns (the viewer's engine or the CLI's registry), loaded only for a card that says what
+    it was trained on; ``""`` when it does not, or the classifier is missing, refused or
+    fails: a warning never stops the run it is about."""
+    if trained_series_types(card) is None:
+        return ""
+    try:
+        return series_type_message(card, load_classifier(), volume, axis)
+    except (ModelRejected, ValueError, RuntimeError):
+        return ""

@@ -279,21 +279,12 @@ class SliceEngine:
         """The series-type sentence of :mod:`medsr_viewer.models.series_check` along ``axis``
         (default: the acquired axis); ``""`` when the card says nothing of what it was
         trained on, or the bundled classifier is missing or fails."""
-        from medsr_viewer.models.series_check import (
-            SERIES_TYPE_MODEL,
-            series_type_message,
-            trained_series_types,
-        )
+        from medsr_viewer.models.series_check import SERIES_TYPE_MODEL, series_type_warning
         from medsr_viewer.models.volume_processing import default_axis
 
-        if trained_series_types(card) is None:
-            return ""
-        try:
-            classifier, _runner = self.model(self.resolve(SERIES_TYPE_MODEL), "classify")
-            return series_type_message(card, classifier, volume,
-                                       default_axis(volume) if axis is None else axis)
-        except (ModelRejected, ValueError, RuntimeError):
-            return ""
+        return series_type_warning(
+            card, volume, default_axis(volume) if axis is None else axis,
+            lambda: self.model(self.resolve(SERIES_TYPE_MODEL), "classify")[0])
 
     def iter_slice(
         self,
