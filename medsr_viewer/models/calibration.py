@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from medsr_viewer.core.degrade import block_mean_downsample, crop_to_multiple
-from medsr_viewer.models.evaluation.sr import EMPTY_FRACTION, evaluated_slices
+from medsr_viewer.core.metrics.image_quality import anatomy_mask
+from medsr_viewer.models.evaluation.sr import evaluated_slices
 from medsr_viewer.models.uncertainty import SPREADS, SliceUpscaler, sr_with_spread
 
 #: Makes the slice upscaler for one whole LR volume (so normalisation can use the volume).
@@ -49,17 +50,6 @@ class SliceSample:
     index: int
     errors: np.ndarray
     spreads: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def anatomy_mask(hr: np.ndarray, volume_max: float, scale: int) -> np.ndarray:
-    """Protocol anatomy pixels of an HR slice: above 5 % of the volume max, border removed."""
-    mask = np.asarray(hr) > EMPTY_FRACTION * volume_max
-    border = 2 * scale
-    mask[:border] = False
-    mask[-border:] = False
-    mask[:, :border] = False
-    mask[:, -border:] = False
-    return mask
 
 
 def collect_samples(

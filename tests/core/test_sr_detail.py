@@ -40,7 +40,7 @@ def test_flagged_share_is_zero_for_bicubic_and_counts_invented_null_space_detail
     hr = _phantom()
     lr = block_mean_downsample(hr, 2)
     bicubic = upsample(lr, 2, "bicubic").astype(np.float64)
-    detail = slice_detail(hr, lr, bicubic, 2, float(hr.max()), border=4)
+    detail = slice_detail(hr, lr, bicubic, 2, float(hr.max()))
     assert detail.flagged_share == 0.0
     # Invent a checkerboard in the null space of the block mean (it averages to 0 per block)
     # over the left half of the disc: the block mean of the result is still the LR slice.
@@ -50,7 +50,7 @@ def test_flagged_share_is_zero_for_bicubic_and_counts_invented_null_space_detail
     invented -= block_project(invented, 2)
     sr = bicubic + invented
     np.testing.assert_allclose(block_mean_downsample(sr, 2), block_mean_downsample(bicubic, 2))
-    flagged = slice_detail(hr, lr, sr, 2, float(hr.max()), border=4)
+    flagged = slice_detail(hr, lr, sr, 2, float(hr.max()))
     anatomy = hr[4:-4, 4:-4] > 0.05 * hr.max()
     left = np.zeros_like(hr, bool)
     left[:, :64] = True

@@ -24,6 +24,17 @@ SSIM_K2 = 0.03
 EMPTY_FRACTION = 0.05
 
 
+def anatomy_mask(hr: np.ndarray, volume_max: float, scale: int) -> np.ndarray:
+    """Protocol anatomy pixels of an HR slice: above 5 % of the volume max, border removed."""
+    mask = np.asarray(hr) > EMPTY_FRACTION * volume_max
+    border = 2 * scale
+    mask[:border] = False
+    mask[-border:] = False
+    mask[:, :border] = False
+    mask[:, -border:] = False
+    return mask
+
+
 def _pair(reference: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ref = np.asarray(reference, dtype=np.float64)
     tst = np.asarray(test, dtype=np.float64)

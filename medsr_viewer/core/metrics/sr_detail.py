@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import laplace
 
-from medsr_viewer.core.metrics.image_quality import EMPTY_FRACTION
+from medsr_viewer.core.metrics.image_quality import anatomy_mask
 from medsr_viewer.core.sr_maps import DEFAULT_K, added_detail
 
 
@@ -50,7 +50,7 @@ def high_frequency_ratio(reference: np.ndarray, test: np.ndarray, mask: np.ndarr
 
 
 def slice_detail(hr: np.ndarray, lr: np.ndarray, sr: np.ndarray, scale: int,
-                 volume_max: float, border: int, k: float = DEFAULT_K) -> SliceDetail:
+                 volume_max: float, k: float = DEFAULT_K) -> SliceDetail:
     """Both statistics for one protocol slice.
 
     Parameters
@@ -60,9 +60,8 @@ def slice_detail(hr: np.ndarray, lr: np.ndarray, sr: np.ndarray, scale: int,
     lr
         The LR slice the SR came from (its noise sets the flag threshold).
     volume_max
-        The HR volume's maximum (anatomy = pixels above 5 % of it).
-    border
-        Pixels removed at each edge (the protocol's ``2 s``).
+        The HR volume's maximum (anatomy: :func:`~medsr_viewer.core.metrics.image_quality.
+        anatomy_mask`, pixels above 5 % of it with the protocol's ``2 s`` border removed).
     k
         Flag threshold in noise sigmas.
     """
@@ -70,10 +69,7 @@ def slice_detail(hr: np.ndarray, lr: np.ndarray, sr: np.ndarray, scale: int,
     sr = np.asarray(sr, dtype=np.float64)
     if hr.shape != sr.shape:
         raise ValueError(f"HR {hr.shape} and SR {sr.shape} differ")
-    mask = hr > EMPTY_FRACTION * volume_max
-    if border > 0:
-        mask[:border] = mask[-border:] = False
-        mask[:, :border] = mask[:, -border:] = False
+    mask = anatomy_mask(hr, volume_max, scale)
     flagged = added_detail(sr, lr, scale, k).flagged
     share = float(flagged[mask].mean()) if mask.any() else float("nan")
     return SliceDetail(high_frequency_ratio(hr, sr, mask), share)

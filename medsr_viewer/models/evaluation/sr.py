@@ -187,7 +187,7 @@ def evaluate_sr_volume(
         score = MethodScore(float(np.mean(p)), float(np.mean(q)), p, q)
         if detail:
             for z, out in zip(slices, full):
-                d = slice_detail(hr[z], lr[z], out, scale, vol_max, border)
+                d = slice_detail(hr[z], lr[z], out, scale, vol_max)
                 score.slice_hf_ratio.append(d.high_frequency_ratio)
                 score.slice_flagged.append(d.flagged_share)
         methods[method] = score
